@@ -1,0 +1,34 @@
+//! cartback-core: the normalized model every other crate speaks, and the two traits connectors
+//! implement. No I/O lives here.
+//!
+//! # Layout
+//! - [`money`]: [`Money`] in integer minor units with its ISO 4217 [`Currency`]; exact decimal parsing.
+//! - [`contact`]: [`ContactInfo`], per-channel [`Consent`], email and E.164 phone normalization.
+//! - [`cart`]: [`CartSnapshot`] as a source reports it, [`Cart`] as the hub keeps it, [`LineItem`].
+//! - [`order`]: [`Order`], the purchase that converts a cart.
+//! - [`event`]: [`Event`] and [`EventKind`], the normalized events sources emit.
+//! - [`source`]: the [`Source`] trait, [`InboundRequest`], the [`Verified`] wrapper that makes
+//!   "translate before verify" impossible, and the verify/translate errors.
+//! - [`sink`]: the [`Sink`] trait, [`OutboundMessage`] and [`DeliveryError`] (retryable, permanent, unknown).
+//! - [`duration`]: human durations (`"30m"`, `"6h"`, `"7d"`) for configuration.
+
+pub mod cart;
+pub mod contact;
+pub mod duration;
+pub mod event;
+pub mod money;
+pub mod order;
+pub mod sink;
+pub mod source;
+
+pub use cart::{Cart, CartSnapshot, CartStatus, LineItem};
+pub use contact::{normalize_email, normalize_phone, Consent, ContactInfo, PhoneError};
+pub use event::{
+    Erasure, Event, EventKind, MessageStatus, MessageStatusUpdate, OptOut, OptOutChannel,
+};
+pub use money::{Currency, Money, MoneyError};
+pub use order::Order;
+pub use sink::{DeliveryError, OutboundMessage, Receipt, Recipient, Sink};
+pub use source::{
+    verify, Handshake, InboundRequest, Source, TranslateError, Translation, Verified, VerifyError,
+};

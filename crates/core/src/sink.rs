@@ -1,0 +1,79 @@
+//! The `Sink` trait: how a rendered reminder (or a hand-off) reaches a provider.
+//!
+//! A sink says *whether* a failure is retryable; the outbox alone decides *when* to retry.
+
+use crate::cart::Cart;
+use crate::contact::ContactInfo;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Recipient {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// One message to deliver. Hand-off sinks (marketing platforms) read `cart` and `contact`;
+/// message sinks (email, SMS) read the rendered `subject`, `html` and `text`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundMessage {
+    /// The hub's message id (idempotency key towards providers that accept one).
+    pub id: String,
+    pub channel_id: String,
+    pub to: Recipient,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Extra headers (`List-Unsubscribe`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Flow, step, run ids: echoed back by providers that support custom args.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<ContactInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cart: Option<Cart>,
+    /// A test-mode message (reports leave it out).
+    #[serde(default)]
+    pub test: bool,
+}
+
+/// What a provider said when it accepted a message.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Receipt {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_message_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Try again later (connect error, 408, 429, 5xx but 501), after `retry_after` when the provider said.
+    #[error("retryable: {reason}")]
+    Retryable {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+    /// Will never succeed (bad address, rejected payload).
+    #[error("permanent: {reason}")]
+    Permanent { reason: String },
+    /// The request may have reached the provider (timeout after sending): not re-sent by default.
+    #[error("unknown outcome: {reason}")]
+    Unknown { reason: String },
+}
+
+#[async_trait::async_trait]
+pub trait Sink: Send + Sync + std::fmt::Debug {
+    /// The config `type` (`"sendgrid"`).
+    fn kind(&self) -> &'static str;
+
+    async fn deliver(&self, message: &OutboundMessage) -> Result<Receipt, DeliveryError>;
+}

@@ -1,0 +1,169 @@
+//! The `Source` trait: how a platform's inbound request becomes normalized events.
+//!
+//! A request must be verified before it can be translated: [`Source::translate`] takes a
+//! [`Verified`], and only [`verify`] in this module constructs one.
+
+use crate::event::Event;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+
+/// The raw inbound HTTP request, exactly as received.
+#[derive(Debug, Clone)]
+pub struct InboundRequest {
+    /// The configured id of the source (the `{source_id}` in `/webhooks/{source_id}`).
+    pub source_id: String,
+    pub method: http::Method,
+    /// The full public URL the platform called (from `server.public_url` plus path and query);
+    /// platforms that sign the URL (HubSpot, Twilio) verify against it.
+    pub url: String,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+    pub received_at: DateTime<Utc>,
+}
+
+impl InboundRequest {
+    /// A header as a string, if present and valid UTF-8. Names are case-insensitive.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The first present header among `names`.
+    pub fn first_header(&self, names: &[&str]) -> Option<&str> {
+        names.iter().find_map(|n| self.header(n))
+    }
+}
+
+/// A request whose signature has been checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Verified<'a> {
+    request: &'a InboundRequest,
+}
+
+impl<'a> Verified<'a> {
+    pub fn request(&self) -> &'a InboundRequest {
+        self.request
+    }
+}
+
+impl std::ops::Deref for Verified<'_> {
+    type Target = InboundRequest;
+    fn deref(&self) -> &InboundRequest {
+        self.request
+    }
+}
+
+/// Verifies `request` with `source`; the only way to obtain a [`Verified`].
+pub fn verify<'a>(
+    source: &dyn Source,
+    request: &'a InboundRequest,
+) -> Result<Verified<'a>, VerifyError> {
+    source.verify(request)?;
+    Ok(Verified { request })
+}
+
+/// Why a signature check failed. Every variant answers 401.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("missing signature header {0}")]
+    MissingHeader(String),
+    #[error("signature header {0} is malformed")]
+    MalformedHeader(String),
+    #[error("signature does not match")]
+    Mismatch,
+    #[error("timestamp is outside the replay window")]
+    Stale,
+    #[error("missing credentials")]
+    MissingCredentials,
+}
+
+/// Why a verified request could not be translated. Answers 400 with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TranslateError {
+    #[error("body is not valid JSON: {0}")]
+    Json(String),
+    #[error("payload does not fit topic {topic}: {reason}")]
+    Schema { topic: String, reason: String },
+    #[error("missing header {0}")]
+    MissingHeader(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The normalized result of one inbound request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Translation {
+    /// Delivery ids of this request (any of which already seen makes the request a duplicate).
+    pub delivery_ids: Vec<String>,
+    /// The topic as the platform named it.
+    pub topic: String,
+    pub events: Vec<Event>,
+    /// Set when the topic is one the hub does not use: answered 200 so the platform does not retry.
+    pub ignored: Option<String>,
+}
+
+impl Translation {
+    pub fn ignored(topic: impl Into<String>, reason: impl Into<String>) -> Self {
+        Translation {
+            topic: topic.into(),
+            ignored: Some(reason.into()),
+            ..Default::default()
+        }
+    }
+}
+
+/// An answer given before any signature check (WooCommerce's unsigned creation ping).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handshake {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+/// A platform that sends the hub carts, orders and contacts.
+pub trait Source: Send + Sync + std::fmt::Debug {
+    /// The config `type` (`"shopify"`).
+    fn kind(&self) -> &'static str;
+
+    /// A reply to give before verification, for platforms that send an unsigned handshake.
+    fn handshake(&self, _request: &InboundRequest) -> Option<Handshake> {
+        None
+    }
+
+    /// Checks the signature over the raw body and headers. Never parses the body first.
+    fn verify(&self, request: &InboundRequest) -> Result<(), VerifyError>;
+
+    /// Translates a verified request into normalized events.
+    fn translate(&self, request: Verified<'_>) -> Result<Translation, TranslateError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct AlwaysNo;
+    impl Source for AlwaysNo {
+        fn kind(&self) -> &'static str {
+            "no"
+        }
+        fn verify(&self, _: &InboundRequest) -> Result<(), VerifyError> {
+            Err(VerifyError::Mismatch)
+        }
+        fn translate(&self, _: Verified<'_>) -> Result<Translation, TranslateError> {
+            Ok(Translation::default())
+        }
+    }
+
+    #[test]
+    fn verify_gates_translation() {
+        let req = InboundRequest {
+            source_id: "s".into(),
+            method: http::Method::POST,
+            url: "http://x/webhooks/s".into(),
+            headers: http::HeaderMap::new(),
+            body: Bytes::from_static(b"{}"),
+            received_at: Utc::now(),
+        };
+        assert_eq!(verify(&AlwaysNo, &req).unwrap_err(), VerifyError::Mismatch);
+    }
+}

@@ -1,0 +1,142 @@
+//! Outbound HTTP shared by every provider connector: one client builder, one status table,
+//! one `Retry-After` parser, one mapping from transport errors to [`DeliveryError`].
+
+use cartback_core::DeliveryError;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+/// The client every HTTP connector uses: rustls, timeouts, a product user agent, no redirects
+/// (a provider that redirects a POST is misconfigured, and following it could leak credentials).
+pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("cartback/", env!("CARGO_PKG_VERSION")))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+}
+
+/// What a non-2xx status means for a retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusClass {
+    Success,
+    Retryable,
+    Permanent,
+}
+
+/// The default table: 2xx success; 408, 429 and 5xx except 501 retryable; other statuses permanent.
+pub fn classify_status(status: u16) -> StatusClass {
+    match status {
+        200..=299 => StatusClass::Success,
+        408 | 429 => StatusClass::Retryable,
+        501 => StatusClass::Permanent,
+        500..=599 => StatusClass::Retryable,
+        _ => StatusClass::Permanent,
+    }
+}
+
+/// Parses `Retry-After` (delta-seconds or an HTTP date), capped at one day.
+pub fn retry_after(headers: &reqwest::header::HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    let raw = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    let cap = Duration::from_secs(86_400);
+    if let Ok(secs) = raw.parse::<u64>() {
+        return Some(Duration::from_secs(secs).min(cap));
+    }
+    let when = DateTime::parse_from_rfc2822(raw).ok()?.with_timezone(&Utc);
+    Some((when - now).to_std().unwrap_or(Duration::ZERO).min(cap))
+}
+
+/// Turns a non-success response status into a [`DeliveryError`] with the provider's reason.
+pub fn status_error(
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body_excerpt: &str,
+    now: DateTime<Utc>,
+) -> DeliveryError {
+    let reason = format!("HTTP {status}: {}", excerpt(body_excerpt, 300));
+    match classify_status(status) {
+        StatusClass::Retryable => DeliveryError::Retryable {
+            reason,
+            retry_after: retry_after(headers, now),
+        },
+        _ => DeliveryError::Permanent { reason },
+    }
+}
+
+/// Maps a transport error: nothing sent (connect, builder) is retryable; a timeout or a broken
+/// connection after the request went out is an unknown outcome.
+pub fn transport_error(err: &reqwest::Error) -> DeliveryError {
+    let reason = err.to_string();
+    if err.is_connect() || err.is_builder() {
+        DeliveryError::Retryable {
+            reason,
+            retry_after: None,
+        }
+    } else if err.is_timeout() || err.is_request() || err.is_body() || err.is_decode() {
+        DeliveryError::Unknown { reason }
+    } else {
+        DeliveryError::Unknown { reason }
+    }
+}
+
+fn excerpt(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().take(max).collect();
+    if s.chars().count() > max {
+        out.push('…');
+    }
+    out.replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    #[test]
+    fn status_table() {
+        assert_eq!(classify_status(202), StatusClass::Success);
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert_eq!(classify_status(s), StatusClass::Retryable, "{s}");
+        }
+        for s in [400, 401, 403, 404, 413, 422, 501] {
+            assert_eq!(classify_status(s), StatusClass::Permanent, "{s}");
+        }
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let now = Utc::now();
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(7)));
+        let later = (now + chrono::Duration::seconds(120)).to_rfc2822();
+        h.insert(RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
+        let d = retry_after(&h, now).unwrap();
+        assert!(d <= Duration::from_secs(120) && d >= Duration::from_secs(118));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("999999999"));
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(86_400)));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h, now), None);
+    }
+
+    #[test]
+    fn status_error_carries_retry_after() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        match status_error(429, &h, "slow down", Utc::now()) {
+            DeliveryError::Retryable { retry_after, .. } => {
+                assert_eq!(retry_after, Some(Duration::from_secs(3)))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            status_error(400, &h, "bad", Utc::now()),
+            DeliveryError::Permanent { .. }
+        ));
+    }
+}

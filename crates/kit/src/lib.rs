@@ -1,0 +1,19 @@
+//! cartback-kit: what every connector shares, written once.
+//!
+//! # Layout
+//! - [`secret`]: [`Secret`] (redacted `Debug`, read from config that took it from the environment) and
+//!   [`SecretList`] (one secret, or several during a rotation).
+//! - [`signature`]: HMAC-SHA256 / HMAC-SHA1 over raw bytes, hex and base64 encodings, constant-time
+//!   comparison against every configured secret, and replay-window checks on platform timestamps.
+//! - [`http`]: the reqwest client builder every HTTP connector uses, HTTP status → retryable /
+//!   permanent classification, `Retry-After` parsing, and reqwest errors → [`cartback_core::DeliveryError`].
+
+pub mod http;
+pub mod secret;
+pub mod signature;
+
+pub use secret::{Secret, SecretList};
+pub use signature::{
+    check_timestamp_window, constant_time_eq, hmac_sha1, hmac_sha256, verify_base64, verify_hex,
+    Encoding,
+};

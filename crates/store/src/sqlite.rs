@@ -1,0 +1,870 @@
+//! The embedded default store: SQLite in WAL mode.
+//!
+//! Writes go through a pool of exactly one connection (SQLite has one writer; queuing in the pool
+//! beats `SQLITE_BUSY` retries); reads use a separate pool. `synchronous = FULL`: a commit is on disk
+//! before the webhook is answered.
+
+use crate::model::{CartFilter, CartRecord, ContactRecord, Effect, EffectKind, IngestOutcome};
+use crate::time::{from_ms, to_ms};
+use crate::{Ingest, IngestOptions, Store, StoreError, StoreResult};
+use async_trait::async_trait;
+use cartback_core::{
+    Cart, CartSnapshot, CartStatus, Consent, ContactInfo, Currency, Erasure, Event, EventKind,
+    LineItem, Money, OptOut, OptOutChannel, Order,
+};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path.db`) and migrates it.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|_| StoreError::Url(url.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.clone())
+            .await?;
+        MIGRATOR.run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts.read_only(true))
+            .await?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    /// The writer pool, for crates that extend the schema in the same database.
+    pub fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    pub fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+}
+
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn ingest(
+        &self,
+        ingest: Ingest<'_>,
+        options: &IngestOptions,
+    ) -> StoreResult<IngestOutcome> {
+        let mut tx = self.writer.begin().await?;
+        let received = to_ms(ingest.received_at);
+        for delivery_id in ingest.delivery_ids {
+            let inserted = sqlx::query(
+                "INSERT INTO deliveries (source_id, delivery_id, received_at) VALUES (?, ?, ?)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(ingest.source_id)
+            .bind(delivery_id)
+            .bind(received)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                tx.rollback().await?;
+                return Ok(IngestOutcome::Duplicate);
+            }
+        }
+        let mut effects = Vec::with_capacity(ingest.events.len());
+        for event in ingest.events {
+            let kind = apply_event(&mut tx, event, received, options).await?;
+            effects.push(Effect {
+                event_id: event.event_id.clone(),
+                kind,
+            });
+        }
+        tx.commit().await?;
+        Ok(IngestOutcome::Accepted { effects })
+    }
+
+    async fn cart(&self, id: &str) -> StoreResult<Option<CartRecord>> {
+        let row = sqlx::query(&format!("{CART_SELECT} WHERE c.id = ?"))
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| cart_record(&r)).transpose()
+    }
+
+    async fn carts(&self, filter: &CartFilter) -> StoreResult<Vec<CartRecord>> {
+        let mut sql = format!("{CART_SELECT} WHERE 1 = 1");
+        if filter.email.is_some() {
+            sql.push_str(" AND p.email_norm = ?");
+        }
+        if filter.status.is_some() {
+            sql.push_str(" AND c.status = ?");
+        }
+        if filter.source_id.is_some() {
+            sql.push_str(" AND c.source_id = ?");
+        }
+        sql.push_str(" ORDER BY c.updated_at DESC, c.id DESC LIMIT ?");
+        let mut q = sqlx::query(&sql);
+        if let Some(e) = &filter.email {
+            q = q.bind(cartback_core::normalize_email(e));
+        }
+        if let Some(s) = &filter.status {
+            q = q.bind(s.as_str());
+        }
+        if let Some(s) = &filter.source_id {
+            q = q.bind(s.clone());
+        }
+        let limit = if filter.limit == 0 {
+            50
+        } else {
+            filter.limit.min(500)
+        };
+        let rows = q.bind(i64::from(limit)).fetch_all(&self.reader).await?;
+        rows.iter().map(cart_record).collect()
+    }
+
+    async fn contact(&self, id: &str) -> StoreResult<Option<ContactRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONTACT_COLS} FROM contacts p WHERE p.id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|r| contact_record(&r, ""))
+            .transpose()
+            .map(Option::flatten)
+    }
+
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+// ---- applying events -------------------------------------------------------------------------
+
+async fn apply_event(
+    tx: &mut SqliteConnection,
+    event: &Event,
+    received: i64,
+    options: &IngestOptions,
+) -> StoreResult<EffectKind> {
+    // Erasure events keep no identifiers in the log: the log must not undo the erasure.
+    let payload = match &event.kind {
+        EventKind::Erasure(Erasure::Contact { .. }) => {
+            r#"{"type":"erasure","scope":"contact"}"#.to_string()
+        }
+        kind => serde_json::to_string(kind).map_err(corrupt)?,
+    };
+    let seq: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO events (source_id, event_id, topic, kind, occurred_at, received_at, outcome, payload)
+         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)
+         ON CONFLICT (source_id, event_id) DO NOTHING RETURNING seq",
+    )
+    .bind(&event.source_id)
+    .bind(&event.event_id)
+    .bind(&event.topic)
+    .bind(event.kind.name())
+    .bind(to_ms(event.occurred_at))
+    .bind(received)
+    .bind(payload)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(seq) = seq else {
+        return Ok(EffectKind::DuplicateEvent);
+    };
+    let at = to_ms(event.occurred_at);
+    let (effect, cart_id, contact_id) = match &event.kind {
+        EventKind::CartUpdated(snap) | EventKind::CheckoutStarted(snap) => {
+            let contact_id = match &snap.contact {
+                Some(c) => upsert_contact(tx, &event.source_id, c, to_ms(snap.updated_at)).await?,
+                None => None,
+            };
+            let (cart_id, stale) =
+                upsert_cart(tx, &event.source_id, snap, contact_id.as_deref(), received).await?;
+            (
+                EffectKind::CartUpserted {
+                    cart_id: cart_id.clone(),
+                    stale,
+                },
+                Some(cart_id),
+                contact_id,
+            )
+        }
+        EventKind::OrderPlaced(order) => {
+            let contact_id = match &order.contact {
+                Some(c) => upsert_contact(tx, &event.source_id, c, to_ms(order.placed_at)).await?,
+                None => None,
+            };
+            let (cart_id, new) = record_order(
+                tx,
+                &event.source_id,
+                order,
+                contact_id.as_deref(),
+                received,
+                options,
+            )
+            .await?;
+            (
+                EffectKind::OrderRecorded {
+                    cart_id: cart_id.clone(),
+                    new,
+                },
+                cart_id,
+                contact_id,
+            )
+        }
+        EventKind::ContactUpdated(info) => {
+            let contact_id = upsert_contact(tx, &event.source_id, info, at).await?;
+            (
+                EffectKind::ContactUpserted {
+                    contact_id: contact_id.clone(),
+                },
+                None,
+                contact_id,
+            )
+        }
+        EventKind::OptOut(opt) => {
+            let n = apply_opt_out(tx, opt).await?;
+            (EffectKind::ConsentChanged { contacts: n }, None, None)
+        }
+        EventKind::MessageStatus(_) => (EffectKind::Recorded, None, None),
+        EventKind::Erasure(erasure) => {
+            let n = erase(tx, &event.source_id, erasure, seq).await?;
+            (EffectKind::Erased { contacts: n }, None, None)
+        }
+    };
+    sqlx::query("UPDATE events SET outcome = ?, cart_id = ?, contact_id = ? WHERE seq = ?")
+        .bind(effect.label())
+        .bind(cart_id)
+        .bind(contact_id)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+    Ok(effect)
+}
+
+struct ExistingContact {
+    id: String,
+    email_norm: Option<String>,
+    updated_at: i64,
+}
+
+async fn find_contact(
+    tx: &mut SqliteConnection,
+    column: &str,
+    value: &str,
+    source_id: &str,
+) -> StoreResult<Option<ExistingContact>> {
+    let sql = if column == "external_id" {
+        "SELECT id, email_norm, updated_at FROM contacts WHERE external_id = ? AND source_id = ? LIMIT 1"
+            .to_string()
+    } else {
+        format!("SELECT id, email_norm, updated_at FROM contacts WHERE {column} = ? LIMIT 1")
+    };
+    let mut q = sqlx::query(&sql).bind(value);
+    if column == "external_id" {
+        q = q.bind(source_id);
+    }
+    let row = q.fetch_optional(&mut *tx).await?;
+    Ok(row.map(|r| ExistingContact {
+        id: r.get("id"),
+        email_norm: r.get("email_norm"),
+        updated_at: r.get("updated_at"),
+    }))
+}
+
+/// Creates or updates the contact `info` describes; returns its id, or `None` if `info`
+/// identifies nobody. Newer reports overwrite; older ones only fill in what is missing.
+async fn upsert_contact(
+    tx: &mut SqliteConnection,
+    source_id: &str,
+    info: &ContactInfo,
+    at: i64,
+) -> StoreResult<Option<String>> {
+    let email_norm = info.email_norm();
+    let mut existing = None;
+    if let Some(e) = &email_norm {
+        existing = find_contact(tx, "email_norm", e, source_id).await?;
+    }
+    if existing.is_none() {
+        if let Some(p) = &info.phone {
+            // A phone match belongs to someone else if they already have another email.
+            existing = find_contact(tx, "phone", p, source_id).await?.filter(|c| {
+                email_norm.is_none() || c.email_norm.is_none() || c.email_norm == email_norm
+            });
+        }
+    }
+    if existing.is_none() && email_norm.is_none() && info.phone.is_none() {
+        if let Some(x) = &info.external_id {
+            existing = find_contact(tx, "external_id", x, source_id).await?;
+        }
+    }
+    // Never take an email or phone that another contact holds.
+    let phone = match &info.phone {
+        Some(p) => {
+            let holder: Option<String> =
+                sqlx::query_scalar("SELECT id FROM contacts WHERE phone = ?")
+                    .bind(p)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match (&holder, &existing) {
+                (Some(h), Some(e)) if *h != e.id => None,
+                (Some(_), None) => None,
+                _ => Some(p.clone()),
+            }
+        }
+        None => None,
+    };
+    let email_norm_free = match (&email_norm, &existing) {
+        (Some(e), Some(ex)) if ex.email_norm.as_deref() != Some(e.as_str()) => {
+            let holder: Option<String> =
+                sqlx::query_scalar("SELECT id FROM contacts WHERE email_norm = ?")
+                    .bind(e)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            holder.is_none()
+        }
+        _ => true,
+    };
+    let (email, email_norm) = if email_norm_free {
+        (info.email.clone(), email_norm)
+    } else {
+        (None, None)
+    };
+    match existing {
+        None => {
+            if email_norm.is_none() && phone.is_none() {
+                return Ok(None);
+            }
+            let id = new_id();
+            sqlx::query(
+                "INSERT INTO contacts (id, source_id, email, email_norm, phone, first_name, last_name,
+                    locale, time_zone, email_consent, sms_consent, external_id, updated_at, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&id)
+            .bind(source_id)
+            .bind(&email)
+            .bind(&email_norm)
+            .bind(&phone)
+            .bind(&info.first_name)
+            .bind(&info.last_name)
+            .bind(&info.locale)
+            .bind(&info.time_zone)
+            .bind(info.email_consent.as_str())
+            .bind(info.sms_consent.as_str())
+            .bind(&info.external_id)
+            .bind(at)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            Ok(Some(id))
+        }
+        Some(ex) if at >= ex.updated_at => {
+            let email_consent =
+                (info.email_consent != Consent::Unknown).then(|| info.email_consent.as_str());
+            let sms_consent =
+                (info.sms_consent != Consent::Unknown).then(|| info.sms_consent.as_str());
+            sqlx::query(
+                "UPDATE contacts SET
+                    email = COALESCE(?, email), email_norm = COALESCE(?, email_norm),
+                    phone = COALESCE(?, phone), first_name = COALESCE(?, first_name),
+                    last_name = COALESCE(?, last_name), locale = COALESCE(?, locale),
+                    time_zone = COALESCE(?, time_zone), email_consent = COALESCE(?, email_consent),
+                    sms_consent = COALESCE(?, sms_consent), external_id = COALESCE(?, external_id),
+                    updated_at = ?
+                 WHERE id = ?",
+            )
+            .bind(&email)
+            .bind(&email_norm)
+            .bind(&phone)
+            .bind(&info.first_name)
+            .bind(&info.last_name)
+            .bind(&info.locale)
+            .bind(&info.time_zone)
+            .bind(email_consent)
+            .bind(sms_consent)
+            .bind(&info.external_id)
+            .bind(at)
+            .bind(&ex.id)
+            .execute(&mut *tx)
+            .await?;
+            Ok(Some(ex.id))
+        }
+        Some(ex) => {
+            // An older report: fill gaps only; consent only where nothing is known yet.
+            sqlx::query(
+                "UPDATE contacts SET
+                    email = COALESCE(email, ?), email_norm = COALESCE(email_norm, ?),
+                    phone = COALESCE(phone, ?), first_name = COALESCE(first_name, ?),
+                    last_name = COALESCE(last_name, ?), locale = COALESCE(locale, ?),
+                    time_zone = COALESCE(time_zone, ?),
+                    email_consent = CASE WHEN email_consent = 'unknown' THEN ? ELSE email_consent END,
+                    sms_consent = CASE WHEN sms_consent = 'unknown' THEN ? ELSE sms_consent END,
+                    external_id = COALESCE(external_id, ?)
+                 WHERE id = ?",
+            )
+            .bind(&email)
+            .bind(&email_norm)
+            .bind(&phone)
+            .bind(&info.first_name)
+            .bind(&info.last_name)
+            .bind(&info.locale)
+            .bind(&info.time_zone)
+            .bind(info.email_consent.as_str())
+            .bind(info.sms_consent.as_str())
+            .bind(&info.external_id)
+            .bind(&ex.id)
+            .execute(&mut *tx)
+            .await?;
+            Ok(Some(ex.id))
+        }
+    }
+}
+
+/// Creates or updates a cart from a snapshot. Returns the cart id and whether the snapshot was stale.
+async fn upsert_cart(
+    tx: &mut SqliteConnection,
+    source_id: &str,
+    snap: &CartSnapshot,
+    contact_id: Option<&str>,
+    received: i64,
+) -> StoreResult<(String, bool)> {
+    let items = serde_json::to_string(&snap.items).map_err(corrupt)?;
+    let item_count: i64 = snap.items.iter().map(|i| i64::from(i.quantity)).sum();
+    let updated = to_ms(snap.updated_at);
+    let completed = snap.completed_at.map(to_ms);
+    let existing =
+        sqlx::query("SELECT id, updated_at FROM carts WHERE source_id = ? AND cart_key = ?")
+            .bind(source_id)
+            .bind(&snap.key)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let cart_id = match existing {
+        None => {
+            let id = new_id();
+            sqlx::query(
+                "INSERT INTO carts (id, source_id, cart_key, cart_token, checkout_token, platform_id, status,
+                    contact_id, items, item_count, currency, subtotal_minor, total_minor, recovery_url,
+                    updated_at, completed_at, converted_at, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&id)
+            .bind(source_id)
+            .bind(&snap.key)
+            .bind(&snap.cart_token)
+            .bind(&snap.checkout_token)
+            .bind(&snap.platform_id)
+            .bind(if completed.is_some() { "converted" } else { "open" })
+            .bind(contact_id)
+            .bind(&items)
+            .bind(item_count)
+            .bind(snap.currency.code())
+            .bind(snap.subtotal.map(|m| m.minor))
+            .bind(snap.total.minor)
+            .bind(&snap.recovery_url)
+            .bind(updated)
+            .bind(completed)
+            .bind(completed)
+            .bind(received)
+            .execute(&mut *tx)
+            .await?;
+            id
+        }
+        Some(row) => {
+            let id: String = row.get("id");
+            let stored: i64 = row.get("updated_at");
+            if updated < stored {
+                sqlx::query(
+                    "UPDATE carts SET cart_token = COALESCE(cart_token, ?),
+                        checkout_token = COALESCE(checkout_token, ?), platform_id = COALESCE(platform_id, ?),
+                        contact_id = COALESCE(contact_id, ?), recovery_url = COALESCE(recovery_url, ?)
+                     WHERE id = ?",
+                )
+                .bind(&snap.cart_token)
+                .bind(&snap.checkout_token)
+                .bind(&snap.platform_id)
+                .bind(contact_id)
+                .bind(&snap.recovery_url)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+                return Ok((id, true));
+            }
+            sqlx::query(
+                "UPDATE carts SET cart_token = COALESCE(?, cart_token),
+                    checkout_token = COALESCE(?, checkout_token), platform_id = COALESCE(?, platform_id),
+                    contact_id = COALESCE(?, contact_id), items = ?, item_count = ?, currency = ?,
+                    subtotal_minor = ?, total_minor = ?, recovery_url = COALESCE(?, recovery_url),
+                    updated_at = ?, completed_at = COALESCE(?, completed_at),
+                    status = CASE WHEN ? IS NOT NULL THEN 'converted' ELSE status END,
+                    converted_at = COALESCE(converted_at, ?)
+                 WHERE id = ?",
+            )
+            .bind(&snap.cart_token)
+            .bind(&snap.checkout_token)
+            .bind(&snap.platform_id)
+            .bind(contact_id)
+            .bind(&items)
+            .bind(item_count)
+            .bind(snap.currency.code())
+            .bind(snap.subtotal.map(|m| m.minor))
+            .bind(snap.total.minor)
+            .bind(&snap.recovery_url)
+            .bind(updated)
+            .bind(completed)
+            .bind(completed)
+            .bind(completed)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+            id
+        }
+    };
+    // An order that arrived before its cart (webhooks are unordered) converts it now.
+    let order = sqlx::query(
+        "SELECT order_id, placed_at FROM orders WHERE source_id = ? AND cart_id IS NULL
+           AND ((checkout_token IS NOT NULL AND checkout_token = ?) OR (cart_token IS NOT NULL AND cart_token = ?))
+         ORDER BY placed_at LIMIT 1",
+    )
+    .bind(source_id)
+    .bind(&snap.checkout_token)
+    .bind(snap.cart_token.as_deref().unwrap_or(&snap.key))
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(o) = order {
+        let order_id: String = o.get("order_id");
+        let placed_at: i64 = o.get("placed_at");
+        convert_cart(tx, &cart_id, &order_id, placed_at).await?;
+        sqlx::query("UPDATE orders SET cart_id = ? WHERE source_id = ? AND order_id = ?")
+            .bind(&cart_id)
+            .bind(source_id)
+            .bind(&order_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok((cart_id, false))
+}
+
+async fn convert_cart(
+    tx: &mut SqliteConnection,
+    cart_id: &str,
+    order_id: &str,
+    placed_at: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE carts SET status = 'converted', order_id = COALESCE(order_id, ?),
+            converted_at = COALESCE(converted_at, ?) WHERE id = ?",
+    )
+    .bind(order_id)
+    .bind(placed_at)
+    .bind(cart_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Records an order and converts the cart it matches: by checkout token, then cart token, then the
+/// contact's most recent open cart within the match window.
+async fn record_order(
+    tx: &mut SqliteConnection,
+    source_id: &str,
+    order: &Order,
+    contact_id: Option<&str>,
+    received: i64,
+    options: &IngestOptions,
+) -> StoreResult<(Option<String>, bool)> {
+    let placed = to_ms(order.placed_at);
+    let email_norm = order.contact.as_ref().and_then(ContactInfo::email_norm);
+    let inserted = sqlx::query(
+        "INSERT INTO orders (source_id, order_id, name, contact_id, checkout_token, cart_token, email_norm,
+            total_minor, currency, placed_at, test, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(source_id)
+    .bind(&order.order_id)
+    .bind(&order.name)
+    .bind(contact_id)
+    .bind(&order.checkout_token)
+    .bind(&order.cart_token)
+    .bind(&email_norm)
+    .bind(order.total.minor)
+    .bind(order.total.currency.code())
+    .bind(placed)
+    .bind(order.test)
+    .bind(received)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        let cart_id: Option<String> =
+            sqlx::query_scalar("SELECT cart_id FROM orders WHERE source_id = ? AND order_id = ?")
+                .bind(source_id)
+                .bind(&order.order_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .flatten();
+        return Ok((cart_id, false));
+    }
+    let mut cart_id: Option<String> = None;
+    if let Some(t) = &order.checkout_token {
+        cart_id = sqlx::query_scalar(
+            "SELECT id FROM carts WHERE source_id = ? AND checkout_token = ? LIMIT 1",
+        )
+        .bind(source_id)
+        .bind(t)
+        .fetch_optional(&mut *tx)
+        .await?;
+    }
+    if cart_id.is_none() {
+        if let Some(t) = &order.cart_token {
+            cart_id = sqlx::query_scalar(
+                "SELECT id FROM carts WHERE source_id = ? AND (cart_token = ? OR cart_key = ?) LIMIT 1",
+            )
+            .bind(source_id)
+            .bind(t)
+            .bind(t)
+            .fetch_optional(&mut *tx)
+            .await?;
+        }
+    }
+    if cart_id.is_none() {
+        if let Some(contact) = contact_id {
+            let window = i64::try_from(options.order_match_window.as_millis()).unwrap_or(i64::MAX);
+            cart_id = sqlx::query_scalar(
+                "SELECT id FROM carts WHERE contact_id = ? AND status IN ('open', 'abandoned')
+                   AND updated_at >= ? AND updated_at <= ?
+                 ORDER BY updated_at DESC LIMIT 1",
+            )
+            .bind(contact)
+            .bind(placed.saturating_sub(window))
+            .bind(placed.saturating_add(60_000))
+            .fetch_optional(&mut *tx)
+            .await?;
+        }
+    }
+    if let Some(id) = &cart_id {
+        convert_cart(tx, id, &order.order_id, placed).await?;
+        sqlx::query("UPDATE orders SET cart_id = ? WHERE source_id = ? AND order_id = ?")
+            .bind(id)
+            .bind(source_id)
+            .bind(&order.order_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok((cart_id, true))
+}
+
+async fn apply_opt_out(tx: &mut SqliteConnection, opt: &OptOut) -> StoreResult<u64> {
+    let state = if opt.resubscribe {
+        Consent::Subscribed
+    } else {
+        Consent::Unsubscribed
+    };
+    let result = match opt.channel {
+        OptOutChannel::Email => {
+            sqlx::query("UPDATE contacts SET email_consent = ? WHERE email_norm = ?")
+                .bind(state.as_str())
+                .bind(cartback_core::normalize_email(&opt.address))
+                .execute(&mut *tx)
+                .await?
+        }
+        OptOutChannel::Sms => {
+            sqlx::query("UPDATE contacts SET sms_consent = ? WHERE phone = ?")
+                .bind(state.as_str())
+                .bind(&opt.address)
+                .execute(&mut *tx)
+                .await?
+        }
+    };
+    Ok(result.rows_affected())
+}
+
+/// Erases personal data; anonymous aggregates (cart totals, order totals, counts) stay.
+async fn erase(
+    tx: &mut SqliteConnection,
+    source_id: &str,
+    erasure: &Erasure,
+    keep_seq: i64,
+) -> StoreResult<u64> {
+    let contact_ids: Vec<String> = match erasure {
+        Erasure::Contact {
+            email,
+            phone,
+            external_id,
+            order_ids,
+        } => {
+            let mut ids: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM contacts WHERE (email_norm IS NOT NULL AND email_norm = ?)
+                    OR (phone IS NOT NULL AND phone = ?) OR (external_id IS NOT NULL AND external_id = ? AND source_id = ?)",
+            )
+            .bind(email.as_deref().map(cartback_core::normalize_email))
+            .bind(phone)
+            .bind(external_id)
+            .bind(source_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            for order_id in order_ids {
+                let c: Option<String> = sqlx::query_scalar(
+                    "SELECT contact_id FROM orders WHERE source_id = ? AND order_id = ? AND contact_id IS NOT NULL",
+                )
+                .bind(source_id)
+                .bind(order_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .flatten();
+                ids.extend(c);
+                sqlx::query("UPDATE orders SET email_norm = NULL, contact_id = NULL WHERE source_id = ? AND order_id = ?")
+                    .bind(source_id)
+                    .bind(order_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            ids.sort();
+            ids.dedup();
+            ids
+        }
+        Erasure::Source => {
+            sqlx::query("DELETE FROM events WHERE source_id = ? AND seq <> ?")
+                .bind(source_id)
+                .bind(keep_seq)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE carts SET contact_id = NULL, recovery_url = NULL, cart_token = NULL, checkout_token = NULL WHERE source_id = ?")
+                .bind(source_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE orders SET email_norm = NULL, contact_id = NULL, cart_token = NULL, checkout_token = NULL WHERE source_id = ?")
+                .bind(source_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query_scalar("SELECT id FROM contacts WHERE source_id = ?")
+                .bind(source_id)
+                .fetch_all(&mut *tx)
+                .await?
+        }
+    };
+    for id in &contact_ids {
+        sqlx::query(
+            "DELETE FROM events WHERE seq <> ? AND (contact_id = ? OR cart_id IN (SELECT id FROM carts WHERE contact_id = ?))",
+        )
+        .bind(keep_seq)
+        .bind(id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE carts SET contact_id = NULL, recovery_url = NULL WHERE contact_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE orders SET contact_id = NULL, email_norm = NULL WHERE contact_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM contacts WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(contact_ids.len() as u64)
+}
+
+// ---- reading ---------------------------------------------------------------------------------
+
+const CONTACT_COLS: &str = "p.id AS p_id, p.email AS p_email, p.phone AS p_phone, p.first_name AS p_first_name,
+    p.last_name AS p_last_name, p.locale AS p_locale, p.time_zone AS p_time_zone,
+    p.email_consent AS p_email_consent, p.sms_consent AS p_sms_consent, p.external_id AS p_external_id,
+    p.created_at AS p_created_at, p.updated_at AS p_updated_at";
+
+const CART_SELECT: &str = "SELECT c.id, c.source_id, c.cart_key, c.cart_token, c.checkout_token, c.platform_id,
+    c.status, c.contact_id, c.items, c.currency, c.subtotal_minor, c.total_minor, c.recovery_url,
+    c.updated_at, c.completed_at, c.converted_at, c.order_id, c.created_at,
+    p.id AS p_id, p.email AS p_email, p.phone AS p_phone, p.first_name AS p_first_name,
+    p.last_name AS p_last_name, p.locale AS p_locale, p.time_zone AS p_time_zone,
+    p.email_consent AS p_email_consent, p.sms_consent AS p_sms_consent, p.external_id AS p_external_id,
+    p.created_at AS p_created_at, p.updated_at AS p_updated_at
+    FROM carts c LEFT JOIN contacts p ON p.id = c.contact_id";
+
+fn contact_record(r: &SqliteRow, _prefix: &str) -> StoreResult<Option<ContactRecord>> {
+    let id: Option<String> = r.try_get("p_id")?;
+    let Some(id) = id else { return Ok(None) };
+    let email_consent: String = r.try_get("p_email_consent")?;
+    let sms_consent: String = r.try_get("p_sms_consent")?;
+    Ok(Some(ContactRecord {
+        id,
+        info: ContactInfo {
+            email: r.try_get("p_email")?,
+            phone: r.try_get("p_phone")?,
+            first_name: r.try_get("p_first_name")?,
+            last_name: r.try_get("p_last_name")?,
+            locale: r.try_get("p_locale")?,
+            time_zone: r.try_get("p_time_zone")?,
+            email_consent: Consent::parse(&email_consent),
+            sms_consent: Consent::parse(&sms_consent),
+            external_id: r.try_get("p_external_id")?,
+        },
+        created_at: from_ms(r.try_get("p_created_at")?),
+        updated_at: from_ms(r.try_get("p_updated_at")?),
+    }))
+}
+
+fn cart_record(r: &SqliteRow) -> StoreResult<CartRecord> {
+    let currency_code: String = r.try_get("currency")?;
+    let currency = Currency::parse(&currency_code).map_err(corrupt)?;
+    let status: String = r.try_get("status")?;
+    let items: String = r.try_get("items")?;
+    let items: Vec<LineItem> = serde_json::from_str(&items).map_err(corrupt)?;
+    let subtotal: Option<i64> = r.try_get("subtotal_minor")?;
+    let cart = Cart {
+        id: r.try_get("id")?,
+        source_id: r.try_get("source_id")?,
+        key: r.try_get("cart_key")?,
+        cart_token: r.try_get("cart_token")?,
+        checkout_token: r.try_get("checkout_token")?,
+        platform_id: r.try_get("platform_id")?,
+        status: CartStatus::parse(&status)
+            .ok_or_else(|| corrupt(format!("cart status {status:?}")))?,
+        contact_id: r.try_get("contact_id")?,
+        items,
+        currency,
+        subtotal: subtotal.map(|m| Money::new(m, currency)),
+        total: Money::new(r.try_get("total_minor")?, currency),
+        recovery_url: r.try_get("recovery_url")?,
+        updated_at: from_ms(r.try_get("updated_at")?),
+        completed_at: r.try_get::<Option<i64>, _>("completed_at")?.map(from_ms),
+        converted_at: r.try_get::<Option<i64>, _>("converted_at")?.map(from_ms),
+        order_id: r.try_get("order_id")?,
+        created_at: from_ms(r.try_get("created_at")?),
+    };
+    Ok(CartRecord {
+        contact: contact_record(r, "p_")?,
+        cart,
+    })
+}

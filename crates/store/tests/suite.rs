@@ -1,0 +1,606 @@
+//! The store's behaviour suite. Every backend must pass it; today it runs on SQLite
+//! (a temporary file per test).
+#![allow(clippy::unwrap_used)]
+
+use cartback_core::{
+    CartSnapshot, CartStatus, Consent, ContactInfo, Currency, Erasure, Event, EventKind, LineItem,
+    Money, OptOut, OptOutChannel, Order,
+};
+use cartback_store::{
+    CartFilter, EffectKind, Ingest, IngestOptions, IngestOutcome, SqliteStore, Store,
+};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+fn t(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_760_000_000 + secs, 0).unwrap()
+}
+
+fn usd(minor: i64) -> Money {
+    Money::new(minor, Currency::parse("USD").unwrap())
+}
+
+fn contact(email: &str) -> ContactInfo {
+    ContactInfo {
+        email: Some(email.to_string()),
+        first_name: Some("Ann".into()),
+        email_consent: Consent::Subscribed,
+        ..Default::default()
+    }
+}
+
+fn snapshot(
+    key: &str,
+    checkout: Option<&str>,
+    email: Option<&str>,
+    qty: u32,
+    at: i64,
+) -> CartSnapshot {
+    CartSnapshot {
+        key: key.into(),
+        cart_token: Some(key.into()),
+        checkout_token: checkout.map(Into::into),
+        platform_id: None,
+        contact: email.map(contact),
+        items: vec![LineItem {
+            product_id: Some("9007199254740993".into()),
+            variant_id: Some("1".into()),
+            sku: Some("SKU-1".into()),
+            title: "Mug".into(),
+            variant_title: None,
+            quantity: qty,
+            unit_price: usd(1250),
+            line_price: usd(1250 * i64::from(qty)),
+            url: None,
+            image_url: None,
+        }],
+        currency: Currency::parse("USD").unwrap(),
+        subtotal: Some(usd(1250 * i64::from(qty))),
+        total: usd(1250 * i64::from(qty)),
+        recovery_url: Some(format!("https://shop.example/recover/{key}")),
+        updated_at: t(at),
+        completed_at: None,
+    }
+}
+
+fn event(id: &str, kind: EventKind, at: i64) -> Event {
+    Event {
+        source_id: "shop".into(),
+        event_id: id.into(),
+        topic: "test".into(),
+        occurred_at: t(at),
+        kind,
+    }
+}
+
+async fn ingest(store: &dyn Store, delivery: &str, events: Vec<Event>) -> IngestOutcome {
+    let ids = vec![delivery.to_string()];
+    store
+        .ingest(
+            Ingest {
+                source_id: "shop",
+                delivery_ids: &ids,
+                events: &events,
+                received_at: t(10_000),
+            },
+            &IngestOptions::default(),
+        )
+        .await
+        .unwrap()
+}
+
+async fn open_store(dir: &tempfile::TempDir) -> SqliteStore {
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    SqliteStore::open(&url).await.unwrap()
+}
+
+fn cart_id(outcome: &IngestOutcome) -> String {
+    match outcome {
+        IngestOutcome::Accepted { effects } => match &effects[0].kind {
+            EffectKind::CartUpserted { cart_id, .. } => cart_id.clone(),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn redelivery_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir).await;
+    let ev = event(
+        "e1",
+        EventKind::CheckoutStarted(snapshot("k1", Some("c1"), Some("Ann@X.io"), 1, 0)),
+        0,
+    );
+    let first = ingest(&store, "d1", vec![ev.clone()]).await;
+    let id = cart_id(&first);
+    assert_eq!(
+        ingest(&store, "d1", vec![ev.clone()]).await,
+        IngestOutcome::Duplicate
+    );
+    // Same event inside a different delivery: recorded once.
+    match ingest(&store, "d2", vec![ev]).await {
+        IngestOutcome::Accepted { effects } => {
+            assert_eq!(effects[0].kind, EffectKind::DuplicateEvent)
+        }
+        other => panic!("{other:?}"),
+    }
+    let carts = store
+        .carts(&CartFilter {
+            email: Some("ann@x.IO".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(carts.len(), 1);
+    assert_eq!(carts[0].cart.id, id);
+    assert_eq!(
+        carts[0].contact.as_ref().unwrap().info.email.as_deref(),
+        Some("Ann@X.io")
+    );
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn older_update_never_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir).await;
+    let newer = snapshot("k1", Some("c1"), Some("a@x.io"), 3, 100);
+    let mut older = snapshot("k1", None, None, 1, 50);
+    older.recovery_url = None;
+    let id = cart_id(
+        &ingest(
+            &store,
+            "d1",
+            vec![event("e1", EventKind::CheckoutStarted(newer), 100)],
+        )
+        .await,
+    );
+    match ingest(
+        &store,
+        "d2",
+        vec![event("e2", EventKind::CartUpdated(older), 50)],
+    )
+    .await
+    {
+        IngestOutcome::Accepted { effects } => {
+            assert_eq!(
+                effects[0].kind,
+                EffectKind::CartUpserted {
+                    cart_id: id.clone(),
+                    stale: true
+                }
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let cart = store.cart(&id).await.unwrap().unwrap().cart;
+    assert_eq!(cart.items[0].quantity, 3);
+    assert_eq!(cart.total.minor, 3750);
+    assert_eq!(cart.updated_at, t(100));
+    assert_eq!(cart.checkout_token.as_deref(), Some("c1"));
+}
+
+#[tokio::test]
+async fn stale_update_fills_missing_fields_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir).await;
+    let mut newer = snapshot("k1", None, None, 2, 100);
+    newer.recovery_url = None;
+    let older = snapshot("k1", Some("c9"), Some("b@x.io"), 1, 50);
+    let id = cart_id(
+        &ingest(
+            &store,
+            "d1",
+            vec![event("e1", EventKind::CartUpdated(newer), 100)],
+        )
+        .await,
+    );
+    ingest(
+        &store,
+        "d2",
+        vec![event("e2", EventKind::CheckoutStarted(older), 50)],
+    )
+    .await;
+    let rec = store.cart(&id).await.unwrap().unwrap();
+    assert_eq!(rec.cart.items[0].quantity, 2);
+    assert_eq!(rec.cart.checkout_token.as_deref(), Some("c9"));
+    assert_eq!(rec.contact.unwrap().info.email.as_deref(), Some("b@x.io"));
+    assert!(rec.cart.recovery_url.is_some());
+}
+
+fn order(
+    id: &str,
+    checkout: Option<&str>,
+    cart: Option<&str>,
+    email: Option<&str>,
+    at: i64,
+) -> Order {
+    Order {
+        order_id: id.into(),
+        name: Some("#1001".into()),
+        checkout_token: checkout.map(Into::into),
+        cart_token: cart.map(Into::into),
+        contact: email.map(contact),
+        total: usd(2500),
+        items: vec![],
+        placed_at: t(at),
+        test: false,
+    }
+}
+
+#[tokio::test]
+async fn orders_convert_their_cart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir).await;
+    let a = cart_id(
+        &ingest(
+            &store,
+            "d1",
+            vec![event(
+                "e1",
+                EventKind::CheckoutStarted(snapshot("ka", Some("ca"), Some("a@x.io"), 1, 0)),
+                0,
+            )],
+        )
+        .await,
+    );
+    let b = cart_id(
+        &ingest(
+            &store,
+            "d2",
+            vec![event(
+                "e2",
+                EventKind::CheckoutStarted(snapshot("kb", None, Some("b@x.io"), 1, 0)),
+                0,
+            )],
+        )
+        .await,
+    );
+    let c = cart_id(
+        &ingest(
+            &store,
+            "d3",
+            vec![event(
+                "e3",
+                EventKind::CheckoutStarted(snapshot("kc", None, Some("c@x.io"), 1, 0)),
+                0,
+            )],
+        )
+        .await,
+    );
+    // By checkout token, by cart token, by email within the window.
+    ingest(
+        &store,
+        "o1",
+        vec![event(
+            "oe1",
+            EventKind::OrderPlaced(order("1", Some("ca"), None, None, 60)),
+            60,
+        )],
+    )
+    .await;
+    ingest(
+        &store,
+        "o2",
+        vec![event(
+            "oe2",
+            EventKind::OrderPlaced(order("2", None, Some("kb"), None, 60)),
+            60,
+        )],
+    )
+    .await;
+    match ingest(
+        &store,
+        "o3",
+        vec![event(
+            "oe3",
+            EventKind::OrderPlaced(order("3", None, None, Some("C@X.IO"), 60)),
+            60,
+        )],
+    )
+    .await
+    {
+        IngestOutcome::Accepted { effects } => {
+            assert_eq!(
+                effects[0].kind,
+                EffectKind::OrderRecorded {
+                    cart_id: Some(c.clone()),
+                    new: true
+                }
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    for (id, order_id) in [(&a, "1"), (&b, "2"), (&c, "3")] {
+        let cart = store.cart(id).await.unwrap().unwrap().cart;
+        assert_eq!(cart.status, CartStatus::Converted, "{order_id}");
+        assert_eq!(cart.order_id.as_deref(), Some(order_id));
+        assert_eq!(cart.converted_at, Some(t(60)));
+    }
+    // The same order again (orders/paid after orders/create): no second effect.
+    match ingest(
+        &store,
+        "o4",
+        vec![event(
+            "oe4",
+            EventKind::OrderPlaced(order("1", Some("ca"), None, None, 61)),
+            61,
+        )],
+    )
+    .await
+    {
+        IngestOutcome::Accepted { effects } => {
+            assert_eq!(
+                effects[0].kind,
+                EffectKind::OrderRecorded {
+                    cart_id: Some(a.clone()),
+                    new: false
+                }
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // A later checkout update does not reopen a converted cart.
+    ingest(
+        &store,
+        "d5",
+        vec![event(
+            "e5",
+            EventKind::CheckoutStarted(snapshot("ka", Some("ca"), Some("a@x.io"), 2, 120)),
+            120,
+        )],
+    )
+    .await;
+    assert_eq!(
+        store.cart(&a).await.unwrap().unwrap().cart.status,
+        CartStatus::Converted
+    );
+}
+
+#[tokio::test]
+async fn email_match_respects_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir).await;
+    let old = cart_id(
+        &ingest(
+            &store,
+            "d1",
+            vec![event(
+                "e1",
+                EventKind::CheckoutStarted(snapshot("ka", None, Some("a@x.io"), 1, 0)),
+                0,
+            )],
+        )
+        .await,
+    );
+    let eight_days = Duration::days(8).num_seconds();
+    ingest(
+        &store,
+        "o1",
+        vec![event(
+            "oe1",
+            EventKind::OrderPlaced(order("1", None, None, Some("a@x.io"), eight_days)),
+            eight_days,
+        )],
+    )
+    .await;
+    assert_eq!(
+        store.cart(&old).await.unwrap().unwrap().cart.status,
+        CartStatus::Open
+    );
+}
+
+#[tokio::test]
+async fn order_before_cart_converts_on_arrival() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir).await;
+    ingest(
+        &store,
+        "o1",
+        vec![event(
+            "oe1",
+            EventKind::OrderPlaced(order("1", Some("ca"), None, None, 60)),
+            60,
+        )],
+    )
+    .await;
+    let a = cart_id(
+        &ingest(
+            &store,
+            "d1",
+            vec![event(
+                "e1",
+                EventKind::CheckoutStarted(snapshot("ka", Some("ca"), Some("a@x.io"), 1, 0)),
+                0,
+            )],
+        )
+        .await,
+    );
+    let cart = store.cart(&a).await.unwrap().unwrap().cart;
+    assert_eq!(cart.status, CartStatus::Converted);
+    assert_eq!(cart.order_id.as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn contacts_merge_and_consent_is_ordered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir).await;
+    let newer = ContactInfo {
+        email_consent: Consent::Unsubscribed,
+        ..contact("a@x.io")
+    };
+    let outcome = ingest(
+        &store,
+        "d1",
+        vec![event("e1", EventKind::ContactUpdated(newer), 100)],
+    )
+    .await;
+    let id = match outcome {
+        IngestOutcome::Accepted { effects } => match &effects[0].kind {
+            EffectKind::ContactUpserted {
+                contact_id: Some(id),
+            } => id.clone(),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    // An older "subscribed" report must not undo the newer unsubscribe, but fills the phone.
+    let older = ContactInfo {
+        phone: Some("+14158675309".into()),
+        ..contact("A@x.io")
+    };
+    ingest(
+        &store,
+        "d2",
+        vec![event("e2", EventKind::ContactUpdated(older), 50)],
+    )
+    .await;
+    let c = store.contact(&id).await.unwrap().unwrap();
+    assert_eq!(c.info.email_consent, Consent::Unsubscribed);
+    assert_eq!(c.info.phone.as_deref(), Some("+14158675309"));
+    // SMS opt-out by phone.
+    let opt = OptOut {
+        channel: OptOutChannel::Sms,
+        address: "+14158675309".into(),
+        resubscribe: false,
+    };
+    ingest(&store, "d3", vec![event("e3", EventKind::OptOut(opt), 200)]).await;
+    assert_eq!(
+        store.contact(&id).await.unwrap().unwrap().info.sms_consent,
+        Consent::Unsubscribed
+    );
+    // No identity, no contact.
+    match ingest(
+        &store,
+        "d4",
+        vec![event(
+            "e4",
+            EventKind::ContactUpdated(ContactInfo::default()),
+            1,
+        )],
+    )
+    .await
+    {
+        IngestOutcome::Accepted { effects } => {
+            assert_eq!(
+                effects[0].kind,
+                EffectKind::ContactUpserted { contact_id: None }
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn erasure_removes_personal_data_keeps_aggregates() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir).await;
+    let a = cart_id(
+        &ingest(
+            &store,
+            "d1",
+            vec![event(
+                "e1",
+                EventKind::CheckoutStarted(snapshot("ka", Some("ca"), Some("a@x.io"), 2, 0)),
+                0,
+            )],
+        )
+        .await,
+    );
+    let b = cart_id(
+        &ingest(
+            &store,
+            "d2",
+            vec![event(
+                "e2",
+                EventKind::CheckoutStarted(snapshot("kb", None, Some("b@x.io"), 1, 0)),
+                0,
+            )],
+        )
+        .await,
+    );
+    let erase = Erasure::Contact {
+        email: Some("A@x.io".into()),
+        phone: None,
+        external_id: None,
+        order_ids: vec![],
+    };
+    match ingest(
+        &store,
+        "d3",
+        vec![event("e3", EventKind::Erasure(erase), 10)],
+    )
+    .await
+    {
+        IngestOutcome::Accepted { effects } => {
+            assert_eq!(effects[0].kind, EffectKind::Erased { contacts: 1 })
+        }
+        other => panic!("{other:?}"),
+    }
+    let rec = store.cart(&a).await.unwrap().unwrap();
+    assert!(rec.contact.is_none());
+    assert!(rec.cart.recovery_url.is_none());
+    assert_eq!(rec.cart.total.minor, 2500, "aggregates stay");
+    assert!(store
+        .carts(&CartFilter {
+            email: Some("a@x.io".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .is_empty());
+    let leaked: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE payload LIKE '%a@x.io%'")
+            .fetch_one(store.reader())
+            .await
+            .unwrap();
+    assert_eq!(leaked, 0);
+    assert!(
+        store.cart(&b).await.unwrap().unwrap().contact.is_some(),
+        "others untouched"
+    );
+    // Whole source.
+    ingest(
+        &store,
+        "d4",
+        vec![event("e4", EventKind::Erasure(Erasure::Source), 20)],
+    )
+    .await;
+    assert!(store.cart(&b).await.unwrap().unwrap().contact.is_none());
+    let contacts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+    assert_eq!(contacts, 0);
+}
+
+#[tokio::test]
+async fn data_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let store = open_store(&dir).await;
+        let id = cart_id(
+            &ingest(
+                &store,
+                "d1",
+                vec![event(
+                    "e1",
+                    EventKind::CheckoutStarted(snapshot("ka", None, Some("a@x.io"), 1, 0)),
+                    0,
+                )],
+            )
+            .await,
+        );
+        store.close().await;
+        id
+    };
+    let store = open_store(&dir).await;
+    assert!(store.cart(&id).await.unwrap().is_some());
+    assert_eq!(ingest(&store, "d1", vec![]).await, IngestOutcome::Duplicate);
+    store.ping().await.unwrap();
+}
