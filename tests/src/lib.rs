@@ -1,1 +1,8 @@
-//! placeholder
+//! End-to-end tests of the whole hub live in `tests/`; this library holds what they share.
+//!
+//! # Layout
+//! - `tests/ingress.rs`: webhooks in, carts out through the admin API, every status code, redelivery,
+//!   ordering, restart.
+//! - [`payloads`]: builders for realistic platform payloads (Shopify's field names).
+
+pub mod payloads;

@@ -1,1 +1,16 @@
-//! placeholder
+//! The `cartback` binary's library: configuration loading, the connector registry, and the
+//! commands. Tests and the testkit use it to boot a real hub in-process.
+//!
+//! # Layout
+//! - [`config`]: read the TOML file, layer `CARTBACK__...` overrides, interpolate `${VAR}`, validate
+//!   every table and report every problem with its key path.
+//! - [`registry`]: config `type` → connector: the only file that names every connector.
+//! - [`console`]: the built-in `console` channel (prints messages; no provider account needed).
+//! - [`app`]: builds the shared state from a validated config and runs the server.
+//! - [`cli`]: the commands (`serve`, `check-config`).
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod console;
+pub mod registry;

@@ -10,9 +10,11 @@
 //! - [`source`]: the [`Source`] trait, [`InboundRequest`], the [`Verified`] wrapper that makes
 //!   "translate before verify" impossible, and the verify/translate errors.
 //! - [`sink`]: the [`Sink`] trait, [`OutboundMessage`] and [`DeliveryError`] (retryable, permanent, unknown).
+//! - [`clock`]: the [`Clock`] every time-dependent part reads; [`ManualClock`] for tests.
 //! - [`duration`]: human durations (`"30m"`, `"6h"`, `"7d"`) for configuration.
 
 pub mod cart;
+pub mod clock;
 pub mod contact;
 pub mod duration;
 pub mod event;
@@ -22,6 +24,7 @@ pub mod sink;
 pub mod source;
 
 pub use cart::{Cart, CartSnapshot, CartStatus, LineItem};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use contact::{normalize_email, normalize_phone, Consent, ContactInfo, PhoneError};
 pub use event::{
     Erasure, Event, EventKind, MessageStatus, MessageStatusUpdate, OptOut, OptOutChannel,

@@ -1,1 +1,17 @@
-//! placeholder
+//! cartback-engine: deciding that a cart is abandoned and running the flows that win it back.
+//!
+//! # Layout
+//! - [`config`]: the `[flow.*]`, `[template.*]` and `[limits]` tables and their pure validation,
+//!   so `cartback check-config` can report every problem before anything starts.
+//!
+//! Abandonment timers, the router, flow runs, templates and attribution build on the store's
+//! durable tables and arrive with the engine issue.
+
+pub mod assign;
+pub mod config;
+pub mod engine;
+pub mod flows;
+pub mod quiet;
+pub mod template;
+
+pub use engine::{AddressKind, Channel, Engine, TestError, TestReport};

@@ -77,9 +77,8 @@ pub fn transport_error(err: &reqwest::Error) -> DeliveryError {
             reason,
             retry_after: None,
         }
-    } else if err.is_timeout() || err.is_request() || err.is_body() || err.is_decode() {
-        DeliveryError::Unknown { reason }
     } else {
+        // Timeout, reset, body or decode errors: the request may have been processed.
         DeliveryError::Unknown { reason }
     }
 }

@@ -1,1 +1,84 @@
-//! placeholder
+//! cartback-server: the hub's HTTP surface (axum).
+//!
+//! # Layout
+//! - [`settings`]: the `[server]` table (listen address, public URL, admin token, body limit).
+//! - [`state`]: [`AppState`], what every handler shares: the store, the configured sources, the clock.
+//! - [`webhooks`]: `POST /webhooks/{source_id}`: verify → translate → commit → answer.
+//! - [`admin`]: `/api/v1/...` behind the bearer admin token: carts and contacts.
+//! - [`flows`]: test mode (`POST /api/v1/flows/{id}/test`), a cart's runs, the message queue and redrive.
+//! - [`health`]: `/healthz` (process up) and `/readyz` (store reachable).
+//! - [`metrics`]: the Prometheus recorder, `/metrics`, and the request-latency layer.
+//! - [`error`]: [`ApiError`], the one place where errors become HTTP statuses.
+//!
+//! [`router`] builds the app without a socket (tests call it with `oneshot`); [`serve`] runs it on a
+//! listener the caller bound (tests bind port 0) until the shutdown future resolves.
+
+pub mod admin;
+pub mod error;
+pub mod flows;
+pub mod health;
+pub mod metrics;
+pub mod settings;
+pub mod state;
+pub mod webhooks;
+
+pub use error::ApiError;
+pub use settings::{ByteSize, ServerSettings};
+pub use state::AppState;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use std::future::Future;
+use std::time::Duration;
+
+/// The whole HTTP app.
+pub fn router(state: AppState) -> Router {
+    // Install the recorder before the first request so no count is lost.
+    metrics::handle();
+    let max_body = state.settings.max_body.bytes();
+    Router::new()
+        .route(
+            "/webhooks/{source_id}",
+            post(webhooks::receive).layer(DefaultBodyLimit::max(max_body)),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
+        .nest("/api/v1", admin::routes(state.clone()))
+        .route_layer(axum::middleware::from_fn(metrics::track_latency))
+        .fallback(error::not_found)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            max_body.saturating_add(1024),
+        ))
+        .with_state(state)
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` resolves, then drains in-flight requests
+/// for at most `drain` before returning.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> std::io::Result<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let app = router(state);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = tx.send(());
+    });
+    let server = tokio::spawn(async move { server.await });
+    let _ = rx.await;
+    // The shutdown signal fired: give in-flight requests `drain` to finish.
+    match tokio::time::timeout(drain, server).await {
+        Ok(joined) => joined.map_err(std::io::Error::other)?,
+        Err(_) => {
+            tracing::warn!(
+                drain_secs = drain.as_secs(),
+                "Drain deadline passed; closing remaining connections."
+            );
+            Ok(())
+        }
+    }
+}

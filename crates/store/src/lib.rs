@@ -13,6 +13,7 @@
 
 pub mod model;
 pub mod sqlite;
+mod sqlite_engine;
 pub mod time;
 
 use async_trait::async_trait;
@@ -20,7 +21,11 @@ use cartback_core::Event;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
-pub use model::{CartFilter, CartRecord, ContactRecord, Effect, EffectKind, IngestOutcome};
+pub use model::{
+    CapCheck, CartFilter, CartRecord, CommitOutcome, ContactRecord, DeliveryOutcome, Effect,
+    EffectKind, Engagement, IngestOutcome, NewMessage, NewRun, OutboxRow, OutboxStatus, RunRecord,
+    RunStatus, RunUpdate, StepLog, Timer, TimerCommit, TimerKind,
+};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,14 +47,27 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct IngestOptions {
     /// How far back an order may match a cart by the contact's email alone.
     pub order_match_window: Duration,
+    /// When set, every fresh update of an open cart with items (re)schedules its abandonment check
+    /// at the platform's `updated_at` plus this (the shortest `abandon_after` of the flows): the debounce.
+    pub cart_check_after: Option<Duration>,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
         IngestOptions {
             order_match_window: Duration::from_secs(7 * 86_400),
+            cart_check_after: None,
         }
     }
+}
+
+/// Which queued messages to list.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub status: Option<OutboxStatus>,
+    pub run_id: Option<String>,
+    pub channel_id: Option<String>,
+    pub limit: u32,
 }
 
 /// One inbound request, translated.
@@ -82,6 +100,92 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Closes pools, flushing what is pending.
     async fn close(&self);
+
+    // ---- engine: timers and runs ----
+
+    /// Claims up to `limit` due timers with a lease ending at `now + lease`.
+    async fn claim_timers(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<Timer>>;
+
+    /// Applies what a fired timer decided and completes (or reschedules) it, in one transaction,
+    /// only if the timer is still leased as claimed.
+    async fn commit_timer(
+        &self,
+        timer: &Timer,
+        commit: TimerCommit,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CommitOutcome>;
+
+    /// Applies a commit that no timer guards (test runs, admin actions).
+    async fn apply(&self, commit: TimerCommit, now: DateTime<Utc>) -> StoreResult<CommitOutcome>;
+
+    /// Creates or moves a timer.
+    async fn schedule_timer(
+        &self,
+        kind: TimerKind,
+        subject: &str,
+        due: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    async fn pending_timers(&self) -> StoreResult<u64>;
+
+    async fn run(&self, id: &str) -> StoreResult<Option<RunRecord>>;
+
+    async fn runs_for_cart(&self, cart_id: &str) -> StoreResult<Vec<RunRecord>>;
+
+    /// Whether any message of the run was delivered, opened, clicked.
+    async fn engagement(&self, run_id: &str) -> StoreResult<Engagement>;
+
+    async fn contact_tags(&self, contact_id: &str) -> StoreResult<Vec<String>>;
+
+    async fn add_contact_tag(&self, contact_id: &str, tag: &str) -> StoreResult<()>;
+
+    /// The discount code for (run, step): the one given before, else the first unused code of the list.
+    async fn allocate_discount(
+        &self,
+        flow_id: &str,
+        codes: &[String],
+        run_id: &str,
+        step: u32,
+    ) -> StoreResult<Option<String>>;
+
+    // ---- outbox ----
+
+    /// Claims up to `limit` due messages of a channel. Rows whose lease expired mid-send become
+    /// `unknown` (or queued again when `resend_unknown`); queued rows whose cart converted are cancelled.
+    async fn claim_outbox(
+        &self,
+        channel_id: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+        resend_unknown: bool,
+    ) -> StoreResult<Vec<OutboxRow>>;
+
+    /// Records the outcome of a delivery attempt, if the lease still holds.
+    async fn finish_outbox(
+        &self,
+        row: &OutboxRow,
+        outcome: DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    async fn messages(&self, filter: &MessageFilter) -> StoreResult<Vec<OutboxRow>>;
+
+    /// Queues failed/unknown messages again (all of `status`, or the given ids).
+    async fn redrive(
+        &self,
+        ids: &[String],
+        status: Option<OutboxStatus>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+
+    /// Queued messages per channel.
+    async fn queue_depths(&self) -> StoreResult<Vec<(String, u64)>>;
 }
 
 /// Opens the store a URL names and runs its migrations.
@@ -90,5 +194,67 @@ pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
         Ok(std::sync::Arc::new(SqliteStore::open(url).await?))
     } else {
         Err(StoreError::Url(url.to_string()))
+    }
+}
+
+fn default_store_url() -> String {
+    "sqlite://cartback.db".into()
+}
+
+/// The `[store]` table.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    /// `sqlite://PATH` (relative paths are relative to the config file) or `postgres://...`.
+    #[serde(default = "default_store_url")]
+    pub url: String,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            url: default_store_url(),
+        }
+    }
+}
+
+impl StoreSettings {
+    pub fn validate(&self) -> Vec<(String, String)> {
+        if self.url.starts_with("sqlite:") {
+            Vec::new()
+        } else if self.url.starts_with("postgres://") || self.url.starts_with("postgresql://") {
+            vec![(
+                "url".into(),
+                "PostgreSQL is not supported by this build yet; use sqlite://PATH".into(),
+            )]
+        } else {
+            vec![(
+                "url".into(),
+                format!("{:?} is not a sqlite:// or postgres:// URL", self.url),
+            )]
+        }
+    }
+
+    /// The URL with a relative SQLite path made relative to `base` (the config file's folder).
+    pub fn resolved_url(&self, base: &std::path::Path) -> String {
+        let Some(rest) = self
+            .url
+            .strip_prefix("sqlite://")
+            .or_else(|| self.url.strip_prefix("sqlite:"))
+        else {
+            return self.url.clone();
+        };
+        let (path, query) = match rest.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (rest, None),
+        };
+        if path.is_empty() || path == ":memory:" || std::path::Path::new(path).is_absolute() {
+            return self.url.clone();
+        }
+        let full = base.join(path);
+        match query {
+            Some(q) => format!("sqlite://{}?{q}", full.display()),
+            None => format!("sqlite://{}", full.display()),
+        }
     }
 }

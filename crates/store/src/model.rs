@@ -80,3 +80,256 @@ impl EffectKind {
         }
     }
 }
+
+// ---- engine records ---------------------------------------------------------------------------
+
+/// What a timer does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerKind {
+    /// Is this cart abandoned yet (per flow threshold)? Pushed back by every cart update.
+    CartCheck,
+    /// Run the next step of a flow run.
+    RunStep,
+}
+
+impl TimerKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TimerKind::CartCheck => "cart_check",
+            TimerKind::RunStep => "run_step",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TimerKind> {
+        match s {
+            "cart_check" => Some(TimerKind::CartCheck),
+            "run_step" => Some(TimerKind::RunStep),
+            _ => None,
+        }
+    }
+}
+
+/// A claimed timer. Its `lease_until` proves the claim when committing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timer {
+    pub id: i64,
+    pub kind: TimerKind,
+    pub subject: String,
+    pub due_at: DateTime<Utc>,
+    pub lease_until: i64,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Steps remain.
+    Running,
+    /// Every step ran.
+    Completed,
+    /// The shopper bought: the run stopped.
+    Converted,
+    /// Stopped for another reason (`exit_reason`).
+    Exited,
+    /// Control group: recorded, sent nothing.
+    HeldOut,
+}
+
+impl RunStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Converted => "converted",
+            RunStatus::Exited => "exited",
+            RunStatus::HeldOut => "held_out",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        Some(match s {
+            "running" => RunStatus::Running,
+            "completed" => RunStatus::Completed,
+            "converted" => RunStatus::Converted,
+            "exited" => RunStatus::Exited,
+            "held_out" => RunStatus::HeldOut,
+            _ => return None,
+        })
+    }
+}
+
+/// One enrolment of a cart in a flow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub flow_id: String,
+    pub cart_id: String,
+    pub contact_id: Option<String>,
+    pub variant: Option<String>,
+    pub holdout: bool,
+    pub status: RunStatus,
+    /// Index of the next step to run.
+    pub step: u32,
+    pub test: bool,
+    pub enrolled_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub exit_reason: Option<String>,
+}
+
+/// A cap checked inside the committing transaction: at most `max` within `since..`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapCheck {
+    pub max: u32,
+    pub since: DateTime<Utc>,
+}
+
+/// A run to create when a timer commits.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub run: RunRecord,
+    /// Per-contact re-entry cap for this flow.
+    pub reenter: Option<CapCheck>,
+    /// When to run step 0 (none for held-out runs).
+    pub first_step_at: Option<DateTime<Utc>>,
+}
+
+/// A rendered message to queue.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub message: cartback_core::OutboundMessage,
+    pub run_id: String,
+    pub step: u32,
+    pub contact_id: Option<String>,
+    pub cart_id: Option<String>,
+    /// Cross-flow cap for this contact on this channel.
+    pub cap: Option<CapCheck>,
+}
+
+/// Moves a run from `expect_step` on.
+#[derive(Debug, Clone)]
+pub struct RunUpdate {
+    pub run_id: String,
+    pub expect_step: u32,
+    pub step: u32,
+    pub status: RunStatus,
+    pub exit_reason: Option<String>,
+}
+
+/// One line of a run's step log (for reports and debugging).
+#[derive(Debug, Clone)]
+pub struct StepLog {
+    pub run_id: String,
+    pub step: u32,
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+/// Everything a fired timer does, committed in one transaction with its completion.
+#[derive(Debug, Clone, Default)]
+pub struct TimerCommit {
+    pub abandon_cart: Option<String>,
+    pub enrol: Vec<NewRun>,
+    pub run_update: Option<RunUpdate>,
+    pub steps: Vec<StepLog>,
+    pub outbox: Vec<NewMessage>,
+    /// Timers to create or move: (kind, subject, due).
+    pub timers: Vec<(TimerKind, String, DateTime<Utc>)>,
+    /// Fire this timer again at this time instead of completing it.
+    pub reschedule: Option<DateTime<Utc>>,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitOutcome {
+    /// False when the lease was lost (another worker, or the subject changed): nothing was written.
+    pub applied: bool,
+    /// Runs actually created (a second enrolment of the same cart creates none).
+    pub enrolled: Vec<String>,
+    /// Runs refused by the re-entry cap.
+    pub reentry_capped: Vec<String>,
+    /// Messages queued; and those recorded as capped instead.
+    pub queued: Vec<String>,
+    pub capped: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxStatus {
+    Queued,
+    Sending,
+    Sent,
+    Failed,
+    Unknown,
+    /// Over a cross-flow cap: recorded, never sent.
+    Capped,
+    /// The shopper bought (or opted out) before it went out.
+    Cancelled,
+}
+
+impl OutboxStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OutboxStatus::Queued => "queued",
+            OutboxStatus::Sending => "sending",
+            OutboxStatus::Sent => "sent",
+            OutboxStatus::Failed => "failed",
+            OutboxStatus::Unknown => "unknown",
+            OutboxStatus::Capped => "capped",
+            OutboxStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OutboxStatus> {
+        Some(match s {
+            "queued" => OutboxStatus::Queued,
+            "sending" => OutboxStatus::Sending,
+            "sent" => OutboxStatus::Sent,
+            "failed" => OutboxStatus::Failed,
+            "unknown" => OutboxStatus::Unknown,
+            "capped" => OutboxStatus::Capped,
+            "cancelled" => OutboxStatus::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// A queued message, claimed for delivery or listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxRow {
+    pub id: String,
+    pub run_id: String,
+    pub step: u32,
+    pub channel_id: String,
+    pub contact_id: Option<String>,
+    pub cart_id: Option<String>,
+    pub status: OutboxStatus,
+    pub message: cartback_core::OutboundMessage,
+    pub attempts: u32,
+    pub next_attempt_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub lease_until: Option<i64>,
+    pub provider_message_id: Option<String>,
+    pub last_error: Option<String>,
+    pub test: bool,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Sent { provider_message_id: Option<String> },
+    Retry { at: DateTime<Utc>, error: String },
+    Failed { error: String },
+    Unknown { error: String },
+    Cancelled { reason: String },
+}
+
+/// What the engine knows of a run's messages (for `delivered`/`opened`/`clicked`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Engagement {
+    pub delivered: bool,
+    pub opened: bool,
+    pub clicked: bool,
+}

@@ -5,13 +5,19 @@
 //! before the webhook is answered.
 
 use crate::model::{CartFilter, CartRecord, ContactRecord, Effect, EffectKind, IngestOutcome};
+use crate::model::{
+    CommitOutcome, DeliveryOutcome, Engagement, OutboxRow, OutboxStatus, RunRecord, Timer,
+    TimerCommit, TimerKind,
+};
+use crate::sqlite_engine as E;
 use crate::time::{from_ms, to_ms};
-use crate::{Ingest, IngestOptions, Store, StoreError, StoreResult};
+use crate::{Ingest, IngestOptions, MessageFilter, Store, StoreError, StoreResult};
 use async_trait::async_trait;
 use cartback_core::{
     Cart, CartSnapshot, CartStatus, Consent, ContactInfo, Currency, Erasure, Event, EventKind,
     LineItem, Money, OptOut, OptOutChannel, Order,
 };
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
@@ -30,6 +36,18 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite://path.db`) and migrates it.
     pub async fn open(url: &str) -> StoreResult<Self> {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .map(|p| p.split('?').next().unwrap_or(p))
+        {
+            if let Some(parent) = std::path::Path::new(path).parent() {
+                if !parent.as_os_str().is_empty() && !parent.exists() {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        StoreError::Url(format!("{url}: cannot create {}: {e}", parent.display()))
+                    })?;
+                }
+            }
+        }
         let opts = SqliteConnectOptions::from_str(url)
             .map_err(|_| StoreError::Url(url.to_string()))?
             .create_if_missing(true)
@@ -165,6 +183,132 @@ impl Store for SqliteStore {
         self.reader.close().await;
         self.writer.close().await;
     }
+
+    async fn claim_timers(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<Timer>> {
+        E::claim_timers(&self.writer, now, lease, limit).await
+    }
+
+    async fn commit_timer(
+        &self,
+        timer: &Timer,
+        commit: TimerCommit,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CommitOutcome> {
+        E::commit_timer(&self.writer, Some(timer), commit, now).await
+    }
+
+    async fn apply(&self, commit: TimerCommit, now: DateTime<Utc>) -> StoreResult<CommitOutcome> {
+        E::commit_timer(&self.writer, None, commit, now).await
+    }
+
+    async fn schedule_timer(
+        &self,
+        kind: TimerKind,
+        subject: &str,
+        due: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut conn = self.writer.acquire().await?;
+        E::upsert_timer(&mut conn, kind, subject, to_ms(due)).await
+    }
+
+    async fn pending_timers(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM timers")
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn run(&self, id: &str) -> StoreResult<Option<RunRecord>> {
+        E::run(&self.writer, id).await
+    }
+
+    async fn runs_for_cart(&self, cart_id: &str) -> StoreResult<Vec<RunRecord>> {
+        E::runs_for_cart(&self.writer, cart_id).await
+    }
+
+    async fn engagement(&self, run_id: &str) -> StoreResult<Engagement> {
+        E::engagement(&self.reader, run_id).await
+    }
+
+    async fn contact_tags(&self, contact_id: &str) -> StoreResult<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT tag FROM contact_tags WHERE contact_id = ? ORDER BY tag")
+                .bind(contact_id)
+                .fetch_all(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn add_contact_tag(&self, contact_id: &str, tag: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO contact_tags (contact_id, tag) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(contact_id)
+        .bind(tag)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn allocate_discount(
+        &self,
+        flow_id: &str,
+        codes: &[String],
+        run_id: &str,
+        step: u32,
+    ) -> StoreResult<Option<String>> {
+        E::allocate_discount(&self.writer, flow_id, codes, run_id, step).await
+    }
+
+    async fn claim_outbox(
+        &self,
+        channel_id: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+        resend_unknown: bool,
+    ) -> StoreResult<Vec<OutboxRow>> {
+        E::claim_outbox(&self.writer, channel_id, now, lease, limit, resend_unknown).await
+    }
+
+    async fn finish_outbox(
+        &self,
+        row: &OutboxRow,
+        outcome: DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        E::finish_outbox(&self.writer, row, outcome, now).await
+    }
+
+    async fn messages(&self, filter: &MessageFilter) -> StoreResult<Vec<OutboxRow>> {
+        E::messages(&self.reader, filter).await
+    }
+
+    async fn redrive(
+        &self,
+        ids: &[String],
+        status: Option<OutboxStatus>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        E::redrive(&self.writer, ids, status, now).await
+    }
+
+    async fn queue_depths(&self) -> StoreResult<Vec<(String, u64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT channel_id, COUNT(*) FROM outbox WHERE status = 'queued' GROUP BY channel_id",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(c, n)| (c, u64::try_from(n).unwrap_or(0)))
+            .collect())
+    }
 }
 
 // ---- applying events -------------------------------------------------------------------------
@@ -208,6 +352,9 @@ async fn apply_event(
             };
             let (cart_id, stale) =
                 upsert_cart(tx, &event.source_id, snap, contact_id.as_deref(), received).await?;
+            if let (false, Some(after)) = (stale, options.cart_check_after) {
+                schedule_cart_check(tx, &cart_id, snap, after).await?;
+            }
             (
                 EffectKind::CartUpserted {
                     cart_id: cart_id.clone(),
@@ -254,7 +401,10 @@ async fn apply_event(
             let n = apply_opt_out(tx, opt).await?;
             (EffectKind::ConsentChanged { contacts: n }, None, None)
         }
-        EventKind::MessageStatus(_) => (EffectKind::Recorded, None, None),
+        EventKind::MessageStatus(update) => {
+            record_message_status(tx, update, at).await?;
+            (EffectKind::Recorded, None, None)
+        }
         EventKind::Erasure(erasure) => {
             let n = erase(tx, &event.source_id, erasure, seq).await?;
             (EffectKind::Erased { contacts: n }, None, None)
@@ -524,7 +674,7 @@ async fn upsert_cart(
                     contact_id = COALESCE(?, contact_id), items = ?, item_count = ?, currency = ?,
                     subtotal_minor = ?, total_minor = ?, recovery_url = COALESCE(?, recovery_url),
                     updated_at = ?, completed_at = COALESCE(?, completed_at),
-                    status = CASE WHEN ? IS NOT NULL THEN 'converted' ELSE status END,
+                    status = CASE WHEN ? IS NOT NULL THEN 'converted' WHEN status = 'abandoned' THEN 'open' ELSE status END,
                     converted_at = COALESCE(converted_at, ?)
                  WHERE id = ?",
             )
@@ -573,6 +723,63 @@ async fn upsert_cart(
     Ok((cart_id, false))
 }
 
+/// The debounce: every fresh update of an open cart with items moves its abandonment check to
+/// `updated_at + after`; a cart that cannot be abandoned loses its pending check.
+async fn schedule_cart_check(
+    tx: &mut SqliteConnection,
+    cart_id: &str,
+    snap: &CartSnapshot,
+    after: Duration,
+) -> StoreResult<()> {
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM carts WHERE id = ?")
+        .bind(cart_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let open = matches!(status.as_deref(), Some("open") | Some("abandoned"));
+    if open && !snap.items.is_empty() && snap.completed_at.is_none() {
+        let due = to_ms(snap.updated_at)
+            .saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX));
+        E::upsert_timer(tx, TimerKind::CartCheck, cart_id, due).await?;
+    } else {
+        sqlx::query("DELETE FROM timers WHERE kind = 'cart_check' AND subject = ?")
+            .bind(cart_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn record_message_status(
+    tx: &mut SqliteConnection,
+    update: &cartback_core::MessageStatusUpdate,
+    at: i64,
+) -> StoreResult<()> {
+    let id: Option<String> = match (&update.message_id, &update.provider_message_id) {
+        (Some(id), _) => Some(id.clone()),
+        (None, Some(pid)) => {
+            sqlx::query_scalar("SELECT id FROM outbox WHERE provider_message_id = ? LIMIT 1")
+                .bind(pid)
+                .fetch_optional(&mut *tx)
+                .await?
+        }
+        (None, None) => None,
+    };
+    if let Some(id) = id {
+        let status = serde_json::to_value(update.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        sqlx::query("INSERT INTO message_events (message_id, status, at, url) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(id)
+            .bind(status)
+            .bind(at)
+            .bind(&update.url)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
 async fn convert_cart(
     tx: &mut SqliteConnection,
     cart_id: &str,
@@ -588,6 +795,10 @@ async fn convert_cart(
     .bind(cart_id)
     .execute(&mut *tx)
     .await?;
+    sqlx::query("DELETE FROM timers WHERE kind = 'cart_check' AND subject = ?")
+        .bind(cart_id)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 

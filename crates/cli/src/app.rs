@@ -1,0 +1,112 @@
+//! Turning a validated [`HubConfig`] into a running hub: store, sources, engine, server.
+
+use crate::config::HubConfig;
+use crate::registry;
+use cartback_core::{Clock, Source, SystemClock};
+use cartback_engine::Engine;
+use cartback_server::AppState;
+use cartback_store::{IngestOptions, Store};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+
+/// Builds the engine: flows, templates, caps, channels.
+pub fn build_engine(
+    cfg: &HubConfig,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Engine> {
+    let templates = cartback_engine::template::Templates::load(&cfg.templates, &cfg.base_dir)
+        .map_err(|errors| {
+            anyhow::anyhow!(errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "))
+        })?;
+    let flows = cartback_engine::flows::compile(&cfg.flows).map_err(|e| anyhow::anyhow!(e))?;
+    let limits =
+        cartback_engine::flows::compile_limits(&cfg.limits).map_err(|e| anyhow::anyhow!(e))?;
+    let channels: BTreeMap<String, cartback_engine::Channel> = cfg
+        .channels
+        .iter()
+        .map(|(id, entry)| (id.clone(), registry::build_channel(id, &entry.settings)))
+        .collect();
+    Ok(Engine::new(
+        store,
+        clock,
+        flows,
+        templates,
+        limits,
+        channels,
+        cfg.server.public_base(),
+    ))
+}
+
+/// Opens the store and builds every configured source and the engine.
+pub async fn build_state(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let url = cfg.store_url();
+    let store: Arc<dyn Store> = cartback_store::open(&url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the store at {url}: {e}"))?;
+    let sources: HashMap<String, Arc<dyn Source>> = cfg
+        .sources
+        .iter()
+        .map(|(id, entry)| (id.clone(), registry::build_source(&entry.settings)))
+        .collect();
+    let engine = Arc::new(build_engine(cfg, store.clone(), clock.clone())?);
+    Ok(AppState {
+        store,
+        sources: Arc::new(sources),
+        settings: Arc::new(cfg.server.clone()),
+        ingest: Arc::new(IngestOptions {
+            order_match_window: cfg.order_match_window(),
+            cart_check_after: engine.cart_check_after(),
+        }),
+        clock,
+        engine,
+    })
+}
+
+/// A running hub: its address and the handle that stops it.
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub state: AppState,
+}
+
+/// Serves on `listener` and runs the engine's workers until `shutdown` resolves; then drains
+/// in-flight requests, stops the workers and closes the store.
+pub async fn start(
+    cfg: &HubConfig,
+    listener: tokio::net::TcpListener,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Running> {
+    let state = build_state(cfg, clock).await?;
+    let addr = listener.local_addr()?;
+    let drain = cfg.server.shutdown_grace.0;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let workers = state.engine.spawn(stop_rx);
+    let serve_state = state.clone();
+    let task = tokio::spawn(async move {
+        let store = serve_state.store.clone();
+        let result = cartback_server::serve(listener, serve_state, shutdown, drain).await;
+        let _ = stop_tx.send(true);
+        for w in workers {
+            let _ = w.await;
+        }
+        store.close().await;
+        result
+    });
+    Ok(Running { addr, task, state })
+}
+
+/// [`start`] with the system clock.
+pub async fn start_default(
+    cfg: &HubConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Running> {
+    start(cfg, listener, Arc::new(SystemClock), shutdown).await
+}

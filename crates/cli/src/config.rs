@@ -1,0 +1,524 @@
+//! Loading the TOML file: read, layer `CARTBACK__SECTION__KEY` environment overrides (the `config`
+//! crate), interpolate `${VAR}` from the environment, then deserialize and validate each table,
+//! collecting **every** problem with its key path before anything starts.
+
+use crate::registry::{self, ChannelSettings, SourceSettings};
+use cartback_engine::config::{validate_limits, FlowSettings, LimitsSettings, TemplateSettings};
+use cartback_server::ServerSettings;
+use cartback_store::StoreSettings;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// One thing wrong with the configuration, at a key path such as `source.shop.secret`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Every problem found; nothing starts while there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        writeln!(
+            f,
+            "{n} configuration problem{}:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            writeln!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Debug, Clone)]
+pub struct SourceEntry {
+    pub kind: &'static str,
+    pub settings: SourceSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChannelEntry {
+    pub kind: &'static str,
+    pub settings: ChannelSettings,
+}
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    pub server: ServerSettings,
+    pub store: StoreSettings,
+    pub sources: BTreeMap<String, SourceEntry>,
+    pub channels: BTreeMap<String, ChannelEntry>,
+    pub flows: BTreeMap<String, FlowSettings>,
+    pub templates: BTreeMap<String, TemplateSettings>,
+    pub limits: LimitsSettings,
+    /// The config file's folder: relative paths are relative to it.
+    pub base_dir: PathBuf,
+}
+
+impl HubConfig {
+    /// The SQLite path made absolute against the config file's folder.
+    pub fn store_url(&self) -> String {
+        self.store.resolved_url(&self.base_dir)
+    }
+
+    /// How far back an order may match a cart by email: the longest attribution window.
+    pub fn order_match_window(&self) -> std::time::Duration {
+        self.flows
+            .values()
+            .map(|f| f.attribution_window.0)
+            .max()
+            .unwrap_or(std::time::Duration::from_secs(7 * 86_400))
+    }
+}
+
+/// Where environment values come from (the process, or a map in tests).
+pub type Env = HashMap<String, String>;
+
+pub fn process_env() -> Env {
+    std::env::vars().collect()
+}
+
+/// Loads and validates the file at `path`.
+pub fn load(path: &Path, env: &Env) -> Result<HubConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        problems: vec![Problem {
+            path: String::new(),
+            message: format!("cannot read {}: {e}", path.display()),
+        }],
+    })?;
+    let base = path
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    load_str(&text, &base, env)
+}
+
+/// Loads and validates TOML text; `base_dir` anchors relative paths.
+pub fn load_str(text: &str, base_dir: &Path, env: &Env) -> Result<HubConfig, ConfigError> {
+    let one = |message: String| ConfigError {
+        problems: vec![Problem {
+            path: String::new(),
+            message,
+        }],
+    };
+    let overrides: HashMap<String, String> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("CARTBACK__"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let built = config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Toml))
+        .add_source(
+            config::Environment::with_prefix("CARTBACK")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(overrides)),
+        )
+        .build()
+        .map_err(|e| one(format!("cannot parse the configuration: {e}")))?;
+    let mut root: Value = built
+        .try_deserialize()
+        .map_err(|e| one(format!("cannot read the configuration: {e}")))?;
+    let mut problems = Vec::new();
+    interpolate(&mut root, "", env, &mut problems);
+    let mut root = match root {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let cfg = build(&mut root, base_dir.to_path_buf(), &mut problems);
+    if problems.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(ConfigError { problems })
+    }
+}
+
+/// Replaces `${VAR}` (and `${VAR:-default}`) in every string; `$${` is a literal `${`.
+fn interpolate(v: &mut Value, path: &str, env: &Env, problems: &mut Vec<Problem>) {
+    match v {
+        Value::String(s) if s.contains('$') => match expand(s, env) {
+            Ok(out) => *s = out,
+            Err(msg) => problems.push(Problem {
+                path: path.to_string(),
+                message: msg,
+            }),
+        },
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                interpolate(child, &p, env, problems);
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter_mut().enumerate() {
+                interpolate(child, &format!("{path}[{i}]"), env, problems);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn expand(s: &str, env: &Env) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(lit) = after.strip_prefix("${") {
+            out.push_str("${");
+            rest = lit;
+        } else if let Some(body) = after.strip_prefix('{') {
+            let end = body
+                .find('}')
+                .ok_or_else(|| format!("unclosed ${{ in {:?}", truncate(s)))?;
+            let expr = &body[..end];
+            let (name, default) = match expr.split_once(":-") {
+                Some((n, d)) => (n, Some(d)),
+                None => (expr, None),
+            };
+            let valid = !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !name.starts_with(|c: char| c.is_ascii_digit());
+            if !valid {
+                return Err(format!(
+                    "${{{expr}}} is not a valid environment variable reference"
+                ));
+            }
+            match (env.get(name), default) {
+                (Some(v), _) => out.push_str(v),
+                (None, Some(d)) => out.push_str(d),
+                (None, None) => return Err(format!("environment variable {name} is not set")),
+            }
+            rest = &body[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+/// Deserializes `value` as `T`, reporting the failing key under `prefix`.
+pub fn typed<T: DeserializeOwned>(
+    value: Value,
+    prefix: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(t) => Some(t),
+        Err(err) => {
+            let inner = err.path().to_string();
+            let path = if inner.is_empty() || inner == "." {
+                prefix.to_string()
+            } else {
+                format!("{prefix}.{inner}")
+            };
+            problems.push(Problem {
+                path,
+                message: err.into_inner().to_string(),
+            });
+            None
+        }
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+const SECTIONS: &[&str] = &[
+    "server", "store", "source", "channel", "flow", "template", "limits",
+];
+
+fn take_table(
+    root: &mut Map<String, Value>,
+    key: &str,
+    problems: &mut Vec<Problem>,
+) -> Map<String, Value> {
+    match root.remove(key) {
+        None => Map::new(),
+        Some(Value::Object(m)) => m,
+        Some(_) => {
+            problems.push(Problem {
+                path: key.into(),
+                message: "must be a table".into(),
+            });
+            Map::new()
+        }
+    }
+}
+
+fn build(
+    root: &mut Map<String, Value>,
+    base_dir: PathBuf,
+    problems: &mut Vec<Problem>,
+) -> HubConfig {
+    for key in root.keys() {
+        if !SECTIONS.contains(&key.as_str()) {
+            problems.push(Problem {
+                path: key.clone(),
+                message: format!("unknown section (expected one of: {})", SECTIONS.join(", ")),
+            });
+        }
+    }
+    let server: ServerSettings = match root.remove("server") {
+        None => ServerSettings::default(),
+        Some(v) => typed(v, "server", problems).unwrap_or_default(),
+    };
+    for (k, m) in server.validate() {
+        problems.push(Problem {
+            path: format!("server.{k}"),
+            message: m,
+        });
+    }
+    let store: StoreSettings = match root.remove("store") {
+        None => StoreSettings::default(),
+        Some(v) => typed(v, "store", problems).unwrap_or_default(),
+    };
+    for (k, m) in store.validate() {
+        problems.push(Problem {
+            path: format!("store.{k}"),
+            message: m,
+        });
+    }
+
+    let mut sources = BTreeMap::new();
+    let source_table = take_table(root, "source", problems);
+    let source_ids: Vec<String> = source_table.keys().cloned().collect();
+    for (id, v) in source_table {
+        let at = format!("source.{id}");
+        if !valid_id(&id) {
+            problems.push(Problem {
+                path: at.clone(),
+                message: "ids are lower-case a-z, 0-9 and _".into(),
+            });
+        }
+        let Some((kind, rest)) = split_type(v, &at, registry::SOURCE_TYPES, problems) else {
+            continue;
+        };
+        if let Some(settings) = registry::source_settings(kind, rest, &at, problems) {
+            sources.insert(id, SourceEntry { kind, settings });
+        }
+    }
+    let mut channels = BTreeMap::new();
+    for (id, v) in take_table(root, "channel", problems) {
+        let at = format!("channel.{id}");
+        if !valid_id(&id) {
+            problems.push(Problem {
+                path: at.clone(),
+                message: "ids are lower-case a-z, 0-9 and _".into(),
+            });
+        }
+        if source_ids.contains(&id) {
+            problems.push(Problem {
+                path: at.clone(),
+                message: format!("duplicate id: source.{id} already uses it (sources and channels share /webhooks/{{id}})"),
+            });
+        }
+        let Some((kind, rest)) = split_type(v, &at, registry::CHANNEL_TYPES, problems) else {
+            continue;
+        };
+        if let Some(settings) = registry::channel_settings(kind, rest, &at, problems) {
+            channels.insert(id, ChannelEntry { kind, settings });
+        }
+    }
+    let mut templates = BTreeMap::new();
+    let template_ids: Vec<String> = match root.get("template") {
+        Some(Value::Object(m)) => m.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    for (id, v) in take_table(root, "template", problems) {
+        let at = format!("template.{id}");
+        if !valid_id(&id) {
+            problems.push(Problem {
+                path: at.clone(),
+                message: "ids are lower-case a-z, 0-9 and _".into(),
+            });
+        }
+        if let Some(t) = typed::<TemplateSettings>(v, &at, problems) {
+            for p in t.validate() {
+                problems.push(Problem {
+                    path: format!("{at}.{}", p.path),
+                    message: p.message,
+                });
+            }
+            for (key, file) in [("html_file", &t.html_file), ("text_file", &t.text_file)] {
+                if let Some(f) = file {
+                    let full = base_dir.join(f);
+                    if !full.is_file() {
+                        problems.push(Problem {
+                            path: format!("{at}.{key}"),
+                            message: format!("file {} does not exist", full.display()),
+                        });
+                    }
+                }
+            }
+            templates.insert(id, t);
+        }
+    }
+    let mut flows = BTreeMap::new();
+    let channel_declared: Vec<String> = channels.keys().cloned().collect();
+    for (id, v) in take_table(root, "flow", problems) {
+        let at = format!("flow.{id}");
+        if !valid_id(&id) {
+            problems.push(Problem {
+                path: at.clone(),
+                message: "ids are lower-case a-z, 0-9 and _".into(),
+            });
+        }
+        if let Some(f) = typed::<FlowSettings>(v, &at, problems) {
+            let has_channel = |c: &str| channel_declared.iter().any(|x| x == c);
+            let has_template = |t: &str| template_ids.iter().any(|x| x == t);
+            for p in f.validate(&has_channel, &has_template) {
+                problems.push(Problem {
+                    path: format!("{at}.{}", p.path),
+                    message: p.message,
+                });
+            }
+            flows.insert(id, f);
+        }
+    }
+    if problems.iter().all(|p| !p.path.starts_with("template.")) {
+        if let Err(errors) = cartback_engine::template::Templates::load(&templates, &base_dir) {
+            for e in errors {
+                problems.push(Problem {
+                    path: format!("template.{}.{}", e.template, e.part),
+                    message: e.message,
+                });
+            }
+        }
+    }
+    let limits: LimitsSettings = match root.remove("limits") {
+        None => LimitsSettings::default(),
+        Some(v) => typed(v, "limits", problems).unwrap_or_default(),
+    };
+    for p in validate_limits(&limits) {
+        problems.push(Problem {
+            path: format!("limits.{}", p.path),
+            message: p.message,
+        });
+    }
+    HubConfig {
+        server,
+        store,
+        sources,
+        channels,
+        flows,
+        templates,
+        limits,
+        base_dir,
+    }
+}
+
+/// Splits the `type` tag off a connector table and checks it against the registry.
+fn split_type(
+    v: Value,
+    at: &str,
+    known: &[&'static str],
+    problems: &mut Vec<Problem>,
+) -> Option<(&'static str, Value)> {
+    let Value::Object(mut m) = v else {
+        problems.push(Problem {
+            path: at.into(),
+            message: "must be a table".into(),
+        });
+        return None;
+    };
+    let kind = match m.remove("type") {
+        Some(Value::String(s)) => s,
+        Some(_) => {
+            problems.push(Problem {
+                path: format!("{at}.type"),
+                message: "must be a string".into(),
+            });
+            return None;
+        }
+        None => {
+            problems.push(Problem {
+                path: format!("{at}.type"),
+                message: format!("missing (one of: {})", known.join(", ")),
+            });
+            return None;
+        }
+    };
+    match known.iter().find(|k| **k == kind) {
+        Some(k) => Some((*k, Value::Object(m))),
+        None => {
+            problems.push(Problem {
+                path: format!("{at}.type"),
+                message: format!("unknown type {kind:?} (known: {})", known.join(", ")),
+            });
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn expands_variables() {
+        let e = env(&[("A", "1"), ("B", "x y")]);
+        assert_eq!(expand("${A}-${B}", &e).unwrap(), "1-x y");
+        assert_eq!(expand("${MISSING:-dflt}", &e).unwrap(), "dflt");
+        assert_eq!(expand("$${A} and $5", &e).unwrap(), "${A} and $5");
+        assert_eq!(
+            expand("${NOPE}", &e).unwrap_err(),
+            "environment variable NOPE is not set"
+        );
+        assert!(expand("${A", &e).is_err());
+        assert!(expand("${1A}", &e).is_err());
+    }
+}

@@ -1,0 +1,162 @@
+//! The real `cartback` binary: `check-config` exit codes and output, and SIGTERM draining an
+//! in-flight request before exiting.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cartback");
+
+#[test]
+fn check_config_accepts_the_default_and_names_problems() {
+    let default = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/cartback.toml");
+    let ok = Command::new(BIN)
+        .args(["check-config", "--config", default])
+        .env("CARTBACK_ADMIN_TOKEN", "dev-admin-token")
+        .env("SHOPIFY_WEBHOOK_SECRET", "dev")
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("OK"));
+
+    let missing = Command::new(BIN)
+        .args(["check-config", "--config", default])
+        .env_remove("CARTBACK_ADMIN_TOKEN")
+        .env_remove("SHOPIFY_WEBHOOK_SECRET")
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        err.contains("server.admin_token: environment variable CARTBACK_ADMIN_TOKEN is not set"),
+        "{err}"
+    );
+    assert!(
+        err.contains("source.shop.secret: environment variable SHOPIFY_WEBHOOK_SECRET is not set"),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[source.shop]\ntype = \"magentoo\"\n[server]\nlisten = \"x\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("source.shop.type: unknown type \"magentoo\""),
+        "{err}"
+    );
+    assert!(err.contains("server.listen:"), "{err}");
+}
+
+#[test]
+fn serve_refuses_a_bad_config_before_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[flow.x]\ntrigger = \"cart_abandoned\"\nabandon_after = \"whenever\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("flow.x.abandon_after"));
+    assert!(!dir.path().join("cartback.db").exists(), "nothing started");
+}
+
+#[test]
+fn sigterm_drains_in_flight_requests_then_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("cartback.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"drain-test-token\"\n[source.shop]\ntype = \"shopify\"\nsecret = \"s\"\n",
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The bound address is in the start-up log line.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr = loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("start-up log line");
+        if let Some(rest) = line.split("addr=").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    // Start a request and leave its body half-sent.
+    let body = br#"{"foo": "bar"}"#;
+    let sig = cartback_kit::Encoding::Base64.encode(&cartback_kit::hmac_sha256(b"s", &[body]));
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /webhooks/shop HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\nx-shopify-topic: products/update\r\nx-shopify-webhook-id: d-1\r\nx-shopify-hmac-sha256: {sig}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(&body[..5]).unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(300));
+    // The in-flight request still completes.
+    stream.write_all(&body[5..]).unwrap();
+    let mut resp = String::new();
+    stream.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    // And the process exits, cleanly, well within 10 s.
+    let waited = Instant::now();
+    loop {
+        if let Some(code) = child.try_wait().unwrap() {
+            assert!(code.success(), "exit {code:?}");
+            break;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "did not exit within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // New connections are refused after shutdown.
+    assert!(TcpStream::connect(&addr).is_err());
+}

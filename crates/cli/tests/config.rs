@@ -1,0 +1,215 @@
+//! Configuration: every problem reported with its key path; environment interpolation and overrides.
+#![allow(clippy::unwrap_used)]
+
+use cartback_cli::config::{load, load_str, Env};
+use std::path::Path;
+
+fn env(pairs: &[(&str, &str)]) -> Env {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn problems(toml: &str, e: &Env) -> Vec<String> {
+    match load_str(toml, Path::new("."), e) {
+        Ok(_) => vec![],
+        Err(err) => err.problems.iter().map(ToString::to_string).collect(),
+    }
+}
+
+const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:8080"
+public_url = "https://hub.example.com"
+admin_token = "${ADMIN}"
+
+[store]
+url = "sqlite://cartback.db"
+
+[source.shop]
+type = "shopify"
+secret = "${SHOPIFY_SECRET}"
+
+[channel.console]
+type = "console"
+
+[flow.cart_recovery]
+trigger = "cart_abandoned"
+abandon_after = "1h"
+holdout_percent = 50
+reenter = { max = 1, within = "7d" }
+quiet_hours = { from = "21:00", to = "09:00" }
+attribution_window = "7d"
+
+  [[flow.cart_recovery.step]]
+  wait = "0s"
+  send = { channel = "console", template = "cart_email" }
+
+  [[flow.cart_recovery.step]]
+  wait = "1d"
+  unless = ["purchased", "clicked"]
+  send = { channel = "console", template = "cart_email" }
+
+[template.cart_email]
+subject = "You left something behind"
+text = "Hi {{ contact.first_name }}"
+
+[limits]
+email = "1/16h"
+"#;
+
+#[test]
+fn a_good_config_loads() {
+    let cfg = load_str(
+        GOOD,
+        Path::new("/etc/cartback"),
+        &env(&[
+            ("ADMIN", "a-long-admin-token"),
+            ("SHOPIFY_SECRET", "s3cret"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(cfg.sources["shop"].kind, "shopify");
+    assert_eq!(cfg.flows["cart_recovery"].step.len(), 2);
+    assert_eq!(
+        cfg.server.admin_token.as_ref().unwrap().expose(),
+        "a-long-admin-token"
+    );
+    assert_eq!(cfg.store_url(), "sqlite:///etc/cartback/cartback.db");
+    // Secrets never show in Debug output.
+    let dump = format!("{cfg:?}");
+    assert!(
+        !dump.contains("s3cret") && !dump.contains("a-long-admin-token"),
+        "{dump}"
+    );
+}
+
+#[test]
+fn a_missing_variable_is_named_with_its_key() {
+    let p = problems(GOOD, &env(&[("ADMIN", "a-long-admin-token")]));
+    assert_eq!(
+        p,
+        vec!["source.shop.secret: environment variable SHOPIFY_SECRET is not set"]
+    );
+}
+
+#[test]
+fn environment_overrides_win() {
+    let e = env(&[
+        ("ADMIN", "a-long-admin-token"),
+        ("SHOPIFY_SECRET", "s"),
+        ("CARTBACK__SERVER__LISTEN", "127.0.0.1:9999"),
+        ("CARTBACK__FLOW__CART_RECOVERY__HOLDOUT_PERCENT", "10"),
+    ]);
+    let cfg = load_str(GOOD, Path::new("."), &e).unwrap();
+    assert_eq!(cfg.server.listen, "127.0.0.1:9999");
+    assert_eq!(cfg.flows["cart_recovery"].holdout_percent, 10);
+}
+
+#[test]
+fn every_problem_is_reported_with_its_key_path() {
+    let bad = r#"
+[server]
+listen = "nowhere"
+admin_tokn = "x"
+
+[source.shop]
+type = "shopfy"
+secret = "x"
+
+[source.other]
+type = "shopify"
+secert = "typo"
+
+[source.Bad_Id]
+type = "shopify"
+secret = "x"
+
+[channel.shop]
+type = "console"
+
+[flow.f]
+trigger = "cart_abandoned"
+abandon_after = "soon"
+
+[flow.g]
+trigger = "cart_abandoned"
+abandon_after = "1h"
+holdout_percent = 150
+quiet_hours = { from = "25:00", to = "09:00" }
+
+  [[flow.g.step]]
+  wait = "0s"
+  unless = ["bought"]
+  send = { channel = "email", template = "missing" }
+
+[limits]
+sms = "lots"
+
+[mystery]
+x = 1
+"#;
+    let p = problems(bad, &env(&[]));
+    let has = |needle: &str| p.iter().any(|l| l.starts_with(needle));
+    for expected in [
+        "server.admin_tokn: unknown field",
+        "source.shop.type: unknown type \"shopfy\"",
+        "source.other.secert: unknown field",
+        "source.Bad_Id: ids are lower-case",
+        "channel.shop: duplicate id",
+        "flow.f.abandon_after:",
+        "flow.g.holdout_percent: must be between 0 and 100",
+        "flow.g.quiet_hours.from:",
+        "flow.g.step[0].unless[0]: unknown condition",
+        "flow.g.step[0].send.channel: no channel \"email\"",
+        "flow.g.step[0].send.template: no template \"missing\"",
+        "limits.sms:",
+        "mystery: unknown section",
+    ] {
+        assert!(has(expected), "missing {expected:?} in:\n{}", p.join("\n"));
+    }
+}
+
+#[test]
+fn server_problems_are_reported() {
+    let p = problems("[server]\nlisten = \"nowhere\"\n", &env(&[]));
+    assert!(p.iter().any(|l| l.starts_with("server.listen:")), "{p:?}");
+}
+
+#[test]
+fn toml_syntax_errors_are_reported() {
+    let p = problems(
+        "[source.shop]\ntype = \"shopify\"\ntype = \"again\"\n",
+        &env(&[]),
+    );
+    assert_eq!(p.len(), 1);
+    assert!(
+        p[0].contains("duplicate") || p[0].contains("parse"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn the_shipped_default_config_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/cartback.toml");
+    let cfg = load(
+        &path,
+        &env(&[
+            ("CARTBACK_ADMIN_TOKEN", "dev-admin-token"),
+            ("SHOPIFY_WEBHOOK_SECRET", "dev"),
+        ]),
+    );
+    assert!(cfg.is_ok(), "{}", cfg.unwrap_err());
+}
+
+#[test]
+fn template_files_must_exist_relative_to_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("there.html"), "<p>hi</p>").unwrap();
+    let toml =
+        "[template.a]\nhtml_file = \"there.html\"\n[template.b]\nhtml_file = \"missing.html\"\n";
+    let err = load_str(toml, dir.path(), &env(&[])).unwrap_err();
+    assert_eq!(err.problems.len(), 1, "{err}");
+    assert_eq!(err.problems[0].path, "template.b.html_file");
+}

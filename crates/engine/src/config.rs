@@ -1,0 +1,409 @@
+//! The `[flow.*]`, `[template.*]` and `[limits]` tables: their shape (serde) and their pure
+//! validation. Loading the file is the binary's job; nothing here does I/O.
+
+use cartback_core::duration::HumanDuration;
+use cartback_core::Money;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// What starts a flow.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    CartAbandoned,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReenterSettings {
+    /// At most this many runs per contact...
+    pub max: u32,
+    /// ...within this period.
+    pub within: HumanDuration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHours {
+    /// `HH:MM`, local time of the contact.
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendSettings {
+    pub channel: String,
+    /// Required for message channels (email, SMS); hand-off channels send the cart itself.
+    #[serde(default)]
+    pub template: Option<String>,
+}
+
+/// A discount offered in a step: a fixed code, or one taken from a list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscountSettings {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub codes: Vec<String>,
+    /// Free text for the template ("free shipping and 5% off").
+    #[serde(default)]
+    pub description: Option<String>,
+    /// How long the offer holds, shown in the template.
+    #[serde(default)]
+    pub expires_after: Option<HumanDuration>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSettings {
+    #[serde(default)]
+    pub wait: Option<HumanDuration>,
+    /// Skip the send when any of these holds.
+    #[serde(default)]
+    pub unless: Vec<String>,
+    /// Send only when all of these hold.
+    #[serde(default, rename = "if")]
+    pub if_all: Vec<String>,
+    #[serde(default)]
+    pub send: Option<SendSettings>,
+    #[serde(default)]
+    pub discount: Option<DiscountSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantSettings {
+    pub name: String,
+    #[serde(default = "one")]
+    pub weight: u32,
+    #[serde(default, alias = "steps")]
+    pub step: Vec<StepSettings>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_attribution() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(7 * 86_400))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowSettings {
+    pub trigger: Trigger,
+    /// A cart untouched this long (and unbought) is abandoned.
+    pub abandon_after: HumanDuration,
+    #[serde(default)]
+    pub holdout_percent: u8,
+    #[serde(default)]
+    pub reenter: Option<ReenterSettings>,
+    #[serde(default)]
+    pub quiet_hours: Option<QuietHours>,
+    /// Time zone for contacts that have none (IANA name).
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(default = "default_attribution")]
+    pub attribution_window: HumanDuration,
+    /// Require marketing consent (subscribed) before sending; otherwise only opt-outs block.
+    #[serde(default)]
+    pub require_consent: bool,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub step: Vec<StepSettings>,
+    #[serde(default)]
+    pub variants: Vec<VariantSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSettings {
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub html: Option<String>,
+    #[serde(default)]
+    pub html_file: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub text_file: Option<String>,
+}
+
+/// Cross-flow caps per channel: `email = "1/16h"`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct LimitsSettings(pub BTreeMap<String, String>);
+
+/// A parsed `N/period` cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cap {
+    pub max: u32,
+    pub per: std::time::Duration,
+}
+
+pub fn parse_cap(s: &str) -> Result<Cap, String> {
+    let (n, period) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?} is not a cap like \"1/16h\""))?;
+    let max = n
+        .trim()
+        .parse::<u32>()
+        .map_err(|_| format!("{s:?}: {n:?} is not a whole number"))?;
+    let per = cartback_core::duration::parse_duration(period).map_err(|e| e.to_string())?;
+    if per.is_zero() {
+        return Err(format!("{s:?}: the period must be longer than zero"));
+    }
+    Ok(Cap { max, per })
+}
+
+/// A step condition, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    Purchased,
+    Clicked,
+    Opened,
+    Delivered,
+    HasEmail,
+    HasPhone,
+    Tag(String),
+    /// `cart_value >= 50.00` (compared in the cart's currency's minor units).
+    CartValueAtLeast(String),
+}
+
+pub fn parse_condition(s: &str) -> Result<Condition, String> {
+    let t = s.trim();
+    Ok(match t {
+        "purchased" => Condition::Purchased,
+        "clicked" => Condition::Clicked,
+        "opened" => Condition::Opened,
+        "delivered" => Condition::Delivered,
+        "has_email" => Condition::HasEmail,
+        "has_phone" => Condition::HasPhone,
+        _ => {
+            if let Some(tag) = t.strip_prefix("tag:") {
+                if tag.trim().is_empty() {
+                    return Err(format!("{s:?}: tag name is empty"));
+                }
+                Condition::Tag(tag.trim().to_string())
+            } else if let Some(rest) = t.strip_prefix("cart_value") {
+                let amount = rest
+                    .trim()
+                    .strip_prefix(">=")
+                    .ok_or_else(|| format!("{s:?}: write cart_value >= <amount>"))?
+                    .trim();
+                // Validate the number with a 4-decimal currency so "49.99" and "50" both pass.
+                let probe = cartback_core::Currency::parse("CLF").map_err(|e| e.to_string())?;
+                Money::parse_decimal(amount, probe).map_err(|e| format!("{s:?}: {e}"))?;
+                Condition::CartValueAtLeast(amount.to_string())
+            } else {
+                return Err(format!(
+                    "unknown condition {s:?} (use purchased, clicked, opened, delivered, has_email, has_phone, tag:<name>, cart_value >= <amount>)"
+                ));
+            }
+        }
+    })
+}
+
+fn parse_hhmm(s: &str) -> Option<(u32, u32)> {
+    let (h, m) = s.trim().split_once(':')?;
+    let (h, m) = (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?);
+    (h < 24 && m < 60 && s.trim().len() == 5).then_some((h, m))
+}
+
+/// A problem found while validating, with the key path below the flow (`step[1].send.channel`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+impl FlowSettings {
+    /// Pure validation: every problem, with its path relative to the flow table.
+    /// `channel_exists` and `template_exists` answer cross-references.
+    pub fn validate(
+        &self,
+        channel_exists: &dyn Fn(&str) -> bool,
+        template_exists: &dyn Fn(&str) -> bool,
+    ) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let mut p = |path: String, message: String| out.push(Problem { path, message });
+        if self.holdout_percent > 100 {
+            p("holdout_percent".into(), "must be between 0 and 100".into());
+        }
+        if self.abandon_after.0.is_zero() {
+            p("abandon_after".into(), "must be longer than zero".into());
+        }
+        if let Some(r) = &self.reenter {
+            if r.within.0.is_zero() && r.max > 0 {
+                p("reenter.within".into(), "must be longer than zero".into());
+            }
+        }
+        if let Some(q) = &self.quiet_hours {
+            for (k, v) in [("from", &q.from), ("to", &q.to)] {
+                if parse_hhmm(v).is_none() {
+                    p(
+                        format!("quiet_hours.{k}"),
+                        format!("{v:?} is not a time like \"21:00\""),
+                    );
+                }
+            }
+        }
+        if let Some(tz) = &self.timezone {
+            if tz.parse::<chrono_tz::Tz>().is_err() {
+                p(
+                    "timezone".into(),
+                    format!("{tz:?} is not an IANA time zone"),
+                );
+            }
+        }
+        if self.step.is_empty() && self.variants.is_empty() {
+            p(
+                "step".into(),
+                "a flow needs at least one step (or variants with steps)".into(),
+            );
+        }
+        if !self.step.is_empty() && !self.variants.is_empty() {
+            p(
+                "variants".into(),
+                "give either steps or variants, not both".into(),
+            );
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, v) in self.variants.iter().enumerate() {
+            if !names.insert(v.name.clone()) {
+                p(
+                    format!("variants[{i}].name"),
+                    format!("duplicate variant {:?}", v.name),
+                );
+            }
+            if v.weight == 0 {
+                p(format!("variants[{i}].weight"), "must be at least 1".into());
+            }
+            if v.step.is_empty() {
+                p(
+                    format!("variants[{i}].steps"),
+                    "a variant needs at least one step".into(),
+                );
+            }
+        }
+        if !self.variants.is_empty() && self.variants.iter().map(|v| v.weight).sum::<u32>() == 0 {
+            p("variants".into(), "weights sum to zero".into());
+        }
+        let step_lists = std::iter::once(("step".to_string(), &self.step)).chain(
+            self.variants
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("variants[{i}].steps"), &v.step)),
+        );
+        for (prefix, steps) in step_lists {
+            for (i, s) in steps.iter().enumerate() {
+                let at = format!("{prefix}[{i}]");
+                for (key, list) in [("unless", &s.unless), ("if", &s.if_all)] {
+                    for (j, c) in list.iter().enumerate() {
+                        if let Err(e) = parse_condition(c) {
+                            p(format!("{at}.{key}[{j}]"), e);
+                        }
+                    }
+                }
+                if s.send.is_none() && s.wait.is_none() {
+                    p(at.clone(), "a step needs `wait`, `send` or both".into());
+                }
+                if let Some(send) = &s.send {
+                    if !channel_exists(&send.channel) {
+                        p(
+                            format!("{at}.send.channel"),
+                            format!("no channel {:?} is configured", send.channel),
+                        );
+                    }
+                    if let Some(t) = &send.template {
+                        if !template_exists(t) {
+                            p(
+                                format!("{at}.send.template"),
+                                format!("no template {t:?} is configured"),
+                            );
+                        }
+                    }
+                }
+                if let Some(d) = &s.discount {
+                    if d.code.is_none() && d.codes.is_empty() {
+                        p(format!("{at}.discount"), "give `code` or `codes`".into());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+impl TemplateSettings {
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if self.html.is_some() && self.html_file.is_some() {
+            out.push(Problem {
+                path: "html_file".into(),
+                message: "give `html` or `html_file`, not both".into(),
+            });
+        }
+        if self.text.is_some() && self.text_file.is_some() {
+            out.push(Problem {
+                path: "text_file".into(),
+                message: "give `text` or `text_file`, not both".into(),
+            });
+        }
+        if self.html.is_none()
+            && self.html_file.is_none()
+            && self.text.is_none()
+            && self.text_file.is_none()
+        {
+            out.push(Problem {
+                path: "text".into(),
+                message: "a template needs a body: `html`, `text`, `html_file` or `text_file`"
+                    .into(),
+            });
+        }
+        out
+    }
+}
+
+pub fn validate_limits(limits: &LimitsSettings) -> Vec<Problem> {
+    limits
+        .0
+        .iter()
+        .filter_map(|(k, v)| {
+            parse_cap(v).err().map(|e| Problem {
+                path: k.clone(),
+                message: e,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_parse() {
+        assert_eq!(parse_condition("purchased"), Ok(Condition::Purchased));
+        assert_eq!(parse_condition("tag:VIP"), Ok(Condition::Tag("VIP".into())));
+        assert_eq!(
+            parse_condition("cart_value >= 49.99"),
+            Ok(Condition::CartValueAtLeast("49.99".into()))
+        );
+        assert!(parse_condition("cart_value > 5").is_err());
+        assert!(parse_condition("bought").is_err());
+        assert!(parse_condition("tag:").is_err());
+    }
+
+    #[test]
+    fn caps_parse() {
+        assert_eq!(parse_cap("1/16h").unwrap().max, 1);
+        assert!(parse_cap("x/1h").is_err());
+        assert!(parse_cap("1/0s").is_err());
+        assert!(parse_cap("1").is_err());
+    }
+}

@@ -1,0 +1,143 @@
+//! Flows compiled from configuration: conditions parsed, quiet windows and time zones resolved,
+//! variants laid out. Built once at start-up.
+
+use crate::config::{
+    parse_cap, parse_condition, Cap, Condition, DiscountSettings, FlowSettings, LimitsSettings,
+    SendSettings, StepSettings,
+};
+use crate::quiet::QuietWindow;
+use chrono_tz::Tz;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub wait: Duration,
+    pub unless: Vec<Condition>,
+    pub if_all: Vec<Condition>,
+    pub send: Option<SendSettings>,
+    pub discount: Option<DiscountSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Variant {
+    /// `None` for a flow without variants.
+    pub name: Option<String>,
+    pub weight: u32,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub id: String,
+    pub settings: FlowSettings,
+    pub variants: Vec<Variant>,
+    pub quiet: Option<QuietWindow>,
+    pub default_tz: Tz,
+}
+
+impl Flow {
+    pub fn enabled(&self) -> bool {
+        self.settings.enabled.unwrap_or(true)
+    }
+
+    pub fn steps(&self, variant: Option<&str>) -> &[Step] {
+        let v = match variant {
+            Some(name) => self
+                .variants
+                .iter()
+                .find(|v| v.name.as_deref() == Some(name)),
+            None => self.variants.first(),
+        };
+        v.map(|v| v.steps.as_slice()).unwrap_or(&[])
+    }
+
+    /// Every channel any step of any variant sends to.
+    pub fn channels(&self) -> impl Iterator<Item = &str> {
+        self.variants
+            .iter()
+            .flat_map(|v| v.steps.iter())
+            .filter_map(|s| s.send.as_ref().map(|s| s.channel.as_str()))
+    }
+}
+
+fn compile_steps(steps: &[StepSettings]) -> Result<Vec<Step>, String> {
+    steps
+        .iter()
+        .map(|s| {
+            let parse = |list: &[String]| {
+                list.iter()
+                    .map(|c| parse_condition(c))
+                    .collect::<Result<Vec<_>, _>>()
+            };
+            Ok(Step {
+                wait: s.wait.map(|w| w.0).unwrap_or_default(),
+                unless: parse(&s.unless)?,
+                if_all: parse(&s.if_all)?,
+                send: s.send.clone(),
+                discount: s.discount.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Compiles validated flow settings (validation already reported problems with key paths).
+pub fn compile(flows: &BTreeMap<String, FlowSettings>) -> Result<BTreeMap<String, Flow>, String> {
+    let mut out = BTreeMap::new();
+    for (id, f) in flows {
+        let variants = if f.variants.is_empty() {
+            vec![Variant {
+                name: None,
+                weight: 1,
+                steps: compile_steps(&f.step)?,
+            }]
+        } else {
+            f.variants
+                .iter()
+                .map(|v| {
+                    Ok(Variant {
+                        name: Some(v.name.clone()),
+                        weight: v.weight,
+                        steps: compile_steps(&v.step)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?
+        };
+        let quiet = match &f.quiet_hours {
+            Some(q) => Some(
+                QuietWindow::parse(&q.from, &q.to)
+                    .ok_or_else(|| format!("flow.{id}.quiet_hours: bad time"))?,
+            ),
+            None => None,
+        };
+        let default_tz = match &f.timezone {
+            Some(tz) => tz
+                .parse::<Tz>()
+                .map_err(|_| format!("flow.{id}.timezone: unknown zone"))?,
+            None => Tz::UTC,
+        };
+        out.insert(
+            id.clone(),
+            Flow {
+                id: id.clone(),
+                settings: f.clone(),
+                variants,
+                quiet,
+                default_tz,
+            },
+        );
+    }
+    Ok(out)
+}
+
+pub fn compile_limits(limits: &LimitsSettings) -> Result<BTreeMap<String, Cap>, String> {
+    limits
+        .0
+        .iter()
+        .map(|(k, v)| {
+            parse_cap(v)
+                .map(|c| (k.clone(), c))
+                .map_err(|e| format!("limits.{k}: {e}"))
+        })
+        .collect()
+}

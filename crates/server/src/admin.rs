@@ -1,0 +1,126 @@
+//! The admin API under `/api/v1`, behind `Authorization: Bearer <server.admin_token>`.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use cartback_core::CartStatus;
+use cartback_store::{CartFilter, CartRecord, ContactRecord};
+use serde::Deserialize;
+
+pub fn routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/carts", get(list_carts))
+        .route("/carts/{id}", get(get_cart))
+        .route("/carts/{id}/runs", get(crate::flows::cart_runs))
+        .route("/contacts/{id}", get(get_contact))
+        .route(
+            "/flows/{id}/test",
+            axum::routing::post(crate::flows::test_flow),
+        )
+        .route("/messages", get(crate::flows::messages))
+        .route(
+            "/messages/redrive",
+            axum::routing::post(crate::flows::redrive),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(state, require_admin))
+}
+
+/// Constant-time bearer check. No token configured: the admin API is closed.
+pub async fn require_admin(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let Some(expected) = &state.settings.admin_token else {
+        return Err(ApiError::Unauthorized(
+            "the admin API is disabled: set server.admin_token".into(),
+        ));
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(t) if cartback_kit::constant_time_eq(t.as_bytes(), expected.as_bytes()) => {
+            Ok(next.run(req).await)
+        }
+        Some(_) => Err(ApiError::Unauthorized("invalid admin token".into())),
+        None => Err(ApiError::Unauthorized(
+            "missing Authorization: Bearer <admin token>".into(),
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CartQuery {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+async fn list_carts(
+    State(state): State<AppState>,
+    query: Result<Query<CartQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(CartStatus::parse(s).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "status {s:?} is not one of open, abandoned, converted"
+            ))
+        })?),
+    };
+    if q.limit.is_some_and(|l| l == 0 || l > 500) {
+        return Err(ApiError::BadRequest(
+            "limit must be between 1 and 500".into(),
+        ));
+    }
+    let filter = CartFilter {
+        email: q.email.filter(|e| !e.trim().is_empty()),
+        status,
+        source_id: q.source,
+        limit: q.limit.unwrap_or(50),
+    };
+    let carts: Vec<CartRecord> = state.store.carts(&filter).await?;
+    Ok(Json(
+        serde_json::json!({ "carts": carts, "count": carts.len() }),
+    ))
+}
+
+async fn get_cart(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<CartRecord>, ApiError> {
+    state
+        .store
+        .cart(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no cart {id:?}")))
+}
+
+async fn get_contact(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ContactRecord>, ApiError> {
+    state
+        .store
+        .contact(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no contact {id:?}")))
+}

@@ -1,0 +1,247 @@
+//! Flow operations under `/api/v1`: test mode, runs, the message queue.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use cartback_core::{Cart, CartStatus, ContactInfo, Currency, LineItem, Money};
+use cartback_store::{ContactRecord, MessageFilter, OutboxStatus};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestRequest {
+    #[serde(default)]
+    cart_id: Option<String>,
+    #[serde(default)]
+    contact: Option<ContactInfo>,
+    #[serde(default)]
+    cart: Option<TestCart>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestCart {
+    currency: String,
+    #[serde(default)]
+    recovery_url: Option<String>,
+    items: Vec<TestItem>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestItem {
+    title: String,
+    quantity: u32,
+    price: String,
+    #[serde(default)]
+    variant_title: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    image_url: Option<String>,
+}
+
+fn bad(e: impl std::fmt::Display) -> ApiError {
+    ApiError::BadRequest(e.to_string())
+}
+
+/// `POST /api/v1/flows/{id}/test`: every step at once, rules ignored, messages marked test.
+pub async fn test_flow(
+    State(state): State<AppState>,
+    Path(flow_id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let req: TestRequest =
+        serde_json::from_slice(&body).map_err(|e| bad(format!("invalid test request: {e}")))?;
+    let now = state.clock.now();
+    let (cart, contact) = match (req.cart_id, req.contact, req.cart) {
+        (Some(id), None, None) => {
+            let rec = state
+                .store
+                .cart(&id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("no cart {id:?}")))?;
+            let contact = rec
+                .contact
+                .ok_or_else(|| bad("the cart has no contact to send to"))?;
+            (rec.cart, contact)
+        }
+        (None, Some(info), Some(c)) => {
+            if !info.is_identified() {
+                return Err(bad("contact needs an email or a phone"));
+            }
+            let currency = Currency::parse(&c.currency).map_err(bad)?;
+            let mut items = Vec::new();
+            let mut total = Money::zero(currency);
+            for (i, it) in c.items.iter().enumerate() {
+                let unit = Money::parse_decimal(&it.price, currency)
+                    .map_err(|e| bad(format!("cart.items[{i}].price: {e}")))?;
+                let line = unit
+                    .checked_mul(i64::from(it.quantity))
+                    .ok_or_else(|| bad("amount out of range"))?;
+                total = total
+                    .checked_add(&line)
+                    .ok_or_else(|| bad("amount out of range"))?;
+                items.push(LineItem {
+                    product_id: None,
+                    variant_id: None,
+                    sku: None,
+                    title: it.title.clone(),
+                    variant_title: it.variant_title.clone(),
+                    quantity: it.quantity,
+                    unit_price: unit,
+                    line_price: line,
+                    url: it.url.clone(),
+                    image_url: it.image_url.clone(),
+                });
+            }
+            let test_id = format!("test-{}", uuid_like(now));
+            let cart = Cart {
+                id: test_id.clone(),
+                source_id: "test".into(),
+                key: test_id.clone(),
+                cart_token: None,
+                checkout_token: None,
+                platform_id: None,
+                status: CartStatus::Abandoned,
+                contact_id: None,
+                items,
+                currency,
+                subtotal: Some(total),
+                total,
+                recovery_url: c.recovery_url,
+                updated_at: now,
+                completed_at: None,
+                converted_at: None,
+                order_id: None,
+                created_at: now,
+            };
+            let contact = ContactRecord {
+                id: test_id,
+                info: info.clone(),
+                created_at: now,
+                updated_at: now,
+            };
+            (cart, contact)
+        }
+        _ => return Err(bad("give either cart_id, or contact and cart")),
+    };
+    let report = state
+        .engine
+        .test_flow(&flow_id, cart, contact)
+        .await
+        .map_err(|e| match e {
+            cartback_engine::TestError::UnknownFlow(f) => {
+                ApiError::NotFound(format!("no flow {f:?}"))
+            }
+            cartback_engine::TestError::UnknownCart(c) => {
+                ApiError::NotFound(format!("no cart {c:?}"))
+            }
+            cartback_engine::TestError::NoContact => bad("the cart has no contact to send to"),
+            cartback_engine::TestError::Store(s) => s.into(),
+        })?;
+    tracing::info!(%flow_id, run_id = %report.run_id, messages = report.messages.len(), "Test run queued.");
+    Ok(Json(serde_json::to_value(report).map_err(bad)?))
+}
+
+fn uuid_like(now: chrono::DateTime<chrono::Utc>) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        now.timestamp_millis(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `GET /api/v1/carts/{id}/runs`
+pub async fn cart_runs(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let runs = state.store.runs_for_cart(&id).await?;
+    Ok(Json(json!({ "runs": runs })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageQuery {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    run_id: Option<String>,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/messages?status=failed`
+pub async fn messages(
+    State(state): State<AppState>,
+    query: Result<Query<MessageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query.map_err(|e| bad(e.body_text()))?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => {
+            Some(OutboxStatus::parse(s).ok_or_else(|| bad(format!("unknown status {s:?}")))?)
+        }
+    };
+    let rows = state
+        .store
+        .messages(&MessageFilter {
+            status,
+            run_id: q.run_id,
+            channel_id: q.channel,
+            limit: q.limit.unwrap_or(100),
+        })
+        .await?;
+    let list: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "run_id": r.run_id, "step": r.step, "channel": r.channel_id, "status": r.status,
+                "attempts": r.attempts, "last_error": r.last_error, "provider_message_id": r.provider_message_id,
+                "test": r.test, "created_at": r.created_at, "sent_at": r.sent_at,
+                "subject": r.message.subject, "cart_id": r.cart_id, "contact_id": r.contact_id,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "messages": list, "count": list.len() })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedriveRequest {
+    #[serde(default)]
+    ids: Vec<String>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// `POST /api/v1/messages/redrive` with `{"ids": [...]}` or `{"status": "failed"}`.
+pub async fn redrive(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let req: RedriveRequest =
+        serde_json::from_slice(&body).map_err(|e| bad(format!("invalid redrive request: {e}")))?;
+    let status = match req.status.as_deref() {
+        None => None,
+        Some(s @ ("failed" | "unknown")) => OutboxStatus::parse(s),
+        Some(s) => {
+            return Err(bad(format!(
+                "only failed or unknown messages can be redriven, not {s:?}"
+            )))
+        }
+    };
+    if req.ids.is_empty() && status.is_none() {
+        return Err(bad("give ids or status"));
+    }
+    let n = state
+        .store
+        .redrive(&req.ids, status, state.clock.now())
+        .await?;
+    Ok(Json(json!({ "requeued": n })))
+}

@@ -1,0 +1,157 @@
+//! The `[server]` table.
+
+use cartback_kit::Secret;
+use serde::{Deserialize, Deserializer};
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+fn default_public_url() -> String {
+    "http://127.0.0.1:8080".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Base of every link the hub hands out, and of the URL signed by platforms that sign URLs.
+    #[serde(default = "default_public_url")]
+    pub public_url: String,
+    /// Bearer token for `/api/v1` and the dashboard. Without it the admin API refuses every call.
+    #[serde(default)]
+    pub admin_token: Option<Secret>,
+    /// Largest accepted webhook body (`"1MiB"`, `"512KiB"` or a number of bytes).
+    #[serde(default)]
+    pub max_body: ByteSize,
+    /// How long SIGTERM waits for in-flight requests.
+    #[serde(default = "default_drain")]
+    pub shutdown_grace: cartback_core::duration::HumanDuration,
+}
+
+fn default_drain() -> cartback_core::duration::HumanDuration {
+    cartback_core::duration::HumanDuration(std::time::Duration::from_secs(10))
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: default_listen(),
+            public_url: default_public_url(),
+            admin_token: None,
+            max_body: ByteSize::default(),
+            shutdown_grace: default_drain(),
+        }
+    }
+}
+
+impl ServerSettings {
+    /// Pure validation: `(key, message)` for each problem.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            out.push((
+                "listen".into(),
+                format!(
+                    "{:?} is not an address like \"127.0.0.1:8080\"",
+                    self.listen
+                ),
+            ));
+        }
+        let url = self.public_url.trim_end_matches('/');
+        if !(url.starts_with("http://") || url.starts_with("https://"))
+            || url.contains(char::is_whitespace)
+        {
+            out.push((
+                "public_url".into(),
+                format!("{:?} is not an http(s) URL", self.public_url),
+            ));
+        }
+        if let Some(t) = &self.admin_token {
+            if t.expose().len() < 8 {
+                out.push(("admin_token".into(), "must be at least 8 characters".into()));
+            }
+        }
+        if self.max_body.bytes() < 1024 {
+            out.push(("max_body".into(), "must be at least 1KiB".into()));
+        }
+        if self.shutdown_grace.0.as_secs() > 300 {
+            out.push(("shutdown_grace".into(), "must be at most 5m".into()));
+        }
+        out
+    }
+
+    pub fn public_base(&self) -> &str {
+        self.public_url.trim_end_matches('/')
+    }
+}
+
+/// A size in bytes, from `1048576`, `"1MiB"`, `"512KiB"`, `"2MB"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub usize);
+
+impl Default for ByteSize {
+    fn default() -> Self {
+        ByteSize(1024 * 1024)
+    }
+}
+
+impl ByteSize {
+    pub fn bytes(&self) -> usize {
+        self.0
+    }
+
+    pub fn parse(s: &str) -> Result<ByteSize, String> {
+        let t = s.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: usize = num
+            .parse()
+            .map_err(|_| format!("{s:?} is not a size like \"1MiB\""))?;
+        let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "kb" => 1000,
+            "kib" | "k" => 1024,
+            "mb" => 1_000_000,
+            "mib" | "m" => 1024 * 1024,
+            "gb" => 1_000_000_000,
+            "gib" | "g" => 1024 * 1024 * 1024,
+            other => return Err(format!("{s:?}: unknown unit {other:?} (use B, KiB, MiB)")),
+        };
+        n.checked_mul(mult)
+            .map(ByteSize)
+            .ok_or_else(|| format!("{s:?} is too large"))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => usize::try_from(n)
+                .map(ByteSize)
+                .map_err(serde::de::Error::custom),
+            Raw::S(s) => ByteSize::parse(&s).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(ByteSize::parse("1MiB").unwrap().0, 1 << 20);
+        assert_eq!(ByteSize::parse("512KiB").unwrap().0, 512 << 10);
+        assert_eq!(ByteSize::parse("2048").unwrap().0, 2048);
+        assert!(ByteSize::parse("lots").is_err());
+        assert!(ByteSize::parse("1 parsec").is_err());
+    }
+}

@@ -1,0 +1,19 @@
+//! What every handler shares.
+
+use crate::settings::ServerSettings;
+use cartback_core::{Clock, Source};
+use cartback_engine::Engine;
+use cartback_store::{IngestOptions, Store};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    /// Configured sources by id (the `{source_id}` of `/webhooks/{source_id}`).
+    pub sources: Arc<HashMap<String, Arc<dyn Source>>>,
+    pub settings: Arc<ServerSettings>,
+    pub ingest: Arc<IngestOptions>,
+    pub clock: Arc<dyn Clock>,
+    pub engine: Arc<Engine>,
+}

@@ -1,0 +1,110 @@
+//! `POST /webhooks/{source_id}`: the raw body is verified, translated and committed, and only then
+//! answered 200. Providers are never called from here.
+
+use crate::error::ApiError;
+use crate::metrics;
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use cartback_core::{InboundRequest, TranslateError};
+use cartback_store::{EffectKind, Ingest, IngestOutcome};
+use serde_json::json;
+
+pub async fn receive(
+    State(state): State<AppState>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    Path(source_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let Some(source) = state.sources.get(&source_id).cloned() else {
+        metrics::webhook("unknown", "unverified", "unknown_source");
+        return Err(ApiError::UnknownSource(source_id));
+    };
+    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let request = InboundRequest {
+        source_id: source_id.clone(),
+        method,
+        url: format!("{}{}", state.settings.public_base(), path_and_query),
+        headers,
+        body,
+        received_at: state.clock.now(),
+    };
+    if let Some(h) = source.handshake(&request) {
+        metrics::webhook(&source_id, "handshake", "handshake");
+        tracing::info!(%source_id, "Answered platform handshake.");
+        let status = StatusCode::from_u16(h.status).unwrap_or(StatusCode::OK);
+        return Ok((status, [(header::CONTENT_TYPE, h.content_type)], h.body).into_response());
+    }
+    let verified = match cartback_core::verify(source.as_ref(), &request) {
+        Ok(v) => v,
+        Err(err) => {
+            metrics::webhook(&source_id, "unverified", "unauthorized");
+            tracing::info!(%source_id, reason = %err, "Rejected webhook: signature check failed.");
+            return Err(ApiError::Unauthorized(err.to_string()));
+        }
+    };
+    let translation = match source.translate(verified) {
+        Ok(t) => t,
+        Err(err) => {
+            metrics::webhook(&source_id, topic_of(&err), "bad_request");
+            tracing::info!(%source_id, reason = %err, "Rejected webhook: payload does not fit.");
+            return Err(ApiError::BadRequest(err.to_string()));
+        }
+    };
+    let topic = translation.topic.clone();
+    if let Some(reason) = &translation.ignored {
+        metrics::webhook(&source_id, &topic, "ignored");
+        tracing::debug!(%source_id, %topic, %reason, "Ignored webhook topic.");
+        return Ok(ok(
+            json!({ "status": "ignored", "topic": topic, "reason": reason }),
+        ));
+    }
+    let outcome = state
+        .store
+        .ingest(
+            Ingest {
+                source_id: &source_id,
+                delivery_ids: &translation.delivery_ids,
+                events: &translation.events,
+                received_at: request.received_at,
+            },
+            &state.ingest,
+        )
+        .await
+        .inspect_err(|_| metrics::webhook(&source_id, &topic, "store_error"))?;
+    match outcome {
+        IngestOutcome::Duplicate => {
+            metrics::webhook(&source_id, &topic, "duplicate");
+            tracing::debug!(%source_id, %topic, "Duplicate delivery acknowledged.");
+            Ok(ok(json!({ "status": "duplicate" })))
+        }
+        IngestOutcome::Accepted { effects } => {
+            metrics::webhook(&source_id, &topic, "accepted");
+            let stale = effects
+                .iter()
+                .filter(|e| matches!(e.kind, EffectKind::CartUpserted { stale: true, .. }))
+                .count();
+            tracing::info!(%source_id, %topic, events = effects.len(), stale, "Accepted webhook.");
+            let effects: Vec<_> = effects
+                .iter()
+                .map(|e| json!({ "event_id": e.event_id, "effect": e.kind.label() }))
+                .collect();
+            Ok(ok(json!({ "status": "accepted", "effects": effects })))
+        }
+    }
+}
+
+fn topic_of(err: &TranslateError) -> &str {
+    match err {
+        TranslateError::Schema { topic, .. } => topic,
+        _ => "unparsed",
+    }
+}
+
+fn ok(body: serde_json::Value) -> Response {
+    (StatusCode::OK, axum::Json(body)).into_response()
+}

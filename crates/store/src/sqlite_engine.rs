@@ -1,0 +1,549 @@
+//! SQLite implementation of the engine's tables: timers, runs, outbox. Called from the `Store`
+//! impl in `sqlite.rs`.
+
+use crate::model::*;
+use crate::time::{from_ms, to_ms};
+use crate::{MessageFilter, StoreError, StoreResult};
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection, SqlitePool};
+use std::time::Duration;
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+pub(crate) async fn upsert_timer(
+    conn: &mut SqliteConnection,
+    kind: TimerKind,
+    subject: &str,
+    due: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO timers (kind, subject, due_at) VALUES (?, ?, ?)
+         ON CONFLICT (kind, subject) DO UPDATE SET due_at = excluded.due_at, lease_until = NULL, attempts = 0",
+    )
+    .bind(kind.as_str())
+    .bind(subject)
+    .bind(due)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn claim_timers(
+    pool: &SqlitePool,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: u32,
+) -> StoreResult<Vec<Timer>> {
+    let now_ms = to_ms(now);
+    let lease_until = now_ms.saturating_add(ms(lease));
+    let rows = sqlx::query(
+        "UPDATE timers SET lease_until = ?, attempts = attempts + 1
+         WHERE id IN (SELECT id FROM timers WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+                      ORDER BY due_at LIMIT ?)
+         RETURNING id, kind, subject, due_at, lease_until, attempts",
+    )
+    .bind(lease_until)
+    .bind(now_ms)
+    .bind(now_ms)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    let mut timers: Vec<Timer> = rows
+        .iter()
+        .map(|r| {
+            let kind: String = r.get("kind");
+            Ok(Timer {
+                id: r.get("id"),
+                kind: TimerKind::parse(&kind)
+                    .ok_or_else(|| corrupt(format!("timer kind {kind}")))?,
+                subject: r.get("subject"),
+                due_at: from_ms(r.get("due_at")),
+                lease_until: r.get("lease_until"),
+                attempts: u32::try_from(r.get::<i64, _>("attempts")).unwrap_or(u32::MAX),
+            })
+        })
+        .collect::<StoreResult<_>>()?;
+    timers.sort_by_key(|t| (t.due_at, t.id));
+    Ok(timers)
+}
+
+async fn count_since(
+    conn: &mut SqliteConnection,
+    sql: &str,
+    a: &str,
+    b: &str,
+    since: i64,
+) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(sql)
+        .bind(a)
+        .bind(b)
+        .bind(since)
+        .fetch_one(&mut *conn)
+        .await?)
+}
+
+pub(crate) async fn commit_timer(
+    pool: &SqlitePool,
+    timer: Option<&Timer>,
+    commit: TimerCommit,
+    now: DateTime<Utc>,
+) -> StoreResult<CommitOutcome> {
+    let now_ms = to_ms(now);
+    let mut tx = pool.begin().await?;
+    if let Some(timer) = timer {
+        let held: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM timers WHERE id = ? AND lease_until = ? AND due_at = ?",
+        )
+        .bind(timer.id)
+        .bind(timer.lease_until)
+        .bind(to_ms(timer.due_at))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if held.is_none() {
+            tx.rollback().await?;
+            return Ok(CommitOutcome::default());
+        }
+    }
+    let mut out = CommitOutcome {
+        applied: true,
+        ..Default::default()
+    };
+    if let Some(cart_id) = &commit.abandon_cart {
+        sqlx::query("UPDATE carts SET status = 'abandoned' WHERE id = ? AND status = 'open'")
+            .bind(cart_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for new in &commit.enrol {
+        let r = &new.run;
+        let mut status = r.status;
+        let mut reason = r.exit_reason.clone();
+        if let (Some(cap), Some(contact)) = (&new.reenter, &r.contact_id) {
+            let n = count_since(
+                &mut tx,
+                "SELECT COUNT(*) FROM flow_runs WHERE contact_id = ? AND flow_id = ? AND test = 0
+                   AND enrolled_at >= ? AND NOT (status = 'exited' AND exit_reason = 'reenter_cap')",
+                contact,
+                &r.flow_id,
+                to_ms(cap.since),
+            )
+            .await?;
+            if n >= i64::from(cap.max) {
+                status = RunStatus::Exited;
+                reason = Some("reenter_cap".into());
+            }
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO flow_runs (id, flow_id, cart_id, contact_id, variant, holdout, status, step, test,
+                enrolled_at, updated_at, exit_reason)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&r.id)
+        .bind(&r.flow_id)
+        .bind(&r.cart_id)
+        .bind(&r.contact_id)
+        .bind(&r.variant)
+        .bind(r.holdout)
+        .bind(status.as_str())
+        .bind(i64::from(r.step))
+        .bind(r.test)
+        .bind(to_ms(r.enrolled_at))
+        .bind(now_ms)
+        .bind(&reason)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            continue;
+        }
+        if status == RunStatus::Exited && reason.as_deref() == Some("reenter_cap") {
+            out.reentry_capped.push(r.id.clone());
+            continue;
+        }
+        out.enrolled.push(r.id.clone());
+        if let (RunStatus::Running, Some(at)) = (status, new.first_step_at) {
+            upsert_timer(&mut tx, TimerKind::RunStep, &r.id, to_ms(at)).await?;
+        }
+    }
+    if let Some(u) = &commit.run_update {
+        let changed = sqlx::query(
+            "UPDATE flow_runs SET step = ?, status = ?, exit_reason = COALESCE(?, exit_reason), updated_at = ?
+             WHERE id = ? AND step = ? AND status = 'running'",
+        )
+        .bind(i64::from(u.step))
+        .bind(u.status.as_str())
+        .bind(&u.exit_reason)
+        .bind(now_ms)
+        .bind(&u.run_id)
+        .bind(i64::from(u.expect_step))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            // The run moved on without us (a test run, an exit): write nothing of this step.
+            tx.rollback().await?;
+            if let Some(timer) = timer {
+                sqlx::query("DELETE FROM timers WHERE id = ? AND lease_until = ?")
+                    .bind(timer.id)
+                    .bind(timer.lease_until)
+                    .execute(pool)
+                    .await?;
+            }
+            return Ok(CommitOutcome {
+                applied: false,
+                ..Default::default()
+            });
+        }
+    }
+    for s in &commit.steps {
+        sqlx::query("INSERT INTO run_steps (run_id, step, outcome, detail, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(&s.run_id)
+            .bind(i64::from(s.step))
+            .bind(&s.outcome)
+            .bind(&s.detail)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for m in &commit.outbox {
+        let mut status = OutboxStatus::Queued;
+        if let (Some(cap), Some(contact)) = (&m.cap, &m.contact_id) {
+            let n = count_since(
+                &mut tx,
+                "SELECT COUNT(*) FROM outbox WHERE contact_id = ? AND channel_id = ? AND test = 0
+                   AND created_at >= ? AND status IN ('queued', 'sending', 'sent', 'unknown')",
+                contact,
+                &m.message.channel_id,
+                to_ms(cap.since),
+            )
+            .await?;
+            if n >= i64::from(cap.max) {
+                status = OutboxStatus::Capped;
+            }
+        }
+        let body = serde_json::to_string(&m.message).map_err(corrupt)?;
+        let inserted = sqlx::query(
+            "INSERT INTO outbox (id, run_id, step, channel_id, contact_id, cart_id, status, message, attempts,
+                next_attempt_at, test, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&m.message.id)
+        .bind(&m.run_id)
+        .bind(i64::from(m.step))
+        .bind(&m.message.channel_id)
+        .bind(&m.contact_id)
+        .bind(&m.cart_id)
+        .bind(status.as_str())
+        .bind(body)
+        .bind(now_ms)
+        .bind(m.message.test)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted > 0 {
+            match status {
+                OutboxStatus::Capped => out.capped.push(m.message.id.clone()),
+                _ => out.queued.push(m.message.id.clone()),
+            }
+        }
+    }
+    for (kind, subject, due) in &commit.timers {
+        upsert_timer(&mut tx, *kind, subject, to_ms(*due)).await?;
+    }
+    match (timer, commit.reschedule) {
+        (Some(timer), Some(at)) => {
+            sqlx::query(
+                "UPDATE timers SET due_at = ?, lease_until = NULL, attempts = 0 WHERE id = ?",
+            )
+            .bind(to_ms(at))
+            .bind(timer.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        (Some(timer), None) => {
+            sqlx::query("DELETE FROM timers WHERE id = ?")
+                .bind(timer.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        (None, _) => {}
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+const RUN_COLS: &str = "id, flow_id, cart_id, contact_id, variant, holdout, status, step, test, enrolled_at, updated_at, exit_reason";
+
+fn run_record(r: &SqliteRow) -> StoreResult<RunRecord> {
+    let status: String = r.try_get("status")?;
+    Ok(RunRecord {
+        id: r.try_get("id")?,
+        flow_id: r.try_get("flow_id")?,
+        cart_id: r.try_get("cart_id")?,
+        contact_id: r.try_get("contact_id")?,
+        variant: r.try_get("variant")?,
+        holdout: r.try_get("holdout")?,
+        status: RunStatus::parse(&status).ok_or_else(|| corrupt(format!("run status {status}")))?,
+        step: u32::try_from(r.try_get::<i64, _>("step")?).unwrap_or(0),
+        test: r.try_get("test")?,
+        enrolled_at: from_ms(r.try_get("enrolled_at")?),
+        updated_at: from_ms(r.try_get("updated_at")?),
+        exit_reason: r.try_get("exit_reason")?,
+    })
+}
+
+pub(crate) async fn run(pool: &SqlitePool, id: &str) -> StoreResult<Option<RunRecord>> {
+    let row = sqlx::query(&format!("SELECT {RUN_COLS} FROM flow_runs WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(run_record).transpose()
+}
+
+pub(crate) async fn runs_for_cart(pool: &SqlitePool, cart_id: &str) -> StoreResult<Vec<RunRecord>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {RUN_COLS} FROM flow_runs WHERE cart_id = ? ORDER BY enrolled_at, id"
+    ))
+    .bind(cart_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(run_record).collect()
+}
+
+pub(crate) async fn engagement(pool: &SqlitePool, run_id: &str) -> StoreResult<Engagement> {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT e.status FROM message_events e JOIN outbox o ON o.id = e.message_id WHERE o.run_id = ?",
+    )
+    .bind(run_id)
+    .fetch_all(pool)
+    .await?;
+    let has = |s: &str| rows.iter().any(|r| r == s);
+    Ok(Engagement {
+        clicked: has("clicked"),
+        opened: has("opened") || has("clicked"),
+        delivered: has("delivered") || has("opened") || has("clicked"),
+    })
+}
+
+pub(crate) async fn allocate_discount(
+    pool: &SqlitePool,
+    flow_id: &str,
+    codes: &[String],
+    run_id: &str,
+    step: u32,
+) -> StoreResult<Option<String>> {
+    let mut tx = pool.begin().await?;
+    let given: Option<String> =
+        sqlx::query_scalar("SELECT code FROM discount_codes WHERE run_id = ? AND step = ?")
+            .bind(run_id)
+            .bind(i64::from(step))
+            .fetch_optional(&mut *tx)
+            .await?;
+    if given.is_some() {
+        tx.commit().await?;
+        return Ok(given);
+    }
+    for code in codes {
+        let inserted = sqlx::query(
+            "INSERT INTO discount_codes (flow_id, code, run_id, step) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(flow_id)
+        .bind(code)
+        .bind(run_id)
+        .bind(i64::from(step))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            tx.commit().await?;
+            return Ok(Some(code.clone()));
+        }
+    }
+    tx.commit().await?;
+    Ok(None)
+}
+
+const OUTBOX_COLS: &str =
+    "id, run_id, step, channel_id, contact_id, cart_id, status, message, attempts, next_attempt_at,
+    lease_until, provider_message_id, last_error, test, created_at, sent_at";
+
+fn outbox_row(r: &SqliteRow) -> StoreResult<OutboxRow> {
+    let status: String = r.try_get("status")?;
+    let message: String = r.try_get("message")?;
+    Ok(OutboxRow {
+        id: r.try_get("id")?,
+        run_id: r.try_get("run_id")?,
+        step: u32::try_from(r.try_get::<i64, _>("step")?).unwrap_or(0),
+        channel_id: r.try_get("channel_id")?,
+        contact_id: r.try_get("contact_id")?,
+        cart_id: r.try_get("cart_id")?,
+        status: OutboxStatus::parse(&status)
+            .ok_or_else(|| corrupt(format!("outbox status {status}")))?,
+        message: serde_json::from_str(&message).map_err(corrupt)?,
+        attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+        next_attempt_at: from_ms(r.try_get("next_attempt_at")?),
+        lease_until: r.try_get("lease_until")?,
+        provider_message_id: r.try_get("provider_message_id")?,
+        last_error: r.try_get("last_error")?,
+        test: r.try_get("test")?,
+        created_at: from_ms(r.try_get("created_at")?),
+        sent_at: r.try_get::<Option<i64>, _>("sent_at")?.map(from_ms),
+    })
+}
+
+pub(crate) async fn claim_outbox(
+    pool: &SqlitePool,
+    channel_id: &str,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: u32,
+    resend_unknown: bool,
+) -> StoreResult<Vec<OutboxRow>> {
+    let now_ms = to_ms(now);
+    let mut tx = pool.begin().await?;
+    // A send whose lease ran out may have reached the provider: unknown, not re-sent by default.
+    sqlx::query(if resend_unknown {
+        "UPDATE outbox SET status = 'queued', lease_until = NULL, last_error = 'lease expired during send'
+         WHERE channel_id = ? AND status = 'sending' AND lease_until <= ?"
+    } else {
+        "UPDATE outbox SET status = 'unknown', lease_until = NULL, last_error = 'lease expired during send'
+         WHERE channel_id = ? AND status = 'sending' AND lease_until <= ?"
+    })
+    .bind(channel_id)
+    .bind(now_ms)
+    .execute(&mut *tx)
+    .await?;
+    // The shopper bought before it went out.
+    sqlx::query(
+        "UPDATE outbox SET status = 'cancelled', last_error = 'cart converted before sending'
+         WHERE channel_id = ? AND status = 'queued' AND test = 0 AND next_attempt_at <= ?
+           AND EXISTS (SELECT 1 FROM carts c WHERE c.id = outbox.cart_id AND c.status = 'converted')",
+    )
+    .bind(channel_id)
+    .bind(now_ms)
+    .execute(&mut *tx)
+    .await?;
+    let rows = sqlx::query(&format!(
+        "UPDATE outbox SET status = 'sending', lease_until = ?, attempts = attempts + 1
+         WHERE id IN (SELECT id FROM outbox WHERE channel_id = ? AND status = 'queued' AND next_attempt_at <= ?
+                      ORDER BY next_attempt_at LIMIT ?)
+         RETURNING {OUTBOX_COLS}"
+    ))
+    .bind(now_ms.saturating_add(ms(lease)))
+    .bind(channel_id)
+    .bind(now_ms)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut out: Vec<OutboxRow> = rows.iter().map(outbox_row).collect::<StoreResult<_>>()?;
+    out.sort_by_key(|r| (r.next_attempt_at, r.created_at));
+    Ok(out)
+}
+
+pub(crate) async fn finish_outbox(
+    pool: &SqlitePool,
+    row: &OutboxRow,
+    outcome: DeliveryOutcome,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let now_ms = to_ms(now);
+    let (status, next, provider, error, sent_at) = match outcome {
+        DeliveryOutcome::Sent {
+            provider_message_id,
+        } => ("sent", None, provider_message_id, None, Some(now_ms)),
+        DeliveryOutcome::Retry { at, error } => {
+            ("queued", Some(to_ms(at)), None, Some(error), None)
+        }
+        DeliveryOutcome::Failed { error } => ("failed", None, None, Some(error), None),
+        DeliveryOutcome::Unknown { error } => ("unknown", None, None, Some(error), None),
+        DeliveryOutcome::Cancelled { reason } => ("cancelled", None, None, Some(reason), None),
+    };
+    let changed = sqlx::query(
+        "UPDATE outbox SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), lease_until = NULL,
+            provider_message_id = COALESCE(?, provider_message_id), last_error = ?, sent_at = COALESCE(?, sent_at)
+         WHERE id = ? AND status = 'sending' AND lease_until = ?",
+    )
+    .bind(status)
+    .bind(next)
+    .bind(provider)
+    .bind(error)
+    .bind(sent_at)
+    .bind(&row.id)
+    .bind(row.lease_until)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}
+
+pub(crate) async fn messages(pool: &SqlitePool, f: &MessageFilter) -> StoreResult<Vec<OutboxRow>> {
+    let mut sql = format!("SELECT {OUTBOX_COLS} FROM outbox WHERE 1 = 1");
+    if f.status.is_some() {
+        sql.push_str(" AND status = ?");
+    }
+    if f.run_id.is_some() {
+        sql.push_str(" AND run_id = ?");
+    }
+    if f.channel_id.is_some() {
+        sql.push_str(" AND channel_id = ?");
+    }
+    sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
+    let mut q = sqlx::query(&sql);
+    if let Some(s) = f.status {
+        q = q.bind(s.as_str());
+    }
+    if let Some(r) = &f.run_id {
+        q = q.bind(r.clone());
+    }
+    if let Some(c) = &f.channel_id {
+        q = q.bind(c.clone());
+    }
+    let limit = if f.limit == 0 { 100 } else { f.limit.min(1000) };
+    let rows = q.bind(i64::from(limit)).fetch_all(pool).await?;
+    rows.iter().map(outbox_row).collect()
+}
+
+pub(crate) async fn redrive(
+    pool: &SqlitePool,
+    ids: &[String],
+    status: Option<OutboxStatus>,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let now_ms = to_ms(now);
+    let mut n = 0;
+    let mut tx = pool.begin().await?;
+    for id in ids {
+        n += sqlx::query(
+            "UPDATE outbox SET status = 'queued', next_attempt_at = ?, lease_until = NULL, attempts = 0
+             WHERE id = ? AND status IN ('failed', 'unknown')",
+        )
+        .bind(now_ms)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    if let Some(s) = status {
+        if matches!(s, OutboxStatus::Failed | OutboxStatus::Unknown) {
+            n += sqlx::query(
+                "UPDATE outbox SET status = 'queued', next_attempt_at = ?, lease_until = NULL, attempts = 0 WHERE status = ?",
+            )
+            .bind(now_ms)
+            .bind(s.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+    }
+    tx.commit().await?;
+    Ok(n)
+}
