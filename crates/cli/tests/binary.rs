@@ -160,3 +160,89 @@ fn sigterm_drains_in_flight_requests_then_exits() {
     // New connections are refused after shutdown.
     assert!(TcpStream::connect(&addr).is_err());
 }
+
+/// The README's first five minutes: the shipped config, the README's signed webhook, a reminder
+/// printed by the console channel.
+#[test]
+fn the_readme_webhook_prints_a_reminder_on_the_default_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let default = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/cartback.toml");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config", default])
+        .env("CARTBACK_ADMIN_TOKEN", "dev-admin-token")
+        .env("SHOPIFY_WEBHOOK_SECRET", "dev-shopify-secret")
+        .env("CARTBACK__SERVER__LISTEN", "127.0.0.1:0")
+        .env(
+            "CARTBACK__STORE__URL",
+            format!("sqlite://{}", dir.path().join("readme.db").display()),
+        )
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let next = |rx: &std::sync::mpsc::Receiver<String>| {
+        rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+    };
+    let addr = loop {
+        let line = next(&rx).expect("start-up log line");
+        if let Some(rest) = line.split("addr=").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    // The README's body, signed as the README's openssl line does.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let body = readme
+        .lines()
+        .find_map(|l| l.strip_prefix("BODY='"))
+        .unwrap()
+        .trim_end_matches('\'')
+        .to_string();
+    let sig = cartback_kit::Encoding::Base64.encode(&cartback_kit::hmac_sha256(
+        b"dev-shopify-secret",
+        &[body.as_bytes()],
+    ));
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "POST /webhooks/shop HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\nx-shopify-topic: checkouts/create\r\nx-shopify-webhook-id: readme-test-1\r\nx-shopify-hmac-sha256: {sig}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    stream.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let mut printed = Vec::new();
+    let found = loop {
+        match next(&rx) {
+            Ok(line) => {
+                let hit =
+                    line.contains("Subject:") && line.contains("you left something in your cart");
+                printed.push(line);
+                if hit {
+                    break true;
+                }
+            }
+            Err(_) => break false,
+        }
+    };
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    assert!(found, "no reminder printed:\n{}", printed.join("\n"));
+    assert!(
+        printed.iter().any(|l| l.contains("To: ann@example.com")),
+        "{}",
+        printed.join("\n")
+    );
+}

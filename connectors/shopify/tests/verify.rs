@@ -1,0 +1,156 @@
+//! Shopify signature checks, including Shopify's published vector.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use cartback_core::{Source, VerifyError};
+use cartback_kit::{Secret, SecretList};
+use cartback_shopify::{verify::sign, ShopifySettings, ShopifySource};
+use common::{request, settings, SECRET};
+
+#[test]
+fn published_vector() {
+    // shopify-api-js lib/webhooks/__tests__/validate.test.ts
+    assert_eq!(
+        sign("test_secret_key", br#"{"foo": "bar"}"#),
+        "B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g="
+    );
+    let req = request(
+        "products/create",
+        br#"{"foo": "bar"}"#,
+        &[(
+            "x-shopify-hmac-sha256",
+            "B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g=",
+        )],
+    );
+    ShopifySource::new(settings()).verify(&req).unwrap();
+}
+
+#[test]
+fn valid_and_tampered() {
+    let src = ShopifySource::new(settings());
+    let body = br#"{"token":"t"}"#;
+    src.verify(&request("checkouts/create", body, &[])).unwrap();
+    let mut tampered = request("checkouts/create", body, &[]);
+    tampered.body = bytes::Bytes::from_static(br#"{"token":"u"}"#);
+    assert_eq!(src.verify(&tampered), Err(VerifyError::Mismatch));
+}
+
+#[test]
+fn wrong_secret_missing_and_malformed_headers() {
+    let body = br#"{"token":"t"}"#;
+    let other = ShopifySource::new(ShopifySettings::new(SecretList::new(vec![Secret::new(
+        "not-the-secret",
+    )])));
+    assert_eq!(
+        other.verify(&request("checkouts/create", body, &[])),
+        Err(VerifyError::Mismatch)
+    );
+    let src = ShopifySource::new(settings());
+    assert!(matches!(
+        src.verify(&request(
+            "checkouts/create",
+            body,
+            &[("x-shopify-hmac-sha256", "")]
+        )),
+        Err(VerifyError::MissingHeader(_))
+    ));
+    assert!(matches!(
+        src.verify(&request(
+            "checkouts/create",
+            body,
+            &[("x-shopify-hmac-sha256", "%%%")]
+        )),
+        Err(VerifyError::MalformedHeader(_))
+    ));
+}
+
+#[test]
+fn newer_unprefixed_header_names() {
+    let body = br#"{"token":"t"}"#;
+    let sig = sign(SECRET, body);
+    let req = request(
+        "checkouts/create",
+        body,
+        &[("x-shopify-hmac-sha256", ""), ("shopify-hmac-sha256", &sig)],
+    );
+    ShopifySource::new(settings()).verify(&req).unwrap();
+}
+
+#[test]
+fn replay_window_on_triggered_at() {
+    let src = ShopifySource::new(settings());
+    let body = br#"{"token":"t"}"#;
+    // Within 48 h of receipt (common::now() is 16:00Z).
+    src.verify(&request(
+        "checkouts/create",
+        body,
+        &[("x-shopify-triggered-at", "2026-11-20T12:00:00Z")],
+    ))
+    .unwrap();
+    assert_eq!(
+        src.verify(&request(
+            "checkouts/create",
+            body,
+            &[("x-shopify-triggered-at", "2026-11-17T12:00:00Z")]
+        )),
+        Err(VerifyError::Stale)
+    );
+    assert!(matches!(
+        src.verify(&request(
+            "checkouts/create",
+            body,
+            &[("x-shopify-triggered-at", "yesterday")]
+        )),
+        Err(VerifyError::MalformedHeader(_))
+    ));
+}
+
+#[test]
+fn rotated_secrets_are_all_accepted() {
+    let body = br#"{"token":"t"}"#;
+    let rotated = ShopifySource::new(ShopifySettings::new(SecretList::new(vec![
+        Secret::new("the-new-one"),
+        Secret::new(SECRET),
+    ])));
+    rotated
+        .verify(&request("checkouts/create", body, &[]))
+        .unwrap();
+    let req = request(
+        "checkouts/create",
+        body,
+        &[("x-shopify-hmac-sha256", &sign("the-new-one", body))],
+    );
+    rotated.verify(&req).unwrap();
+}
+
+#[test]
+fn shop_domain_must_match_when_configured() {
+    let mut s = settings();
+    s.shop_domain = Some("test-shop.myshopify.com".into());
+    let src = ShopifySource::new(s.clone());
+    src.verify(&request("checkouts/create", b"{}", &[]))
+        .unwrap();
+    let req = request(
+        "checkouts/create",
+        b"{}",
+        &[("x-shopify-shop-domain", "evil.myshopify.com")],
+    );
+    assert_eq!(src.verify(&req), Err(VerifyError::Mismatch));
+}
+
+#[test]
+fn settings_reject_unknown_keys_and_bad_regions() {
+    let typo: Result<ShopifySettings, _> = serde_json::from_str(r#"{"secret":"s","secert":"x"}"#);
+    assert!(typo
+        .unwrap_err()
+        .to_string()
+        .contains("unknown field `secert`"));
+    let s: ShopifySettings =
+        serde_json::from_str(r#"{"secret":["a","b"],"default_phone_region":"ZZ"}"#).unwrap();
+    assert!(s.validate().is_err());
+    let s: ShopifySettings =
+        serde_json::from_str(r#"{"secret":"a","default_phone_region":"fr","replay_window":"1h"}"#)
+            .unwrap();
+    s.validate().unwrap();
+}

@@ -1,0 +1,238 @@
+//! Flows through HTTP on the real hub with the real clock: a webhook becomes a sent reminder,
+//! test mode, the message queue API, and the README's first five minutes with the real binary.
+#![allow(clippy::unwrap_used)]
+
+use cartback_e2e::payloads::{shopify_checkout, shopify_order};
+use cartback_testkit::sign::shopify_request;
+use cartback_testkit::{spawn_hub, Hub};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "flows-secret";
+
+const CONFIG: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+admin_token = "${CARTBACK_ADMIN_TOKEN}"
+
+[store]
+url = "sqlite://hub.db"
+
+[source.shop]
+type = "shopify"
+secret = "${SHOPIFY_SECRET}"
+
+[channel.email]
+type = "console"
+
+[flow.recover]
+trigger = "cart_abandoned"
+abandon_after = "1s"
+  [[flow.recover.step]]
+  send = { channel = "email", template = "t" }
+  [[flow.recover.step]]
+  wait = "1d"
+  send = { channel = "email", template = "t" }
+
+[template.t]
+subject = "Your {{ cart.items[0].title }} is waiting"
+text = "{{ cart.recovery_url }}"
+"#;
+
+async fn hub() -> Hub {
+    spawn_hub(CONFIG, &[("SHOPIFY_SECRET", SECRET)])
+        .await
+        .unwrap()
+}
+
+async fn messages(hub: &Hub, query: &str) -> Vec<Value> {
+    let body: Value = hub
+        .admin_get(&format!("/api/v1/messages{query}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["messages"].as_array().unwrap().clone()
+}
+
+async fn until<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !f().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_becomes_a_sent_reminder_and_a_purchase_stops_the_flow() {
+    let hub = hub().await;
+    let now = chrono::Utc::now().to_rfc3339();
+    let body =
+        serde_json::to_vec(&shopify_checkout("flowtok", "flow@example.com", &now, 1)).unwrap();
+    let resp = shopify_request(
+        &hub.client,
+        &hub.url("/webhooks/shop"),
+        SECRET,
+        "checkouts/create",
+        "fw-1",
+        &body,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200);
+    until("the first reminder to be sent", || async {
+        messages(&hub, "?status=sent").await.len() == 1
+    })
+    .await;
+    let sent = &messages(&hub, "?status=sent").await[0];
+    assert_eq!(sent["subject"], "Your Blue Mug is waiting");
+    assert_eq!(sent["test"], false);
+    let carts: Value = hub
+        .admin_get("/api/v1/carts?email=flow@example.com")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cart = &carts["carts"][0];
+    assert_eq!(cart["status"], "abandoned");
+    let runs: Value = hub
+        .admin_get(&format!(
+            "/api/v1/carts/{}/runs",
+            cart["id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(runs["runs"][0]["status"], "running");
+    assert_eq!(runs["runs"][0]["step"], 1);
+    // The shopper buys: the cart converts; the next step (a day away) will exit.
+    let order = serde_json::to_vec(&shopify_order(1, "flowtok", "flow@example.com")).unwrap();
+    shopify_request(
+        &hub.client,
+        &hub.url("/webhooks/shop"),
+        SECRET,
+        "orders/create",
+        "fw-2",
+        &order,
+    )
+    .send()
+    .await
+    .unwrap();
+    let carts: Value = hub
+        .admin_get("/api/v1/carts?email=flow@example.com")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(carts["carts"][0]["status"], "converted");
+}
+
+#[tokio::test]
+async fn test_mode_sends_every_step_at_once() {
+    let hub = hub().await;
+    let req = json!({
+        "contact": { "email": "qa@example.com", "first_name": "QA" },
+        "cart": { "currency": "EUR", "recovery_url": "https://shop.example/r",
+                  "items": [{ "title": "Mug", "quantity": 2, "price": "12.50" }] }
+    });
+    let resp = hub
+        .client
+        .post(hub.url("/api/v1/flows/recover/test"))
+        .bearer_auth(&hub.admin_token)
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let report: Value = resp.json().await.unwrap();
+    assert_eq!(report["messages"].as_array().unwrap().len(), 2, "{report}");
+    assert_eq!(report["messages"][0]["subject"], "Your Mug is waiting");
+    until("both test messages to be sent", || async {
+        let sent = messages(&hub, "?status=sent").await;
+        sent.len() == 2 && sent.iter().all(|m| m["test"] == true)
+    })
+    .await;
+    // Bad requests are 4xx with a reason, never 500.
+    let unknown = hub
+        .client
+        .post(hub.url("/api/v1/flows/nope/test"))
+        .bearer_auth(&hub.admin_token)
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let bad = hub
+        .client
+        .post(hub.url("/api/v1/flows/recover/test"))
+        .bearer_auth(&hub.admin_token)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let bad_price = json!({ "contact": { "email": "qa@example.com" }, "cart": { "currency": "JPY", "items": [{ "title": "x", "quantity": 1, "price": "1.5" }] } });
+    let resp = hub
+        .client
+        .post(hub.url("/api/v1/flows/recover/test"))
+        .bearer_auth(&hub.admin_token)
+        .json(&bad_price)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("price"));
+    let unauth = hub
+        .client
+        .post(hub.url("/api/v1/flows/recover/test"))
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauth.status(), 401);
+}
+
+#[tokio::test]
+async fn message_queue_api_validates_its_input() {
+    let hub = hub().await;
+    assert_eq!(
+        hub.admin_get("/api/v1/messages?status=nope")
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        hub.admin_get("/api/v1/messages?status=failed")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let redrive = |body: &'static str| {
+        hub.client
+            .post(hub.url("/api/v1/messages/redrive"))
+            .bearer_auth(&hub.admin_token)
+            .body(body)
+            .send()
+    };
+    assert_eq!(redrive(r#"{"status":"sent"}"#).await.unwrap().status(), 400);
+    assert_eq!(redrive("{}").await.unwrap().status(), 400);
+    let ok: Value = redrive(r#"{"status":"failed"}"#)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ok["requeued"], 0);
+}
