@@ -31,7 +31,7 @@ pub use event::{
 };
 pub use money::{Currency, Money, MoneyError};
 pub use order::Order;
-pub use sink::{DeliveryError, OutboundMessage, Receipt, Recipient, Sink};
+pub use sink::{DeliveryError, OutboundMessage, Receipt, Recipient, Sink, SinkContext};
 pub use source::{
     verify, Handshake, InboundRequest, Source, TranslateError, Translation, Verified, VerifyError,
 };

@@ -70,6 +70,24 @@ pub enum DeliveryError {
     Unknown { reason: String },
 }
 
+/// What a sink is told about where it runs, when it is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkContext {
+    /// The channel's configured id (its provider callbacks arrive at `/webhooks/{channel_id}`).
+    pub channel_id: String,
+    /// The hub's public base URL, without a trailing slash.
+    pub public_url: String,
+    /// How long one delivery may take before it is abandoned as unknown.
+    pub timeout: Duration,
+}
+
+impl SinkContext {
+    /// `{public_url}/webhooks/{channel_id}`: where the provider's status callbacks go.
+    pub fn callback_url(&self) -> String {
+        format!("{}/webhooks/{}", self.public_url, self.channel_id)
+    }
+}
+
 #[async_trait::async_trait]
 pub trait Sink: Send + Sync + std::fmt::Debug {
     /// The config `type` (`"sendgrid"`).
