@@ -27,11 +27,17 @@ pub fn build_engine(
     let flows = cartback_engine::flows::compile(&cfg.flows).map_err(|e| anyhow::anyhow!(e))?;
     let limits =
         cartback_engine::flows::compile_limits(&cfg.limits).map_err(|e| anyhow::anyhow!(e))?;
-    let channels: BTreeMap<String, cartback_engine::Channel> = cfg
-        .channels
-        .iter()
-        .map(|(id, entry)| (id.clone(), registry::build_channel(id, &entry.settings)))
-        .collect();
+    let mut channels: BTreeMap<String, cartback_engine::Channel> = BTreeMap::new();
+    for (id, entry) in &cfg.channels {
+        let ctx = cartback_core::SinkContext {
+            channel_id: id.clone(),
+            public_url: cfg.server.public_base().to_string(),
+            timeout: entry.common.timeout.0,
+        };
+        let channel = registry::build_channel(&entry.settings, &entry.common, ctx)
+            .map_err(|e| anyhow::anyhow!("channel.{id}: {e}"))?;
+        channels.insert(id.clone(), channel);
+    }
     Ok(Engine::new(
         store,
         clock,
@@ -49,12 +55,27 @@ pub async fn build_state(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Resu
     let store: Arc<dyn Store> = cartback_store::open(&url)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the store at {url}: {e}"))?;
-    let sources: HashMap<String, Arc<dyn Source>> = cfg
+    let mut sources: HashMap<String, Arc<dyn Source>> = cfg
         .sources
         .iter()
         .map(|(id, entry)| (id.clone(), registry::build_source(&entry.settings)))
         .collect();
-    let engine = Arc::new(build_engine(cfg, store.clone(), clock.clone())?);
+    for (id, entry) in &cfg.channels {
+        if let Some(source) = registry::build_channel_source(&entry.settings) {
+            sources.insert(id.clone(), source);
+        }
+    }
+    // Link tokens are signed with the configured key, else with one the store generates once and
+    // keeps, so links stay valid across restarts and instances.
+    let key = match &cfg.server.link_secret {
+        Some(secret) => secret.expose().as_bytes().to_vec(),
+        None => store
+            .hub_key("link_signing", clock.now())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot read the link signing key: {e}"))?,
+    };
+    let signer = cartback_kit::token::LinkSigner::new(key);
+    let engine = Arc::new(build_engine(cfg, store.clone(), clock.clone())?.with_link_signer(signer));
     Ok(AppState {
         store,
         sources: Arc::new(sources),

@@ -62,6 +62,8 @@ pub struct SourceEntry {
 pub struct ChannelEntry {
     pub kind: &'static str,
     pub settings: ChannelSettings,
+    /// The outbox's settings for this channel (rate, concurrency, timeout, lease, attempts).
+    pub common: cartback_engine::config::ChannelCommon,
 }
 
 /// The whole configuration, validated.
@@ -359,11 +361,12 @@ fn build(
                 message: format!("duplicate id: source.{id} already uses it (sources and channels share /webhooks/{{id}})"),
             });
         }
-        let Some((kind, rest)) = split_type(v, &at, registry::CHANNEL_TYPES, problems) else {
+        let Some((kind, mut rest)) = split_type(v, &at, registry::CHANNEL_TYPES, problems) else {
             continue;
         };
+        let common = registry::channel_common(&mut rest, &at, problems);
         if let Some(settings) = registry::channel_settings(kind, rest, &at, problems) {
-            channels.insert(id, ChannelEntry { kind, settings });
+            channels.insert(id, ChannelEntry { kind, settings, common });
         }
     }
     let mut templates = BTreeMap::new();

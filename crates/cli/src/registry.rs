@@ -13,7 +13,17 @@ pub const SOURCE_TYPES: &[&str] = &[
 ];
 
 /// Channel types this build knows.
-pub const CHANNEL_TYPES: &[&str] = &["console"];
+pub const CHANNEL_TYPES: &[&str] = &[
+    "console",
+    #[cfg(feature = "sendgrid")]
+    "sendgrid",
+    #[cfg(feature = "twilio")]
+    "twilio",
+    #[cfg(feature = "smtp")]
+    "smtp",
+    #[cfg(feature = "webhook")]
+    "webhook",
+];
 
 #[derive(Debug, Clone)]
 pub enum SourceSettings {
@@ -24,6 +34,14 @@ pub enum SourceSettings {
 #[derive(Debug, Clone)]
 pub enum ChannelSettings {
     Console(crate::console::ConsoleSettings),
+    #[cfg(feature = "sendgrid")]
+    SendGrid(cartback_sendgrid::SendGridSettings),
+    #[cfg(feature = "twilio")]
+    Twilio(cartback_twilio::TwilioSettings),
+    #[cfg(feature = "smtp")]
+    Smtp(cartback_smtp::SmtpSettings),
+    #[cfg(feature = "webhook")]
+    Webhook(cartback_webhook::WebhookSettings),
 }
 
 fn checked<T>(
@@ -67,6 +85,31 @@ pub fn source_settings(
     }
 }
 
+/// Splits the outbox's own keys (`rate`, `concurrency`, `timeout`, ...) off a channel table.
+pub fn channel_common(
+    value: &mut Value,
+    at: &str,
+    problems: &mut Vec<Problem>,
+) -> cartback_engine::config::ChannelCommon {
+    let mut common = serde_json::Map::new();
+    if let Value::Object(m) = value {
+        for key in cartback_engine::config::ChannelCommon::KEYS {
+            if let Some(v) = m.remove(*key) {
+                common.insert((*key).to_string(), v);
+            }
+        }
+    }
+    let parsed: cartback_engine::config::ChannelCommon =
+        typed(Value::Object(common), at, problems).unwrap_or_default();
+    for p in parsed.validate() {
+        problems.push(Problem {
+            path: format!("{at}.{}", p.path),
+            message: p.message,
+        });
+    }
+    parsed
+}
+
 pub fn channel_settings(
     kind: &str,
     value: Value,
@@ -81,6 +124,38 @@ pub fn channel_settings(
             problems,
         )
         .map(ChannelSettings::Console),
+        #[cfg(feature = "sendgrid")]
+        "sendgrid" => checked(
+            typed(value, at, problems),
+            cartback_sendgrid::SendGridSettings::validate,
+            at,
+            problems,
+        )
+        .map(ChannelSettings::SendGrid),
+        #[cfg(feature = "twilio")]
+        "twilio" => checked(
+            typed(value, at, problems),
+            cartback_twilio::TwilioSettings::validate,
+            at,
+            problems,
+        )
+        .map(ChannelSettings::Twilio),
+        #[cfg(feature = "smtp")]
+        "smtp" => checked(
+            typed(value, at, problems),
+            cartback_smtp::SmtpSettings::validate,
+            at,
+            problems,
+        )
+        .map(ChannelSettings::Smtp),
+        #[cfg(feature = "webhook")]
+        "webhook" => checked(
+            typed(value, at, problems),
+            cartback_webhook::WebhookSettings::validate,
+            at,
+            problems,
+        )
+        .map(ChannelSettings::Webhook),
         _ => None,
     }
 }
@@ -93,20 +168,53 @@ pub fn build_source(settings: &SourceSettings) -> Arc<dyn Source> {
 }
 
 /// Builds a channel's sink and says what address it sends to.
-pub fn build_channel(id: &str, settings: &ChannelSettings) -> cartback_engine::Channel {
+pub fn build_channel(
+    settings: &ChannelSettings,
+    common: &cartback_engine::config::ChannelCommon,
+    ctx: cartback_core::SinkContext,
+) -> anyhow::Result<cartback_engine::Channel> {
     use cartback_engine::{AddressKind, Channel};
-    match settings {
+    let (sink, address): (Arc<dyn cartback_core::Sink>, AddressKind) = match settings {
         ChannelSettings::Console(s) => {
             let address = match s.address.as_str() {
                 "sms" => AddressKind::Phone,
                 "any" => AddressKind::Identity,
                 _ => AddressKind::Email,
             };
-            Channel::new(
-                id,
-                Arc::new(crate::console::ConsoleSink::new(s.clone())),
-                address,
-            )
+            (Arc::new(crate::console::ConsoleSink::new(s.clone())), address)
         }
+        #[cfg(feature = "sendgrid")]
+        ChannelSettings::SendGrid(s) => (
+            Arc::new(cartback_sendgrid::SendGridSink::new(s.clone(), ctx.clone()).map_err(anyhow::Error::msg)?),
+            AddressKind::Email,
+        ),
+        #[cfg(feature = "twilio")]
+        ChannelSettings::Twilio(s) => (
+            Arc::new(cartback_twilio::TwilioSink::new(s.clone(), ctx.clone()).map_err(anyhow::Error::msg)?),
+            AddressKind::Phone,
+        ),
+        #[cfg(feature = "smtp")]
+        ChannelSettings::Smtp(s) => (
+            Arc::new(cartback_smtp::SmtpSink::new(s.clone(), ctx.clone()).map_err(anyhow::Error::msg)?),
+            AddressKind::Email,
+        ),
+        #[cfg(feature = "webhook")]
+        ChannelSettings::Webhook(s) => (
+            Arc::new(cartback_webhook::WebhookSink::new(s.clone(), ctx.clone()).map_err(anyhow::Error::msg)?),
+            AddressKind::Identity,
+        ),
+    };
+    Ok(Channel::with_settings(ctx.channel_id, sink, address, common))
+}
+
+/// The webhook receiver of a channel whose provider reports back (delivery events, inbound SMS),
+/// served at `/webhooks/{channel id}`.
+pub fn build_channel_source(settings: &ChannelSettings) -> Option<Arc<dyn Source>> {
+    match settings {
+        #[cfg(feature = "sendgrid")]
+        ChannelSettings::SendGrid(s) => Some(Arc::new(cartback_sendgrid::SendGridEvents::new(s.clone()))),
+        #[cfg(feature = "twilio")]
+        ChannelSettings::Twilio(s) => Some(Arc::new(cartback_twilio::TwilioEvents::new(s.clone()))),
+        _ => None,
     }
 }

@@ -407,3 +407,104 @@ mod tests {
         assert!(parse_cap("1").is_err());
     }
 }
+
+fn default_concurrency() -> usize {
+    4
+}
+
+fn default_max_attempts() -> u32 {
+    6
+}
+
+fn default_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30))
+}
+
+/// Settings every channel has, whatever its `type`: the outbox's knobs for it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelCommon {
+    /// Sends per period (`"20/s"`, `"600/m"`); unlimited when absent.
+    #[serde(default)]
+    pub rate: Option<String>,
+    /// Deliveries in flight at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Attempts before a retryable failure becomes `failed`.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// One delivery taking longer is abandoned as `unknown`.
+    #[serde(default = "default_timeout")]
+    pub timeout: HumanDuration,
+    /// How long a claimed message is held; must exceed `timeout` plus a margin. Default: timeout + 30s.
+    #[serde(default)]
+    pub lease: Option<HumanDuration>,
+    /// Send again a message whose outcome is unknown (timeout after the request went out).
+    #[serde(default)]
+    pub resend_unknown: bool,
+}
+
+impl Default for ChannelCommon {
+    fn default() -> Self {
+        ChannelCommon {
+            rate: None,
+            concurrency: default_concurrency(),
+            max_attempts: default_max_attempts(),
+            timeout: default_timeout(),
+            lease: None,
+            resend_unknown: false,
+        }
+    }
+}
+
+/// The margin a lease must leave past the send timeout.
+pub const LEASE_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl ChannelCommon {
+    pub const KEYS: &'static [&'static str] =
+        &["rate", "concurrency", "max_attempts", "timeout", "lease", "resend_unknown"];
+
+    pub fn lease(&self) -> std::time::Duration {
+        self.lease.map(|l| l.0).unwrap_or(self.timeout.0 + std::time::Duration::from_secs(30))
+    }
+
+    pub fn cap(&self) -> Option<Cap> {
+        self.rate.as_deref().and_then(|r| parse_cap(r).ok())
+    }
+
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let mut p = |path: &str, message: String| out.push(Problem { path: path.into(), message });
+        if let Some(r) = &self.rate {
+            match parse_cap(r) {
+                Ok(c) if c.max == 0 => p("rate", "must allow at least one send".into()),
+                Ok(_) => {}
+                Err(e) => p("rate", e),
+            }
+        }
+        if self.concurrency == 0 || self.concurrency > 256 {
+            p("concurrency", "must be between 1 and 256".into());
+        }
+        if self.max_attempts == 0 {
+            p("max_attempts", "must be at least 1".into());
+        }
+        if self.timeout.0.is_zero() {
+            p("timeout", "must be longer than zero".into());
+        }
+        if self.lease() < self.timeout.0 + LEASE_MARGIN {
+            p(
+                "lease",
+                format!(
+                    "must exceed timeout ({}) plus {}s, or a slow send could be claimed twice",
+                    humantime_fmt(self.timeout.0),
+                    LEASE_MARGIN.as_secs()
+                ),
+            );
+        }
+        out
+    }
+}
+
+fn humantime_fmt(d: std::time::Duration) -> String {
+    format!("{}s", d.as_secs())
+}

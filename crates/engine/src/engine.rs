@@ -6,7 +6,9 @@
 //! in memory.
 
 use crate::assign::{in_holdout, pick_variant};
-use crate::config::{Cap, Condition};
+use crate::config::{Cap, ChannelCommon, Condition};
+use crate::links::Tracker;
+use cartback_kit::token::{LinkKind, LinkSigner};
 use crate::flows::{Flow, Step};
 use crate::template::{format_money, Templates};
 use cartback_core::{
@@ -19,6 +21,7 @@ use cartback_store::{
 };
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use futures::StreamExt;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,6 +36,12 @@ pub enum AddressKind {
     Identity,
 }
 
+type Limiter = governor::RateLimiter<
+    governor::state::NotKeyed,
+    governor::state::InMemoryState,
+    governor::clock::DefaultClock,
+>;
+
 /// A configured channel, ready to deliver.
 #[derive(Debug, Clone)]
 pub struct Channel {
@@ -45,26 +54,41 @@ pub struct Channel {
     pub resend_unknown: bool,
     /// A delivery taking longer is abandoned as `unknown`.
     pub send_timeout: Duration,
-    /// Messages claimed per round.
-    pub batch: u32,
+    /// How long a claimed message is held (longer than `send_timeout` plus a margin).
+    pub lease: Duration,
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
+    limiter: Option<Arc<Limiter>>,
 }
 
 impl Channel {
     pub fn new(id: impl Into<String>, sink: Arc<dyn Sink>, address: AddressKind) -> Self {
+        Self::with_settings(id, sink, address, &ChannelCommon::default())
+    }
+
+    pub fn with_settings(id: impl Into<String>, sink: Arc<dyn Sink>, address: AddressKind, common: &ChannelCommon) -> Self {
+        let limiter = common.cap().and_then(|cap| {
+            let per_send = cap.per.checked_div(cap.max.max(1))?;
+            let burst = std::num::NonZeroU32::new(cap.max.clamp(1, 1000))?;
+            let quota = governor::Quota::with_period(per_send)?.allow_burst(burst);
+            Some(Arc::new(governor::RateLimiter::direct(quota)))
+        });
         Channel {
             id: id.into(),
             sink,
             address,
-            max_attempts: 5,
-            resend_unknown: false,
-            send_timeout: Duration::from_secs(30),
-            batch: 64,
+            max_attempts: common.max_attempts,
+            resend_unknown: common.resend_unknown,
+            send_timeout: common.timeout.0,
+            lease: common.lease(),
+            concurrency: common.concurrency.max(1),
+            limiter,
         }
     }
 
-    /// The outbox lease: longer than the send timeout plus a margin, so a slow send is never claimed twice.
-    pub fn lease(&self) -> Duration {
-        self.send_timeout + Duration::from_secs(30)
+    /// Messages claimed per round.
+    fn batch(&self) -> u32 {
+        u32::try_from(self.concurrency * 4).unwrap_or(64).clamp(4, 256)
     }
 }
 
@@ -77,6 +101,7 @@ pub struct Engine {
     limits: BTreeMap<String, Cap>,
     channels: BTreeMap<String, Channel>,
     public_url: String,
+    links: LinkSigner,
     /// Timers claimed per round, and their lease.
     pub timer_batch: u32,
     pub timer_lease: Duration,
@@ -133,10 +158,29 @@ impl Engine {
             limits,
             channels,
             public_url: public_url.into(),
+            links: LinkSigner::new(uuid::Uuid::new_v4().as_bytes().to_vec()),
             timer_batch: 256,
             timer_lease: Duration::from_secs(60),
             idle_poll: Duration::from_millis(200),
         }
+    }
+
+    /// Signs tracked links with `signer` (the hub's persistent key) instead of a per-process one.
+    pub fn with_link_signer(mut self, signer: LinkSigner) -> Self {
+        self.links = signer;
+        self
+    }
+
+    pub fn link_signer(&self) -> &LinkSigner {
+        &self.links
+    }
+
+    pub fn channel(&self, id: &str) -> Option<&Channel> {
+        self.channels.get(id)
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.public_url
     }
 
     /// The shortest `abandon_after` of the enabled cart flows: when a cart's check is first due.
@@ -378,7 +422,7 @@ impl Engine {
                         .compose(flow, &run, idx, step, channel, &record.cart, contact, now)
                         .await?
                     {
-                        Ok(message) => {
+                        Ok((message, links)) => {
                             commit.steps.push(log("queued", Some(message.id.clone())));
                             commit.outbox.push(NewMessage {
                                 run_id: run.id.clone(),
@@ -389,6 +433,7 @@ impl Engine {
                                     max: c.max,
                                     since: now - chrono_dur(c.per),
                                 }),
+                                links,
                                 message,
                             });
                         }
@@ -464,7 +509,7 @@ impl Engine {
         })
     }
 
-    /// Renders a step's message. `Ok(Err(reason))` when the template fails.
+    /// Renders a step's message with tracked links. `Ok(Err(reason))` when the template fails.
     #[allow(clippy::too_many_arguments)]
     async fn compose(
         &self,
@@ -476,18 +521,14 @@ impl Engine {
         cart: &Cart,
         contact: &ContactRecord,
         now: DateTime<Utc>,
-    ) -> StoreResult<Result<OutboundMessage, String>> {
+    ) -> StoreResult<Result<(OutboundMessage, Vec<String>), String>> {
         let message_id = new_id();
         let discount = match &step.discount {
             None => None,
             Some(d) => {
                 let code = match &d.code {
                     Some(c) => Some(c.clone()),
-                    None => {
-                        self.store
-                            .allocate_discount(&flow.id, &d.codes, &run.id, run.step)
-                            .await?
-                    }
+                    None => self.store.allocate_discount(&flow.id, &d.codes, &run.id, run.step).await?,
                 };
                 code.map(|code| {
                     json!({
@@ -498,16 +539,20 @@ impl Engine {
                 })
             }
         };
-        let ctx = context(
-            cart,
-            &contact.info,
-            discount,
-            &flow.id,
-            idx,
-            run,
-            &message_id,
-            &self.public_url,
-        );
+        // Every URL the shopper can click goes through the hub: product pages, the cart, anything else.
+        let mut tracker = Tracker::new(&self.links, &self.public_url, &message_id);
+        let mut tracked = cart.clone();
+        if let Some(r) = &cart.recovery_url {
+            tracked.recovery_url = Some(tracker.track(r, LinkKind::Recover));
+        }
+        for item in tracked.items.iter_mut() {
+            if let Some(u) = &item.url {
+                item.url = Some(tracker.track(u, LinkKind::Click));
+            }
+        }
+        let unsubscribe = tracker.url(LinkKind::Unsubscribe, 0);
+        let mut ctx = context(&tracked, &contact.info, discount, &flow.id, idx, run, &message_id, &self.public_url);
+        ctx["links"]["unsubscribe"] = json!(unsubscribe);
         let rendered = match step.send.as_ref().and_then(|s| s.template.as_deref()) {
             Some(t) => match self.templates.render(t, &ctx) {
                 Ok(r) => r,
@@ -515,13 +560,24 @@ impl Engine {
             },
             None => Default::default(),
         };
+        let text = rendered.text.map(|t| tracker.rewrite_text(&t));
+        let mut html = rendered.html.map(|h| tracker.rewrite_html(&h));
+        let mut headers = BTreeMap::new();
+        if channel.address == AddressKind::Email {
+            // RFC 8058 one-click unsubscribe, and the open pixel.
+            headers.insert("List-Unsubscribe".to_string(), format!("<{unsubscribe}>"));
+            headers.insert("List-Unsubscribe-Post".to_string(), "List-Unsubscribe=One-Click".to_string());
+            if let Some(h) = html.as_mut() {
+                let pixel = format!(r#"<img src="{}" width="1" height="1" alt="" style="display:none">"#, tracker.url(LinkKind::Open, 0));
+                match h.rfind("</body>") {
+                    Some(i) => h.insert_str(i, &pixel),
+                    None => h.push_str(&pixel),
+                }
+            }
+        }
         let to = Recipient {
-            email: matches!(channel.address, AddressKind::Email | AddressKind::Identity)
-                .then(|| contact.info.email.clone())
-                .flatten(),
-            phone: matches!(channel.address, AddressKind::Phone | AddressKind::Identity)
-                .then(|| contact.info.phone.clone())
-                .flatten(),
+            email: matches!(channel.address, AddressKind::Email | AddressKind::Identity).then(|| contact.info.email.clone()).flatten(),
+            phone: matches!(channel.address, AddressKind::Phone | AddressKind::Identity).then(|| contact.info.phone.clone()).flatten(),
             name: full_name(&contact.info),
         };
         let mut metadata = BTreeMap::new();
@@ -532,53 +588,79 @@ impl Engine {
         if let Some(v) = &run.variant {
             metadata.insert("variant".to_string(), v.clone());
         }
-        Ok(Ok(OutboundMessage {
-            id: message_id,
-            channel_id: channel.id.clone(),
-            to,
-            subject: rendered.subject,
-            html: rendered.html,
-            text: rendered.text,
-            headers: BTreeMap::new(),
-            metadata,
-            contact: Some(contact.info.clone()),
-            cart: Some(cart.clone()),
-            test: run.test,
-        }))
+        let links = tracker.links;
+        Ok(Ok((
+            OutboundMessage {
+                id: message_id,
+                channel_id: channel.id.clone(),
+                to,
+                subject: rendered.subject,
+                html,
+                text,
+                headers,
+                metadata,
+                contact: Some(contact.info.clone()),
+                cart: Some(tracked),
+                test: run.test,
+            },
+            links,
+        )))
     }
 
     // ---- outbox ----
 
-    /// Delivers one batch of a channel's due messages; returns how many were attempted.
-    pub async fn deliver_batch(&self, channel_id: &str) -> StoreResult<usize> {
-        let Some(channel) = self.channels.get(channel_id) else {
-            return Ok(0);
-        };
+    /// Delivers one batch of a channel's due messages; returns how many were attempted and, when
+    /// the provider throttled, how long the channel should rest.
+    pub async fn deliver_round(&self, channel_id: &str) -> StoreResult<(usize, Option<Duration>)> {
+        let Some(channel) = self.channels.get(channel_id) else { return Ok((0, None)) };
         let now = self.clock.now();
         let rows = self
             .store
-            .claim_outbox(
-                &channel.id,
-                now,
-                channel.lease(),
-                channel.batch,
-                channel.resend_unknown,
-            )
+            .claim_outbox(&channel.id, now, channel.lease, channel.batch(), channel.resend_unknown)
             .await?;
         let n = rows.len();
-        for row in rows {
-            let outcome = self.deliver_one(channel, &row).await?;
-            let label = outcome_label(&outcome);
-            metrics::counter!("cartback_sends_total", "channel" => channel.id.clone(), "outcome" => label).increment(1);
-            if !self
-                .store
-                .finish_outbox(&row, outcome, self.clock.now())
-                .await?
-            {
-                tracing::warn!(message_id = %row.id, "Outbox lease lost before the outcome was recorded.");
-            }
+        let throttled: std::sync::Mutex<Option<Duration>> = std::sync::Mutex::new(None);
+        let results = futures::stream::iter(rows)
+            .map(|row| {
+                let throttled = &throttled;
+                async move {
+                    let pause = *throttled.lock().unwrap_or_else(|p| p.into_inner());
+                    let outcome = match pause {
+                        // The provider asked us to slow down: the rest of the batch waits, unsent.
+                        Some(d) => DeliveryOutcome::Retry { at: self.clock.now() + chrono_dur(d), error: "channel throttled".into() },
+                        None => {
+                            if let Some(l) = &channel.limiter {
+                                l.until_ready().await;
+                            }
+                            let (outcome, throttle) = self.deliver_one(channel, &row).await?;
+                            if let Some(d) = throttle {
+                                let mut t = throttled.lock().unwrap_or_else(|p| p.into_inner());
+                                *t = Some(t.map_or(d, |x| x.max(d)));
+                            }
+                            outcome
+                        }
+                    };
+                    let label = outcome_label(&outcome);
+                    metrics::counter!("cartback_sends_total", "channel" => channel.id.clone(), "outcome" => label).increment(1);
+                    if !self.store.finish_outbox(&row, outcome, self.clock.now()).await? {
+                        tracing::warn!(message_id = %row.id, "Outbox lease lost before the outcome was recorded.");
+                    }
+                    Ok::<(), cartback_store::StoreError>(())
+                }
+            })
+            .buffer_unordered(channel.concurrency)
+            .collect::<Vec<_>>()
+            .await;
+        for r in results {
+            r?;
         }
-        Ok(n)
+        let pause = *throttled.lock().unwrap_or_else(|p| p.into_inner());
+        Ok((n, pause))
+    }
+
+    /// Delivers one batch of a channel's due messages; returns how many were attempted.
+    pub async fn deliver_batch(&self, channel_id: &str) -> StoreResult<usize> {
+        Ok(self.deliver_round(channel_id).await?.0)
     }
 
     /// Delivers every channel's due messages until none is left.
@@ -600,7 +682,7 @@ impl Engine {
         &self,
         channel: &Channel,
         row: &OutboxRow,
-    ) -> StoreResult<DeliveryOutcome> {
+    ) -> StoreResult<(DeliveryOutcome, Option<Duration>)> {
         // Consent is checked again at the last moment: an opt-out may have arrived since queuing.
         if let Some(contact_id) = &row.contact_id {
             if let Some(c) = self.store.contact(contact_id).await? {
@@ -610,14 +692,14 @@ impl Engine {
                     AddressKind::Identity => false,
                 };
                 if opted_out {
-                    return Ok(DeliveryOutcome::Cancelled {
+                    return Ok((DeliveryOutcome::Cancelled {
                         reason: "opted out before sending".into(),
-                    });
+                    }, None));
                 }
             } else if !row.test {
-                return Ok(DeliveryOutcome::Cancelled {
+                return Ok((DeliveryOutcome::Cancelled {
                     reason: "contact erased".into(),
-                });
+                }, None));
             }
         }
         let started = std::time::Instant::now();
@@ -626,42 +708,49 @@ impl Engine {
         metrics::histogram!("cartback_provider_latency_seconds", "channel" => channel.id.clone())
             .record(started.elapsed().as_secs_f64());
         let now = self.clock.now();
-        Ok(match result {
-            Err(_) => unknown_or_retry(
-                channel,
-                row,
-                now,
-                format!("no answer within {:?}", channel.send_timeout),
-            ),
-            Ok(Ok(receipt)) => DeliveryOutcome::Sent {
-                provider_message_id: receipt.provider_message_id,
-            },
-            Ok(Err(DeliveryError::Permanent { reason })) => {
-                DeliveryOutcome::Failed { error: reason }
-            }
-            Ok(Err(DeliveryError::Unknown { reason })) => {
-                unknown_or_retry(channel, row, now, reason)
-            }
-            Ok(Err(DeliveryError::Retryable {
-                reason,
-                retry_after,
-            })) => {
+        let mut throttle = None;
+        let outcome = match result {
+            Err(_) => unknown_or_retry(channel, row, now, format!("no answer within {:?}", channel.send_timeout)),
+            Ok(Ok(receipt)) => DeliveryOutcome::Sent { provider_message_id: receipt.provider_message_id },
+            Ok(Err(DeliveryError::Permanent { reason })) => DeliveryOutcome::Failed { error: reason },
+            Ok(Err(DeliveryError::Unknown { reason })) => unknown_or_retry(channel, row, now, reason),
+            Ok(Err(DeliveryError::Retryable { reason, retry_after })) => {
+                throttle = retry_after;
                 if row.attempts >= channel.max_attempts {
-                    DeliveryOutcome::Failed {
-                        error: format!("{reason} (after {} attempts)", row.attempts),
-                    }
+                    DeliveryOutcome::Failed { error: format!("{reason} (after {} attempts)", row.attempts) }
                 } else {
-                    let wait = retry_after.unwrap_or_else(|| backoff(row.attempts));
-                    DeliveryOutcome::Retry {
-                        at: now + chrono_dur(jitter(wait)),
-                        error: reason,
-                    }
+                    // Retry-After is honoured as given (plus up to 20% jitter, never less).
+                    let at = match retry_after {
+                        Some(d) => now + chrono_dur(d + jitter(d).saturating_sub(d)),
+                        None => now + chrono_dur(jitter(backoff(row.attempts))),
+                    };
+                    DeliveryOutcome::Retry { at, error: reason }
                 }
             }
-        })
+        };
+        Ok((outcome, throttle))
     }
 
     // ---- workers ----
+
+    /// Publishes queue depth and dead-letter gauges per channel (`cartback_outbox_messages{channel,status}`)
+    /// and the number of pending timers.
+    pub async fn publish_gauges(&self) -> StoreResult<()> {
+        let mut seen = std::collections::BTreeSet::new();
+        for (channel, status, n) in self.store.queue_depths().await? {
+            metrics::gauge!("cartback_outbox_messages", "channel" => channel.clone(), "status" => status.clone()).set(n as f64);
+            seen.insert((channel, status));
+        }
+        for channel in self.channels.keys() {
+            for status in ["queued", "failed", "unknown"] {
+                if !seen.contains(&(channel.clone(), status.to_string())) {
+                    metrics::gauge!("cartback_outbox_messages", "channel" => channel.clone(), "status" => status).set(0.0);
+                }
+            }
+        }
+        metrics::gauge!("cartback_timers_pending").set(self.store.pending_timers().await? as f64);
+        Ok(())
+    }
 
     /// Spawns the timer worker and one delivery worker per channel; they stop when `shutdown` turns true.
     pub fn spawn(
@@ -671,6 +760,19 @@ impl Engine {
         let mut handles = Vec::new();
         let engine = self.clone();
         let mut stop = shutdown.clone();
+        let gauges = self.clone();
+        let mut gauge_stop = shutdown.clone();
+        handles.push(tokio::spawn(async move {
+            loop {
+                if let Err(err) = gauges.publish_gauges().await {
+                    tracing::debug!(error = %err, "Could not read queue depths.");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    _ = gauge_stop.changed() => return,
+                }
+            }
+        }));
         handles.push(tokio::spawn(async move {
             loop {
                 let busy = match engine.tick().await {
@@ -698,21 +800,27 @@ impl Engine {
             handles.push(tokio::spawn(async move {
                 let mut idle = engine.idle_poll;
                 loop {
-                    let busy = match engine.deliver_batch(&id).await {
-                        Ok(n) => n > 0,
+                    let (busy, pause) = match engine.deliver_round(&id).await {
+                        Ok((n, pause)) => (n > 0, pause),
                         Err(err) => {
                             tracing::warn!(channel = %id, error = %err, "Delivery worker could not claim messages.");
-                            false
+                            (false, None)
                         }
                     };
                     if *stop.borrow() {
                         return;
                     }
-                    // An idle or failing channel backs off instead of re-reading its queue in a tight loop.
+                    // An idle, failing or throttled channel backs off instead of re-reading its queue
+                    // in a tight loop; other channels have their own workers and are not slowed.
                     idle = if busy { engine.idle_poll } else { (idle * 2).min(engine.idle_poll * 10) };
-                    if !busy {
+                    let rest = match pause {
+                        Some(p) => p.min(Duration::from_secs(60)),
+                        None if busy => Duration::ZERO,
+                        None => idle,
+                    };
+                    if !rest.is_zero() {
                         tokio::select! {
-                            _ = tokio::time::sleep(idle) => {}
+                            _ = tokio::time::sleep(rest) => {}
                             _ = stop.changed() => return,
                         }
                     }
@@ -782,7 +890,7 @@ impl Engine {
                 .compose(flow, &step_run, i, step, channel, &cart, &contact, now)
                 .await?
             {
-                Ok(message) => {
+                Ok((message, links)) => {
                     report.messages.push(TestMessage {
                         step: i as u32,
                         channel: channel.id.clone(),
@@ -798,6 +906,7 @@ impl Engine {
                         contact_id: Some(contact.id.clone()).filter(|id| !id.starts_with("test-")),
                         cart_id: None,
                         cap: None,
+                        links,
                         message,
                     });
                 }

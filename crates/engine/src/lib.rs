@@ -1,6 +1,7 @@
 //! cartback-engine: deciding that a cart is abandoned and running the flows that win it back.
 //!
 //! # Layout
+//! - [`links`]: tracked links: every URL of a message becomes a signed hub link; targets stored by index.
 //! - [`config`]: the `[flow.*]`, `[template.*]` and `[limits]` tables and their pure validation,
 //!   so `cartback check-config` can report every problem before anything starts.
 //!
@@ -11,6 +12,7 @@ pub mod assign;
 pub mod config;
 pub mod engine;
 pub mod flows;
+pub mod links;
 pub mod quiet;
 pub mod template;
 

@@ -59,6 +59,7 @@ impl Templates {
     ) -> Result<Templates, Vec<TemplateError>> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_formatter(html_formatter);
         let mut errors = Vec::new();
         let mut parts = BTreeMap::new();
         for (id, t) in settings {
@@ -152,6 +153,30 @@ impl Templates {
             text,
         })
     }
+}
+
+/// HTML escaping of `& < > " '` only: URLs keep their `/` readable in the message source
+/// (minijinja's default also escapes `/`).
+fn html_formatter(out: &mut minijinja::Output<'_>, state: &minijinja::State<'_, '_>, value: &minijinja::Value) -> Result<(), minijinja::Error> {
+    if state.auto_escape() == minijinja::AutoEscape::Html && !value.is_safe() {
+        if let Some(s) = value.as_str() {
+            let mut escaped = String::with_capacity(s.len());
+            for c in s.chars() {
+                match c {
+                    '&' => escaped.push_str("&amp;"),
+                    '<' => escaped.push_str("&lt;"),
+                    '>' => escaped.push_str("&gt;"),
+                    '"' => escaped.push_str("&quot;"),
+                    '\'' => escaped.push_str("&#39;"),
+                    c => escaped.push(c),
+                }
+            }
+            return out
+                .write_str(&escaped)
+                .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "cannot write output"));
+        }
+    }
+    minijinja::escape_formatter(out, state, value)
 }
 
 /// `€12.50`, `$1,234.00`, `¥1,500`, `12.50 CHF`.

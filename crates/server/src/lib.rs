@@ -6,6 +6,7 @@
 //! - [`webhooks`]: `POST /webhooks/{source_id}`: verify → translate → commit → answer.
 //! - [`admin`]: `/api/v1/...` behind the bearer admin token: carts and contacts.
 //! - [`flows`]: test mode (`POST /api/v1/flows/{id}/test`), a cart's runs, the message queue and redrive.
+//! - [`tracking`]: `/t/`, `/r/`, `/o/`, `/u/`: signed links that record clicks, opens and unsubscribes.
 //! - [`health`]: `/healthz` (process up) and `/readyz` (store reachable).
 //! - [`metrics`]: the Prometheus recorder, `/metrics`, and the request-latency layer.
 //! - [`error`]: [`ApiError`], the one place where errors become HTTP statuses.
@@ -20,6 +21,7 @@ pub mod health;
 pub mod metrics;
 pub mod settings;
 pub mod state;
+pub mod tracking;
 pub mod webhooks;
 
 pub use error::ApiError;
@@ -42,6 +44,10 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/{source_id}",
             post(webhooks::receive).layer(DefaultBodyLimit::max(max_body)),
         )
+        .route("/t/{token}", get(tracking::click))
+        .route("/r/{token}", get(tracking::recover))
+        .route("/o/{token}", get(tracking::open))
+        .route("/u/{token}", get(tracking::unsubscribe_page).post(tracking::unsubscribe))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))

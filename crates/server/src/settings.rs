@@ -22,6 +22,9 @@ pub struct ServerSettings {
     /// Bearer token for `/api/v1` and the dashboard. Without it the admin API refuses every call.
     #[serde(default)]
     pub admin_token: Option<Secret>,
+    /// Key that signs tracked-link tokens. Default: a random key the store generates once and keeps.
+    #[serde(default)]
+    pub link_secret: Option<Secret>,
     /// Largest accepted webhook body (`"1MiB"`, `"512KiB"` or a number of bytes).
     #[serde(default)]
     pub max_body: ByteSize,
@@ -40,6 +43,7 @@ impl Default for ServerSettings {
             listen: default_listen(),
             public_url: default_public_url(),
             admin_token: None,
+            link_secret: None,
             max_body: ByteSize::default(),
             shutdown_grace: default_drain(),
         }

@@ -176,6 +176,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     async fn messages(&self, filter: &MessageFilter) -> StoreResult<Vec<OutboxRow>>;
 
+    async fn outbox_message(&self, id: &str) -> StoreResult<Option<OutboxRow>>;
+
+    /// The URL tracked link `index` of a message redirects to.
+    async fn message_link(&self, message_id: &str, index: u32) -> StoreResult<Option<String>>;
+
+    /// A named random key the hub generates once and keeps (link signing), shared by every instance.
+    async fn hub_key(&self, name: &str, now: DateTime<Utc>) -> StoreResult<Vec<u8>>;
+
     /// Queues failed/unknown messages again (all of `status`, or the given ids).
     async fn redrive(
         &self,
@@ -184,8 +192,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<u64>;
 
-    /// Queued messages per channel.
-    async fn queue_depths(&self) -> StoreResult<Vec<(String, u64)>>;
+    /// Messages per channel and status, for the `queued`, `failed` and `unknown` statuses.
+    async fn queue_depths(&self) -> StoreResult<Vec<(String, String, u64)>>;
 }
 
 /// Opens the store a URL names and runs its migrations.

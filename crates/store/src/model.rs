@@ -204,6 +204,8 @@ pub struct NewMessage {
     pub cart_id: Option<String>,
     /// Cross-flow cap for this contact on this channel.
     pub cap: Option<CapCheck>,
+    /// URLs the message's tracked links may redirect to, by index.
+    pub links: Vec<String>,
 }
 
 /// Moves a run from `expect_step` on.

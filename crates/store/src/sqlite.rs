@@ -285,6 +285,22 @@ impl Store for SqliteStore {
         E::finish_outbox(&self.writer, row, outcome, now).await
     }
 
+    async fn outbox_message(&self, id: &str) -> StoreResult<Option<OutboxRow>> {
+        E::outbox_message(&self.writer, id).await
+    }
+
+    async fn message_link(&self, message_id: &str, index: u32) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT url FROM message_links WHERE message_id = ? AND idx = ?")
+            .bind(message_id)
+            .bind(i64::from(index))
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn hub_key(&self, name: &str, now: DateTime<Utc>) -> StoreResult<Vec<u8>> {
+        E::hub_key(&self.writer, name, now).await
+    }
+
     async fn messages(&self, filter: &MessageFilter) -> StoreResult<Vec<OutboxRow>> {
         E::messages(&self.reader, filter).await
     }
@@ -298,16 +314,14 @@ impl Store for SqliteStore {
         E::redrive(&self.writer, ids, status, now).await
     }
 
-    async fn queue_depths(&self) -> StoreResult<Vec<(String, u64)>> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT channel_id, COUNT(*) FROM outbox WHERE status = 'queued' GROUP BY channel_id",
+    async fn queue_depths(&self) -> StoreResult<Vec<(String, String, u64)>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT channel_id, status, COUNT(*) FROM outbox
+             WHERE status IN ('queued', 'failed', 'unknown') GROUP BY channel_id, status",
         )
         .fetch_all(&self.reader)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(c, n)| (c, u64::try_from(n).unwrap_or(0)))
-            .collect())
+        Ok(rows.into_iter().map(|(c, s, n)| (c, s, u64::try_from(n).unwrap_or(0))).collect())
     }
 }
 

@@ -249,6 +249,14 @@ pub(crate) async fn commit_timer(
         .await?
         .rows_affected();
         if inserted > 0 {
+            for (i, url) in m.links.iter().enumerate() {
+                sqlx::query("INSERT INTO message_links (message_id, idx, url) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+                    .bind(&m.message.id)
+                    .bind(i64::try_from(i).unwrap_or(i64::MAX))
+                    .bind(url)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             match status {
                 OutboxStatus::Capped => out.capped.push(m.message.id.clone()),
                 _ => out.queued.push(m.message.id.clone()),
@@ -483,6 +491,26 @@ pub(crate) async fn finish_outbox(
     .await?
     .rows_affected();
     Ok(changed == 1)
+}
+
+pub(crate) async fn outbox_message(pool: &SqlitePool, id: &str) -> StoreResult<Option<OutboxRow>> {
+    let row = sqlx::query(&format!("SELECT {OUTBOX_COLS} FROM outbox WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(outbox_row).transpose()
+}
+
+pub(crate) async fn hub_key(pool: &SqlitePool, name: &str, now: DateTime<Utc>) -> StoreResult<Vec<u8>> {
+    let mut fresh = uuid::Uuid::new_v4().as_bytes().to_vec();
+    fresh.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    sqlx::query("INSERT INTO hub_keys (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+        .bind(name)
+        .bind(fresh)
+        .bind(to_ms(now))
+        .execute(pool)
+        .await?;
+    Ok(sqlx::query_scalar("SELECT value FROM hub_keys WHERE name = ?").bind(name).fetch_one(pool).await?)
 }
 
 pub(crate) async fn messages(pool: &SqlitePool, f: &MessageFilter) -> StoreResult<Vec<OutboxRow>> {

@@ -1,0 +1,127 @@
+//! Tracked links: every URL a message carries is replaced by a signed hub link
+//! (`/t/` product and other links, `/r/` cart recovery, `/o/` open pixel, `/u/` unsubscribe).
+//! The real URLs are stored with the message by index; tokens only name (message, index).
+
+use cartback_kit::token::{LinkKind, LinkSigner, LinkToken};
+
+/// Collects a message's redirect targets and hands out tracked URLs for them.
+pub struct Tracker<'a> {
+    signer: &'a LinkSigner,
+    base: &'a str,
+    message_id: &'a str,
+    pub links: Vec<String>,
+}
+
+impl<'a> Tracker<'a> {
+    pub fn new(signer: &'a LinkSigner, base: &'a str, message_id: &'a str) -> Self {
+        Tracker { signer, base, message_id, links: Vec::new() }
+    }
+
+    /// The tracked URL for `url` (the same URL gets the same index).
+    pub fn track(&mut self, url: &str, kind: LinkKind) -> String {
+        let index = match self.links.iter().position(|u| u == url) {
+            Some(i) => i,
+            None => {
+                self.links.push(url.to_string());
+                self.links.len() - 1
+            }
+        };
+        self.url(kind, u32::try_from(index).unwrap_or(u32::MAX))
+    }
+
+    pub fn url(&self, kind: LinkKind, index: u32) -> String {
+        self.signer.url(self.base, &LinkToken { kind, message_id: self.message_id.to_string(), index })
+    }
+
+    /// Rewrites every `http(s)://` URL in plain text that is not already a hub link.
+    pub fn rewrite_text(&mut self, text: &str) -> String {
+        rewrite(text, self.base, |u| self.track(u, LinkKind::Click), false)
+    }
+
+    /// Rewrites every `href="http(s)://..."` in HTML that is not already a hub link.
+    pub fn rewrite_html(&mut self, html: &str) -> String {
+        rewrite(html, self.base, |u| self.track(u, LinkKind::Click), true)
+    }
+}
+
+fn rewrite(s: &str, base: &str, mut track: impl FnMut(&str) -> String, html: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    loop {
+        let next = if html { find_href(rest) } else { find_url(rest) };
+        let Some((start, end)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        out.push_str(&rest[..start]);
+        let raw = &rest[start..end];
+        let url = if html { raw.replace("&amp;", "&") } else { raw.to_string() };
+        if url.starts_with(base) {
+            out.push_str(raw);
+        } else {
+            out.push_str(&track(&url));
+        }
+        rest = &rest[end..];
+    }
+}
+
+/// The next bare URL in text: from `http://` or `https://` to whitespace or a delimiter, without
+/// trailing sentence punctuation.
+fn find_url(s: &str) -> Option<(usize, usize)> {
+    let start = match (s.find("https://"), s.find("http://")) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => return None,
+    };
+    let tail = &s[start..];
+    let mut end = tail
+        .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '(' | ')' | '[' | ']'))
+        .unwrap_or(tail.len());
+    while end > 0 && tail[..end].ends_with(['.', ',', ';', ':', '!', '?']) {
+        end -= 1;
+    }
+    Some((start, start + end))
+}
+
+/// The next `href="http..."` value in HTML (double or single quotes).
+fn find_href(s: &str) -> Option<(usize, usize)> {
+    let mut from = 0;
+    loop {
+        let lower = s[from..].to_ascii_lowercase();
+        let i = lower.find("href=")? + from;
+        let after = i + 5;
+        let quote = s[after..].chars().next()?;
+        if quote == '"' || quote == '\'' {
+            let vstart = after + 1;
+            let vend = s[vstart..].find(quote).map(|e| vstart + e)?;
+            let v = &s[vstart..vend];
+            if v.starts_with("http://") || v.starts_with("https://") {
+                return Some((vstart, vend));
+            }
+            from = vend;
+        } else {
+            from = after;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_text_and_hrefs_but_not_hub_links() {
+        let signer = LinkSigner::new(b"k".to_vec());
+        let mut t = Tracker::new(&signer, "https://hub.test", "m1");
+        let text = t.rewrite_text("See https://shop.test/a?x=1&y=2. Or (http://shop.test/b), https://hub.test/u/keep");
+        assert!(text.starts_with("See https://hub.test/t/"), "{text}");
+        assert!(text.contains(". Or (https://hub.test/t/"), "{text}");
+        assert!(text.ends_with(", https://hub.test/u/keep"), "{text}");
+        assert_eq!(t.links, vec!["https://shop.test/a?x=1&y=2", "http://shop.test/b"]);
+        let html = t.rewrite_html(r#"<a href="https://shop.test/a?x=1&amp;y=2">A</a><a HREF='https://shop.test/c'>C</a><a href="/rel">R</a><img src="https://cdn/x.png">"#);
+        assert_eq!(t.links.len(), 3, "same URL, same index: {:?}", t.links);
+        assert!(html.contains(r#"src="https://cdn/x.png""#), "images untouched: {html}");
+        assert!(html.contains(r#"href="/rel""#));
+        assert_eq!(html.matches("https://hub.test/t/").count(), 2, "{html}");
+    }
+}
