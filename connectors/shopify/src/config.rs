@@ -10,6 +10,7 @@ fn default_replay_window() -> HumanDuration {
     HumanDuration(Duration::from_secs(48 * 3600))
 }
 
+/// A Shopify source. `secret` is the app's client secret (or the store's webhook key).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShopifySettings {
@@ -27,6 +28,7 @@ pub struct ShopifySettings {
 }
 
 impl ShopifySettings {
+    /// Settings with `secret` and every other field at its default.
     pub fn new(secret: SecretList) -> Self {
         ShopifySettings {
             secret,
@@ -36,14 +38,28 @@ impl ShopifySettings {
         }
     }
 
-    /// Pure validation.
+    /// Pure validation (no I/O): what `check-config` reports.
     pub fn validate(&self) -> Result<(), String> {
+        if self.secret.iter().any(|s| s.expose().trim().is_empty()) {
+            return Err("secret must not be empty".into());
+        }
         if let Some(r) = &self.default_phone_region {
-            if let Err(cartback_core::PhoneError::BadRegion(_)) =
-                cartback_core::normalize_phone("1", Some(r))
-            {
+            let two_letters =
+                r.trim().len() == 2 && r.trim().bytes().all(|b| b.is_ascii_alphabetic());
+            let known = !matches!(
+                cartback_core::normalize_phone("1", Some(r)),
+                Err(cartback_core::PhoneError::BadRegion(_))
+            );
+            if !two_letters || !known {
                 return Err(format!(
-                    "default_phone_region {r:?} is not a two-letter country code"
+                    "default_phone_region {r:?} is not an ISO 3166 two-letter country code"
+                ));
+            }
+        }
+        if let Some(d) = &self.shop_domain {
+            if d.trim().is_empty() || d.contains(['/', ' ']) {
+                return Err(format!(
+                    "shop_domain {d:?} must be a bare host such as \"my-shop.myshopify.com\""
                 ));
             }
         }

@@ -1,12 +1,18 @@
-//! cartback-shopify: Shopify webhooks in, normalized carts, orders and contacts out.
+//! cartback-shopify: Shopify webhooks in; normalized carts, checkouts, orders, contacts and
+//! privacy erasures out.
 //!
 //! # Layout
-//! - [`config`]: [`ShopifySettings`] (the `[source.<id>]` table with `type = "shopify"`) and its validation.
-//! - [`verify`]: the `X-Shopify-Hmac-Sha256` check (base64 HMAC-SHA256 of the raw body, any configured
-//!   secret, constant time) and the replay window on `X-Shopify-Triggered-At`; [`verify::sign`] for tests.
-//! - [`payload`]: Shopify's wire types (checkouts, carts, orders, customers, privacy topics), serde.
-//! - [`source`]: [`ShopifySource`], the `Source` implementation: topic routing and translation into
-//!   normalized events.
+//! - [`config`]: [`ShopifySettings`], the `[source.<id>]` table with `type = "shopify"` (secrets
+//!   with rotation, replay window, default phone region, shop-domain pin), and its pure validation.
+//! - [`verify`]: the signature check (`X-Shopify-Hmac-Sha256` or `shopify-hmac-sha256`: base64
+//!   HMAC-SHA256 of the raw body, any configured secret, constant time), the replay window on
+//!   `X-Shopify-Triggered-At`, and [`verify::sign`] for tests and docs. It never parses the body.
+//! - [`payload`]: Shopify's wire types (checkouts, carts, orders, customers, privacy topics) with
+//!   serde; ids above 2^53 kept exactly as text, money kept as decimal text.
+//! - [`source`]: [`ShopifySource`], the `Source` implementation: topic routing, delivery ids, and
+//!   translation of the wire types into `cartback_core` events.
+//!
+//! Tests live in `tests/` (signature vectors, golden translations of `tests/fixtures/`).
 
 pub mod config;
 pub mod payload;

@@ -1,49 +1,111 @@
 //! Shopify's wire types, as the Admin REST resources serialize them in webhooks
 //! (`abandoned_checkout`, `cart`, `order`, `customer`, and the privacy topics).
+//!
 //! Only the fields the hub reads are declared; unknown fields are ignored (Shopify adds fields).
+//! Fields the hub needs are typed strictly, so a payload that does not fit is a clear error;
+//! fields that are only nice to have (`url`, `image`, the `*_set` money bags) are read leniently:
+//! a shape we do not expect there makes the field absent, never the delivery fail.
 
+use serde::de::{self, DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer};
+use std::fmt;
 
-/// An id that Shopify sends as a JSON integer (often above 2^53) or a string. Kept as text, exactly.
+/// An id that Shopify sends as a JSON integer (often above 2^53) or a string. Kept as text,
+/// exactly: integers are read as `u64`/`i64`, never through `f64`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Id(pub String);
 
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            U(u64),
-            I(i64),
-            S(String),
+        struct IdVisitor;
+        impl Visitor<'_> for IdVisitor {
+            type Value = Id;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer or string id")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Id, E> {
+                Ok(Id(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Id, E> {
+                Ok(Id(v.to_string()))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Id, E> {
+                let v = v.trim();
+                if v.is_empty() {
+                    return Err(E::invalid_value(de::Unexpected::Str(v), &self));
+                }
+                Ok(Id(v.to_string()))
+            }
         }
-        Ok(Id(match Raw::deserialize(d)? {
-            Raw::U(u) => u.to_string(),
-            Raw::I(i) => i.to_string(),
-            Raw::S(s) => s,
-        }))
+        d.deserialize_any(IdVisitor)
     }
 }
 
-/// A money amount: Shopify sends decimal strings; some API versions send numbers.
+/// A money amount: Shopify sends decimal strings; some API versions send numbers. Kept as text
+/// and parsed with `Money::parse_decimal` once the currency is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Amount(pub String);
 
 impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            S(String),
-            N(serde_json::Number),
+        struct AmountVisitor;
+        impl Visitor<'_> for AmountVisitor {
+            type Value = Amount;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a decimal amount (string or number)")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Amount, E> {
+                // Rust prints the shortest text that reads back as `v` ("12.5"), never an exponent
+                // for amounts; `parse_decimal` rejects anything that is not plain decimal.
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
         }
-        Ok(Amount(match Raw::deserialize(d)? {
-            Raw::S(s) => s,
-            Raw::N(n) => n.to_string(),
-        }))
+        d.deserialize_any(AmountVisitor)
     }
 }
 
+/// Reads an optional field that is only nice to have: any shape other than `T` becomes `None`.
+fn lenient<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value(value).ok())
+}
+
+/// A non-empty string, else `None` (whatever the JSON holds).
+fn lenient_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(match value {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        _ => None,
+    })
+}
+
+/// An image as a URL string or an object with `src` / `url` (storefront and admin shapes differ).
+fn lenient_image<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    let text = match &value {
+        serde_json::Value::String(s) => Some(s.as_str()),
+        serde_json::Value::Object(o) => o
+            .get("src")
+            .or_else(|| o.get("url"))
+            .and_then(|v| v.as_str()),
+        _ => None,
+    };
+    Ok(text
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string))
+}
+
+/// `email_marketing_consent` / `sms_marketing_consent`: only `state` is read.
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct MarketingConsent {
     #[serde(default)]
@@ -62,6 +124,7 @@ pub struct Address {
     pub country_code: Option<String>,
 }
 
+/// The `customer` resource (`customers/*` bodies, and nested in checkouts and orders).
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct Customer {
     #[serde(default)]
@@ -76,6 +139,7 @@ pub struct Customer {
     pub last_name: Option<String>,
     #[serde(default)]
     pub locale: Option<String>,
+    /// Deprecated by Shopify in favour of `email_marketing_consent`; still sent.
     #[serde(default)]
     pub accepts_marketing: Option<bool>,
     #[serde(default)]
@@ -85,9 +149,49 @@ pub struct Customer {
     #[serde(default)]
     pub default_address: Option<Address>,
     #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
     pub updated_at: Option<String>,
 }
 
+/// `{"amount": "19.99", "currency_code": "USD"}` inside a `*_set`.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct MoneyBag {
+    #[serde(default)]
+    pub amount: Option<Amount>,
+    #[serde(default)]
+    pub currency_code: Option<String>,
+}
+
+/// `price_set`: the amount in the shop's and in the shopper's (presentment) currency.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct MoneySet {
+    #[serde(default)]
+    pub shop_money: Option<MoneyBag>,
+    #[serde(default)]
+    pub presentment_money: Option<MoneyBag>,
+}
+
+/// Which bag of a [`MoneySet`] to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Shop,
+    Presentment,
+}
+
+impl MoneySet {
+    /// The bag for `side`, when it has both an amount and a currency code.
+    pub fn side(&self, side: Side) -> Option<(&Amount, &str)> {
+        let bag = match side {
+            Side::Shop => self.shop_money.as_ref(),
+            Side::Presentment => self.presentment_money.as_ref(),
+        }?;
+        let code = bag.currency_code.as_deref().map(str::trim)?;
+        Some((bag.amount.as_ref()?, code)).filter(|(_, c)| !c.is_empty())
+    }
+}
+
+/// A line of a checkout, cart or order.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LineItem {
     #[serde(default)]
@@ -103,6 +207,15 @@ pub struct LineItem {
     pub price: Amount,
     #[serde(default)]
     pub line_price: Option<Amount>,
+    /// Cart lines carry the currency only here (the cart body has no `currency`).
+    #[serde(default, deserialize_with = "lenient")]
+    pub price_set: Option<MoneySet>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub line_price_set: Option<MoneySet>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub url: Option<String>,
+    #[serde(default, alias = "image_url", deserialize_with = "lenient_image")]
+    pub image: Option<String>,
 }
 
 /// `checkouts/create`, `checkouts/update` (the abandoned-checkout resource).
@@ -123,6 +236,10 @@ pub struct Checkout {
     pub buyer_accepts_marketing: Option<bool>,
     #[serde(default)]
     pub buyer_accepts_sms_marketing: Option<bool>,
+    #[serde(default)]
+    pub email_marketing_consent: Option<MarketingConsent>,
+    #[serde(default)]
+    pub sms_marketing_consent: Option<MarketingConsent>,
     #[serde(default)]
     pub customer_locale: Option<String>,
     #[serde(default)]
@@ -147,7 +264,8 @@ pub struct Checkout {
     pub shipping_address: Option<Address>,
 }
 
-/// `carts/create`, `carts/update`. A cart carries no email: it joins a shopper through a checkout's `cart_token`.
+/// `carts/create`, `carts/update`. A cart carries no email: it joins a shopper through a
+/// checkout's `cart_token`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ShopifyCart {
     #[serde(default)]
@@ -155,8 +273,11 @@ pub struct ShopifyCart {
     #[serde(default)]
     pub token: Option<String>,
     pub updated_at: String,
+    /// Not in Shopify's documented cart body; read when a version or proxy adds it.
     #[serde(default)]
     pub currency: Option<String>,
+    #[serde(default)]
+    pub presentment_currency: Option<String>,
     #[serde(default)]
     pub line_items: Vec<LineItem>,
 }
@@ -172,6 +293,8 @@ pub struct ShopifyOrder {
     #[serde(default)]
     pub phone: Option<String>,
     #[serde(default)]
+    pub checkout_id: Option<Id>,
+    #[serde(default)]
     pub checkout_token: Option<String>,
     #[serde(default)]
     pub cart_token: Option<String>,
@@ -179,7 +302,10 @@ pub struct ShopifyOrder {
     pub currency: Option<String>,
     #[serde(default)]
     pub presentment_currency: Option<String>,
+    /// In the shop's currency (`currency`); `total_price_set` has the shopper's.
     pub total_price: Amount,
+    #[serde(default, deserialize_with = "lenient")]
+    pub total_price_set: Option<MoneySet>,
     #[serde(default)]
     pub buyer_accepts_marketing: Option<bool>,
     #[serde(default)]
@@ -187,9 +313,11 @@ pub struct ShopifyOrder {
     #[serde(default)]
     pub created_at: Option<String>,
     #[serde(default)]
+    pub updated_at: Option<String>,
+    #[serde(default)]
     pub processed_at: Option<String>,
     #[serde(default)]
-    pub test: bool,
+    pub test: Option<bool>,
     #[serde(default)]
     pub line_items: Vec<LineItem>,
     #[serde(default)]
@@ -200,6 +328,7 @@ pub struct ShopifyOrder {
     pub shipping_address: Option<Address>,
 }
 
+/// The shopper named in `customers/redact`.
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct RedactCustomer {
     #[serde(default)]

@@ -1,10 +1,15 @@
 //! [`ShopifySource`]: topic routing and translation of Shopify payloads into normalized events.
+//!
+//! Routing reads headers only; the body is parsed for the topics the hub uses (and for
+//! `customers/data_request`, which must at least be JSON). Every failure is a
+//! [`TranslateError`], never a panic.
 
 use crate::config::ShopifySettings;
 use crate::payload::{
     Address, Amount, Checkout, Customer, CustomerRedact, LineItem as WireItem, MarketingConsent,
-    ShopifyCart, ShopifyOrder,
+    ShopifyCart, ShopifyOrder, Side,
 };
+use crate::verify::{header, parse_time, TRIGGERED_AT_HEADERS};
 use cartback_core::contact::clean_email;
 use cartback_core::{
     normalize_phone, CartSnapshot, Consent, ContactInfo, Currency, Erasure, Event, EventKind,
@@ -18,6 +23,7 @@ const TOPIC_HEADERS: [&str; 2] = ["x-shopify-topic", "shopify-topic"];
 const WEBHOOK_ID_HEADERS: [&str; 2] = ["x-shopify-webhook-id", "shopify-webhook-id"];
 const EVENT_ID_HEADERS: [&str; 2] = ["x-shopify-event-id", "shopify-event-id"];
 
+/// The Shopify source: verifies deliveries and translates the topics the hub uses.
 #[derive(Debug)]
 pub struct ShopifySource {
     settings: ShopifySettings,
@@ -26,6 +32,33 @@ pub struct ShopifySource {
 impl ShopifySource {
     pub fn new(settings: ShopifySettings) -> Self {
         ShopifySource { settings }
+    }
+}
+
+/// The topics the hub reads, by what they translate into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Topic {
+    Checkout,
+    Cart,
+    Order,
+    Customer,
+    CustomerRedact,
+    ShopRedact,
+    DataRequest,
+}
+
+impl Topic {
+    fn route(topic: &str) -> Option<Topic> {
+        Some(match topic {
+            "checkouts/create" | "checkouts/update" => Topic::Checkout,
+            "carts/create" | "carts/update" => Topic::Cart,
+            "orders/create" | "orders/paid" => Topic::Order,
+            "customers/create" | "customers/update" => Topic::Customer,
+            "customers/redact" => Topic::CustomerRedact,
+            "shop/redact" => Topic::ShopRedact,
+            "customers/data_request" => Topic::DataRequest,
+            _ => return None,
+        })
     }
 }
 
@@ -40,120 +73,89 @@ impl Source for ShopifySource {
 
     fn translate(&self, request: Verified<'_>) -> Result<Translation, TranslateError> {
         let req = request.request();
-        let topic = req
-            .first_header(&TOPIC_HEADERS)
-            .map(|t| t.trim().to_ascii_lowercase())
+        let topic = header(req, &TOPIC_HEADERS)
+            .map(str::to_ascii_lowercase)
             .ok_or_else(|| TranslateError::MissingHeader("X-Shopify-Topic".into()))?;
-        let webhook_id = req
-            .first_header(&WEBHOOK_ID_HEADERS)
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
-        let event_id = req
-            .first_header(&EVENT_ID_HEADERS)
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
-        let used = matches!(
-            topic.as_str(),
-            "checkouts/create"
-                | "checkouts/update"
-                | "carts/create"
-                | "carts/update"
-                | "orders/create"
-                | "orders/paid"
-                | "customers/create"
-                | "customers/update"
-                | "customers/redact"
-                | "shop/redact"
-                | "customers/data_request"
-        );
-        if !used {
+        let Some(route) = Topic::route(&topic) else {
             return Ok(Translation::ignored(topic, "topic not used"));
-        }
-        let stable_id = event_id
-            .or(webhook_id)
-            .ok_or_else(|| TranslateError::MissingHeader("X-Shopify-Webhook-Id".into()))?;
-        let mut delivery_ids = Vec::new();
-        if let Some(w) = webhook_id {
-            delivery_ids.push(format!("webhook:{w}"));
-        }
-        if let Some(e) = event_id {
-            delivery_ids.push(format!("event:{e}"));
-        }
-        let triggered_at = req
-            .first_header(&crate::verify::TRIGGERED_AT_HEADERS)
-            .and_then(|t| parse_time(t).ok());
+        };
+        let webhook_id = header(req, &WEBHOOK_ID_HEADERS);
+        let event_id = header(req, &EVENT_ID_HEADERS);
+        // The event id is shared by every delivery of one event; the webhook id may change on a
+        // retry. Prefer the event id so redeliveries collapse onto one normalized event.
+        let stable_id = event_id.or(webhook_id).ok_or_else(|| {
+            TranslateError::MissingHeader("X-Shopify-Webhook-Id or X-Shopify-Event-Id".into())
+        })?;
+        let delivery_ids: Vec<String> = webhook_id
+            .map(|w| format!("webhook:{w}"))
+            .into_iter()
+            .chain(event_id.map(|e| format!("event:{e}")))
+            .collect();
+        let triggered_at = header(req, &TRIGGERED_AT_HEADERS).and_then(parse_time);
         let ctx = Ctx {
             settings: &self.settings,
             topic: &topic,
         };
-        let event = |kind: EventKind, at: Option<DateTime<Utc>>| Event {
+        let event = |kind: EventKind, payload_time: Option<DateTime<Utc>>| Event {
             source_id: req.source_id.clone(),
             event_id: format!("{topic}:{stable_id}"),
             topic: topic.clone(),
-            occurred_at: triggered_at.or(at).unwrap_or(req.received_at),
+            occurred_at: triggered_at.or(payload_time).unwrap_or(req.received_at),
             kind,
         };
-        let events = match topic.as_str() {
-            "checkouts/create" | "checkouts/update" => {
-                let c: Checkout = ctx.parse(&req.body)?;
+        let body = &req.body;
+        let kind_and_time = match route {
+            Topic::Checkout => {
+                let c: Checkout = ctx.parse(body)?;
                 let snap = ctx.checkout(&c)?;
                 let at = snap.updated_at;
-                vec![event(EventKind::CheckoutStarted(snap), Some(at))]
+                (EventKind::CheckoutStarted(snap), Some(at))
             }
-            "carts/create" | "carts/update" => {
-                let c: ShopifyCart = ctx.parse(&req.body)?;
-                let snap = ctx.cart(&c)?;
-                let at = snap.updated_at;
-                vec![event(EventKind::CartUpdated(snap), Some(at))]
-            }
-            "orders/create" | "orders/paid" => {
-                let o: ShopifyOrder = ctx.parse(&req.body)?;
-                let order = ctx.order(&o)?;
-                let at = order.placed_at;
-                vec![event(EventKind::OrderPlaced(order), Some(at))]
-            }
-            "customers/create" | "customers/update" => {
-                let c: Customer = ctx.parse(&req.body)?;
-                let at = c.updated_at.as_deref().and_then(|t| parse_time(t).ok());
-                let info = ctx.contact(
-                    Some(&c),
-                    c.email.as_deref(),
-                    c.phone.as_deref(),
-                    None,
-                    None,
-                    None,
-                    c.locale.as_deref(),
-                    None,
-                    None,
-                );
-                vec![event(EventKind::ContactUpdated(info), at)]
-            }
-            "customers/redact" => {
-                let r: CustomerRedact = ctx.parse(&req.body)?;
-                if r.customer.id.is_none()
-                    && r.customer.email.is_none()
-                    && r.customer.phone.is_none()
-                {
-                    return Err(ctx.schema("customer has no id, email or phone"));
-                }
-                let erasure = Erasure::Contact {
-                    email: r.customer.email.as_deref().and_then(clean_email),
-                    phone: r.customer.phone.as_deref().and_then(|p| ctx.phone(p, None)),
-                    external_id: r.customer.id.map(|i| i.0),
-                    order_ids: r.orders_to_redact.into_iter().map(|i| i.0).collect(),
+            Topic::Cart => {
+                let c: ShopifyCart = ctx.parse(body)?;
+                let Some(snap) = ctx.cart(&c)? else {
+                    return Ok(Translation {
+                        delivery_ids,
+                        ..Translation::ignored(topic, "empty cart without a currency")
+                    });
                 };
-                vec![event(EventKind::Erasure(erasure), None)]
+                let at = snap.updated_at;
+                (EventKind::CartUpdated(snap), Some(at))
             }
-            "shop/redact" => {
-                let _: serde_json::Value = ctx.parse(&req.body)?;
-                vec![event(EventKind::Erasure(Erasure::Source), None)]
+            Topic::Order => {
+                let o: ShopifyOrder = ctx.parse(body)?;
+                let order = ctx.order(&o)?;
+                let at = first_time(&[o.updated_at.as_deref(), o.created_at.as_deref()])
+                    .unwrap_or(order.placed_at);
+                (EventKind::OrderPlaced(order), Some(at))
             }
-            "customers/data_request" => {
-                let _: serde_json::Value = ctx.parse(&req.body)?;
-                return Ok(Translation::ignored(topic, "data request acknowledged"));
+            Topic::Customer => {
+                let c: Customer = ctx.parse(body)?;
+                let at = first_time(&[c.updated_at.as_deref(), c.created_at.as_deref()]);
+                let info = ctx.contact(&ContactParts {
+                    customer: Some(&c),
+                    ..ContactParts::default()
+                });
+                (EventKind::ContactUpdated(info), at)
             }
-            _ => return Ok(Translation::ignored(topic, "topic not used")),
+            Topic::CustomerRedact => {
+                let r: CustomerRedact = ctx.parse(body)?;
+                (EventKind::Erasure(ctx.redact(r)?), None)
+            }
+            Topic::ShopRedact => {
+                let _: serde_json::Value = ctx.parse(body)?;
+                (EventKind::Erasure(Erasure::Source), None)
+            }
+            Topic::DataRequest => {
+                let _: serde_json::Value = ctx.parse(body)?;
+                return Ok(Translation {
+                    delivery_ids,
+                    ..Translation::ignored(topic, "data request acknowledged")
+                });
+            }
         };
+        let (kind, at) = kind_and_time;
+        let events = vec![event(kind, at)];
         Ok(Translation {
             delivery_ids,
             topic,
@@ -163,20 +165,20 @@ impl Source for ShopifySource {
     }
 }
 
-struct Ctx<'a> {
-    settings: &'a ShopifySettings,
-    topic: &'a str,
+/// The first of `times` that is present and parses.
+fn first_time(times: &[Option<&str>]) -> Option<DateTime<Utc>> {
+    times.iter().flatten().find_map(|t| parse_time(t))
 }
 
-fn parse_time(s: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
-    DateTime::parse_from_rfc3339(s.trim()).map(|t| t.with_timezone(&Utc))
-}
-
-fn consent(state: Option<&MarketingConsent>, accepts: Option<bool>) -> Consent {
-    match state.and_then(|s| s.state.as_deref()) {
+/// Shopify's consent states (REST lower-case, GraphQL upper-case), else the older booleans.
+fn consent(object: Option<&MarketingConsent>, accepts: Option<bool>) -> Consent {
+    let state = object
+        .and_then(|s| s.state.as_deref())
+        .map(|s| s.trim().to_ascii_lowercase());
+    match state.as_deref() {
         Some("subscribed") => Consent::Subscribed,
-        Some("not_subscribed") | Some("pending") => Consent::NotSubscribed,
-        Some("unsubscribed") | Some("redacted") | Some("invalid") => Consent::Unsubscribed,
+        Some("not_subscribed" | "pending") => Consent::NotSubscribed,
+        Some("unsubscribed" | "redacted" | "invalid") => Consent::Unsubscribed,
         _ => match accepts {
             Some(true) => Consent::Subscribed,
             Some(false) => Consent::NotSubscribed,
@@ -189,6 +191,37 @@ fn non_empty(s: Option<&str>) -> Option<&str> {
     s.map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// Where a checkout's or order's contact details come from.
+#[derive(Default)]
+struct ContactParts<'a> {
+    customer: Option<&'a Customer>,
+    email: Option<&'a str>,
+    phone: Option<&'a str>,
+    sms_phone: Option<&'a str>,
+    billing: Option<&'a Address>,
+    shipping: Option<&'a Address>,
+    locale: Option<&'a str>,
+    email_consent: Option<&'a MarketingConsent>,
+    sms_consent: Option<&'a MarketingConsent>,
+    accepts_email: Option<bool>,
+    accepts_sms: Option<bool>,
+}
+
+/// Which amounts of a document to read, and in which currency.
+#[derive(Debug, Clone, Copy)]
+struct Pricing {
+    currency: Currency,
+    /// The `*_set` bag to prefer when a line has one in `currency`.
+    side: Side,
+    /// Whether the plain fields (`price`, `line_price`) are in `currency`.
+    plain: bool,
+}
+
+struct Ctx<'a> {
+    settings: &'a ShopifySettings,
+    topic: &'a str,
+}
+
 impl Ctx<'_> {
     fn schema(&self, reason: impl Into<String>) -> TranslateError {
         TranslateError::Schema {
@@ -197,6 +230,7 @@ impl Ctx<'_> {
         }
     }
 
+    /// Not JSON => `Json`; JSON of the wrong shape => `Schema`.
     fn parse<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, TranslateError> {
         let value: serde_json::Value =
             serde_json::from_slice(body).map_err(|e| TranslateError::Json(e.to_string()))?;
@@ -204,135 +238,174 @@ impl Ctx<'_> {
     }
 
     fn time(&self, field: &str, s: &str) -> Result<DateTime<Utc>, TranslateError> {
-        parse_time(s).map_err(|_| self.schema(format!("{field} {s:?} is not an ISO-8601 time")))
+        parse_time(s).ok_or_else(|| self.schema(format!("{field} is not an ISO-8601 time")))
     }
 
-    fn currency(
-        &self,
-        presentment: Option<&str>,
-        shop: Option<&str>,
-    ) -> Result<Currency, TranslateError> {
-        let code = non_empty(presentment)
-            .or(non_empty(shop))
-            .ok_or_else(|| self.schema("currency is missing"))?;
-        Currency::parse(code).map_err(|e| self.schema(e.to_string()))
+    fn currency(&self, field: &str, code: &str) -> Result<Currency, TranslateError> {
+        Currency::parse(code.trim()).map_err(|e| self.schema(format!("{field}: {e}")))
     }
 
     fn money(&self, field: &str, a: &Amount, c: Currency) -> Result<Money, TranslateError> {
         Money::parse_decimal(&a.0, c).map_err(|e| self.schema(format!("{field}: {e}")))
     }
 
+    /// A bag's amount, when the bag is in `currency`.
+    fn bag_money(
+        &self,
+        field: &str,
+        bag: Option<(&Amount, &str)>,
+        currency: Currency,
+    ) -> Result<Option<Money>, TranslateError> {
+        match bag {
+            Some((amount, code)) if code.eq_ignore_ascii_case(currency.code()) => {
+                self.money(field, amount, currency).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
     fn phone(&self, raw: &str, country: Option<&str>) -> Option<String> {
-        let region = self.settings.default_phone_region.as_deref().or(country);
+        let region = non_empty(self.settings.default_phone_region.as_deref()).or(country);
         normalize_phone(raw, region).ok()
     }
 
-    fn items(&self, items: &[WireItem], c: Currency) -> Result<Vec<LineItem>, TranslateError> {
+    fn items(&self, items: &[WireItem], p: Pricing) -> Result<Vec<LineItem>, TranslateError> {
         items
             .iter()
             .enumerate()
-            .map(|(i, it)| {
-                if it.title.trim().is_empty() {
-                    return Err(self.schema(format!("line_items[{i}].title is empty")));
-                }
-                let unit = self.money(&format!("line_items[{i}].price"), &it.price, c)?;
-                let line = match &it.line_price {
-                    Some(lp) => self.money(&format!("line_items[{i}].line_price"), lp, c)?,
-                    None => unit.checked_mul(i64::from(it.quantity)).ok_or_else(|| {
-                        self.schema(format!("line_items[{i}] total out of range"))
-                    })?,
-                };
-                Ok(LineItem {
-                    product_id: it.product_id.as_ref().map(|i| i.0.clone()),
-                    variant_id: it.variant_id.as_ref().map(|i| i.0.clone()),
-                    sku: non_empty(it.sku.as_deref()).map(str::to_string),
-                    title: it.title.clone(),
-                    variant_title: non_empty(it.variant_title.as_deref()).map(str::to_string),
-                    quantity: it.quantity,
-                    unit_price: unit,
-                    line_price: line,
-                    url: None,
-                    image_url: None,
-                })
-            })
+            .map(|(i, it)| self.item(i, it, p))
             .collect()
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn contact(
-        &self,
-        customer: Option<&Customer>,
-        email: Option<&str>,
-        phone: Option<&str>,
-        billing: Option<&Address>,
-        shipping: Option<&Address>,
-        sms_phone: Option<&str>,
-        locale: Option<&str>,
-        accepts_email: Option<bool>,
-        accepts_sms: Option<bool>,
-    ) -> ContactInfo {
-        let country = billing
-            .and_then(|a| a.country_code.as_deref())
-            .or(shipping.and_then(|a| a.country_code.as_deref()))
+    fn item(&self, i: usize, it: &WireItem, p: Pricing) -> Result<LineItem, TranslateError> {
+        let title = it.title.trim();
+        if title.is_empty() {
+            return Err(self.schema(format!("line_items[{i}].title is empty")));
+        }
+        let field = |name: &str| format!("line_items[{i}].{name}");
+        let set_unit = self.bag_money(
+            &field("price_set"),
+            it.price_set.as_ref().and_then(|s| s.side(p.side)),
+            p.currency,
+        )?;
+        let unit = match set_unit {
+            Some(m) => m,
+            None if p.plain => self.money(&field("price"), &it.price, p.currency)?,
+            None => {
+                return Err(self.schema(format!(
+                    "line_items[{i}] has no price in {}",
+                    p.currency.code()
+                )))
+            }
+        };
+        let set_line = self.bag_money(
+            &field("line_price_set"),
+            it.line_price_set.as_ref().and_then(|s| s.side(p.side)),
+            p.currency,
+        )?;
+        let line = match (set_line, &it.line_price) {
+            (Some(m), _) => m,
+            (None, Some(lp)) if p.plain => self.money(&field("line_price"), lp, p.currency)?,
+            _ => unit
+                .checked_mul(i64::from(it.quantity))
+                .ok_or_else(|| self.schema(format!("line_items[{i}] total is out of range")))?,
+        };
+        Ok(LineItem {
+            product_id: it.product_id.as_ref().map(|i| i.0.clone()),
+            variant_id: it.variant_id.as_ref().map(|i| i.0.clone()),
+            sku: non_empty(it.sku.as_deref()).map(str::to_string),
+            title: title.to_string(),
+            variant_title: non_empty(it.variant_title.as_deref()).map(str::to_string),
+            quantity: it.quantity,
+            unit_price: unit,
+            line_price: line,
+            url: it.url.clone(),
+            image_url: it.image.clone(),
+        })
+    }
+
+    fn contact(&self, p: &ContactParts<'_>) -> ContactInfo {
+        let customer = p.customer;
+        let country = p
+            .billing
+            .and_then(|a| non_empty(a.country_code.as_deref()))
+            .or(p
+                .shipping
+                .and_then(|a| non_empty(a.country_code.as_deref())))
             .or(customer
                 .and_then(|c| c.default_address.as_ref())
-                .and_then(|a| a.country_code.as_deref()));
-        let raw_phone = non_empty(phone)
-            .or(non_empty(sms_phone))
+                .and_then(|a| non_empty(a.country_code.as_deref())));
+        let raw_phone = non_empty(p.phone)
+            .or(non_empty(p.sms_phone))
             .or(customer.and_then(|c| non_empty(c.phone.as_deref())))
-            .or(billing.and_then(|a| non_empty(a.phone.as_deref())));
-        let email = non_empty(email).or(customer.and_then(|c| non_empty(c.email.as_deref())));
+            .or(p.billing.and_then(|a| non_empty(a.phone.as_deref())));
+        let email = non_empty(p.email).or(customer.and_then(|c| non_empty(c.email.as_deref())));
         let first = customer
             .and_then(|c| non_empty(c.first_name.as_deref()))
-            .or(billing.and_then(|a| non_empty(a.first_name.as_deref())));
+            .or(p.billing.and_then(|a| non_empty(a.first_name.as_deref())));
         let last = customer
             .and_then(|c| non_empty(c.last_name.as_deref()))
-            .or(billing.and_then(|a| non_empty(a.last_name.as_deref())));
+            .or(p.billing.and_then(|a| non_empty(a.last_name.as_deref())));
         ContactInfo {
             email: email.and_then(clean_email),
-            phone: raw_phone.and_then(|p| self.phone(p, country)),
+            phone: raw_phone.and_then(|raw| self.phone(raw, country)),
             first_name: first.map(str::to_string),
             last_name: last.map(str::to_string),
-            locale: non_empty(locale)
+            locale: non_empty(p.locale)
                 .or(customer.and_then(|c| non_empty(c.locale.as_deref())))
                 .map(str::to_string),
             time_zone: None,
             email_consent: consent(
-                customer.and_then(|c| c.email_marketing_consent.as_ref()),
-                accepts_email.or(customer.and_then(|c| c.accepts_marketing)),
+                p.email_consent
+                    .or(customer.and_then(|c| c.email_marketing_consent.as_ref())),
+                p.accepts_email
+                    .or(customer.and_then(|c| c.accepts_marketing)),
             ),
             sms_consent: consent(
-                customer.and_then(|c| c.sms_marketing_consent.as_ref()),
-                accepts_sms,
+                p.sms_consent
+                    .or(customer.and_then(|c| c.sms_marketing_consent.as_ref())),
+                p.accepts_sms,
             ),
             external_id: customer.and_then(|c| c.id.as_ref()).map(|i| i.0.clone()),
         }
     }
 
     fn checkout(&self, c: &Checkout) -> Result<CartSnapshot, TranslateError> {
-        if c.token.trim().is_empty() {
+        let token = c.token.trim();
+        if token.is_empty() {
             return Err(self.schema("token is empty"));
         }
-        let currency = self.currency(c.presentment_currency.as_deref(), c.currency.as_deref())?;
-        let contact = self.contact(
-            c.customer.as_ref(),
-            c.email.as_deref(),
-            c.phone.as_deref(),
-            c.billing_address.as_ref(),
-            c.shipping_address.as_ref(),
-            c.sms_marketing_phone.as_deref(),
-            c.customer_locale.as_deref(),
-            c.buyer_accepts_marketing,
-            c.buyer_accepts_sms_marketing,
-        );
+        // A checkout's amounts are in the shopper's (presentment) currency.
+        let code = non_empty(c.presentment_currency.as_deref())
+            .or(non_empty(c.currency.as_deref()))
+            .ok_or_else(|| self.schema("currency is missing"))?;
+        let pricing = Pricing {
+            currency: self.currency("presentment_currency", code)?,
+            side: Side::Presentment,
+            plain: true,
+        };
+        let currency = pricing.currency;
+        let contact = self.contact(&ContactParts {
+            customer: c.customer.as_ref(),
+            email: c.email.as_deref(),
+            phone: c.phone.as_deref(),
+            sms_phone: c.sms_marketing_phone.as_deref(),
+            billing: c.billing_address.as_ref(),
+            shipping: c.shipping_address.as_ref(),
+            locale: c.customer_locale.as_deref(),
+            email_consent: c.email_marketing_consent.as_ref(),
+            sms_consent: c.sms_marketing_consent.as_ref(),
+            accepts_email: c.buyer_accepts_marketing,
+            accepts_sms: c.buyer_accepts_sms_marketing,
+        });
         let cart_token = non_empty(c.cart_token.as_deref()).map(str::to_string);
         Ok(CartSnapshot {
-            key: cart_token.clone().unwrap_or_else(|| c.token.clone()),
+            key: cart_token.clone().unwrap_or_else(|| token.to_string()),
             cart_token,
-            checkout_token: Some(c.token.clone()),
+            checkout_token: Some(token.to_string()),
             platform_id: c.id.as_ref().map(|i| i.0.clone()),
             contact: Some(contact).filter(|c| c.is_identified() || c.external_id.is_some()),
-            items: self.items(&c.line_items, currency)?,
+            items: self.items(&c.line_items, pricing)?,
             currency,
             subtotal: c
                 .subtotal_price
@@ -348,20 +421,57 @@ impl Ctx<'_> {
         })
     }
 
-    fn cart(&self, c: &ShopifyCart) -> Result<CartSnapshot, TranslateError> {
+    /// A cart's currency: the body's own `presentment_currency`/`currency` when a version sends
+    /// one, else the lines' `price_set` bags (Shopify's documented cart body has no currency).
+    fn cart_pricing(&self, c: &ShopifyCart) -> Result<Option<Pricing>, TranslateError> {
+        if let Some(code) =
+            non_empty(c.presentment_currency.as_deref()).or(non_empty(c.currency.as_deref()))
+        {
+            return Ok(Some(Pricing {
+                currency: self.currency("currency", code)?,
+                side: Side::Presentment,
+                plain: true,
+            }));
+        }
+        for side in [Side::Presentment, Side::Shop] {
+            let code = c
+                .line_items
+                .iter()
+                .find_map(|it| it.price_set.as_ref().and_then(|s| s.side(side)))
+                .map(|(_, code)| code);
+            if let Some(code) = code {
+                return Ok(Some(Pricing {
+                    currency: self.currency("line_items[].price_set", code)?,
+                    side,
+                    plain: false,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `None` for an emptied cart with no currency anywhere: nothing to record.
+    fn cart(&self, c: &ShopifyCart) -> Result<Option<CartSnapshot>, TranslateError> {
         let token = non_empty(c.token.as_deref())
             .map(str::to_string)
             .or(c.id.as_ref().map(|i| i.0.clone()))
             .ok_or_else(|| self.schema("cart has no token or id"))?;
-        let currency = self.currency(c.currency.as_deref(), None)?;
-        let items = self.items(&c.line_items, currency)?;
+        let updated_at = self.time("updated_at", &c.updated_at)?;
+        let Some(pricing) = self.cart_pricing(c)? else {
+            if c.line_items.is_empty() {
+                return Ok(None);
+            }
+            return Err(self.schema("currency is missing (no currency and no price_set)"));
+        };
+        let currency = pricing.currency;
+        let items = self.items(&c.line_items, pricing)?;
         let mut total = Money::zero(currency);
         for i in &items {
             total = total
                 .checked_add(&i.line_price)
-                .ok_or_else(|| self.schema("cart total out of range"))?;
+                .ok_or_else(|| self.schema("cart total is out of range"))?;
         }
-        Ok(CartSnapshot {
+        Ok(Some(CartSnapshot {
             key: token.clone(),
             cart_token: Some(token),
             checkout_token: None,
@@ -372,37 +482,98 @@ impl Ctx<'_> {
             subtotal: Some(total),
             total,
             recovery_url: None,
-            updated_at: self.time("updated_at", &c.updated_at)?,
+            updated_at,
             completed_at: None,
-        })
+        }))
+    }
+
+    /// An order's plain amounts are in the shop's `currency`; the shopper's currency is in the
+    /// `*_set` bags. Use the shopper's when the total and every line have it (so the order
+    /// matches the checkout it converts), else the shop's.
+    fn order_pricing(&self, o: &ShopifyOrder) -> Result<(Pricing, Money), TranslateError> {
+        let presentment = o
+            .total_price_set
+            .as_ref()
+            .and_then(|s| s.side(Side::Presentment));
+        if let Some((amount, code)) = presentment {
+            let currency = self.currency("total_price_set.presentment_money", code)?;
+            let shop_same = match non_empty(o.currency.as_deref()) {
+                Some(shop) => shop.eq_ignore_ascii_case(currency.code()),
+                None => true,
+            };
+            let lines_have_it = o.line_items.iter().all(|it| {
+                it.price_set
+                    .as_ref()
+                    .and_then(|s| s.side(Side::Presentment))
+                    .is_some_and(|(_, c)| c.eq_ignore_ascii_case(currency.code()))
+            });
+            if shop_same || lines_have_it {
+                let total =
+                    self.money("total_price_set.presentment_money.amount", amount, currency)?;
+                let pricing = Pricing {
+                    currency,
+                    side: Side::Presentment,
+                    plain: shop_same,
+                };
+                return Ok((pricing, total));
+            }
+        }
+        let code = non_empty(o.currency.as_deref())
+            .or(non_empty(o.presentment_currency.as_deref()))
+            .ok_or_else(|| self.schema("currency is missing"))?;
+        let currency = self.currency("currency", code)?;
+        let total = self.money("total_price", &o.total_price, currency)?;
+        let pricing = Pricing {
+            currency,
+            side: Side::Shop,
+            plain: true,
+        };
+        Ok((pricing, total))
     }
 
     fn order(&self, o: &ShopifyOrder) -> Result<Order, TranslateError> {
-        let currency = self.currency(o.presentment_currency.as_deref(), o.currency.as_deref())?;
         let placed = non_empty(o.processed_at.as_deref())
-            .or(non_empty(o.created_at.as_deref()))
-            .ok_or_else(|| self.schema("order has neither processed_at nor created_at"))?;
-        let contact = self.contact(
-            o.customer.as_ref(),
-            o.email.as_deref(),
-            o.phone.as_deref(),
-            o.billing_address.as_ref(),
-            o.shipping_address.as_ref(),
-            None,
-            o.customer_locale.as_deref(),
-            o.buyer_accepts_marketing,
-            None,
-        );
+            .map(|t| self.time("processed_at", t))
+            .or_else(|| non_empty(o.created_at.as_deref()).map(|t| self.time("created_at", t)))
+            .ok_or_else(|| self.schema("order has neither processed_at nor created_at"))??;
+        let (pricing, total) = self.order_pricing(o)?;
+        let contact = self.contact(&ContactParts {
+            customer: o.customer.as_ref(),
+            email: o.email.as_deref(),
+            phone: o.phone.as_deref(),
+            billing: o.billing_address.as_ref(),
+            shipping: o.shipping_address.as_ref(),
+            locale: o.customer_locale.as_deref(),
+            accepts_email: o.buyer_accepts_marketing,
+            ..ContactParts::default()
+        });
         Ok(Order {
             order_id: o.id.0.clone(),
-            name: o.name.clone(),
+            name: non_empty(o.name.as_deref()).map(str::to_string),
             checkout_token: non_empty(o.checkout_token.as_deref()).map(str::to_string),
             cart_token: non_empty(o.cart_token.as_deref()).map(str::to_string),
             contact: Some(contact).filter(|c| c.is_identified() || c.external_id.is_some()),
-            total: self.money("total_price", &o.total_price, currency)?,
-            items: self.items(&o.line_items, currency)?,
-            placed_at: self.time("processed_at", placed)?,
-            test: o.test,
+            total,
+            items: self.items(&o.line_items, pricing)?,
+            placed_at: placed,
+            test: o.test.unwrap_or(false),
+        })
+    }
+
+    fn redact(&self, r: CustomerRedact) -> Result<Erasure, TranslateError> {
+        let c = r.customer;
+        let email = non_empty(c.email.as_deref()).and_then(clean_email);
+        // No address travels with a redaction: only `default_phone_region` can read a national number.
+        let phone = non_empty(c.phone.as_deref()).and_then(|p| self.phone(p, None));
+        let external_id = c.id.map(|i| i.0);
+        if email.is_none() && phone.is_none() && external_id.is_none() {
+            return Err(self.schema("customer has no id, email or phone"));
+        }
+        Ok(Erasure::Contact {
+            email,
+            phone,
+            external_id,
+            order_ids: r.orders_to_redact.into_iter().map(|i| i.0).collect(),
         })
     }
 }

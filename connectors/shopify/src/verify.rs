@@ -1,4 +1,8 @@
-//! Shopify's webhook signature: `X-Shopify-Hmac-Sha256 = base64(HMAC-SHA256(secret, raw body))`.
+//! Shopify's webhook signature: `X-Shopify-Hmac-Sha256 = base64(HMAC-SHA256(secret, raw body))`,
+//! plus the replay window on `X-Shopify-Triggered-At` and the optional shop-domain pin.
+//!
+//! Newer "events" deliveries send the same headers lower-case and unprefixed
+//! (`shopify-hmac-sha256`); both spellings are accepted everywhere.
 
 use crate::config::ShopifySettings;
 use cartback_core::{InboundRequest, VerifyError};
@@ -8,10 +12,26 @@ pub const HMAC_HEADERS: [&str; 2] = ["x-shopify-hmac-sha256", "shopify-hmac-sha2
 pub const TRIGGERED_AT_HEADERS: [&str; 2] = ["x-shopify-triggered-at", "shopify-triggered-at"];
 pub const DOMAIN_HEADERS: [&str; 2] = ["x-shopify-shop-domain", "shopify-shop-domain"];
 
-/// Verifies a delivery. Never parses the body.
+/// The first of `names` present with a non-blank value, trimmed.
+pub(crate) fn header<'a>(req: &'a InboundRequest, names: &[&str]) -> Option<&'a str> {
+    names
+        .iter()
+        .filter_map(|n| req.header(n))
+        .map(str::trim)
+        .find(|v| !v.is_empty())
+}
+
+/// Parses an ISO-8601 / RFC 3339 time (`2026-11-20T10:05:42-05:00`) to UTC.
+pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Verifies a delivery: signature over the raw body with any configured secret (constant time),
+/// then the shop domain when one is configured, then the replay window. Never parses the body.
 pub fn verify(settings: &ShopifySettings, req: &InboundRequest) -> Result<(), VerifyError> {
-    let given = req
-        .first_header(&HMAC_HEADERS)
+    let given = header(req, &HMAC_HEADERS)
         .ok_or_else(|| VerifyError::MissingHeader("X-Shopify-Hmac-Sha256".into()))?;
     cartback_kit::verify_base64(
         &settings.secret,
@@ -20,21 +40,21 @@ pub fn verify(settings: &ShopifySettings, req: &InboundRequest) -> Result<(), Ve
         &[&req.body],
     )?;
     if let Some(expected) = &settings.shop_domain {
-        let domain = req.first_header(&DOMAIN_HEADERS).unwrap_or_default();
+        let domain = header(req, &DOMAIN_HEADERS).unwrap_or_default();
         if !domain.eq_ignore_ascii_case(expected.trim()) {
             return Err(VerifyError::Mismatch);
         }
     }
-    if let Some(ts) = req.first_header(&TRIGGERED_AT_HEADERS) {
-        let at = DateTime::parse_from_rfc3339(ts.trim())
-            .map_err(|_| VerifyError::MalformedHeader("X-Shopify-Triggered-At".into()))?
-            .with_timezone(&Utc);
+    if let Some(ts) = header(req, &TRIGGERED_AT_HEADERS) {
+        let at = parse_time(ts)
+            .ok_or_else(|| VerifyError::MalformedHeader("X-Shopify-Triggered-At".into()))?;
         cartback_kit::check_timestamp_window(at, req.received_at, settings.replay_window.0)?;
     }
     Ok(())
 }
 
-/// The header value Shopify would send for `body` (tests, docs, the README's curl).
+/// The `X-Shopify-Hmac-Sha256` value Shopify would send for `body`: base64 HMAC-SHA256 with
+/// `secret` (for tests, docs and hand-made `curl` deliveries).
 pub fn sign(secret: &str, body: &[u8]) -> String {
     cartback_kit::Encoding::Base64.encode(&cartback_kit::hmac_sha256(secret.as_bytes(), &[body]))
 }

@@ -245,3 +245,219 @@ fn unknown_topics_are_ignored_and_headers_required() {
         vec!["webhook:b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"]
     );
 }
+
+fn checkout_started(t: &Translation) -> &cartback_core::CartSnapshot {
+    match &t.events[0].kind {
+        EventKind::CheckoutStarted(s) => s,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn orders_use_the_shoppers_currency_when_every_amount_has_it() {
+    let body = br#"{"id": "9007199254740993", "currency": "USD", "presentment_currency": "EUR",
+        "total_price": "54.00", "created_at": "2026-11-20T10:30:00Z",
+        "total_price_set": {"shop_money": {"amount": "54.00", "currency_code": "USD"},
+                            "presentment_money": {"amount": "50.00", "currency_code": "EUR"}},
+        "line_items": [{"title": "Mug", "quantity": 2, "price": "27.00",
+            "price_set": {"shop_money": {"amount": "27.00", "currency_code": "USD"},
+                          "presentment_money": {"amount": "25.00", "currency_code": "EUR"}}}]}"#;
+    let t = translate("orders/paid", body, &[]).unwrap();
+    let EventKind::OrderPlaced(o) = &t.events[0].kind else {
+        panic!("{t:?}")
+    };
+    assert_eq!(o.order_id, "9007199254740993");
+    assert_eq!((o.total.minor, o.total.currency.code()), (5000, "EUR"));
+    assert_eq!(o.items[0].unit_price.minor, 2500);
+    assert_eq!(o.items[0].line_price.minor, 5000);
+
+    // A line without the shopper's amount: fall back to the shop's currency throughout.
+    let body = br#"{"id": 1, "currency": "USD", "presentment_currency": "EUR",
+        "total_price": "54.00", "created_at": "2026-11-20T10:30:00Z",
+        "total_price_set": {"presentment_money": {"amount": "50.00", "currency_code": "EUR"}},
+        "line_items": [{"title": "Mug", "quantity": 2, "price": "27.00"}]}"#;
+    let t = translate("orders/paid", body, &[]).unwrap();
+    let EventKind::OrderPlaced(o) = &t.events[0].kind else {
+        panic!("{t:?}")
+    };
+    assert_eq!((o.total.minor, o.total.currency.code()), (5400, "USD"));
+    assert_eq!(o.items[0].line_price.minor, 5400);
+    assert!(!o.test);
+}
+
+#[test]
+fn carts_without_any_currency() {
+    let empty =
+        br#"{"id": "c2", "token": "c2", "line_items": [], "updated_at": "2026-11-20T15:01:02Z"}"#;
+    let t = translate("carts/create", empty, &[]).unwrap();
+    assert!(t.events.is_empty());
+    assert_eq!(t.ignored.as_deref(), Some("empty cart without a currency"));
+    assert_eq!(t.delivery_ids.len(), 2, "still deduplicated");
+    let bare = br#"{"token": "c2", "updated_at": "2026-11-20T15:01:02Z",
+        "line_items": [{"title": "Mug", "quantity": 1, "price": "3.00"}]}"#;
+    let err = translate("carts/update", bare, &[]).unwrap_err();
+    assert!(
+        matches!(&err, TranslateError::Schema { reason, .. } if reason.contains("currency")),
+        "{err}"
+    );
+}
+
+#[test]
+fn checkout_consent_phone_and_region_rules() {
+    // A consent object on the checkout itself wins; GraphQL-style upper-case states are read.
+    let body = br#"{"token": "t1", "updated_at": "2026-11-20T10:00:00Z", "total_price": "1.00",
+        "currency": "EUR", "email": "a@b.fr", "buyer_accepts_marketing": true,
+        "email_marketing_consent": {"state": "UNSUBSCRIBED"},
+        "buyer_accepts_sms_marketing": false, "phone": "06 12 34 56 78",
+        "shipping_address": {"country_code": "FR"}}"#;
+    let t = translate("checkouts/update", body, &[]).unwrap();
+    let c = checkout_started(&t).contact.clone().unwrap();
+    assert_eq!(c.email_consent, Consent::Unsubscribed);
+    assert_eq!(c.sms_consent, Consent::NotSubscribed);
+    assert_eq!(
+        c.phone.as_deref(),
+        Some("+33612345678"),
+        "shipping country read"
+    );
+
+    // An unreadable phone is dropped, not an error; an invalid email likewise.
+    let body = br#"{"token": "t2", "updated_at": "2026-11-20T10:00:00Z", "total_price": "1.00",
+        "currency": "EUR", "email": "not-an-email", "phone": "call me maybe",
+        "customer": {"id": "77"}}"#;
+    let t = translate("checkouts/update", body, &[]).unwrap();
+    let c = checkout_started(&t).contact.clone().unwrap();
+    assert_eq!((c.email, c.phone), (None, None));
+    assert_eq!(c.external_id.as_deref(), Some("77"));
+    assert_eq!(c.email_consent, Consent::Unknown);
+
+    // `default_phone_region` wins over the address country.
+    let mut s = settings();
+    s.default_phone_region = Some("GB".into());
+    let src = ShopifySource::new(s);
+    let body = br#"{"token": "t3", "updated_at": "2026-11-20T10:00:00Z", "total_price": "1.00",
+        "currency": "GBP", "phone": "020 7946 0958", "billing_address": {"country_code": "US"}}"#;
+    let req = request("checkouts/create", body, &[]);
+    let t = src.translate(verify(&src, &req).unwrap()).unwrap();
+    let c = checkout_started(&t).contact.clone().unwrap();
+    assert_eq!(c.phone.as_deref(), Some("+442079460958"));
+}
+
+#[test]
+fn unprefixed_headers_and_triggered_at() {
+    let body = fixture("checkouts_create.json");
+    let t = translate(
+        "",
+        &body,
+        &[
+            ("x-shopify-topic", ""),
+            ("x-shopify-webhook-id", ""),
+            ("x-shopify-event-id", ""),
+            ("shopify-topic", "checkouts/create"),
+            ("shopify-event-id", "evt-1"),
+            ("shopify-triggered-at", "2026-11-20T15:59:00Z"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(t.delivery_ids, vec!["event:evt-1"]);
+    assert_eq!(t.events[0].event_id, "checkouts/create:evt-1");
+    assert_eq!(
+        t.events[0].occurred_at.to_rfc3339(),
+        "2026-11-20T15:59:00+00:00"
+    );
+}
+
+#[test]
+fn schema_errors_name_the_problem() {
+    let cases: &[(&str, &[u8], &str)] = &[
+        (
+            "checkouts/create",
+            br#"{"token":"t","total_price":"1.00","currency":"USD"}"#,
+            "updated_at",
+        ),
+        (
+            "checkouts/create",
+            br#"{"token":"t","updated_at":"2026-11-20T10:00:00Z","total_price":"1.00","currency":"USD",
+                "line_items":[{"quantity":1,"price":"1.00"}]}"#,
+            "title",
+        ),
+        (
+            "checkouts/create",
+            br#"{"token":"t","updated_at":"2026-11-20T10:00:00Z","total_price":"1.00","currency":"USD",
+                "line_items":[{"title":"x","quantity":1,"price":"one dollar"}]}"#,
+            "line_items[0].price",
+        ),
+        (
+            "checkouts/create",
+            br#"{"id": 1.5, "token":"t","updated_at":"2026-11-20T10:00:00Z","total_price":"1.00","currency":"USD"}"#,
+            "integer or string id",
+        ),
+        (
+            "checkouts/create",
+            br#"{"token":"t","updated_at":"2026-11-20T10:00:00Z","total_price":"1.00","currency":"DOLLARS"}"#,
+            "presentment_currency",
+        ),
+        (
+            "orders/create",
+            br#"{"id": 5, "total_price": "1.00", "currency": "USD"}"#,
+            "processed_at",
+        ),
+        ("customers/redact", br#"{"customer": {}}"#, "customer has no id"),
+    ];
+    for (topic, body, needle) in cases {
+        match translate(topic, body, &[]) {
+            Err(TranslateError::Schema { reason, .. }) => {
+                assert!(reason.contains(needle), "{reason:?} lacks {needle:?}");
+                assert!(!reason.contains('\n'), "one line: {reason:?}");
+            }
+            other => panic!("{topic} {needle}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        translate("customers/data_request", b"<xml/>", &[]),
+        Err(TranslateError::Json(_))
+    ));
+    assert!(matches!(
+        translate("shop/redact", b"", &[]),
+        Err(TranslateError::Json(_))
+    ));
+}
+
+#[test]
+fn never_panics_on_odd_or_truncated_bodies() {
+    let topics = [
+        "checkouts/create",
+        "carts/update",
+        "orders/create",
+        "customers/update",
+        "customers/redact",
+        "shop/redact",
+        "customers/data_request",
+    ];
+    let odd: &[&[u8]] = &[
+        b"null",
+        b"[]",
+        b"\"text\"",
+        b"18446744073709551616",
+        br#"{"line_items": "x"}"#,
+        br#"{"token": "", "updated_at": "", "total_price": "", "currency": ""}"#,
+        br#"{"token": "t", "updated_at": "2026-11-20T10:00:00Z", "total_price": "99999999999999999999", "currency": "USD"}"#,
+        br#"{"token": "t", "updated_at": "2026-11-20T10:00:00Z", "total_price": "1", "currency": "USD",
+            "line_items": [{"title": "x", "quantity": 4294967295, "price": "92233720368547758.07"}]}"#,
+        "{\"token\": \"\u{1F600}\", \"email\": \"\u{0}@\u{0}\"}".as_bytes(),
+    ];
+    let fixture_bodies = [
+        fixture("checkouts_create.json"),
+        fixture("orders_create.json"),
+        fixture("carts_update.json"),
+    ];
+    for topic in topics {
+        for body in odd {
+            let _ = translate(topic, body, &[]);
+        }
+        for full in &fixture_bodies {
+            for cut in (0..full.len()).step_by(97) {
+                let _ = translate(topic, full.get(..cut).unwrap(), &[]);
+            }
+        }
+    }
+}
