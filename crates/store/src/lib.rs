@@ -3,7 +3,10 @@
 //! # Layout
 //! - [`model`]: the records the store returns ([`ContactRecord`], [`CartRecord`]) and what one
 //!   ingest did ([`IngestOutcome`], [`Effect`]).
-//! - [`sqlite`]: the embedded default, [`SqliteStore`] (WAL, one writer connection, embedded migrations).
+//! - [`sql`]: [`SqlStore`], SQLite (the embedded default: WAL, one writer connection) and PostgreSQL
+//!   (several instances on one database: `FOR UPDATE SKIP LOCKED` claims) through one code path;
+//!   the engine's tables live in `sql_engine`; migrations per backend under `migrations/`.
+//! - [`testdb`]: throw-away SQLite files and PostgreSQL schemas for tests (`CARTBACK_TEST_PG_URL`).
 //! - [`time`]: instants as integer milliseconds, the one representation every backend stores.
 //!
 //! The [`Store`] trait is the contract: an implementation commits an inbound request's delivery ids,
@@ -12,8 +15,9 @@
 //! implementation follows the same trait and the same shared test suite.
 
 pub mod model;
-pub mod sqlite;
-mod sqlite_engine;
+pub mod sql;
+mod sql_engine;
+pub mod testdb;
 pub mod time;
 
 use async_trait::async_trait;
@@ -26,7 +30,7 @@ pub use model::{
     EffectKind, Engagement, IngestOutcome, NewMessage, NewRun, OutboxRow, OutboxStatus, RunRecord,
     RunStatus, RunUpdate, StepLog, Timer, TimerCommit, TimerKind,
 };
-pub use sqlite::SqliteStore;
+pub use sql::{Backend, SqlStore, SqliteStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -198,8 +202,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
 /// Opens the store a URL names and runs its migrations.
 pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
-    if url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(SqliteStore::open(url).await?))
+    open_with(url, 16).await
+}
+
+/// As [`open`], with at most `pool_size` PostgreSQL connections.
+pub async fn open_with(url: &str, pool_size: u32) -> StoreResult<std::sync::Arc<dyn Store>> {
+    if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(SqlStore::open_with(url, pool_size).await?))
     } else {
         Err(StoreError::Url(url.to_string()))
     }
@@ -216,12 +225,20 @@ pub struct StoreSettings {
     /// `sqlite://PATH` (relative paths are relative to the config file) or `postgres://...`.
     #[serde(default = "default_store_url")]
     pub url: String,
+    /// PostgreSQL connections per instance (SQLite always writes through one).
+    #[serde(default = "default_pool_size")]
+    pub pool_size: u32,
+}
+
+fn default_pool_size() -> u32 {
+    16
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
         StoreSettings {
             url: default_store_url(),
+            pool_size: default_pool_size(),
         }
     }
 }

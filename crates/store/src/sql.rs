@@ -4,12 +4,22 @@
 //! beats `SQLITE_BUSY` retries); reads use a separate pool. `synchronous = FULL`: a commit is on disk
 //! before the webhook is answered.
 
+//! The store on SQL: SQLite (the embedded default) and PostgreSQL (scale-out), one code path
+//! through sqlx's `Any` driver. Queries use `$1`-style parameters, which both accept.
+//!
+//! SQLite: WAL, `synchronous = FULL` (a commit is on disk before the webhook is answered), writes
+//! through a pool of exactly one connection (SQLite has one writer; queuing in the pool beats
+//! `SQLITE_BUSY` retries), reads through a separate read-only pool.
+//!
+//! PostgreSQL: one pool; claims use `FOR UPDATE SKIP LOCKED`, per-contact caps lock the contact
+//! row, so several hub instances on one database never claim, enrol or send the same thing twice.
+
 use crate::model::{CartFilter, CartRecord, ContactRecord, Effect, EffectKind, IngestOutcome};
 use crate::model::{
     CommitOutcome, DeliveryOutcome, Engagement, OutboxRow, OutboxStatus, RunRecord, Timer,
     TimerCommit, TimerKind,
 };
-use crate::sqlite_engine as E;
+use crate::sql_engine as E;
 use crate::time::{from_ms, to_ms};
 use crate::{Ingest, IngestOptions, MessageFilter, Store, StoreError, StoreResult};
 use async_trait::async_trait;
@@ -18,62 +28,105 @@ use cartback_core::{
     LineItem, Money, OptOut, OptOutChannel, Order,
 };
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Row, SqliteConnection, SqlitePool};
-use std::str::FromStr;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyConnection, AnyPool, Executor, Row};
 use std::time::Duration;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    writer: SqlitePool,
-    reader: SqlitePool,
+/// Which database is behind the pools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
 }
 
-impl SqliteStore {
-    /// Opens (creating if missing) the database at `url` (`sqlite://path.db`) and migrates it.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    writer: AnyPool,
+    reader: AnyPool,
+    backend: Backend,
+}
+
+/// The SQLite store (kept as a name for the embedded default).
+pub type SqliteStore = SqlStore;
+
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+    PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
+
+impl SqlStore {
+    /// Opens the database at `url` (`sqlite://path.db`, created if missing; or `postgres://...`)
+    /// and runs its migrations.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .map(|p| p.split('?').next().unwrap_or(p))
-        {
-            if let Some(parent) = std::path::Path::new(path).parent() {
-                if !parent.as_os_str().is_empty() && !parent.exists() {
-                    std::fs::create_dir_all(parent).map_err(|e| {
-                        StoreError::Url(format!("{url}: cannot create {}: {e}", parent.display()))
-                    })?;
-                }
+        Self::open_with(url, 16).await
+    }
+
+    /// As [`SqlStore::open`], with at most `pool_size` PostgreSQL connections.
+    pub async fn open_with(url: &str, pool_size: u32) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(pool_size.max(2))
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await?;
+            POSTGRES_MIGRATOR.run(&pool).await?;
+            return Ok(SqlStore { writer: pool.clone(), reader: pool, backend: Backend::Postgres });
+        }
+        let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+            return Err(StoreError::Url(url.to_string()));
+        };
+        let path = rest.split('?').next().unwrap_or(rest);
+        if let Some(parent) = std::path::Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() && !parent.exists() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    StoreError::Url(format!("{url}: cannot create {}: {e}", parent.display()))
+                })?;
             }
         }
-        let opts = SqliteConnectOptions::from_str(url)
-            .map_err(|_| StoreError::Url(url.to_string()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let writer = SqlitePoolOptions::new()
+        let rw = if rest.contains("mode=") {
+            format!("sqlite://{rest}")
+        } else if rest.contains('?') {
+            format!("sqlite://{rest}&mode=rwc")
+        } else {
+            format!("sqlite://{rest}?mode=rwc")
+        };
+        let writer = AnyPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts.clone())
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(SQLITE_PRAGMAS).await?;
+                    Ok(())
+                })
+            })
+            .connect(&rw)
             .await?;
-        MIGRATOR.run(&writer).await?;
-        let reader = SqlitePoolOptions::new()
+        SQLITE_MIGRATOR.run(&writer).await?;
+        let reader = AnyPoolOptions::new()
             .max_connections(4)
-            .connect_with(opts.read_only(true))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;").await?;
+                    Ok(())
+                })
+            })
+            .connect(&rw)
             .await?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqlStore { writer, reader, backend: Backend::Sqlite })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The writer pool, for crates that extend the schema in the same database.
-    pub fn writer(&self) -> &SqlitePool {
+    pub fn writer(&self) -> &AnyPool {
         &self.writer
     }
 
-    pub fn reader(&self) -> &SqlitePool {
+    pub fn reader(&self) -> &AnyPool {
         &self.reader
     }
 }
@@ -86,23 +139,14 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
-        Ok(())
-    }
 
-    async fn ingest(
-        &self,
-        ingest: Ingest<'_>,
-        options: &IngestOptions,
-    ) -> StoreResult<IngestOutcome> {
+impl SqlStore {
+    async fn ingest_once(&self, ingest: Ingest<'_>, options: &IngestOptions) -> StoreResult<IngestOutcome> {
         let mut tx = self.writer.begin().await?;
         let received = to_ms(ingest.received_at);
         for delivery_id in ingest.delivery_ids {
             let inserted = sqlx::query(
-                "INSERT INTO deliveries (source_id, delivery_id, received_at) VALUES (?, ?, ?)
+                "INSERT INTO deliveries (source_id, delivery_id, received_at) VALUES ($1, $2, $3)
                  ON CONFLICT DO NOTHING",
             )
             .bind(ingest.source_id)
@@ -127,9 +171,44 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(IngestOutcome::Accepted { effects })
     }
+}
+
+/// Unique violations, serialization failures and deadlocks: worth one more try.
+fn retryable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation() || matches!(db.code().as_deref(), Some("40001") | Some("40P01"))
+        }
+        _ => false,
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn ingest(
+        &self,
+        ingest: Ingest<'_>,
+        options: &IngestOptions,
+    ) -> StoreResult<IngestOutcome> {
+        // Two instances creating the same cart or contact at once: the loser's transaction fails on
+        // the unique key and is replayed; the second time it finds the row and updates it.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.ingest_once(ingest, options).await {
+                Err(StoreError::Db(e)) if attempt < 4 && retryable(&e) => continue,
+                other => return other,
+            }
+        }
+    }
 
     async fn cart(&self, id: &str) -> StoreResult<Option<CartRecord>> {
-        let row = sqlx::query(&format!("{CART_SELECT} WHERE c.id = ?"))
+        let row = sqlx::query(&format!("{CART_SELECT} WHERE c.id = $1"))
             .bind(id)
             .fetch_optional(&self.reader)
             .await?;
@@ -138,16 +217,20 @@ impl Store for SqliteStore {
 
     async fn carts(&self, filter: &CartFilter) -> StoreResult<Vec<CartRecord>> {
         let mut sql = format!("{CART_SELECT} WHERE 1 = 1");
+        let mut n = 0;
         if filter.email.is_some() {
-            sql.push_str(" AND p.email_norm = ?");
+            n += 1;
+            sql.push_str(&format!(" AND p.email_norm = ${n}"));
         }
         if filter.status.is_some() {
-            sql.push_str(" AND c.status = ?");
+            n += 1;
+            sql.push_str(&format!(" AND c.status = ${n}"));
         }
         if filter.source_id.is_some() {
-            sql.push_str(" AND c.source_id = ?");
+            n += 1;
+            sql.push_str(&format!(" AND c.source_id = ${n}"));
         }
-        sql.push_str(" ORDER BY c.updated_at DESC, c.id DESC LIMIT ?");
+        sql.push_str(&format!(" ORDER BY c.updated_at DESC, c.id DESC LIMIT ${}", n + 1));
         let mut q = sqlx::query(&sql);
         if let Some(e) = &filter.email {
             q = q.bind(cartback_core::normalize_email(e));
@@ -169,7 +252,7 @@ impl Store for SqliteStore {
 
     async fn contact(&self, id: &str) -> StoreResult<Option<ContactRecord>> {
         let row = sqlx::query(&format!(
-            "SELECT {CONTACT_COLS} FROM contacts p WHERE p.id = ?"
+            "SELECT {CONTACT_COLS} FROM contacts p WHERE p.id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.reader)
@@ -190,7 +273,7 @@ impl Store for SqliteStore {
         lease: Duration,
         limit: u32,
     ) -> StoreResult<Vec<Timer>> {
-        E::claim_timers(&self.writer, now, lease, limit).await
+        E::claim_timers(&self.writer, self.backend, now, lease, limit).await
     }
 
     async fn commit_timer(
@@ -199,11 +282,11 @@ impl Store for SqliteStore {
         commit: TimerCommit,
         now: DateTime<Utc>,
     ) -> StoreResult<CommitOutcome> {
-        E::commit_timer(&self.writer, Some(timer), commit, now).await
+        E::commit_timer(&self.writer, self.backend, Some(timer), commit, now).await
     }
 
     async fn apply(&self, commit: TimerCommit, now: DateTime<Utc>) -> StoreResult<CommitOutcome> {
-        E::commit_timer(&self.writer, None, commit, now).await
+        E::commit_timer(&self.writer, self.backend, None, commit, now).await
     }
 
     async fn schedule_timer(
@@ -237,7 +320,7 @@ impl Store for SqliteStore {
 
     async fn contact_tags(&self, contact_id: &str) -> StoreResult<Vec<String>> {
         Ok(
-            sqlx::query_scalar("SELECT tag FROM contact_tags WHERE contact_id = ? ORDER BY tag")
+            sqlx::query_scalar("SELECT tag FROM contact_tags WHERE contact_id = $1 ORDER BY tag")
                 .bind(contact_id)
                 .fetch_all(&self.reader)
                 .await?,
@@ -246,7 +329,7 @@ impl Store for SqliteStore {
 
     async fn add_contact_tag(&self, contact_id: &str, tag: &str) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO contact_tags (contact_id, tag) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO contact_tags (contact_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(contact_id)
         .bind(tag)
@@ -273,7 +356,7 @@ impl Store for SqliteStore {
         limit: u32,
         resend_unknown: bool,
     ) -> StoreResult<Vec<OutboxRow>> {
-        E::claim_outbox(&self.writer, channel_id, now, lease, limit, resend_unknown).await
+        E::claim_outbox(&self.writer, self.backend, channel_id, now, lease, limit, resend_unknown).await
     }
 
     async fn finish_outbox(
@@ -290,7 +373,7 @@ impl Store for SqliteStore {
     }
 
     async fn message_link(&self, message_id: &str, index: u32) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT url FROM message_links WHERE message_id = ? AND idx = ?")
+        Ok(sqlx::query_scalar("SELECT url FROM message_links WHERE message_id = $1 AND idx = $2")
             .bind(message_id)
             .bind(i64::from(index))
             .fetch_optional(&self.reader)
@@ -328,7 +411,7 @@ impl Store for SqliteStore {
 // ---- applying events -------------------------------------------------------------------------
 
 async fn apply_event(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     event: &Event,
     received: i64,
     options: &IngestOptions,
@@ -342,7 +425,7 @@ async fn apply_event(
     };
     let seq: Option<i64> = sqlx::query_scalar(
         "INSERT INTO events (source_id, event_id, topic, kind, occurred_at, received_at, outcome, payload)
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)
          ON CONFLICT (source_id, event_id) DO NOTHING RETURNING seq",
     )
     .bind(&event.source_id)
@@ -424,7 +507,7 @@ async fn apply_event(
             (EffectKind::Erased { contacts: n }, None, None)
         }
     };
-    sqlx::query("UPDATE events SET outcome = ?, cart_id = ?, contact_id = ? WHERE seq = ?")
+    sqlx::query("UPDATE events SET outcome = $1, cart_id = $2, contact_id = $3 WHERE seq = $4")
         .bind(effect.label())
         .bind(cart_id)
         .bind(contact_id)
@@ -441,16 +524,16 @@ struct ExistingContact {
 }
 
 async fn find_contact(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     column: &str,
     value: &str,
     source_id: &str,
 ) -> StoreResult<Option<ExistingContact>> {
     let sql = if column == "external_id" {
-        "SELECT id, email_norm, updated_at FROM contacts WHERE external_id = ? AND source_id = ? LIMIT 1"
+        "SELECT id, email_norm, updated_at FROM contacts WHERE external_id = $1 AND source_id = $2 LIMIT 1"
             .to_string()
     } else {
-        format!("SELECT id, email_norm, updated_at FROM contacts WHERE {column} = ? LIMIT 1")
+        format!("SELECT id, email_norm, updated_at FROM contacts WHERE {column} = $1 LIMIT 1")
     };
     let mut q = sqlx::query(&sql).bind(value);
     if column == "external_id" {
@@ -467,7 +550,7 @@ async fn find_contact(
 /// Creates or updates the contact `info` describes; returns its id, or `None` if `info`
 /// identifies nobody. Newer reports overwrite; older ones only fill in what is missing.
 async fn upsert_contact(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     source_id: &str,
     info: &ContactInfo,
     at: i64,
@@ -494,7 +577,7 @@ async fn upsert_contact(
     let phone = match &info.phone {
         Some(p) => {
             let holder: Option<String> =
-                sqlx::query_scalar("SELECT id FROM contacts WHERE phone = ?")
+                sqlx::query_scalar("SELECT id FROM contacts WHERE phone = $1")
                     .bind(p)
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -509,7 +592,7 @@ async fn upsert_contact(
     let email_norm_free = match (&email_norm, &existing) {
         (Some(e), Some(ex)) if ex.email_norm.as_deref() != Some(e.as_str()) => {
             let holder: Option<String> =
-                sqlx::query_scalar("SELECT id FROM contacts WHERE email_norm = ?")
+                sqlx::query_scalar("SELECT id FROM contacts WHERE email_norm = $1")
                     .bind(e)
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -531,7 +614,7 @@ async fn upsert_contact(
             sqlx::query(
                 "INSERT INTO contacts (id, source_id, email, email_norm, phone, first_name, last_name,
                     locale, time_zone, email_consent, sms_consent, external_id, updated_at, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             )
             .bind(&id)
             .bind(source_id)
@@ -558,13 +641,13 @@ async fn upsert_contact(
                 (info.sms_consent != Consent::Unknown).then(|| info.sms_consent.as_str());
             sqlx::query(
                 "UPDATE contacts SET
-                    email = COALESCE(?, email), email_norm = COALESCE(?, email_norm),
-                    phone = COALESCE(?, phone), first_name = COALESCE(?, first_name),
-                    last_name = COALESCE(?, last_name), locale = COALESCE(?, locale),
-                    time_zone = COALESCE(?, time_zone), email_consent = COALESCE(?, email_consent),
-                    sms_consent = COALESCE(?, sms_consent), external_id = COALESCE(?, external_id),
-                    updated_at = ?
-                 WHERE id = ?",
+                    email = COALESCE($1, email), email_norm = COALESCE($2, email_norm),
+                    phone = COALESCE($3, phone), first_name = COALESCE($4, first_name),
+                    last_name = COALESCE($5, last_name), locale = COALESCE($6, locale),
+                    time_zone = COALESCE($7, time_zone), email_consent = COALESCE($8, email_consent),
+                    sms_consent = COALESCE($9, sms_consent), external_id = COALESCE($10, external_id),
+                    updated_at = $11
+                 WHERE id = $12",
             )
             .bind(&email)
             .bind(&email_norm)
@@ -586,14 +669,14 @@ async fn upsert_contact(
             // An older report: fill gaps only; consent only where nothing is known yet.
             sqlx::query(
                 "UPDATE contacts SET
-                    email = COALESCE(email, ?), email_norm = COALESCE(email_norm, ?),
-                    phone = COALESCE(phone, ?), first_name = COALESCE(first_name, ?),
-                    last_name = COALESCE(last_name, ?), locale = COALESCE(locale, ?),
-                    time_zone = COALESCE(time_zone, ?),
-                    email_consent = CASE WHEN email_consent = 'unknown' THEN ? ELSE email_consent END,
-                    sms_consent = CASE WHEN sms_consent = 'unknown' THEN ? ELSE sms_consent END,
-                    external_id = COALESCE(external_id, ?)
-                 WHERE id = ?",
+                    email = COALESCE(email, $1), email_norm = COALESCE(email_norm, $2),
+                    phone = COALESCE(phone, $3), first_name = COALESCE(first_name, $4),
+                    last_name = COALESCE(last_name, $5), locale = COALESCE(locale, $6),
+                    time_zone = COALESCE(time_zone, $7),
+                    email_consent = CASE WHEN email_consent = 'unknown' THEN $8 ELSE email_consent END,
+                    sms_consent = CASE WHEN sms_consent = 'unknown' THEN $9 ELSE sms_consent END,
+                    external_id = COALESCE(external_id, $10)
+                 WHERE id = $11",
             )
             .bind(&email)
             .bind(&email_norm)
@@ -615,7 +698,7 @@ async fn upsert_contact(
 
 /// Creates or updates a cart from a snapshot. Returns the cart id and whether the snapshot was stale.
 async fn upsert_cart(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     source_id: &str,
     snap: &CartSnapshot,
     contact_id: Option<&str>,
@@ -626,7 +709,7 @@ async fn upsert_cart(
     let updated = to_ms(snap.updated_at);
     let completed = snap.completed_at.map(to_ms);
     let existing =
-        sqlx::query("SELECT id, updated_at FROM carts WHERE source_id = ? AND cart_key = ?")
+        sqlx::query("SELECT id, updated_at FROM carts WHERE source_id = $1 AND cart_key = $2")
             .bind(source_id)
             .bind(&snap.key)
             .fetch_optional(&mut *tx)
@@ -638,7 +721,7 @@ async fn upsert_cart(
                 "INSERT INTO carts (id, source_id, cart_key, cart_token, checkout_token, platform_id, status,
                     contact_id, items, item_count, currency, subtotal_minor, total_minor, recovery_url,
                     updated_at, completed_at, converted_at, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
             )
             .bind(&id)
             .bind(source_id)
@@ -667,10 +750,10 @@ async fn upsert_cart(
             let stored: i64 = row.get("updated_at");
             if updated < stored {
                 sqlx::query(
-                    "UPDATE carts SET cart_token = COALESCE(cart_token, ?),
-                        checkout_token = COALESCE(checkout_token, ?), platform_id = COALESCE(platform_id, ?),
-                        contact_id = COALESCE(contact_id, ?), recovery_url = COALESCE(recovery_url, ?)
-                     WHERE id = ?",
+                    "UPDATE carts SET cart_token = COALESCE(cart_token, $1),
+                        checkout_token = COALESCE(checkout_token, $2), platform_id = COALESCE(platform_id, $3),
+                        contact_id = COALESCE(contact_id, $4), recovery_url = COALESCE(recovery_url, $5)
+                     WHERE id = $6",
                 )
                 .bind(&snap.cart_token)
                 .bind(&snap.checkout_token)
@@ -683,14 +766,14 @@ async fn upsert_cart(
                 return Ok((id, true));
             }
             sqlx::query(
-                "UPDATE carts SET cart_token = COALESCE(?, cart_token),
-                    checkout_token = COALESCE(?, checkout_token), platform_id = COALESCE(?, platform_id),
-                    contact_id = COALESCE(?, contact_id), items = ?, item_count = ?, currency = ?,
-                    subtotal_minor = ?, total_minor = ?, recovery_url = COALESCE(?, recovery_url),
-                    updated_at = ?, completed_at = COALESCE(?, completed_at),
-                    status = CASE WHEN ? IS NOT NULL THEN 'converted' WHEN status = 'abandoned' THEN 'open' ELSE status END,
-                    converted_at = COALESCE(converted_at, ?)
-                 WHERE id = ?",
+                "UPDATE carts SET cart_token = COALESCE($1, cart_token),
+                    checkout_token = COALESCE($2, checkout_token), platform_id = COALESCE($3, platform_id),
+                    contact_id = COALESCE($4, contact_id), items = $5, item_count = $6, currency = $7,
+                    subtotal_minor = $8, total_minor = $9, recovery_url = COALESCE($10, recovery_url),
+                    updated_at = $11, completed_at = COALESCE($12, completed_at),
+                    status = CASE WHEN $13 IS NOT NULL THEN 'converted' WHEN status = 'abandoned' THEN 'open' ELSE status END,
+                    converted_at = COALESCE(converted_at, $14)
+                 WHERE id = $15",
             )
             .bind(&snap.cart_token)
             .bind(&snap.checkout_token)
@@ -714,8 +797,8 @@ async fn upsert_cart(
     };
     // An order that arrived before its cart (webhooks are unordered) converts it now.
     let order = sqlx::query(
-        "SELECT order_id, placed_at FROM orders WHERE source_id = ? AND cart_id IS NULL
-           AND ((checkout_token IS NOT NULL AND checkout_token = ?) OR (cart_token IS NOT NULL AND cart_token = ?))
+        "SELECT order_id, placed_at FROM orders WHERE source_id = $1 AND cart_id IS NULL
+           AND ((checkout_token IS NOT NULL AND checkout_token = $2) OR (cart_token IS NOT NULL AND cart_token = $3))
          ORDER BY placed_at LIMIT 1",
     )
     .bind(source_id)
@@ -727,7 +810,7 @@ async fn upsert_cart(
         let order_id: String = o.get("order_id");
         let placed_at: i64 = o.get("placed_at");
         convert_cart(tx, &cart_id, &order_id, placed_at).await?;
-        sqlx::query("UPDATE orders SET cart_id = ? WHERE source_id = ? AND order_id = ?")
+        sqlx::query("UPDATE orders SET cart_id = $1 WHERE source_id = $2 AND order_id = $3")
             .bind(&cart_id)
             .bind(source_id)
             .bind(&order_id)
@@ -740,12 +823,12 @@ async fn upsert_cart(
 /// The debounce: every fresh update of an open cart with items moves its abandonment check to
 /// `updated_at + after`; a cart that cannot be abandoned loses its pending check.
 async fn schedule_cart_check(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     cart_id: &str,
     snap: &CartSnapshot,
     after: Duration,
 ) -> StoreResult<()> {
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM carts WHERE id = ?")
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM carts WHERE id = $1")
         .bind(cart_id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -755,7 +838,7 @@ async fn schedule_cart_check(
             .saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX));
         E::upsert_timer(tx, TimerKind::CartCheck, cart_id, due).await?;
     } else {
-        sqlx::query("DELETE FROM timers WHERE kind = 'cart_check' AND subject = ?")
+        sqlx::query("DELETE FROM timers WHERE kind = 'cart_check' AND subject = $1")
             .bind(cart_id)
             .execute(&mut *tx)
             .await?;
@@ -764,14 +847,14 @@ async fn schedule_cart_check(
 }
 
 async fn record_message_status(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     update: &cartback_core::MessageStatusUpdate,
     at: i64,
 ) -> StoreResult<()> {
     let id: Option<String> = match (&update.message_id, &update.provider_message_id) {
         (Some(id), _) => Some(id.clone()),
         (None, Some(pid)) => {
-            sqlx::query_scalar("SELECT id FROM outbox WHERE provider_message_id = ? LIMIT 1")
+            sqlx::query_scalar("SELECT id FROM outbox WHERE provider_message_id = $1 LIMIT 1")
                 .bind(pid)
                 .fetch_optional(&mut *tx)
                 .await?
@@ -783,7 +866,7 @@ async fn record_message_status(
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
-        sqlx::query("INSERT INTO message_events (message_id, status, at, url) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        sqlx::query("INSERT INTO message_events (message_id, status, at, url) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
             .bind(id)
             .bind(status)
             .bind(at)
@@ -795,21 +878,21 @@ async fn record_message_status(
 }
 
 async fn convert_cart(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     cart_id: &str,
     order_id: &str,
     placed_at: i64,
 ) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE carts SET status = 'converted', order_id = COALESCE(order_id, ?),
-            converted_at = COALESCE(converted_at, ?) WHERE id = ?",
+        "UPDATE carts SET status = 'converted', order_id = COALESCE(order_id, $1),
+            converted_at = COALESCE(converted_at, $2) WHERE id = $3",
     )
     .bind(order_id)
     .bind(placed_at)
     .bind(cart_id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM timers WHERE kind = 'cart_check' AND subject = ?")
+    sqlx::query("DELETE FROM timers WHERE kind = 'cart_check' AND subject = $1")
         .bind(cart_id)
         .execute(&mut *tx)
         .await?;
@@ -819,7 +902,7 @@ async fn convert_cart(
 /// Records an order and converts the cart it matches: by checkout token, then cart token, then the
 /// contact's most recent open cart within the match window.
 async fn record_order(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     source_id: &str,
     order: &Order,
     contact_id: Option<&str>,
@@ -831,7 +914,7 @@ async fn record_order(
     let inserted = sqlx::query(
         "INSERT INTO orders (source_id, order_id, name, contact_id, checkout_token, cart_token, email_norm,
             total_minor, currency, placed_at, test, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
     )
     .bind(source_id)
     .bind(&order.order_id)
@@ -843,14 +926,14 @@ async fn record_order(
     .bind(order.total.minor)
     .bind(order.total.currency.code())
     .bind(placed)
-    .bind(order.test)
+    .bind(i64::from(order.test))
     .bind(received)
     .execute(&mut *tx)
     .await?
     .rows_affected();
     if inserted == 0 {
         let cart_id: Option<String> =
-            sqlx::query_scalar("SELECT cart_id FROM orders WHERE source_id = ? AND order_id = ?")
+            sqlx::query_scalar("SELECT cart_id FROM orders WHERE source_id = $1 AND order_id = $2")
                 .bind(source_id)
                 .bind(&order.order_id)
                 .fetch_optional(&mut *tx)
@@ -861,7 +944,7 @@ async fn record_order(
     let mut cart_id: Option<String> = None;
     if let Some(t) = &order.checkout_token {
         cart_id = sqlx::query_scalar(
-            "SELECT id FROM carts WHERE source_id = ? AND checkout_token = ? LIMIT 1",
+            "SELECT id FROM carts WHERE source_id = $1 AND checkout_token = $2 LIMIT 1",
         )
         .bind(source_id)
         .bind(t)
@@ -871,7 +954,7 @@ async fn record_order(
     if cart_id.is_none() {
         if let Some(t) = &order.cart_token {
             cart_id = sqlx::query_scalar(
-                "SELECT id FROM carts WHERE source_id = ? AND (cart_token = ? OR cart_key = ?) LIMIT 1",
+                "SELECT id FROM carts WHERE source_id = $1 AND (cart_token = $2 OR cart_key = $3) LIMIT 1",
             )
             .bind(source_id)
             .bind(t)
@@ -884,8 +967,8 @@ async fn record_order(
         if let Some(contact) = contact_id {
             let window = i64::try_from(options.order_match_window.as_millis()).unwrap_or(i64::MAX);
             cart_id = sqlx::query_scalar(
-                "SELECT id FROM carts WHERE contact_id = ? AND status IN ('open', 'abandoned')
-                   AND updated_at >= ? AND updated_at <= ?
+                "SELECT id FROM carts WHERE contact_id = $1 AND status IN ('open', 'abandoned')
+                   AND updated_at >= $2 AND updated_at <= $3
                  ORDER BY updated_at DESC LIMIT 1",
             )
             .bind(contact)
@@ -897,7 +980,7 @@ async fn record_order(
     }
     if let Some(id) = &cart_id {
         convert_cart(tx, id, &order.order_id, placed).await?;
-        sqlx::query("UPDATE orders SET cart_id = ? WHERE source_id = ? AND order_id = ?")
+        sqlx::query("UPDATE orders SET cart_id = $1 WHERE source_id = $2 AND order_id = $3")
             .bind(id)
             .bind(source_id)
             .bind(&order.order_id)
@@ -907,7 +990,7 @@ async fn record_order(
     Ok((cart_id, true))
 }
 
-async fn apply_opt_out(tx: &mut SqliteConnection, opt: &OptOut) -> StoreResult<u64> {
+async fn apply_opt_out(tx: &mut AnyConnection, opt: &OptOut) -> StoreResult<u64> {
     let state = if opt.resubscribe {
         Consent::Subscribed
     } else {
@@ -915,14 +998,14 @@ async fn apply_opt_out(tx: &mut SqliteConnection, opt: &OptOut) -> StoreResult<u
     };
     let result = match opt.channel {
         OptOutChannel::Email => {
-            sqlx::query("UPDATE contacts SET email_consent = ? WHERE email_norm = ?")
+            sqlx::query("UPDATE contacts SET email_consent = $1 WHERE email_norm = $2")
                 .bind(state.as_str())
                 .bind(cartback_core::normalize_email(&opt.address))
                 .execute(&mut *tx)
                 .await?
         }
         OptOutChannel::Sms => {
-            sqlx::query("UPDATE contacts SET sms_consent = ? WHERE phone = ?")
+            sqlx::query("UPDATE contacts SET sms_consent = $1 WHERE phone = $2")
                 .bind(state.as_str())
                 .bind(&opt.address)
                 .execute(&mut *tx)
@@ -934,7 +1017,7 @@ async fn apply_opt_out(tx: &mut SqliteConnection, opt: &OptOut) -> StoreResult<u
 
 /// Erases personal data; anonymous aggregates (cart totals, order totals, counts) stay.
 async fn erase(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     source_id: &str,
     erasure: &Erasure,
     keep_seq: i64,
@@ -947,8 +1030,8 @@ async fn erase(
             order_ids,
         } => {
             let mut ids: Vec<String> = sqlx::query_scalar(
-                "SELECT id FROM contacts WHERE (email_norm IS NOT NULL AND email_norm = ?)
-                    OR (phone IS NOT NULL AND phone = ?) OR (external_id IS NOT NULL AND external_id = ? AND source_id = ?)",
+                "SELECT id FROM contacts WHERE (email_norm IS NOT NULL AND email_norm = $1)
+                    OR (phone IS NOT NULL AND phone = $2) OR (external_id IS NOT NULL AND external_id = $3 AND source_id = $4)",
             )
             .bind(email.as_deref().map(cartback_core::normalize_email))
             .bind(phone)
@@ -958,7 +1041,7 @@ async fn erase(
             .await?;
             for order_id in order_ids {
                 let c: Option<String> = sqlx::query_scalar(
-                    "SELECT contact_id FROM orders WHERE source_id = ? AND order_id = ? AND contact_id IS NOT NULL",
+                    "SELECT contact_id FROM orders WHERE source_id = $1 AND order_id = $2 AND contact_id IS NOT NULL",
                 )
                 .bind(source_id)
                 .bind(order_id)
@@ -966,7 +1049,7 @@ async fn erase(
                 .await?
                 .flatten();
                 ids.extend(c);
-                sqlx::query("UPDATE orders SET email_norm = NULL, contact_id = NULL WHERE source_id = ? AND order_id = ?")
+                sqlx::query("UPDATE orders SET email_norm = NULL, contact_id = NULL WHERE source_id = $1 AND order_id = $2")
                     .bind(source_id)
                     .bind(order_id)
                     .execute(&mut *tx)
@@ -977,20 +1060,20 @@ async fn erase(
             ids
         }
         Erasure::Source => {
-            sqlx::query("DELETE FROM events WHERE source_id = ? AND seq <> ?")
+            sqlx::query("DELETE FROM events WHERE source_id = $1 AND seq <> $2")
                 .bind(source_id)
                 .bind(keep_seq)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("UPDATE carts SET contact_id = NULL, recovery_url = NULL, cart_token = NULL, checkout_token = NULL WHERE source_id = ?")
+            sqlx::query("UPDATE carts SET contact_id = NULL, recovery_url = NULL, cart_token = NULL, checkout_token = NULL WHERE source_id = $1")
                 .bind(source_id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("UPDATE orders SET email_norm = NULL, contact_id = NULL, cart_token = NULL, checkout_token = NULL WHERE source_id = ?")
+            sqlx::query("UPDATE orders SET email_norm = NULL, contact_id = NULL, cart_token = NULL, checkout_token = NULL WHERE source_id = $1")
                 .bind(source_id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query_scalar("SELECT id FROM contacts WHERE source_id = ?")
+            sqlx::query_scalar("SELECT id FROM contacts WHERE source_id = $1")
                 .bind(source_id)
                 .fetch_all(&mut *tx)
                 .await?
@@ -998,22 +1081,22 @@ async fn erase(
     };
     for id in &contact_ids {
         sqlx::query(
-            "DELETE FROM events WHERE seq <> ? AND (contact_id = ? OR cart_id IN (SELECT id FROM carts WHERE contact_id = ?))",
+            "DELETE FROM events WHERE seq <> $1 AND (contact_id = $2 OR cart_id IN (SELECT id FROM carts WHERE contact_id = $3))",
         )
         .bind(keep_seq)
         .bind(id)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE carts SET contact_id = NULL, recovery_url = NULL WHERE contact_id = ?")
+        sqlx::query("UPDATE carts SET contact_id = NULL, recovery_url = NULL WHERE contact_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE orders SET contact_id = NULL, email_norm = NULL WHERE contact_id = ?")
+        sqlx::query("UPDATE orders SET contact_id = NULL, email_norm = NULL WHERE contact_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM contacts WHERE id = ?")
+        sqlx::query("DELETE FROM contacts WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -1037,7 +1120,7 @@ const CART_SELECT: &str = "SELECT c.id, c.source_id, c.cart_key, c.cart_token, c
     p.created_at AS p_created_at, p.updated_at AS p_updated_at
     FROM carts c LEFT JOIN contacts p ON p.id = c.contact_id";
 
-fn contact_record(r: &SqliteRow, _prefix: &str) -> StoreResult<Option<ContactRecord>> {
+fn contact_record(r: &AnyRow, _prefix: &str) -> StoreResult<Option<ContactRecord>> {
     let id: Option<String> = r.try_get("p_id")?;
     let Some(id) = id else { return Ok(None) };
     let email_consent: String = r.try_get("p_email_consent")?;
@@ -1060,7 +1143,7 @@ fn contact_record(r: &SqliteRow, _prefix: &str) -> StoreResult<Option<ContactRec
     }))
 }
 
-fn cart_record(r: &SqliteRow) -> StoreResult<CartRecord> {
+fn cart_record(r: &AnyRow) -> StoreResult<CartRecord> {
     let currency_code: String = r.try_get("currency")?;
     let currency = Currency::parse(&currency_code).map_err(corrupt)?;
     let status: String = r.try_get("status")?;

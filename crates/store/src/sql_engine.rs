@@ -3,10 +3,11 @@
 
 use crate::model::*;
 use crate::time::{from_ms, to_ms};
+use crate::sql::Backend;
 use crate::{MessageFilter, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::any::AnyRow;
+use sqlx::{Row, AnyConnection, AnyPool};
 use std::time::Duration;
 
 fn ms(d: Duration) -> i64 {
@@ -18,13 +19,13 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
 }
 
 pub(crate) async fn upsert_timer(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     kind: TimerKind,
     subject: &str,
     due: i64,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO timers (kind, subject, due_at) VALUES (?, ?, ?)
+        "INSERT INTO timers (kind, subject, due_at) VALUES ($1, $2, $3)
          ON CONFLICT (kind, subject) DO UPDATE SET due_at = excluded.due_at, lease_until = NULL, attempts = 0",
     )
     .bind(kind.as_str())
@@ -35,20 +36,48 @@ pub(crate) async fn upsert_timer(
     Ok(())
 }
 
+/// `FOR UPDATE SKIP LOCKED` where the database has it (PostgreSQL); SQLite has one writer.
+fn skip_locked(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    }
+}
+
+fn for_update(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    }
+}
+
+/// Serializes per-contact counting (re-entry, caps) across instances on PostgreSQL.
+async fn lock_contact(conn: &mut AnyConnection, backend: Backend, contact_id: &str) -> StoreResult<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT id FROM contacts WHERE id = $1 FOR UPDATE")
+            .bind(contact_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn claim_timers(
-    pool: &SqlitePool,
+    pool: &AnyPool,
+    backend: Backend,
     now: DateTime<Utc>,
     lease: Duration,
     limit: u32,
 ) -> StoreResult<Vec<Timer>> {
     let now_ms = to_ms(now);
     let lease_until = now_ms.saturating_add(ms(lease));
-    let rows = sqlx::query(
-        "UPDATE timers SET lease_until = ?, attempts = attempts + 1
-         WHERE id IN (SELECT id FROM timers WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-                      ORDER BY due_at LIMIT ?)
+    let rows = sqlx::query(&format!(
+        "UPDATE timers SET lease_until = $1, attempts = attempts + 1
+         WHERE id IN (SELECT id FROM timers WHERE due_at <= $2 AND (lease_until IS NULL OR lease_until <= $3)
+                      ORDER BY due_at LIMIT $4{})
          RETURNING id, kind, subject, due_at, lease_until, attempts",
-    )
+        skip_locked(backend)
+    ))
     .bind(lease_until)
     .bind(now_ms)
     .bind(now_ms)
@@ -75,7 +104,7 @@ pub(crate) async fn claim_timers(
 }
 
 async fn count_since(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     sql: &str,
     a: &str,
     b: &str,
@@ -90,7 +119,8 @@ async fn count_since(
 }
 
 pub(crate) async fn commit_timer(
-    pool: &SqlitePool,
+    pool: &AnyPool,
+    backend: Backend,
     timer: Option<&Timer>,
     commit: TimerCommit,
     now: DateTime<Utc>,
@@ -98,9 +128,10 @@ pub(crate) async fn commit_timer(
     let now_ms = to_ms(now);
     let mut tx = pool.begin().await?;
     if let Some(timer) = timer {
-        let held: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM timers WHERE id = ? AND lease_until = ? AND due_at = ?",
-        )
+        let held: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT id FROM timers WHERE id = $1 AND lease_until = $2 AND due_at = $3{}",
+            for_update(backend)
+        ))
         .bind(timer.id)
         .bind(timer.lease_until)
         .bind(to_ms(timer.due_at))
@@ -116,7 +147,7 @@ pub(crate) async fn commit_timer(
         ..Default::default()
     };
     if let Some(cart_id) = &commit.abandon_cart {
-        sqlx::query("UPDATE carts SET status = 'abandoned' WHERE id = ? AND status = 'open'")
+        sqlx::query("UPDATE carts SET status = 'abandoned' WHERE id = $1 AND status = 'open'")
             .bind(cart_id)
             .execute(&mut *tx)
             .await?;
@@ -126,10 +157,11 @@ pub(crate) async fn commit_timer(
         let mut status = r.status;
         let mut reason = r.exit_reason.clone();
         if let (Some(cap), Some(contact)) = (&new.reenter, &r.contact_id) {
+            lock_contact(&mut tx, backend, contact).await?;
             let n = count_since(
                 &mut tx,
-                "SELECT COUNT(*) FROM flow_runs WHERE contact_id = ? AND flow_id = ? AND test = 0
-                   AND enrolled_at >= ? AND NOT (status = 'exited' AND exit_reason = 'reenter_cap')",
+                "SELECT COUNT(*) FROM flow_runs WHERE contact_id = $1 AND flow_id = $2 AND test = 0
+                   AND enrolled_at >= $3 AND NOT (status = 'exited' AND exit_reason = 'reenter_cap')",
                 contact,
                 &r.flow_id,
                 to_ms(cap.since),
@@ -143,17 +175,17 @@ pub(crate) async fn commit_timer(
         let inserted = sqlx::query(
             "INSERT INTO flow_runs (id, flow_id, cart_id, contact_id, variant, holdout, status, step, test,
                 enrolled_at, updated_at, exit_reason)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
         )
         .bind(&r.id)
         .bind(&r.flow_id)
         .bind(&r.cart_id)
         .bind(&r.contact_id)
         .bind(&r.variant)
-        .bind(r.holdout)
+        .bind(i64::from(r.holdout))
         .bind(status.as_str())
         .bind(i64::from(r.step))
-        .bind(r.test)
+        .bind(i64::from(r.test))
         .bind(to_ms(r.enrolled_at))
         .bind(now_ms)
         .bind(&reason)
@@ -174,8 +206,8 @@ pub(crate) async fn commit_timer(
     }
     if let Some(u) = &commit.run_update {
         let changed = sqlx::query(
-            "UPDATE flow_runs SET step = ?, status = ?, exit_reason = COALESCE(?, exit_reason), updated_at = ?
-             WHERE id = ? AND step = ? AND status = 'running'",
+            "UPDATE flow_runs SET step = $1, status = $2, exit_reason = COALESCE($3, exit_reason), updated_at = $4
+             WHERE id = $5 AND step = $6 AND status = 'running'",
         )
         .bind(i64::from(u.step))
         .bind(u.status.as_str())
@@ -190,7 +222,7 @@ pub(crate) async fn commit_timer(
             // The run moved on without us (a test run, an exit): write nothing of this step.
             tx.rollback().await?;
             if let Some(timer) = timer {
-                sqlx::query("DELETE FROM timers WHERE id = ? AND lease_until = ?")
+                sqlx::query("DELETE FROM timers WHERE id = $1 AND lease_until = $2")
                     .bind(timer.id)
                     .bind(timer.lease_until)
                     .execute(pool)
@@ -203,7 +235,7 @@ pub(crate) async fn commit_timer(
         }
     }
     for s in &commit.steps {
-        sqlx::query("INSERT INTO run_steps (run_id, step, outcome, detail, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        sqlx::query("INSERT INTO run_steps (run_id, step, outcome, detail, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
             .bind(&s.run_id)
             .bind(i64::from(s.step))
             .bind(&s.outcome)
@@ -215,10 +247,11 @@ pub(crate) async fn commit_timer(
     for m in &commit.outbox {
         let mut status = OutboxStatus::Queued;
         if let (Some(cap), Some(contact)) = (&m.cap, &m.contact_id) {
+            lock_contact(&mut tx, backend, contact).await?;
             let n = count_since(
                 &mut tx,
-                "SELECT COUNT(*) FROM outbox WHERE contact_id = ? AND channel_id = ? AND test = 0
-                   AND created_at >= ? AND status IN ('queued', 'sending', 'sent', 'unknown')",
+                "SELECT COUNT(*) FROM outbox WHERE contact_id = $1 AND channel_id = $2 AND test = 0
+                   AND created_at >= $3 AND status IN ('queued', 'sending', 'sent', 'unknown')",
                 contact,
                 &m.message.channel_id,
                 to_ms(cap.since),
@@ -232,7 +265,7 @@ pub(crate) async fn commit_timer(
         let inserted = sqlx::query(
             "INSERT INTO outbox (id, run_id, step, channel_id, contact_id, cart_id, status, message, attempts,
                 next_attempt_at, test, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $11) ON CONFLICT DO NOTHING",
         )
         .bind(&m.message.id)
         .bind(&m.run_id)
@@ -243,14 +276,14 @@ pub(crate) async fn commit_timer(
         .bind(status.as_str())
         .bind(body)
         .bind(now_ms)
-        .bind(m.message.test)
+        .bind(i64::from(m.message.test))
         .bind(now_ms)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if inserted > 0 {
             for (i, url) in m.links.iter().enumerate() {
-                sqlx::query("INSERT INTO message_links (message_id, idx, url) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+                sqlx::query("INSERT INTO message_links (message_id, idx, url) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                     .bind(&m.message.id)
                     .bind(i64::try_from(i).unwrap_or(i64::MAX))
                     .bind(url)
@@ -269,7 +302,7 @@ pub(crate) async fn commit_timer(
     match (timer, commit.reschedule) {
         (Some(timer), Some(at)) => {
             sqlx::query(
-                "UPDATE timers SET due_at = ?, lease_until = NULL, attempts = 0 WHERE id = ?",
+                "UPDATE timers SET due_at = $1, lease_until = NULL, attempts = 0 WHERE id = $2",
             )
             .bind(to_ms(at))
             .bind(timer.id)
@@ -277,7 +310,7 @@ pub(crate) async fn commit_timer(
             .await?;
         }
         (Some(timer), None) => {
-            sqlx::query("DELETE FROM timers WHERE id = ?")
+            sqlx::query("DELETE FROM timers WHERE id = $1")
                 .bind(timer.id)
                 .execute(&mut *tx)
                 .await?;
@@ -290,7 +323,7 @@ pub(crate) async fn commit_timer(
 
 const RUN_COLS: &str = "id, flow_id, cart_id, contact_id, variant, holdout, status, step, test, enrolled_at, updated_at, exit_reason";
 
-fn run_record(r: &SqliteRow) -> StoreResult<RunRecord> {
+fn run_record(r: &AnyRow) -> StoreResult<RunRecord> {
     let status: String = r.try_get("status")?;
     Ok(RunRecord {
         id: r.try_get("id")?,
@@ -298,27 +331,27 @@ fn run_record(r: &SqliteRow) -> StoreResult<RunRecord> {
         cart_id: r.try_get("cart_id")?,
         contact_id: r.try_get("contact_id")?,
         variant: r.try_get("variant")?,
-        holdout: r.try_get("holdout")?,
+        holdout: r.try_get::<i64, _>("holdout")? != 0,
         status: RunStatus::parse(&status).ok_or_else(|| corrupt(format!("run status {status}")))?,
         step: u32::try_from(r.try_get::<i64, _>("step")?).unwrap_or(0),
-        test: r.try_get("test")?,
+        test: r.try_get::<i64, _>("test")? != 0,
         enrolled_at: from_ms(r.try_get("enrolled_at")?),
         updated_at: from_ms(r.try_get("updated_at")?),
         exit_reason: r.try_get("exit_reason")?,
     })
 }
 
-pub(crate) async fn run(pool: &SqlitePool, id: &str) -> StoreResult<Option<RunRecord>> {
-    let row = sqlx::query(&format!("SELECT {RUN_COLS} FROM flow_runs WHERE id = ?"))
+pub(crate) async fn run(pool: &AnyPool, id: &str) -> StoreResult<Option<RunRecord>> {
+    let row = sqlx::query(&format!("SELECT {RUN_COLS} FROM flow_runs WHERE id = $1"))
         .bind(id)
         .fetch_optional(pool)
         .await?;
     row.as_ref().map(run_record).transpose()
 }
 
-pub(crate) async fn runs_for_cart(pool: &SqlitePool, cart_id: &str) -> StoreResult<Vec<RunRecord>> {
+pub(crate) async fn runs_for_cart(pool: &AnyPool, cart_id: &str) -> StoreResult<Vec<RunRecord>> {
     let rows = sqlx::query(&format!(
-        "SELECT {RUN_COLS} FROM flow_runs WHERE cart_id = ? ORDER BY enrolled_at, id"
+        "SELECT {RUN_COLS} FROM flow_runs WHERE cart_id = $1 ORDER BY enrolled_at, id"
     ))
     .bind(cart_id)
     .fetch_all(pool)
@@ -326,9 +359,9 @@ pub(crate) async fn runs_for_cart(pool: &SqlitePool, cart_id: &str) -> StoreResu
     rows.iter().map(run_record).collect()
 }
 
-pub(crate) async fn engagement(pool: &SqlitePool, run_id: &str) -> StoreResult<Engagement> {
+pub(crate) async fn engagement(pool: &AnyPool, run_id: &str) -> StoreResult<Engagement> {
     let rows: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT e.status FROM message_events e JOIN outbox o ON o.id = e.message_id WHERE o.run_id = ?",
+        "SELECT DISTINCT e.status FROM message_events e JOIN outbox o ON o.id = e.message_id WHERE o.run_id = $1",
     )
     .bind(run_id)
     .fetch_all(pool)
@@ -342,7 +375,7 @@ pub(crate) async fn engagement(pool: &SqlitePool, run_id: &str) -> StoreResult<E
 }
 
 pub(crate) async fn allocate_discount(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     flow_id: &str,
     codes: &[String],
     run_id: &str,
@@ -350,7 +383,7 @@ pub(crate) async fn allocate_discount(
 ) -> StoreResult<Option<String>> {
     let mut tx = pool.begin().await?;
     let given: Option<String> =
-        sqlx::query_scalar("SELECT code FROM discount_codes WHERE run_id = ? AND step = ?")
+        sqlx::query_scalar("SELECT code FROM discount_codes WHERE run_id = $1 AND step = $2")
             .bind(run_id)
             .bind(i64::from(step))
             .fetch_optional(&mut *tx)
@@ -361,7 +394,7 @@ pub(crate) async fn allocate_discount(
     }
     for code in codes {
         let inserted = sqlx::query(
-            "INSERT INTO discount_codes (flow_id, code, run_id, step) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO discount_codes (flow_id, code, run_id, step) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
         .bind(flow_id)
         .bind(code)
@@ -383,7 +416,7 @@ const OUTBOX_COLS: &str =
     "id, run_id, step, channel_id, contact_id, cart_id, status, message, attempts, next_attempt_at,
     lease_until, provider_message_id, last_error, test, created_at, sent_at";
 
-fn outbox_row(r: &SqliteRow) -> StoreResult<OutboxRow> {
+fn outbox_row(r: &AnyRow) -> StoreResult<OutboxRow> {
     let status: String = r.try_get("status")?;
     let message: String = r.try_get("message")?;
     Ok(OutboxRow {
@@ -401,14 +434,15 @@ fn outbox_row(r: &SqliteRow) -> StoreResult<OutboxRow> {
         lease_until: r.try_get("lease_until")?,
         provider_message_id: r.try_get("provider_message_id")?,
         last_error: r.try_get("last_error")?,
-        test: r.try_get("test")?,
+        test: r.try_get::<i64, _>("test")? != 0,
         created_at: from_ms(r.try_get("created_at")?),
         sent_at: r.try_get::<Option<i64>, _>("sent_at")?.map(from_ms),
     })
 }
 
 pub(crate) async fn claim_outbox(
-    pool: &SqlitePool,
+    pool: &AnyPool,
+    backend: Backend,
     channel_id: &str,
     now: DateTime<Utc>,
     lease: Duration,
@@ -420,10 +454,10 @@ pub(crate) async fn claim_outbox(
     // A send whose lease ran out may have reached the provider: unknown, not re-sent by default.
     sqlx::query(if resend_unknown {
         "UPDATE outbox SET status = 'queued', lease_until = NULL, last_error = 'lease expired during send'
-         WHERE channel_id = ? AND status = 'sending' AND lease_until <= ?"
+         WHERE channel_id = $1 AND status = 'sending' AND lease_until <= $2"
     } else {
         "UPDATE outbox SET status = 'unknown', lease_until = NULL, last_error = 'lease expired during send'
-         WHERE channel_id = ? AND status = 'sending' AND lease_until <= ?"
+         WHERE channel_id = $1 AND status = 'sending' AND lease_until <= $2"
     })
     .bind(channel_id)
     .bind(now_ms)
@@ -432,7 +466,7 @@ pub(crate) async fn claim_outbox(
     // The shopper bought before it went out.
     sqlx::query(
         "UPDATE outbox SET status = 'cancelled', last_error = 'cart converted before sending'
-         WHERE channel_id = ? AND status = 'queued' AND test = 0 AND next_attempt_at <= ?
+         WHERE channel_id = $1 AND status = 'queued' AND test = 0 AND next_attempt_at <= $2
            AND EXISTS (SELECT 1 FROM carts c WHERE c.id = outbox.cart_id AND c.status = 'converted')",
     )
     .bind(channel_id)
@@ -440,10 +474,11 @@ pub(crate) async fn claim_outbox(
     .execute(&mut *tx)
     .await?;
     let rows = sqlx::query(&format!(
-        "UPDATE outbox SET status = 'sending', lease_until = ?, attempts = attempts + 1
-         WHERE id IN (SELECT id FROM outbox WHERE channel_id = ? AND status = 'queued' AND next_attempt_at <= ?
-                      ORDER BY next_attempt_at LIMIT ?)
-         RETURNING {OUTBOX_COLS}"
+        "UPDATE outbox SET status = 'sending', lease_until = $1, attempts = attempts + 1
+         WHERE id IN (SELECT id FROM outbox WHERE channel_id = $2 AND status = 'queued' AND next_attempt_at <= $3
+                      ORDER BY next_attempt_at LIMIT $4{})
+         RETURNING {OUTBOX_COLS}",
+        skip_locked(backend)
     ))
     .bind(now_ms.saturating_add(ms(lease)))
     .bind(channel_id)
@@ -458,7 +493,7 @@ pub(crate) async fn claim_outbox(
 }
 
 pub(crate) async fn finish_outbox(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     row: &OutboxRow,
     outcome: DeliveryOutcome,
     now: DateTime<Utc>,
@@ -476,9 +511,9 @@ pub(crate) async fn finish_outbox(
         DeliveryOutcome::Cancelled { reason } => ("cancelled", None, None, Some(reason), None),
     };
     let changed = sqlx::query(
-        "UPDATE outbox SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), lease_until = NULL,
-            provider_message_id = COALESCE(?, provider_message_id), last_error = ?, sent_at = COALESCE(?, sent_at)
-         WHERE id = ? AND status = 'sending' AND lease_until = ?",
+        "UPDATE outbox SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at), lease_until = NULL,
+            provider_message_id = COALESCE($3, provider_message_id), last_error = $4, sent_at = COALESCE($5, sent_at)
+         WHERE id = $6 AND status = 'sending' AND lease_until = $7",
     )
     .bind(status)
     .bind(next)
@@ -493,38 +528,42 @@ pub(crate) async fn finish_outbox(
     Ok(changed == 1)
 }
 
-pub(crate) async fn outbox_message(pool: &SqlitePool, id: &str) -> StoreResult<Option<OutboxRow>> {
-    let row = sqlx::query(&format!("SELECT {OUTBOX_COLS} FROM outbox WHERE id = ?"))
+pub(crate) async fn outbox_message(pool: &AnyPool, id: &str) -> StoreResult<Option<OutboxRow>> {
+    let row = sqlx::query(&format!("SELECT {OUTBOX_COLS} FROM outbox WHERE id = $1"))
         .bind(id)
         .fetch_optional(pool)
         .await?;
     row.as_ref().map(outbox_row).transpose()
 }
 
-pub(crate) async fn hub_key(pool: &SqlitePool, name: &str, now: DateTime<Utc>) -> StoreResult<Vec<u8>> {
+pub(crate) async fn hub_key(pool: &AnyPool, name: &str, now: DateTime<Utc>) -> StoreResult<Vec<u8>> {
     let mut fresh = uuid::Uuid::new_v4().as_bytes().to_vec();
     fresh.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    sqlx::query("INSERT INTO hub_keys (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+    sqlx::query("INSERT INTO hub_keys (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .bind(name)
         .bind(fresh)
         .bind(to_ms(now))
         .execute(pool)
         .await?;
-    Ok(sqlx::query_scalar("SELECT value FROM hub_keys WHERE name = ?").bind(name).fetch_one(pool).await?)
+    Ok(sqlx::query_scalar("SELECT value FROM hub_keys WHERE name = $1").bind(name).fetch_one(pool).await?)
 }
 
-pub(crate) async fn messages(pool: &SqlitePool, f: &MessageFilter) -> StoreResult<Vec<OutboxRow>> {
+pub(crate) async fn messages(pool: &AnyPool, f: &MessageFilter) -> StoreResult<Vec<OutboxRow>> {
     let mut sql = format!("SELECT {OUTBOX_COLS} FROM outbox WHERE 1 = 1");
+    let mut n = 0;
     if f.status.is_some() {
-        sql.push_str(" AND status = ?");
+        n += 1;
+            sql.push_str(&format!(" AND status = ${n}"));
     }
     if f.run_id.is_some() {
-        sql.push_str(" AND run_id = ?");
+        n += 1;
+            sql.push_str(&format!(" AND run_id = ${n}"));
     }
     if f.channel_id.is_some() {
-        sql.push_str(" AND channel_id = ?");
+        n += 1;
+            sql.push_str(&format!(" AND channel_id = ${n}"));
     }
-    sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
+    sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ${}", n + 1));
     let mut q = sqlx::query(&sql);
     if let Some(s) = f.status {
         q = q.bind(s.as_str());
@@ -541,7 +580,7 @@ pub(crate) async fn messages(pool: &SqlitePool, f: &MessageFilter) -> StoreResul
 }
 
 pub(crate) async fn redrive(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     ids: &[String],
     status: Option<OutboxStatus>,
     now: DateTime<Utc>,
@@ -551,8 +590,8 @@ pub(crate) async fn redrive(
     let mut tx = pool.begin().await?;
     for id in ids {
         n += sqlx::query(
-            "UPDATE outbox SET status = 'queued', next_attempt_at = ?, lease_until = NULL, attempts = 0
-             WHERE id = ? AND status IN ('failed', 'unknown')",
+            "UPDATE outbox SET status = 'queued', next_attempt_at = $1, lease_until = NULL, attempts = 0
+             WHERE id = $2 AND status IN ('failed', 'unknown')",
         )
         .bind(now_ms)
         .bind(id)
@@ -563,7 +602,7 @@ pub(crate) async fn redrive(
     if let Some(s) = status {
         if matches!(s, OutboxStatus::Failed | OutboxStatus::Unknown) {
             n += sqlx::query(
-                "UPDATE outbox SET status = 'queued', next_attempt_at = ?, lease_until = NULL, attempts = 0 WHERE status = ?",
+                "UPDATE outbox SET status = 'queued', next_attempt_at = $1, lease_until = NULL, attempts = 0 WHERE status = $2",
             )
             .bind(now_ms)
             .bind(s.as_str())

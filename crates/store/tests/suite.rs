@@ -1,13 +1,15 @@
-//! The store's behaviour suite. Every backend must pass it; today it runs on SQLite
-//! (a temporary file per test).
+//! The store's behaviour suite. Every backend passes it: each test runs on SQLite (a temporary
+//! file) and on PostgreSQL (a fresh schema on `CARTBACK_TEST_PG_URL`; skipped with a printed reason
+//! when that is not set — CI sets it).
 #![allow(clippy::unwrap_used)]
 
 use cartback_core::{
     CartSnapshot, CartStatus, Consent, ContactInfo, Currency, Erasure, Event, EventKind, LineItem,
     Money, OptOut, OptOutChannel, Order,
 };
+use cartback_store::testdb::TestDb;
 use cartback_store::{
-    CartFilter, EffectKind, Ingest, IngestOptions, IngestOutcome, SqliteStore, Store,
+    CartFilter, EffectKind, Ingest, IngestOptions, IngestOutcome, SqlStore, Store,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
@@ -88,9 +90,44 @@ async fn ingest(store: &dyn Store, delivery: &str, events: Vec<Event>) -> Ingest
         .unwrap()
 }
 
-async fn open_store(dir: &tempfile::TempDir) -> SqliteStore {
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    SqliteStore::open(&url).await.unwrap()
+/// Runs a test body on every backend.
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    if let Some(db) = cartback_store::testdb::TestDb::new(cartback_store::Backend::Sqlite).await {
+                        super::$name(&db).await;
+                    }
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    if let Some(db) = cartback_store::testdb::TestDb::new(cartback_store::Backend::Postgres).await {
+                        super::$name(&db).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+on_every_backend!(
+    redelivery_changes_nothing,
+    older_update_never_rolls_back,
+    stale_update_fills_missing_fields_only,
+    orders_convert_their_cart,
+    email_match_respects_window,
+    order_before_cart_converts_on_arrival,
+    contacts_merge_and_consent_is_ordered,
+    erasure_removes_personal_data_keeps_aggregates,
+    data_survives_reopen,
+    timers_are_claimed_once_and_debounced,
+    concurrent_ingest_of_one_new_cart,
+);
+
+async fn open_store(db: &TestDb) -> SqlStore {
+    db.open().await.unwrap()
 }
 
 fn cart_id(outcome: &IngestOutcome) -> String {
@@ -103,10 +140,8 @@ fn cart_id(outcome: &IngestOutcome) -> String {
     }
 }
 
-#[tokio::test]
-async fn redelivery_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(&dir).await;
+async fn redelivery_changes_nothing(db: &TestDb) {
+    let store = open_store(db).await;
     let ev = event(
         "e1",
         EventKind::CheckoutStarted(snapshot("k1", Some("c1"), Some("Ann@X.io"), 1, 0)),
@@ -145,10 +180,8 @@ async fn redelivery_changes_nothing() {
     assert_eq!(n, 1);
 }
 
-#[tokio::test]
-async fn older_update_never_rolls_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(&dir).await;
+async fn older_update_never_rolls_back(db: &TestDb) {
+    let store = open_store(db).await;
     let newer = snapshot("k1", Some("c1"), Some("a@x.io"), 3, 100);
     let mut older = snapshot("k1", None, None, 1, 50);
     older.recovery_url = None;
@@ -185,10 +218,8 @@ async fn older_update_never_rolls_back() {
     assert_eq!(cart.checkout_token.as_deref(), Some("c1"));
 }
 
-#[tokio::test]
-async fn stale_update_fills_missing_fields_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(&dir).await;
+async fn stale_update_fills_missing_fields_only(db: &TestDb) {
+    let store = open_store(db).await;
     let mut newer = snapshot("k1", None, None, 2, 100);
     newer.recovery_url = None;
     let older = snapshot("k1", Some("c9"), Some("b@x.io"), 1, 50);
@@ -233,10 +264,8 @@ fn order(
     }
 }
 
-#[tokio::test]
-async fn orders_convert_their_cart() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(&dir).await;
+async fn orders_convert_their_cart(db: &TestDb) {
+    let store = open_store(db).await;
     let a = cart_id(
         &ingest(
             &store,
@@ -362,10 +391,8 @@ async fn orders_convert_their_cart() {
     );
 }
 
-#[tokio::test]
-async fn email_match_respects_window() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(&dir).await;
+async fn email_match_respects_window(db: &TestDb) {
+    let store = open_store(db).await;
     let old = cart_id(
         &ingest(
             &store,
@@ -395,10 +422,8 @@ async fn email_match_respects_window() {
     );
 }
 
-#[tokio::test]
-async fn order_before_cart_converts_on_arrival() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(&dir).await;
+async fn order_before_cart_converts_on_arrival(db: &TestDb) {
+    let store = open_store(db).await;
     ingest(
         &store,
         "o1",
@@ -426,10 +451,8 @@ async fn order_before_cart_converts_on_arrival() {
     assert_eq!(cart.order_id.as_deref(), Some("1"));
 }
 
-#[tokio::test]
-async fn contacts_merge_and_consent_is_ordered() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(&dir).await;
+async fn contacts_merge_and_consent_is_ordered(db: &TestDb) {
+    let store = open_store(db).await;
     let newer = ContactInfo {
         email_consent: Consent::Unsubscribed,
         ..contact("a@x.io")
@@ -496,10 +519,8 @@ async fn contacts_merge_and_consent_is_ordered() {
     }
 }
 
-#[tokio::test]
-async fn erasure_removes_personal_data_keeps_aggregates() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(&dir).await;
+async fn erasure_removes_personal_data_keeps_aggregates(db: &TestDb) {
+    let store = open_store(db).await;
     let a = cart_id(
         &ingest(
             &store,
@@ -579,11 +600,9 @@ async fn erasure_removes_personal_data_keeps_aggregates() {
     assert_eq!(contacts, 0);
 }
 
-#[tokio::test]
-async fn data_survives_reopen() {
-    let dir = tempfile::tempdir().unwrap();
+async fn data_survives_reopen(db: &TestDb) {
     let id = {
-        let store = open_store(&dir).await;
+        let store = open_store(db).await;
         let id = cart_id(
             &ingest(
                 &store,
@@ -599,8 +618,56 @@ async fn data_survives_reopen() {
         store.close().await;
         id
     };
-    let store = open_store(&dir).await;
+    let store = open_store(db).await;
     assert!(store.cart(&id).await.unwrap().is_some());
     assert_eq!(ingest(&store, "d1", vec![]).await, IngestOutcome::Duplicate);
     store.ping().await.unwrap();
+}
+
+async fn timers_are_claimed_once_and_debounced(db: &TestDb) {
+    let store = open_store(db).await;
+    let opts = IngestOptions { cart_check_after: Some(std::time::Duration::from_secs(3600)), ..Default::default() };
+    let ids = vec!["d1".to_string()];
+    let ev = event("e1", EventKind::CheckoutStarted(snapshot("ka", None, Some("a@x.io"), 1, 0)), 0);
+    store.ingest(Ingest { source_id: "shop", delivery_ids: &ids, events: &[ev], received_at: t(0) }, &opts).await.unwrap();
+    assert_eq!(store.pending_timers().await.unwrap(), 1);
+    // Not due before the threshold.
+    assert!(store.claim_timers(t(3599), std::time::Duration::from_secs(60), 10).await.unwrap().is_empty());
+    // A newer update pushes it back (debounce): still one timer, now due an hour after the update.
+    let ids = vec!["d2".to_string()];
+    let ev = event("e2", EventKind::CheckoutStarted(snapshot("ka", None, Some("a@x.io"), 2, 1800)), 1800);
+    store.ingest(Ingest { source_id: "shop", delivery_ids: &ids, events: &[ev], received_at: t(1800) }, &opts).await.unwrap();
+    assert_eq!(store.pending_timers().await.unwrap(), 1);
+    assert!(store.claim_timers(t(3601), std::time::Duration::from_secs(60), 10).await.unwrap().is_empty());
+    let claimed = store.claim_timers(t(5400), std::time::Duration::from_secs(60), 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    // Leased: nobody else gets it until the lease ends.
+    assert!(store.claim_timers(t(5401), std::time::Duration::from_secs(60), 10).await.unwrap().is_empty());
+    let again = store.claim_timers(t(5461), std::time::Duration::from_secs(60), 10).await.unwrap();
+    assert_eq!(again.len(), 1, "an expired lease is claimable");
+    // The first claimant lost its lease: its commit writes nothing.
+    let lost = store.commit_timer(&claimed[0], Default::default(), t(5462)).await.unwrap();
+    assert!(!lost.applied);
+    let done = store.commit_timer(&again[0], Default::default(), t(5462)).await.unwrap();
+    assert!(done.applied);
+    assert_eq!(store.pending_timers().await.unwrap(), 0);
+}
+
+async fn concurrent_ingest_of_one_new_cart(db: &TestDb) {
+    let store = std::sync::Arc::new(open_store(db).await);
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let ids = vec![format!("d{i}")];
+            let ev = event(&format!("e{i}"), EventKind::CheckoutStarted(snapshot("same", Some("chk"), Some("same@x.io"), i + 1, i64::from(i))), i64::from(i));
+            store.ingest(Ingest { source_id: "shop", delivery_ids: &ids, events: &[ev], received_at: t(10) }, &IngestOptions::default()).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let carts = store.carts(&CartFilter { email: Some("same@x.io".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(carts.len(), 1, "one cart, whatever the interleaving");
+    assert_eq!(carts[0].cart.items[0].quantity, 8, "the newest update wins");
 }

@@ -1,0 +1,73 @@
+//! Throw-away databases for tests: a temporary SQLite file, or a fresh schema in the PostgreSQL
+//! named by `CARTBACK_TEST_PG_URL`, dropped when the guard is dropped.
+
+use crate::sql::{Backend, SqlStore};
+use crate::StoreResult;
+use sqlx::Executor;
+
+/// The PostgreSQL server tests use, from `CARTBACK_TEST_PG_URL` (CI sets it).
+pub fn pg_url() -> Option<String> {
+    std::env::var("CARTBACK_TEST_PG_URL").ok().filter(|u| !u.trim().is_empty())
+}
+
+/// Keeps a test database alive; removes it on drop.
+pub struct TestDb {
+    pub backend: Backend,
+    /// The URL to open (SQLite file, or PostgreSQL with the schema on its search path).
+    pub url: String,
+    dir: Option<tempfile::TempDir>,
+    schema: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A fresh, empty database of `backend`, or `None` (with the reason printed) when PostgreSQL
+    /// is not configured.
+    pub async fn new(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().ok()?;
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                Some(TestDb { backend, url, dir: Some(dir), schema: None })
+            }
+            Backend::Postgres => {
+                let Some(base) = pg_url() else {
+                    eprintln!("skipped: set CARTBACK_TEST_PG_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run the PostgreSQL tests");
+                    return None;
+                };
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                sqlx::any::install_default_drivers();
+                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&base).await.expect("CARTBACK_TEST_PG_URL must be reachable");
+                conn.execute(format!("CREATE SCHEMA {schema}").as_str()).await.expect("create schema");
+                let sep = if base.contains('?') { '&' } else { '?' };
+                let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+                Some(TestDb { backend, url, dir: None, schema: Some((base, schema)) })
+            }
+        }
+    }
+
+    pub async fn open(&self) -> StoreResult<SqlStore> {
+        SqlStore::open_with(&self.url, 8).await
+    }
+
+    /// The folder of a SQLite database (tests put other files there).
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        self.dir.as_ref().map(|d| d.path())
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = self.schema.take() {
+            // Async drop is not a thing: a short-lived runtime on its own thread drops the schema.
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                rt.block_on(async move {
+                    if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&base).await {
+                        let _ = conn.execute(format!("DROP SCHEMA IF EXISTS {schema} CASCADE").as_str()).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
