@@ -38,7 +38,7 @@ pub fn build_engine(
             .map_err(|e| anyhow::anyhow!("channel.{id}: {e}"))?;
         channels.insert(id.clone(), channel);
     }
-    Ok(Engine::new(
+    let mut engine = Engine::new(
         store,
         clock,
         flows,
@@ -46,13 +46,17 @@ pub fn build_engine(
         limits,
         channels,
         cfg.server.public_base(),
-    ))
+    );
+    engine.timer_lease = cfg.engine.timer_lease.0;
+    engine.idle_poll = cfg.engine.poll_interval.0;
+    engine.timer_batch = cfg.engine.timer_batch;
+    Ok(engine)
 }
 
 /// Opens the store and builds every configured source and the engine.
 pub async fn build_state(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let url = cfg.store_url();
-    let store: Arc<dyn Store> = cartback_store::open(&url)
+    let store: Arc<dyn Store> = cartback_store::open_with(&url, cfg.store.pool_size)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the store at {url}: {e}"))?;
     let mut sources: HashMap<String, Arc<dyn Source>> = cfg

@@ -76,6 +76,7 @@ pub struct HubConfig {
     pub flows: BTreeMap<String, FlowSettings>,
     pub templates: BTreeMap<String, TemplateSettings>,
     pub limits: LimitsSettings,
+    pub engine: cartback_engine::config::EngineSettings,
     /// The config file's folder: relative paths are relative to it.
     pub base_dir: PathBuf,
 }
@@ -435,6 +436,16 @@ fn build(
             }
         }
     }
+    let engine: cartback_engine::config::EngineSettings = match root.remove("engine") {
+        None => Default::default(),
+        Some(v) => typed(v, "engine", problems).unwrap_or_default(),
+    };
+    for p in engine.validate() {
+        problems.push(Problem {
+            path: format!("engine.{}", p.path),
+            message: p.message,
+        });
+    }
     let limits: LimitsSettings = match root.remove("limits") {
         None => LimitsSettings::default(),
         Some(v) => typed(v, "limits", problems).unwrap_or_default(),
@@ -446,6 +457,7 @@ fn build(
         });
     }
     HubConfig {
+        engine,
         server,
         store,
         sources,

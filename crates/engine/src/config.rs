@@ -508,3 +508,56 @@ impl ChannelCommon {
 fn humantime_fmt(d: std::time::Duration) -> String {
     format!("{}s", d.as_secs())
 }
+
+fn default_timer_lease() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(60))
+}
+
+fn default_poll() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_millis(200))
+}
+
+fn default_timer_batch() -> u32 {
+    256
+}
+
+/// The `[engine]` table: how the workers pace themselves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSettings {
+    /// How long a claimed timer is held before another worker (or instance) may fire it.
+    #[serde(default = "default_timer_lease")]
+    pub timer_lease: HumanDuration,
+    /// How long an idle worker waits before looking for due work again.
+    #[serde(default = "default_poll")]
+    pub poll_interval: HumanDuration,
+    /// Timers claimed per round.
+    #[serde(default = "default_timer_batch")]
+    pub timer_batch: u32,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            timer_lease: default_timer_lease(),
+            poll_interval: default_poll(),
+            timer_batch: default_timer_batch(),
+        }
+    }
+}
+
+impl EngineSettings {
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if self.timer_lease.0 < std::time::Duration::from_secs(1) {
+            out.push(Problem { path: "timer_lease".into(), message: "must be at least 1s".into() });
+        }
+        if self.poll_interval.0.is_zero() || self.poll_interval.0 > std::time::Duration::from_secs(60) {
+            out.push(Problem { path: "poll_interval".into(), message: "must be between 1ms and 60s".into() });
+        }
+        if self.timer_batch == 0 || self.timer_batch > 10_000 {
+            out.push(Problem { path: "timer_batch".into(), message: "must be between 1 and 10000".into() });
+        }
+        out
+    }
+}

@@ -702,6 +702,10 @@ impl Engine {
                 }, None));
             }
         }
+        if !self.store.mark_sending(row).await? {
+            // The lease ran out before we started: another worker owns it now.
+            return Ok((DeliveryOutcome::Cancelled { reason: "lease lost before sending".into() }, None));
+        }
         let started = std::time::Instant::now();
         let result =
             tokio::time::timeout(channel.send_timeout, channel.sink.deliver(&row.message)).await;

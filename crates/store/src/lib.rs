@@ -170,6 +170,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         resend_unknown: bool,
     ) -> StoreResult<Vec<OutboxRow>>;
 
+    /// Marks a claimed message as on its way to the provider, if the lease still holds. A claim that
+    /// expires before this is queued again; one that expires after it becomes `unknown`.
+    async fn mark_sending(&self, row: &OutboxRow) -> StoreResult<bool>;
+
     /// Records the outcome of a delivery attempt, if the lease still holds.
     async fn finish_outbox(
         &self,

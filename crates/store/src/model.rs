@@ -259,6 +259,9 @@ pub struct CommitOutcome {
 #[serde(rename_all = "snake_case")]
 pub enum OutboxStatus {
     Queued,
+    /// Claimed by a worker; its request has not gone out yet.
+    Claimed,
+    /// The request is on its way to the provider.
     Sending,
     Sent,
     Failed,
@@ -273,6 +276,7 @@ impl OutboxStatus {
     pub fn as_str(&self) -> &'static str {
         match self {
             OutboxStatus::Queued => "queued",
+            OutboxStatus::Claimed => "claimed",
             OutboxStatus::Sending => "sending",
             OutboxStatus::Sent => "sent",
             OutboxStatus::Failed => "failed",
@@ -285,6 +289,7 @@ impl OutboxStatus {
     pub fn parse(s: &str) -> Option<OutboxStatus> {
         Some(match s {
             "queued" => OutboxStatus::Queued,
+            "claimed" => OutboxStatus::Claimed,
             "sending" => OutboxStatus::Sending,
             "sent" => OutboxStatus::Sent,
             "failed" => OutboxStatus::Failed,

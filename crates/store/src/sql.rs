@@ -368,6 +368,10 @@ impl Store for SqlStore {
         E::finish_outbox(&self.writer, row, outcome, now).await
     }
 
+    async fn mark_sending(&self, row: &OutboxRow) -> StoreResult<bool> {
+        E::mark_sending(&self.writer, row).await
+    }
+
     async fn outbox_message(&self, id: &str) -> StoreResult<Option<OutboxRow>> {
         E::outbox_message(&self.writer, id).await
     }

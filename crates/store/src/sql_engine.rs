@@ -251,7 +251,7 @@ pub(crate) async fn commit_timer(
             let n = count_since(
                 &mut tx,
                 "SELECT COUNT(*) FROM outbox WHERE contact_id = $1 AND channel_id = $2 AND test = 0
-                   AND created_at >= $3 AND status IN ('queued', 'sending', 'sent', 'unknown')",
+                   AND created_at >= $3 AND status IN ('queued', 'claimed', 'sending', 'sent', 'unknown')",
                 contact,
                 &m.message.channel_id,
                 to_ms(cap.since),
@@ -451,7 +451,16 @@ pub(crate) async fn claim_outbox(
 ) -> StoreResult<Vec<OutboxRow>> {
     let now_ms = to_ms(now);
     let mut tx = pool.begin().await?;
-    // A send whose lease ran out may have reached the provider: unknown, not re-sent by default.
+    // A claim whose lease ran out before its request went out is simply queued again; a send whose
+    // lease ran out may have reached the provider: unknown, not re-sent unless the channel says so.
+    sqlx::query(
+        "UPDATE outbox SET status = 'queued', lease_until = NULL
+         WHERE channel_id = $1 AND status = 'claimed' AND lease_until <= $2",
+    )
+    .bind(channel_id)
+    .bind(now_ms)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(if resend_unknown {
         "UPDATE outbox SET status = 'queued', lease_until = NULL, last_error = 'lease expired during send'
          WHERE channel_id = $1 AND status = 'sending' AND lease_until <= $2"
@@ -474,7 +483,7 @@ pub(crate) async fn claim_outbox(
     .execute(&mut *tx)
     .await?;
     let rows = sqlx::query(&format!(
-        "UPDATE outbox SET status = 'sending', lease_until = $1, attempts = attempts + 1
+        "UPDATE outbox SET status = 'claimed', lease_until = $1, attempts = attempts + 1
          WHERE id IN (SELECT id FROM outbox WHERE channel_id = $2 AND status = 'queued' AND next_attempt_at <= $3
                       ORDER BY next_attempt_at LIMIT $4{})
          RETURNING {OUTBOX_COLS}",
@@ -490,6 +499,19 @@ pub(crate) async fn claim_outbox(
     let mut out: Vec<OutboxRow> = rows.iter().map(outbox_row).collect::<StoreResult<_>>()?;
     out.sort_by_key(|r| (r.next_attempt_at, r.created_at));
     Ok(out)
+}
+
+/// Marks a claimed message as on its way to the provider (from here on, a crash makes it `unknown`).
+pub(crate) async fn mark_sending(pool: &AnyPool, row: &OutboxRow) -> StoreResult<bool> {
+    let changed = sqlx::query(
+        "UPDATE outbox SET status = 'sending' WHERE id = $1 AND status = 'claimed' AND lease_until = $2",
+    )
+    .bind(&row.id)
+    .bind(row.lease_until)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
 }
 
 pub(crate) async fn finish_outbox(
@@ -513,7 +535,7 @@ pub(crate) async fn finish_outbox(
     let changed = sqlx::query(
         "UPDATE outbox SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at), lease_until = NULL,
             provider_message_id = COALESCE($3, provider_message_id), last_error = $4, sent_at = COALESCE($5, sent_at)
-         WHERE id = $6 AND status = 'sending' AND lease_until = $7",
+         WHERE id = $6 AND status IN ('claimed', 'sending') AND lease_until = $7",
     )
     .bind(status)
     .bind(next)
