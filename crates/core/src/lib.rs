@@ -7,7 +7,7 @@
 //! - [`cart`]: [`CartSnapshot`] as a source reports it, [`Cart`] as the hub keeps it, [`LineItem`].
 //! - [`order`]: [`Order`], the purchase that converts a cart.
 //! - [`event`]: [`Event`] and [`EventKind`], the normalized events sources emit.
-//! - [`source`]: the [`Source`] trait, [`InboundRequest`], the [`Verified`] wrapper that makes
+//! - [`source`]: the [`Source`] trait (webhooks) and the [`Poller`] trait (platform APIs read on a schedule), [`InboundRequest`], the [`Verified`] wrapper that makes
 //!   "translate before verify" impossible, and the verify/translate errors.
 //! - [`sink`]: the [`Sink`] trait, [`OutboundMessage`] and [`DeliveryError`] (retryable, permanent, unknown).
 //! - [`clock`]: the [`Clock`] every time-dependent part reads; [`ManualClock`] for tests.
@@ -33,5 +33,6 @@ pub use money::{Currency, Money, MoneyError};
 pub use order::Order;
 pub use sink::{DeliveryError, OutboundMessage, Receipt, Recipient, Sink, SinkContext};
 pub use source::{
-    verify, Handshake, InboundRequest, Source, TranslateError, Translation, Verified, VerifyError,
+    verify, Handshake, InboundRequest, PollBatch, PollError, Poller, Source, TranslateError, Translation,
+    Verified, VerifyError,
 };

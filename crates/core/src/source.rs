@@ -124,6 +124,13 @@ pub trait Source: Send + Sync + std::fmt::Debug {
     /// The config `type` (`"shopify"`).
     fn kind(&self) -> &'static str;
 
+    /// Extra paths at the root of the hub this source answers besides `/webhooks/{source_id}`
+    /// (the Segment-compatible `/v1/batch`, `/v1/track`, ...). `POST` only. When several sources
+    /// mount the same path, the first whose `verify` accepts the request takes it.
+    fn mounts(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// A reply to give before verification, for platforms that send an unsigned handshake.
     fn handshake(&self, _request: &InboundRequest) -> Option<Handshake> {
         None
@@ -134,6 +141,49 @@ pub trait Source: Send + Sync + std::fmt::Debug {
 
     /// Translates a verified request into normalized events.
     fn translate(&self, request: Verified<'_>) -> Result<Translation, TranslateError>;
+}
+
+/// What one poll of a platform's API returned.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PollBatch {
+    /// Normalized events; each `event_id` must be stable (the store dedupes on it).
+    pub events: Vec<Event>,
+    /// Where the next poll starts; stored in the same transaction as `events`.
+    pub cursor: Option<String>,
+    /// True when the platform has more right now (poll again without waiting).
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PollError {
+    /// Try again later (network, 429, 5xx), after `retry_after` when the platform said.
+    #[error("retryable: {reason}")]
+    Retryable {
+        reason: String,
+        retry_after: Option<std::time::Duration>,
+    },
+    /// Will not work until the configuration changes (401, 403, 404).
+    #[error("permanent: {reason}")]
+    Permanent { reason: String },
+}
+
+/// A platform the hub reads through its API (Magento, WooCommerce without webhooks, backfills).
+#[async_trait::async_trait]
+pub trait Poller: Send + Sync + std::fmt::Debug {
+    /// The config `type`.
+    fn kind(&self) -> &'static str;
+
+    /// How long to wait between polls when nothing more is pending.
+    fn interval(&self) -> std::time::Duration;
+
+    /// Reads what changed since `cursor` (`None`: from the configured start). `source_id` goes into
+    /// every event; `now` is the engine clock.
+    async fn poll(
+        &self,
+        source_id: &str,
+        cursor: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<PollBatch, PollError>;
 }
 
 #[cfg(test)]
