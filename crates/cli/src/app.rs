@@ -112,7 +112,19 @@ pub async fn start(
     let addr = listener.local_addr()?;
     let drain = cfg.server.shutdown_grace.0;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let workers = state.engine.spawn(stop_rx);
+    let mut workers = state.engine.spawn(stop_rx.clone());
+    for (id, entry) in &cfg.sources {
+        if let Some(poller) = registry::build_poller(&entry.settings) {
+            workers.push(cartback_engine::poll::spawn(
+                state.store.clone(),
+                state.clock.clone(),
+                state.ingest.clone(),
+                id.clone(),
+                poller,
+                stop_rx.clone(),
+            ));
+        }
+    }
     let serve_state = state.clone();
     let task = tokio::spawn(async move {
         let store = serve_state.store.clone();

@@ -39,12 +39,52 @@ pub enum Command {
         )]
         config: PathBuf,
     },
+    /// Print a flow's report: funnel per step and channel, treated vs holdout.
+    Report {
+        #[arg(long, short, default_value = "config/cartback.toml", env = "CARTBACK_CONFIG")]
+        config: PathBuf,
+        /// The flow id.
+        #[arg(long)]
+        flow: String,
+        /// Start of the window (2026-11-01 or RFC 3339); default 30 days before `to`.
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the window; default now.
+        #[arg(long)]
+        to: Option<String>,
+        /// Print JSON (the API's shape) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { config } => check_config(&config),
+        Command::Report { config, flow, from, to, json } => {
+            let cfg = match load_or_report(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let rt = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(crate::report::run(&cfg, &flow, from.as_deref(), to.as_deref(), json)) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve { config } => {
             let cfg = match load_or_report(&config) {
                 Ok(c) => c,

@@ -7,10 +7,12 @@
 //! - [`registry`]: config `type` → connector: the only file that names every connector.
 //! - [`console`]: the built-in `console` channel (prints messages; no provider account needed).
 //! - [`app`]: builds the shared state from a validated config and runs the server.
-//! - [`cli`]: the commands (`serve`, `check-config`).
+//! - [`report`]: `cartback report --flow ID`: a flow's report as a terminal table.
+//! - [`cli`]: the commands (`serve`, `check-config`, `report`).
 
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod console;
 pub mod registry;
+pub mod report;

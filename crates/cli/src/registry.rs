@@ -218,3 +218,11 @@ pub fn build_channel_source(settings: &ChannelSettings) -> Option<Arc<dyn Source
         _ => None,
     }
 }
+
+/// The API reader of a source that is (also) polled, if its settings ask for polling.
+pub fn build_poller(settings: &SourceSettings) -> Option<Arc<dyn cartback_core::Poller>> {
+    match settings {
+        #[cfg(feature = "shopify")]
+        SourceSettings::Shopify(_) => None,
+    }
+}

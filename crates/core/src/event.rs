@@ -61,6 +61,8 @@ pub enum MessageStatus {
     Bounced,
     Complained,
     Failed,
+    /// The shopper unsubscribed through this message.
+    Unsubscribed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

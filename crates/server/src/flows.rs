@@ -245,3 +245,60 @@ pub async fn redrive(State(state): State<AppState>, body: Bytes) -> Result<Json<
         .await?;
     Ok(Json(json!({ "requeued": n })))
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+}
+
+/// `2026-11-01` (midnight UTC) or an RFC 3339 instant.
+pub fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s.trim()) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| format!("{s:?} is not a date (2026-11-01) or an RFC 3339 time"))
+}
+
+/// The report window: `from` defaults to 30 days before `to`, `to` to now.
+pub fn window(
+    from: Option<&str>,
+    to: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>), String> {
+    let to = match to {
+        Some(t) => parse_instant(t)?,
+        None => now,
+    };
+    let from = match from {
+        Some(f) => parse_instant(f)?,
+        None => to - chrono::Duration::days(30),
+    };
+    if from >= to {
+        return Err("from must be before to".into());
+    }
+    Ok((from, to))
+}
+
+/// `GET /api/v1/flows/{id}/report?from=&to=`
+pub async fn report(
+    State(state): State<AppState>,
+    Path(flow_id): Path<String>,
+    query: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query.map_err(|e| bad(e.body_text()))?;
+    let (from, to) = window(q.from.as_deref(), q.to.as_deref(), state.clock.now()).map_err(bad)?;
+    let report = state
+        .engine
+        .report(&flow_id, from, to)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no flow {flow_id:?}")))?;
+    Ok(Json(serde_json::to_value(report).map_err(bad)?))
+}

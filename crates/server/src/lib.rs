@@ -39,7 +39,29 @@ pub fn router(state: AppState) -> Router {
     // Install the recorder before the first request so no count is lost.
     metrics::handle();
     let max_body = state.settings.max_body.bytes();
+    // Paths sources mount at the root (Segment-compatible API): POST only, gzip bodies accepted.
+    let mut mounts: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut ids: Vec<&String> = state.sources.keys().collect();
+    ids.sort();
+    for id in ids {
+        for path in state.sources[id].mounts() {
+            mounts.entry(path).or_default().push(id.clone());
+        }
+    }
+    let mut mounted = Router::new();
+    for (path, candidates) in mounts {
+        let candidates = std::sync::Arc::new(candidates);
+        mounted = mounted.route(
+            &path,
+            post(move |axum::extract::State(state): axum::extract::State<AppState>, method: http::Method, uri: http::Uri, headers: http::HeaderMap, body: axum::body::Bytes| {
+                webhooks::mounted(state, candidates.clone(), method, uri, headers, body)
+            })
+            .layer(DefaultBodyLimit::max(max_body)),
+        );
+    }
+    let mounted = mounted.layer(tower_http::decompression::RequestDecompressionLayer::new());
     Router::new()
+        .merge(mounted)
         .route(
             "/webhooks/{source_id}",
             post(webhooks::receive).layer(DefaultBodyLimit::max(max_body)),

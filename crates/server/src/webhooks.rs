@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use cartback_core::{InboundRequest, TranslateError};
 use cartback_store::{EffectKind, Ingest, IngestOutcome};
 use serde_json::json;
+use std::sync::Arc;
 
 pub async fn receive(
     State(state): State<AppState>,
@@ -24,15 +25,58 @@ pub async fn receive(
         metrics::webhook("unknown", "unverified", "unknown_source");
         return Err(ApiError::UnknownSource(source_id));
     };
+    let request = inbound(&state, &source_id, method, &uri, headers, body);
+    process(&state, source_id, source, request).await
+}
+
+fn inbound(
+    state: &AppState,
+    source_id: &str,
+    method: Method,
+    uri: &axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> InboundRequest {
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let request = InboundRequest {
-        source_id: source_id.clone(),
+    InboundRequest {
+        source_id: source_id.to_string(),
         method,
         url: format!("{}{}", state.settings.public_base(), path_and_query),
         headers,
         body,
         received_at: state.clock.now(),
-    };
+    }
+}
+
+/// `POST` to a path a source mounts at the hub's root (the Segment-compatible `/v1/batch`):
+/// the first source mounted there whose signature check accepts the request takes it.
+pub async fn mounted(
+    state: AppState,
+    candidates: Arc<Vec<String>>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut last = None;
+    for source_id in candidates.iter() {
+        let Some(source) = state.sources.get(source_id).cloned() else { continue };
+        let request = inbound(&state, source_id, method.clone(), &uri, headers.clone(), body.clone());
+        match source.verify(&request) {
+            Ok(()) => return process(&state, source_id.clone(), source, request).await,
+            Err(e) => last = Some(e),
+        }
+    }
+    metrics::webhook("mounted", "unverified", "unauthorized");
+    Err(ApiError::Unauthorized(last.map(|e| e.to_string()).unwrap_or_else(|| "no source accepts this path".into())))
+}
+
+async fn process(
+    state: &AppState,
+    source_id: String,
+    source: Arc<dyn cartback_core::Source>,
+    request: InboundRequest,
+) -> Result<Response, ApiError> {
     if let Some(h) = source.handshake(&request) {
         metrics::webhook(&source_id, "handshake", "handshake");
         tracing::info!(%source_id, "Answered platform handshake.");

@@ -26,7 +26,8 @@ use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 pub use model::{
-    CapCheck, CartFilter, CartRecord, CommitOutcome, ContactRecord, DeliveryOutcome, Effect,
+    CapCheck, CartFilter, CartRecord, CommitOutcome, ContactRecord, ConversionGroup, ConversionRow,
+    MessageGroup, MessageTouch, OrderRecord, ReportData, RunGroup, DeliveryOutcome, Effect,
     EffectKind, Engagement, IngestOutcome, NewMessage, NewRun, OutboxRow, OutboxStatus, RunRecord,
     RunStatus, RunUpdate, StepLog, Timer, TimerCommit, TimerKind,
 };
@@ -95,6 +96,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         ingest: Ingest<'_>,
         options: &IngestOptions,
     ) -> StoreResult<IngestOutcome>;
+
+    /// [`Store::ingest`] for a polled source: `cursor` (where the next poll starts) is saved in the
+    /// same transaction, so a restart neither re-reads everything nor misses an update.
+    async fn ingest_polled(
+        &self,
+        ingest: Ingest<'_>,
+        cursor: Option<&str>,
+        options: &IngestOptions,
+    ) -> StoreResult<IngestOutcome>;
+
+    /// Where a polled source resumes.
+    async fn poll_cursor(&self, source_id: &str) -> StoreResult<Option<String>>;
 
     async fn cart(&self, id: &str) -> StoreResult<Option<CartRecord>>;
 
@@ -185,6 +198,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn messages(&self, filter: &MessageFilter) -> StoreResult<Vec<OutboxRow>>;
 
     async fn outbox_message(&self, id: &str) -> StoreResult<Option<OutboxRow>>;
+
+    async fn order(&self, source_id: &str, order_id: &str) -> StoreResult<Option<model::OrderRecord>>;
+
+    async fn runs_for_contact(&self, contact_id: &str) -> StoreResult<Vec<RunRecord>>;
+
+    /// A run's sent messages with their last delivery and click times.
+    async fn message_touches(&self, run_id: &str) -> StoreResult<Vec<model::MessageTouch>>;
+
+    /// Grouped counts for a flow's report, over runs enrolled in `[from, to)`.
+    async fn report_data(&self, flow_id: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<model::ReportData>;
 
     /// The URL tracked link `index` of a message redirects to.
     async fn message_link(&self, message_id: &str, index: u32) -> StoreResult<Option<String>>;

@@ -91,6 +91,8 @@ pub enum TimerKind {
     CartCheck,
     /// Run the next step of a flow run.
     RunStep,
+    /// Credit a new order to the flow runs (and messages) that won it.
+    Attribute,
 }
 
 impl TimerKind {
@@ -98,6 +100,7 @@ impl TimerKind {
         match self {
             TimerKind::CartCheck => "cart_check",
             TimerKind::RunStep => "run_step",
+            TimerKind::Attribute => "attribute",
         }
     }
 
@@ -105,6 +108,7 @@ impl TimerKind {
         match s {
             "cart_check" => Some(TimerKind::CartCheck),
             "run_step" => Some(TimerKind::RunStep),
+            "attribute" => Some(TimerKind::Attribute),
             _ => None,
         }
     }
@@ -239,6 +243,8 @@ pub struct TimerCommit {
     pub timers: Vec<(TimerKind, String, DateTime<Utc>)>,
     /// Fire this timer again at this time instead of completing it.
     pub reschedule: Option<DateTime<Utc>>,
+    /// Orders credited to runs.
+    pub conversions: Vec<ConversionRow>,
 }
 
 /// What a commit did.
@@ -339,4 +345,92 @@ pub struct Engagement {
     pub delivered: bool,
     pub opened: bool,
     pub clicked: bool,
+}
+
+/// An order as attribution needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRecord {
+    pub source_id: String,
+    pub order_id: String,
+    pub cart_id: Option<String>,
+    pub contact_id: Option<String>,
+    pub total_minor: i64,
+    pub currency: String,
+    pub placed_at: DateTime<Utc>,
+    pub test: bool,
+}
+
+/// What happened to one message of a run, for last-touch attribution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageTouch {
+    pub message_id: String,
+    pub step: u32,
+    pub channel_id: String,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub clicked_at: Option<DateTime<Utc>>,
+}
+
+/// An order credited to a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConversionRow {
+    pub source_id: String,
+    pub order_id: String,
+    pub run_id: String,
+    pub flow_id: String,
+    pub variant: Option<String>,
+    pub holdout: bool,
+    pub message_id: Option<String>,
+    pub step: Option<u32>,
+    pub channel_id: Option<String>,
+    /// `clicked`, `delivered`, `sent`, or `none` (converted with no message in the window; holdout).
+    pub touch: String,
+    pub revenue_minor: i64,
+    pub currency: String,
+    pub placed_at: DateTime<Utc>,
+    pub enrolled_at: DateTime<Utc>,
+}
+
+/// Counts of runs by group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunGroup {
+    pub variant: Option<String>,
+    pub holdout: bool,
+    pub runs: u64,
+}
+
+/// Message counts by step, channel and variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageGroup {
+    pub step: u32,
+    pub channel_id: String,
+    pub variant: Option<String>,
+    pub sent: u64,
+    pub delivered: u64,
+    pub opened: u64,
+    pub clicked: u64,
+    pub unsubscribed: u64,
+}
+
+/// Conversions by group, credited step and channel, and currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversionGroup {
+    pub holdout: bool,
+    pub variant: Option<String>,
+    pub step: Option<u32>,
+    pub channel_id: Option<String>,
+    pub currency: String,
+    pub runs: u64,
+    pub orders: u64,
+    pub revenue_minor: i64,
+}
+
+/// The raw material of a flow report.
+#[derive(Debug, Clone, Default)]
+pub struct ReportData {
+    pub runs: Vec<RunGroup>,
+    pub messages: Vec<MessageGroup>,
+    pub conversions: Vec<ConversionGroup>,
+    /// Distinct converted runs per (holdout, variant), whatever the currency.
+    pub converted_runs: Vec<RunGroup>,
 }

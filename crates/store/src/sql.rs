@@ -141,7 +141,12 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
 
 
 impl SqlStore {
-    async fn ingest_once(&self, ingest: Ingest<'_>, options: &IngestOptions) -> StoreResult<IngestOutcome> {
+    async fn ingest_once(
+        &self,
+        ingest: Ingest<'_>,
+        cursor: Option<&str>,
+        options: &IngestOptions,
+    ) -> StoreResult<IngestOutcome> {
         let mut tx = self.writer.begin().await?;
         let received = to_ms(ingest.received_at);
         for delivery_id in ingest.delivery_ids {
@@ -167,6 +172,17 @@ impl SqlStore {
                 event_id: event.event_id.clone(),
                 kind,
             });
+        }
+        if let Some(c) = cursor {
+            sqlx::query(
+                "INSERT INTO poll_cursors (source_id, cursor, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (source_id) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+            )
+            .bind(ingest.source_id)
+            .bind(c)
+            .bind(received)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(IngestOutcome::Accepted { effects })
@@ -200,11 +216,34 @@ impl Store for SqlStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.ingest_once(ingest, options).await {
+            match self.ingest_once(ingest, None, options).await {
                 Err(StoreError::Db(e)) if attempt < 4 && retryable(&e) => continue,
                 other => return other,
             }
         }
+    }
+
+    async fn ingest_polled(
+        &self,
+        ingest: Ingest<'_>,
+        cursor: Option<&str>,
+        options: &IngestOptions,
+    ) -> StoreResult<IngestOutcome> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.ingest_once(ingest, cursor, options).await {
+                Err(StoreError::Db(e)) if attempt < 4 && retryable(&e) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    async fn poll_cursor(&self, source_id: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT cursor FROM poll_cursors WHERE source_id = $1")
+            .bind(source_id)
+            .fetch_optional(&self.writer)
+            .await?)
     }
 
     async fn cart(&self, id: &str) -> StoreResult<Option<CartRecord>> {
@@ -370,6 +409,22 @@ impl Store for SqlStore {
 
     async fn mark_sending(&self, row: &OutboxRow) -> StoreResult<bool> {
         E::mark_sending(&self.writer, row).await
+    }
+
+    async fn order(&self, source_id: &str, order_id: &str) -> StoreResult<Option<crate::model::OrderRecord>> {
+        E::order(&self.writer, source_id, order_id).await
+    }
+
+    async fn runs_for_contact(&self, contact_id: &str) -> StoreResult<Vec<RunRecord>> {
+        E::runs_for_contact(&self.writer, contact_id).await
+    }
+
+    async fn message_touches(&self, run_id: &str) -> StoreResult<Vec<crate::model::MessageTouch>> {
+        E::message_touches(&self.writer, run_id).await
+    }
+
+    async fn report_data(&self, flow_id: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<crate::model::ReportData> {
+        E::report_data(&self.reader, flow_id, from, to).await
     }
 
     async fn outbox_message(&self, id: &str) -> StoreResult<Option<OutboxRow>> {
@@ -814,6 +869,7 @@ async fn upsert_cart(
         let order_id: String = o.get("order_id");
         let placed_at: i64 = o.get("placed_at");
         convert_cart(tx, &cart_id, &order_id, placed_at).await?;
+        E::upsert_timer(tx, TimerKind::Attribute, &format!("{source_id}\u{1f}{order_id}"), received).await?;
         sqlx::query("UPDATE orders SET cart_id = $1 WHERE source_id = $2 AND order_id = $3")
             .bind(&cart_id)
             .bind(source_id)
@@ -982,6 +1038,8 @@ async fn record_order(
             .await?;
         }
     }
+    // Attribution runs later, in the engine (it knows each flow's window), from a durable timer.
+    E::upsert_timer(tx, TimerKind::Attribute, &format!("{source_id}\u{1f}{}", order.order_id), received).await?;
     if let Some(id) = &cart_id {
         convert_cart(tx, id, &order.order_id, placed).await?;
         sqlx::query("UPDATE orders SET cart_id = $1 WHERE source_id = $2 AND order_id = $3")
