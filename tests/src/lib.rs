@@ -3,6 +3,8 @@
 //! # Layout
 //! - `tests/ingress.rs`: webhooks in, carts out through the admin API, every status code, redelivery,
 //!   ordering, restart.
+//! - [`rig`]: the engine on a real store with a manual clock and recording sinks.
 //! - [`payloads`]: builders for realistic platform payloads (Shopify's field names).
 
 pub mod payloads;
+pub mod rig;
