@@ -135,6 +135,18 @@ async fn a_webhook_becomes_a_sent_reminder_and_a_purchase_stops_the_flow() {
         .await
         .unwrap();
     assert_eq!(carts["carts"][0]["status"], "converted");
+    // The metrics say the same.
+    let text = hub.client.get(hub.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for needle in [
+        r#"cartback_sends_total{channel="email",outcome="sent"}"#,
+        "cartback_enrolments_total",
+        "cartback_timer_lateness_seconds_bucket",
+        "cartback_provider_latency_seconds_bucket",
+        "cartback_carts{status=",
+        "cartback_timers_pending",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from /metrics");
+    }
 }
 
 #[tokio::test]

@@ -233,6 +233,8 @@ impl Engine {
 
     async fn fire(&self, timer: &Timer) -> StoreResult<()> {
         let now = self.clock.now();
+        metrics::histogram!("cartback_timer_lateness_seconds", "kind" => timer.kind.as_str())
+            .record((now - timer.due_at).num_milliseconds().max(0) as f64 / 1000.0);
         let commit = match timer.kind {
             TimerKind::CartCheck => self.cart_check(&timer.subject, now).await?,
             TimerKind::RunStep => self.run_step(&timer.subject, now).await?,
@@ -840,6 +842,12 @@ impl Engine {
             }
         }
         metrics::gauge!("cartback_timers_pending").set(self.store.pending_timers().await? as f64);
+        for status in ["open", "abandoned", "converted"] {
+            metrics::gauge!("cartback_carts", "status" => status).set(0.0);
+        }
+        for (status, n) in self.store.cart_counts().await? {
+            metrics::gauge!("cartback_carts", "status" => status).set(n as f64);
+        }
         Ok(())
     }
 

@@ -7,6 +7,7 @@
 //! - [`admin`]: `/api/v1/...` behind the bearer admin token: carts and contacts.
 //! - [`flows`]: test mode (`POST /api/v1/flows/{id}/test`), a cart's runs, the message queue and redrive.
 //! - [`tracking`]: `/t/`, `/r/`, `/o/`, `/u/`: signed links that record clicks, opens and unsubscribes.
+//! - [`dashboard`]: `/dashboard`, the server-rendered report page (login form, HttpOnly cookie).
 //! - [`health`]: `/healthz` (process up) and `/readyz` (store reachable).
 //! - [`metrics`]: the Prometheus recorder, `/metrics`, and the request-latency layer.
 //! - [`error`]: [`ApiError`], the one place where errors become HTTP statuses.
@@ -15,6 +16,7 @@
 //! listener the caller bound (tests bind port 0) until the shutdown future resolves.
 
 pub mod admin;
+pub mod dashboard;
 pub mod error;
 pub mod flows;
 pub mod health;
@@ -70,6 +72,9 @@ pub fn router(state: AppState) -> Router {
         .route("/r/{token}", get(tracking::recover))
         .route("/o/{token}", get(tracking::open))
         .route("/u/{token}", get(tracking::unsubscribe_page).post(tracking::unsubscribe))
+        .route("/dashboard", get(dashboard::dashboard))
+        .route("/dashboard/login", get(dashboard::login_form).post(dashboard::login))
+        .route("/dashboard/logout", post(dashboard::logout))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))

@@ -150,6 +150,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     async fn pending_timers(&self) -> StoreResult<u64>;
 
+    /// Carts per status (`open`, `abandoned`, `converted`).
+    async fn cart_counts(&self) -> StoreResult<Vec<(String, u64)>>;
+
     async fn run(&self, id: &str) -> StoreResult<Option<RunRecord>>;
 
     async fn runs_for_cart(&self, cart_id: &str) -> StoreResult<Vec<RunRecord>>;

@@ -345,6 +345,13 @@ impl Store for SqlStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    async fn cart_counts(&self) -> StoreResult<Vec<(String, u64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM carts GROUP BY status")
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows.into_iter().map(|(s, n)| (s, u64::try_from(n).unwrap_or(0))).collect())
+    }
+
     async fn run(&self, id: &str) -> StoreResult<Option<RunRecord>> {
         E::run(&self.writer, id).await
     }

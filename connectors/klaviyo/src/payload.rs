@@ -1,0 +1,177 @@
+//! Klaviyo's wire types.
+//!
+//! - The system webhook envelope (developers.klaviyo.com "Working with system webhooks"):
+//!   `{"data": [{"external_id", "topic", "payload"}], "meta": {"klaviyo_account_id",
+//!   "klaviyo_webhook_id", "timestamp"}}`, where `payload` has the shape of a Get Event answer
+//!   (`data.attributes.{datetime, timestamp, event_properties}`, the profile in
+//!   `data.relationships` and, when included, in `included[]`), or of a Get Profile answer for
+//!   profile topics (`data.type = "profile"`, `data.attributes.{email, phone_number,
+//!   subscriptions, ...}`).
+//! - The flow webhook body cartback defines for Klaviyo flow "Webhook" actions ([`FlowWebhook`]).
+//!
+//! Everything optional is read leniently: a shape we do not expect makes the field absent.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+/// A non-empty string, or a number as its text; anything else is `None`.
+pub fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(text(&Value::deserialize(d)?))
+}
+
+/// The system webhook envelope. `data` items are read one by one (errors name the index).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SystemWebhook {
+    pub data: Vec<Value>,
+    #[serde(default)]
+    pub meta: Option<Meta>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct Meta {
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub klaviyo_account_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub klaviyo_webhook_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub timestamp: Option<String>,
+}
+
+/// One entry of `data[]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SystemEvent {
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub external_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub topic: Option<String>,
+    #[serde(default)]
+    pub payload: Value,
+}
+
+/// The body of a Klaviyo flow "Webhook" action, as cartback asks it to be written (Klaviyo lets
+/// the flow author compose the JSON; see `tests/fixtures/README.md` for the template).
+#[derive(Debug, Clone, Deserialize)]
+pub struct FlowWebhook {
+    #[serde(deserialize_with = "required_text")]
+    pub event_id: String,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub phone_number: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub first_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub last_name: Option<String>,
+    /// `subscribed`, `unsubscribed` or `never_subscribed` (any case); else unknown.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub email_consent: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub sms_consent: Option<String>,
+    /// ISO-8601 or epoch seconds / milliseconds.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub occurred_at: Option<String>,
+    /// The shop's own id of the shopper, when the flow has it.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub external_id: Option<String>,
+}
+
+fn required_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    text(&Value::deserialize(d)?)
+        .ok_or_else(|| serde::de::Error::custom("event_id must be a non-empty string"))
+}
+
+/// The profile fields a system webhook payload carries, wherever they sit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileView {
+    pub email: Option<String>,
+    pub phone_number: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub external_id: Option<String>,
+    pub locale: Option<String>,
+    pub time_zone: Option<String>,
+    /// `subscriptions.email.marketing.consent` (`SUBSCRIBED`, `UNSUBSCRIBED`, `NEVER_SUBSCRIBED`).
+    pub email_consent: Option<String>,
+    pub sms_consent: Option<String>,
+}
+
+fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, k| v.get(k))
+}
+
+fn at_text(v: &Value, path: &[&str]) -> Option<String> {
+    at(v, path).and_then(text)
+}
+
+/// The profile `attributes` objects of `payload`, best first: the payload itself when it is a
+/// profile (`data.type = "profile"`), then profiles in `included[]`, then an embedded `profile`.
+fn profile_attributes(payload: &Value) -> Vec<&Value> {
+    let mut found = Vec::new();
+    if at(payload, &["data", "type"]).and_then(Value::as_str) == Some("profile") {
+        found.extend(at(payload, &["data", "attributes"]));
+    }
+    if let Some(Value::Array(included)) = payload.get("included") {
+        found.extend(
+            included
+                .iter()
+                .filter(|i| i.get("type").and_then(Value::as_str) == Some("profile"))
+                .filter_map(|i| i.get("attributes")),
+        );
+    }
+    for path in [
+        &["data", "attributes", "profile"][..],
+        &["profile", "data", "attributes"][..],
+        &["profile"][..],
+    ] {
+        found.extend(at(payload, path).filter(|v| v.is_object()));
+    }
+    found
+}
+
+impl ProfileView {
+    /// Reads the profile of a system webhook `payload`; an event's `event_properties`
+    /// (`$email`, `$phone_number`, `email`, `phone_number`) fill what no profile object gives.
+    pub fn of(payload: &Value) -> ProfileView {
+        let profiles = profile_attributes(payload);
+        let props = at(payload, &["data", "attributes", "event_properties"]);
+        let pick = |paths: &[&[&str]]| {
+            profiles
+                .iter()
+                .find_map(|p| paths.iter().find_map(|path| at_text(p, path)))
+        };
+        let from_props =
+            |keys: &[&str]| props.and_then(|p| keys.iter().find_map(|k| p.get(*k).and_then(text)));
+        ProfileView {
+            email: pick(&[&["email"]]).or_else(|| from_props(&["$email", "email"])),
+            phone_number: pick(&[&["phone_number"]])
+                .or_else(|| from_props(&["$phone_number", "phone_number"])),
+            first_name: pick(&[&["first_name"]]),
+            last_name: pick(&[&["last_name"]]),
+            external_id: pick(&[&["external_id"]]),
+            locale: pick(&[&["locale"]]),
+            time_zone: pick(&[&["location", "timezone"]]),
+            email_consent: pick(&[&["subscriptions", "email", "marketing", "consent"]]),
+            sms_consent: pick(&[&["subscriptions", "sms", "marketing", "consent"]]),
+        }
+    }
+}
+
+/// When the event happened: `data.attributes.datetime`, else `data.attributes.timestamp`
+/// (epoch seconds), else a profile's `updated`; the raw text, parsed by the caller.
+pub fn payload_time(payload: &Value) -> Option<String> {
+    [
+        &["data", "attributes", "datetime"][..],
+        &["data", "attributes", "timestamp"][..],
+        &["data", "attributes", "updated"][..],
+    ]
+    .iter()
+    .find_map(|p| at_text(payload, p))
+}

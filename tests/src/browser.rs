@@ -1,0 +1,138 @@
+//! A minimal WebDriver client (Debian's `chromium` + `chromium-driver`) for browser tests: start
+//! chromedriver on a free port, open a headless session, navigate, type, click, read, screenshot.
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Browser {
+    driver: Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+}
+
+/// `None` (with the reason printed) when Chromium or ChromeDriver is not installed here.
+pub async fn launch(width: u32, height: u32) -> Option<Browser> {
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| std::path::Path::new(p).exists());
+    let driver_bin = ["/usr/bin/chromedriver"].into_iter().find(|p| std::path::Path::new(p).exists());
+    let (Some(chromium), Some(driver_bin)) = (chromium, driver_bin) else {
+        eprintln!("skipped: install Debian's chromium and chromium-driver to run browser tests (.ci/run does)");
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let driver = Command::new(driver_bin)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http.get(format!("{base}/status")).send().await.is_err() {
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let profile = std::env::temp_dir().join(format!("cartback-chrome-{port}"));
+    let caps = json!({ "capabilities": { "alwaysMatch": { "goog:chromeOptions": {
+        "binary": chromium,
+        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 format!("--user-data-dir={}", profile.display()), format!("--window-size={width},{height}")]
+    } } } });
+    let resp: Value = http.post(format!("{base}/session")).json(&caps).send().await.ok()?.json().await.ok()?;
+    let session = resp["value"]["sessionId"].as_str()?.to_string();
+    // Element look-ups wait up to 5 s for the page (navigation after a form submit).
+    let _ = http
+        .post(format!("{base}/session/{session}/timeouts"))
+        .json(&json!({ "implicit": 5000, "pageLoad": 20000 }))
+        .send()
+        .await;
+    Some(Browser { driver, base, session, http })
+}
+
+impl Browser {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{}", self.base, self.session, path);
+        let mut req = self.http.request(method, url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let v: Value = req.send().await.expect("webdriver answers").json().await.expect("webdriver JSON");
+        assert!(v["value"].get("error").is_none(), "webdriver {path}: {v}");
+        v["value"].clone()
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url }))).await;
+    }
+
+    pub async fn url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", None).await.as_str().unwrap_or_default().to_string()
+    }
+
+    pub async fn find(&self, css: &str) -> String {
+        let v = self.call(reqwest::Method::POST, "/element", Some(json!({ "using": "css selector", "value": css }))).await;
+        v.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).unwrap_or_default().to_string()
+    }
+
+    pub async fn count(&self, css: &str) -> usize {
+        let v = self.call(reqwest::Method::POST, "/elements", Some(json!({ "using": "css selector", "value": css }))).await;
+        v.as_array().map(Vec::len).unwrap_or(0)
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        let id = self.find(css).await;
+        self.call(reqwest::Method::GET, &format!("/element/{id}/text"), None).await.as_str().unwrap_or_default().to_string()
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        self.call(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({ "text": text }))).await;
+    }
+
+    pub async fn click(&self, css: &str) {
+        let id = self.find(css).await;
+        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({}))).await;
+    }
+
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.call(reqwest::Method::POST, "/window/rect", Some(json!({ "width": width, "height": height }))).await;
+    }
+
+    /// Evaluates JavaScript in the page and returns its value.
+    pub async fn eval(&self, script: &str) -> Value {
+        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({ "script": script, "args": [] }))).await
+    }
+
+    /// Saves a PNG screenshot.
+    pub async fn screenshot(&self, path: &std::path::Path) {
+        let b64 = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let png = base64::engine::general_purpose::STANDARD.decode(b64.as_str().unwrap_or_default()).expect("base64 PNG");
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        std::fs::write(path, png).expect("write screenshot");
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.http.delete(format!("{}/session/{}", self.base, self.session)).send().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+    }
+}
+
+/// `<workspace>/target/<name>`: where browser tests leave their screenshots.
+pub fn artifact(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target").join(name)
+}
