@@ -10,6 +10,14 @@ use std::sync::Arc;
 pub const SOURCE_TYPES: &[&str] = &[
     #[cfg(feature = "shopify")]
     "shopify",
+    #[cfg(feature = "woocommerce")]
+    "woocommerce",
+    #[cfg(feature = "hubspot")]
+    "hubspot",
+    #[cfg(feature = "segment")]
+    "segment",
+    #[cfg(feature = "klaviyo")]
+    "klaviyo",
 ];
 
 /// Channel types this build knows.
@@ -29,6 +37,14 @@ pub const CHANNEL_TYPES: &[&str] = &[
 pub enum SourceSettings {
     #[cfg(feature = "shopify")]
     Shopify(cartback_shopify::ShopifySettings),
+    #[cfg(feature = "woocommerce")]
+    WooCommerce(cartback_woocommerce::WooSettings),
+    #[cfg(feature = "hubspot")]
+    HubSpot(cartback_hubspot::HubSpotSettings),
+    #[cfg(feature = "segment")]
+    Segment(cartback_segment::SegmentSettings),
+    #[cfg(feature = "klaviyo")]
+    Klaviyo(cartback_klaviyo::KlaviyoSettings),
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +94,18 @@ pub fn source_settings(
             problems,
         )
         .map(SourceSettings::Shopify),
+        #[cfg(feature = "woocommerce")]
+        "woocommerce" => checked(typed(value, at, problems), cartback_woocommerce::WooSettings::validate, at, problems)
+            .map(SourceSettings::WooCommerce),
+        #[cfg(feature = "hubspot")]
+        "hubspot" => checked(typed(value, at, problems), cartback_hubspot::HubSpotSettings::validate, at, problems)
+            .map(SourceSettings::HubSpot),
+        #[cfg(feature = "segment")]
+        "segment" => checked(typed(value, at, problems), cartback_segment::SegmentSettings::validate, at, problems)
+            .map(SourceSettings::Segment),
+        #[cfg(feature = "klaviyo")]
+        "klaviyo" => checked(typed(value, at, problems), cartback_klaviyo::KlaviyoSettings::validate, at, problems)
+            .map(SourceSettings::Klaviyo),
         _ => {
             let _ = value;
             None
@@ -164,6 +192,14 @@ pub fn build_source(settings: &SourceSettings) -> Arc<dyn Source> {
     match settings {
         #[cfg(feature = "shopify")]
         SourceSettings::Shopify(s) => Arc::new(cartback_shopify::ShopifySource::new(s.clone())),
+        #[cfg(feature = "woocommerce")]
+        SourceSettings::WooCommerce(s) => Arc::new(cartback_woocommerce::WooSource::new(s.clone())),
+        #[cfg(feature = "hubspot")]
+        SourceSettings::HubSpot(s) => Arc::new(cartback_hubspot::HubSpotSource::new(s.clone())),
+        #[cfg(feature = "segment")]
+        SourceSettings::Segment(s) => Arc::new(cartback_segment::SegmentSource::new(s.clone())),
+        #[cfg(feature = "klaviyo")]
+        SourceSettings::Klaviyo(s) => Arc::new(cartback_klaviyo::KlaviyoSource::new(s.clone())),
     }
 }
 
@@ -222,7 +258,10 @@ pub fn build_channel_source(settings: &ChannelSettings) -> Option<Arc<dyn Source
 /// The API reader of a source that is (also) polled, if its settings ask for polling.
 pub fn build_poller(settings: &SourceSettings) -> Option<Arc<dyn cartback_core::Poller>> {
     match settings {
-        #[cfg(feature = "shopify")]
-        SourceSettings::Shopify(_) => None,
+        #[cfg(feature = "woocommerce")]
+        SourceSettings::WooCommerce(s) if s.store_url.is_some() && s.consumer_key.is_some() => {
+            Some(Arc::new(cartback_woocommerce::WooPoller::new(s.clone())))
+        }
+        _ => None,
     }
 }
