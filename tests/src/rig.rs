@@ -3,7 +3,10 @@
 //! orders and move time.
 #![allow(clippy::unwrap_used)]
 
-use cartback_core::{CartSnapshot, Consent, ContactInfo, Currency, Event, EventKind, LineItem, ManualClock, Money, Order};
+use cartback_core::{
+    CartSnapshot, Consent, ContactInfo, Currency, Event, EventKind, LineItem, ManualClock, Money,
+    Order,
+};
 use cartback_engine::{AddressKind, Channel, Engine};
 use cartback_store::{Ingest, IngestOptions, SqliteStore, Store};
 use cartback_testkit::RecordingSink;
@@ -122,7 +125,12 @@ pub fn contact(email: &str) -> ContactInfo {
     }
 }
 
-pub fn snapshot(key: &str, c: ContactInfo, items: Vec<LineItem>, at: DateTime<Utc>) -> CartSnapshot {
+pub fn snapshot(
+    key: &str,
+    c: ContactInfo,
+    items: Vec<LineItem>,
+    at: DateTime<Utc>,
+) -> CartSnapshot {
     let currency = items
         .first()
         .map(|i| i.unit_price.currency)
@@ -226,4 +234,3 @@ impl Rig {
         carts[0].cart.id.clone()
     }
 }
-

@@ -91,7 +91,10 @@ async fn providers() -> (MockServer, MockServer) {
     let twilio = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(format!("/2010-04-01/Accounts/{SID}/Messages.json")))
-        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"sid": "SM123", "status": "queued"})))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(serde_json::json!({"sid": "SM123", "status": "queued"})),
+        )
         .mount(&twilio)
         .await;
     (sendgrid, twilio)
@@ -100,7 +103,11 @@ async fn providers() -> (MockServer, MockServer) {
 async fn hub(sendgrid: &MockServer, twilio: &MockServer) -> Hub {
     spawn_hub(
         CONFIG,
-        &[("SHOPIFY_SECRET", SECRET), ("SENDGRID_URL", &sendgrid.uri()), ("TWILIO_URL", &twilio.uri())],
+        &[
+            ("SHOPIFY_SECRET", SECRET),
+            ("SENDGRID_URL", &sendgrid.uri()),
+            ("TWILIO_URL", &twilio.uri()),
+        ],
     )
     .await
     .unwrap()
@@ -108,7 +115,17 @@ async fn hub(sendgrid: &MockServer, twilio: &MockServer) -> Hub {
 
 async fn post_checkout(hub: &Hub, id: &str, body: &Value) {
     let bytes = serde_json::to_vec(body).unwrap();
-    let resp = shopify_request(&hub.client, &hub.url("/webhooks/shop"), SECRET, "checkouts/create", id, &bytes).send().await.unwrap();
+    let resp = shopify_request(
+        &hub.client,
+        &hub.url("/webhooks/shop"),
+        SECRET,
+        "checkouts/create",
+        id,
+        &bytes,
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(resp.status(), 200);
 }
 
@@ -120,46 +137,99 @@ fn email_to(requests: &[Request], email: &str) -> Option<Value> {
 }
 
 fn html_of(mail: &Value) -> String {
-    mail["content"].as_array().unwrap().iter().find(|c| c["type"] == "text/html").unwrap()["value"].as_str().unwrap().to_string()
+    mail["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "text/html")
+        .unwrap()["value"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn hrefs(html: &str) -> Vec<String> {
-    html.split("href=\"").skip(1).map(|s| s.split('"').next().unwrap().to_string()).collect()
+    html.split("href=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_string())
+        .collect()
 }
 
 #[tokio::test]
 async fn email_then_sms_unless_the_shopper_clicked() {
     let (sendgrid, twilio) = providers().await;
     let hub = hub(&sendgrid, &twilio).await;
-    post_checkout(&hub, "c-1", &checkout("clicker", "clicker@example.com", "+14155550101")).await;
-    post_checkout(&hub, "c-2", &checkout("idle", "idle@example.com", "+14155550102")).await;
-    until("both emails", || async { sendgrid.received_requests().await.unwrap().len() == 2 }).await;
+    post_checkout(
+        &hub,
+        "c-1",
+        &checkout("clicker", "clicker@example.com", "+14155550101"),
+    )
+    .await;
+    post_checkout(
+        &hub,
+        "c-2",
+        &checkout("idle", "idle@example.com", "+14155550102"),
+    )
+    .await;
+    until("both emails", || async {
+        sendgrid.received_requests().await.unwrap().len() == 2
+    })
+    .await;
     let requests = sendgrid.received_requests().await.unwrap();
     let mail = email_to(&requests, "clicker@example.com").unwrap();
     assert_eq!(mail["subject"], "You left Blue Mug");
     assert!(mail["personalizations"][0]["custom_args"]["message_id"].is_string());
     let links = hrefs(&html_of(&mail));
     assert_eq!(links.len(), 2, "{links:?}");
-    assert!(links.iter().all(|l| l.starts_with(&hub.url)), "every link is tracked: {links:?}");
+    assert!(
+        links.iter().all(|l| l.starts_with(&hub.url)),
+        "every link is tracked: {links:?}"
+    );
     // The shopper clicks the product link: 302 to the product page, recorded.
-    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let click = no_redirects.get(&links[0]).send().await.unwrap();
     assert_eq!(click.status(), 302);
-    assert_eq!(click.headers()["location"], "https://shop.example/products/blue-mug");
+    assert_eq!(
+        click.headers()["location"],
+        "https://shop.example/products/blue-mug"
+    );
     // The cart button goes back to the platform's recovery URL.
     let back = no_redirects.get(&links[1]).send().await.unwrap();
     assert_eq!(back.status(), 302);
-    assert!(back.headers()["location"].to_str().unwrap().contains("/checkouts/clicker/recover"));
+    assert!(back.headers()["location"]
+        .to_str()
+        .unwrap()
+        .contains("/checkouts/clicker/recover"));
     // Three seconds later the idle shopper gets the SMS; the one who clicked does not.
-    until("the SMS", || async { !twilio.received_requests().await.unwrap().is_empty() }).await;
+    until("the SMS", || async {
+        !twilio.received_requests().await.unwrap().is_empty()
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let sms = twilio.received_requests().await.unwrap();
     assert_eq!(sms.len(), 1);
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(&sms[0].body).into_owned().collect();
-    assert!(form.contains(&("To".into(), "+14155550102".into())), "{form:?}");
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&sms[0].body)
+        .into_owned()
+        .collect();
+    assert!(
+        form.contains(&("To".into(), "+14155550102".into())),
+        "{form:?}"
+    );
     let body = &form.iter().find(|(k, _)| k == "Body").unwrap().1;
-    assert!(body.starts_with(&format!("Still thinking? {}/r/", hub.url)), "{body}");
-    let messages: Value = hub.admin_get("/api/v1/messages?status=sent").await.unwrap().json().await.unwrap();
+    assert!(
+        body.starts_with(&format!("Still thinking? {}/r/", hub.url)),
+        "{body}"
+    );
+    let messages: Value = hub
+        .admin_get("/api/v1/messages?status=sent")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(messages["count"], 3);
 }
 
@@ -167,34 +237,93 @@ async fn email_then_sms_unless_the_shopper_clicked() {
 async fn tracking_links_are_signed_and_unsubscribe_works() {
     let (sendgrid, twilio) = providers().await;
     let hub = hub(&sendgrid, &twilio).await;
-    post_checkout(&hub, "u-1", &checkout("unsub", "unsub@example.com", "+14155550103")).await;
-    until("the email", || async { sendgrid.received_requests().await.unwrap().len() == 1 }).await;
-    let mail = email_to(&sendgrid.received_requests().await.unwrap(), "unsub@example.com").unwrap();
+    post_checkout(
+        &hub,
+        "u-1",
+        &checkout("unsub", "unsub@example.com", "+14155550103"),
+    )
+    .await;
+    until("the email", || async {
+        sendgrid.received_requests().await.unwrap().len() == 1
+    })
+    .await;
+    let mail = email_to(
+        &sendgrid.received_requests().await.unwrap(),
+        "unsub@example.com",
+    )
+    .unwrap();
     let links = hrefs(&html_of(&mail));
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     // A forged or altered token: 404, no redirect.
     let altered = format!("{}x", links[0]);
     let r = client.get(&altered).send().await.unwrap();
     assert_eq!(r.status(), 404);
     assert!(r.headers().get("location").is_none());
-    assert_eq!(client.get(hub.url("/t/not-a-token")).send().await.unwrap().status(), 404);
+    assert_eq!(
+        client
+            .get(hub.url("/t/not-a-token"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     // A click token is not an unsubscribe token.
     let token = links[0].rsplit('/').next().unwrap();
-    assert_eq!(client.post(hub.url(&format!("/u/{token}"))).send().await.unwrap().status(), 404);
+    assert_eq!(
+        client
+            .post(hub.url(&format!("/u/{token}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     // The open pixel.
     let html = html_of(&mail);
-    let pixel = html.split("src=\"").nth(1).unwrap().split('"').next().unwrap();
+    let pixel = html
+        .split("src=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
     let p = client.get(pixel).send().await.unwrap();
     assert_eq!(p.status(), 200);
     assert_eq!(p.headers()["content-type"], "image/gif");
     // List-Unsubscribe one-click (RFC 8058).
-    let lu = mail["headers"]["List-Unsubscribe"].as_str().unwrap().trim_matches(['<', '>']).to_string();
-    assert_eq!(mail["headers"]["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click");
+    let lu = mail["headers"]["List-Unsubscribe"]
+        .as_str()
+        .unwrap()
+        .trim_matches(['<', '>'])
+        .to_string();
+    assert_eq!(
+        mail["headers"]["List-Unsubscribe-Post"],
+        "List-Unsubscribe=One-Click"
+    );
     let page = client.get(&lu).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("<form method=\"post\""));
-    let done = client.post(&lu).body("List-Unsubscribe=One-Click").header("content-type", "application/x-www-form-urlencoded").send().await.unwrap();
+    let done = client
+        .post(&lu)
+        .body("List-Unsubscribe=One-Click")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(done.status(), 200);
-    let carts: Value = hub.admin_get("/api/v1/carts?email=unsub@example.com").await.unwrap().json().await.unwrap();
-    assert_eq!(carts["carts"][0]["contact"]["email_consent"], "unsubscribed");
+    let carts: Value = hub
+        .admin_get("/api/v1/carts?email=unsub@example.com")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        carts["carts"][0]["contact"]["email_consent"],
+        "unsubscribed"
+    );
 }

@@ -31,10 +31,17 @@ text = "hi"
 
 #[tokio::test]
 async fn the_dashboard_shows_the_flow_numbers() {
-    let Some(browser) = launch(1280, 900).await else { return };
+    let Some(browser) = launch(1280, 900).await else {
+        return;
+    };
     let hub = spawn_hub(CONFIG, &[]).await.unwrap();
     // Seed 20 treated and 20 held-out runs enrolled yesterday; 6 and 2 of them converted.
-    let store = SqlStore::open(&format!("sqlite://{}", hub.dir.path().join("hub.db").display())).await.unwrap();
+    let store = SqlStore::open(&format!(
+        "sqlite://{}",
+        hub.dir.path().join("hub.db").display()
+    ))
+    .await
+    .unwrap();
     let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
     let mut commit = TimerCommit::default();
     for i in 0..40 {
@@ -47,7 +54,11 @@ async fn the_dashboard_shows_the_flow_numbers() {
                 contact_id: None,
                 variant: None,
                 holdout,
-                status: if holdout { RunStatus::HeldOut } else { RunStatus::Completed },
+                status: if holdout {
+                    RunStatus::HeldOut
+                } else {
+                    RunStatus::Completed
+                },
                 step: 1,
                 test: false,
                 enrolled_at: yesterday,
@@ -87,7 +98,11 @@ async fn the_dashboard_shows_the_flow_numbers() {
     assert!(browser.text("[role=alert]").await.contains("not right"));
     browser.type_into("#token", &hub.admin_token).await;
     browser.click("button[type=submit]").await;
-    assert!(browser.url().await.ends_with("/dashboard"), "{}", browser.url().await);
+    assert!(
+        browser.url().await.ends_with("/dashboard"),
+        "{}",
+        browser.url().await
+    );
     assert_eq!(browser.text("[data-metric=treated-enrolled]").await, "20");
     assert_eq!(browser.text("[data-metric=treated-converted]").await, "6");
     assert_eq!(browser.text("[data-metric=treated-rate]").await, "30.0%");
@@ -102,7 +117,9 @@ async fn the_dashboard_shows_the_flow_numbers() {
     browser.screenshot(&artifact("dashboard.png")).await;
     // On a phone the page fits the width (tables scroll inside their cards).
     browser.resize(390, 844).await;
-    let overflow = browser.eval("return document.documentElement.scrollWidth <= window.innerWidth + 1").await;
+    let overflow = browser
+        .eval("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+        .await;
     assert_eq!(overflow, serde_json::Value::Bool(true));
     browser.screenshot(&artifact("dashboard-phone.png")).await;
     browser.close().await;

@@ -3,12 +3,15 @@
 //! and a restart with pending timers.
 #![allow(clippy::unwrap_used)]
 
-use cartback_core::{Consent, ContactInfo, Currency, EventKind, ManualClock, MessageStatus, MessageStatusUpdate, Money};
+use cartback_core::{
+    Consent, ContactInfo, Currency, EventKind, ManualClock, MessageStatus, MessageStatusUpdate,
+    Money,
+};
+use cartback_e2e::rig::*;
 use cartback_store::{MessageFilter, OutboxStatus, RunStatus};
 use chrono::{DateTime, TimeZone, Utc};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use cartback_e2e::rig::*;
 
 const ONE_STEP: &str = r#"
 [flow.recover]
@@ -420,7 +423,10 @@ async fn renders_a_three_item_cart_in_eur_and_jpy() {
     .await;
     r.advance(H + 60).await;
     let sent = r.email.sent();
-    let eur_msg = sent.iter().find(|m| m.to.email.as_deref() == Some("eur@test.io")).unwrap();
+    let eur_msg = sent
+        .iter()
+        .find(|m| m.to.email.as_deref() == Some("eur@test.io"))
+        .unwrap();
     let text = eur_msg.text.as_deref().unwrap();
     let (body, recover) = text.split_once("Total €1,262.47 ").unwrap();
     assert_eq!(body, "2 x Mug (Blue) @ €12.50 = €25.00\n1 x Tea @ €1,234.50 = €1,234.50\n3 x Spoon @ €0.99 = €2.97\n");
@@ -428,15 +434,38 @@ async fn renders_a_three_item_cart_in_eur_and_jpy() {
     let token = recover.strip_prefix("http://hub.test/r/").unwrap();
     let t = r.engine.link_signer().verify(token).unwrap();
     assert_eq!(t.message_id, eur_msg.id);
-    assert_eq!(r.store.message_link(&t.message_id, t.index).await.unwrap().as_deref(), Some("https://shop.test/recover/e"));
+    assert_eq!(
+        r.store
+            .message_link(&t.message_id, t.index)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("https://shop.test/recover/e")
+    );
     // Product links are tracked too; the open pixel and one-click unsubscribe are there.
     let html = eur_msg.html.as_deref().unwrap();
-    assert_eq!(html.matches(r#"<a href="http://hub.test/t/"#).count(), 3, "{html}");
-    assert!(html.contains(">Mug</a>") && html.contains("http://hub.test/o/"), "{html}");
-    assert_eq!(eur_msg.headers.get("List-Unsubscribe-Post").map(String::as_str), Some("List-Unsubscribe=One-Click"));
+    assert_eq!(
+        html.matches(r#"<a href="http://hub.test/t/"#).count(),
+        3,
+        "{html}"
+    );
+    assert!(
+        html.contains(">Mug</a>") && html.contains("http://hub.test/o/"),
+        "{html}"
+    );
+    assert_eq!(
+        eur_msg
+            .headers
+            .get("List-Unsubscribe-Post")
+            .map(String::as_str),
+        Some("List-Unsubscribe=One-Click")
+    );
     assert!(eur_msg.headers["List-Unsubscribe"].starts_with("<http://hub.test/u/"));
     assert_eq!(eur_msg.subject.as_deref(), Some("Ann, you left 6 items"));
-    let jpy_msg = sent.iter().find(|m| m.to.email.as_deref() == Some("jpy@test.io")).unwrap();
+    let jpy_msg = sent
+        .iter()
+        .find(|m| m.to.email.as_deref() == Some("jpy@test.io"))
+        .unwrap();
     assert!(
         jpy_msg.text.as_deref().unwrap().starts_with("2 x Mug @ ¥1,500 = ¥3,000\n1 x Tea @ ¥980 = ¥980\n3 x Spoon @ ¥120 = ¥360\nTotal ¥4,340 http://hub.test/r/"),
         "{:?}",

@@ -22,8 +22,6 @@ attribution_window = "2d"
   send = { channel = "email", template = "cart_sms" }
 "#;
 
-
-
 /// `order_in(rig, key, currency, amount)`: an order converting the cart `key`.
 macro_rules! impl_order {
     () => {
@@ -61,7 +59,15 @@ async fn status(r: &mut Rig, message_id: &str, s: MessageStatus) {
 
 async fn report(r: &Rig) -> cartback_engine::report::FlowReport {
     let now = r.clock_now();
-    r.engine.report("recover", now - CDuration::days(30), now + CDuration::days(1)).await.unwrap().unwrap()
+    r.engine
+        .report(
+            "recover",
+            now - CDuration::days(30),
+            now + CDuration::days(1),
+        )
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -80,7 +86,11 @@ async fn last_click_beats_a_later_delivery() {
     assert_eq!(rep.treated.converted, 1);
     let s1 = rep.steps.iter().find(|s| s.step == 1).unwrap();
     let s2 = rep.steps.iter().find(|s| s.step == 2).unwrap();
-    assert_eq!((s1.stats.converted, s2.stats.converted), (1, 0), "credited to the clicked message");
+    assert_eq!(
+        (s1.stats.converted, s2.stats.converted),
+        (1, 0),
+        "credited to the clicked message"
+    );
     assert_eq!(s1.stats.revenue["USD"], "25.00");
     assert_eq!(s1.stats.click_rate, Some(1.0));
 }
@@ -99,7 +109,15 @@ async fn without_a_click_the_last_delivered_message_is_credited() {
     let rep = report(&r).await;
     let s2 = rep.steps.iter().find(|s| s.step == 2).unwrap();
     assert_eq!(s2.stats.converted, 1);
-    assert_eq!(rep.steps.iter().find(|s| s.step == 1).unwrap().stats.converted, 0);
+    assert_eq!(
+        rep.steps
+            .iter()
+            .find(|s| s.step == 1)
+            .unwrap()
+            .stats
+            .converted,
+        0
+    );
 }
 
 #[tokio::test]
@@ -116,14 +134,16 @@ attribution_window = "2d"
     let mut r = rig(one).await;
     r.cart("in", "in@test.io", 1).await;
     r.advance(H + 60).await;
-    r.clock.advance(std::time::Duration::from_secs(2 * 24 * 3600 - 60));
+    r.clock
+        .advance(std::time::Duration::from_secs(2 * 24 * 3600 - 60));
     order_in(&mut r, "in", "USD", "10.00").await;
     assert_eq!(report(&r).await.treated.converted, 1);
     // Outside: a minute past the window.
     let mut r = rig(one).await;
     r.cart("out", "out@test.io", 1).await;
     r.advance(H + 60).await;
-    r.clock.advance(std::time::Duration::from_secs(2 * 24 * 3600 + 60));
+    r.clock
+        .advance(std::time::Duration::from_secs(2 * 24 * 3600 + 60));
     order_in(&mut r, "out", "USD", "10.00").await;
     let rep = report(&r).await;
     assert_eq!(rep.treated.converted, 0);
@@ -144,7 +164,13 @@ holdout_percent = 100
     let eur = Currency::parse("EUR").unwrap();
     r.cart("usd", "a@test.io", 1).await;
     let at = r.clock_now();
-    r.ingest(EventKind::CheckoutStarted(snapshot("eur", contact("b@test.io"), vec![item("Tee", 1, Money::parse_decimal("20", eur).unwrap())], at))).await;
+    r.ingest(EventKind::CheckoutStarted(snapshot(
+        "eur",
+        contact("b@test.io"),
+        vec![item("Tee", 1, Money::parse_decimal("20", eur).unwrap())],
+        at,
+    )))
+    .await;
     r.advance(H + 60).await;
     assert!(r.email.sent().is_empty(), "holdout gets nothing");
     order_in(&mut r, "usd", "USD", "25.00").await;
@@ -152,7 +178,13 @@ holdout_percent = 100
     let rep = report(&r).await;
     assert_eq!((rep.holdout.enrolled, rep.holdout.converted), (2, 2));
     assert_eq!(rep.treated.enrolled, 0);
-    assert_eq!(rep.holdout.revenue, BTreeMap::from([("EUR".into(), "19.99".into()), ("USD".into(), "25.00".into())]));
+    assert_eq!(
+        rep.holdout.revenue,
+        BTreeMap::from([
+            ("EUR".into(), "19.99".into()),
+            ("USD".into(), "25.00".into())
+        ])
+    );
     assert!(rep.comparison.is_none(), "no treated group to compare");
 }
 
@@ -168,7 +200,11 @@ fn run(i: usize, holdout: bool) -> RunRecord {
         contact_id: None,
         variant: Some(if i % 2 == 0 { "a" } else { "b" }.into()),
         holdout,
-        status: if holdout { RunStatus::HeldOut } else { RunStatus::Completed },
+        status: if holdout {
+            RunStatus::HeldOut
+        } else {
+            RunStatus::Completed
+        },
         step: 1,
         test: false,
         enrolled_at: t(1),
@@ -180,11 +216,17 @@ fn run(i: usize, holdout: bool) -> RunRecord {
 #[tokio::test]
 async fn a_seeded_store_reports_known_answers() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqlStore::open(&format!("sqlite://{}", dir.path().join("r.db").display())).await.unwrap();
+    let store = SqlStore::open(&format!("sqlite://{}", dir.path().join("r.db").display()))
+        .await
+        .unwrap();
     let mut commit = TimerCommit::default();
     // 500 treated runs (each sent one email) and 500 held out.
     for i in 0..1000 {
-        commit.enrol.push(NewRun { run: run(i, i >= 500), reenter: None, first_step_at: None });
+        commit.enrol.push(NewRun {
+            run: run(i, i >= 500),
+            reenter: None,
+            first_step_at: None,
+        });
     }
     for i in 0..500 {
         let mut m = cartback_core::OutboundMessage {
@@ -201,7 +243,15 @@ async fn a_seeded_store_reports_known_answers() {
             test: false,
         };
         m.to.email = Some(format!("c{i}@test.io"));
-        commit.outbox.push(NewMessage { message: m, run_id: format!("run-{i}"), step: 0, contact_id: None, cart_id: None, cap: None, links: vec![] });
+        commit.outbox.push(NewMessage {
+            message: m,
+            run_id: format!("run-{i}"),
+            step: 0,
+            contact_id: None,
+            cart_id: None,
+            cap: None,
+            links: vec![],
+        });
     }
     // 60 treated conversions (credited to the email), 40 holdout; USD 25.00 each, plus one EUR order.
     for i in (0..60).chain(500..540) {
@@ -240,7 +290,11 @@ async fn a_seeded_store_reports_known_answers() {
         enrolled_at: t(1),
     });
     store.apply(commit, t(1)).await.unwrap();
-    sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1").bind(t(1).timestamp_millis()).execute(store.writer()).await.unwrap();
+    sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1")
+        .bind(t(1).timestamp_millis())
+        .execute(store.writer())
+        .await
+        .unwrap();
     // 400 delivered, 100 of them clicked, 5 unsubscribed.
     for i in 0..400 {
         let mut events = vec!["delivered"];
@@ -266,8 +320,17 @@ async fn a_seeded_store_reports_known_answers() {
     assert_eq!((rep.treated.enrolled, rep.treated.converted), (500, 60));
     assert_eq!((rep.holdout.enrolled, rep.holdout.converted), (500, 40));
     assert!((rep.treated.conversion_rate - 0.12).abs() < 1e-12);
-    assert_eq!(rep.treated.revenue, BTreeMap::from([("EUR".into(), "19.99".into()), ("USD".into(), "1500.00".into())]));
-    assert_eq!(rep.holdout.revenue, BTreeMap::from([("USD".into(), "1000.00".into())]));
+    assert_eq!(
+        rep.treated.revenue,
+        BTreeMap::from([
+            ("EUR".into(), "19.99".into()),
+            ("USD".into(), "1500.00".into())
+        ])
+    );
+    assert_eq!(
+        rep.holdout.revenue,
+        BTreeMap::from([("USD".into(), "1000.00".into())])
+    );
     // By hand: pooled p = 0.10, se = sqrt(0.1 * 0.9 * 2/500) = 0.0189737, z = 0.04 / se = 2.108185,
     // p = erfc(z / sqrt 2) = 0.035015.
     let c = rep.comparison.as_ref().unwrap();
@@ -276,7 +339,16 @@ async fn a_seeded_store_reports_known_answers() {
     assert!((c.p_value - 0.035_015).abs() < 1e-5, "{}", c.p_value);
     let step = &rep.steps[0];
     assert_eq!((step.step, step.channel.as_str()), (1, "email"));
-    assert_eq!((step.stats.sent, step.stats.delivered, step.stats.opened, step.stats.clicked, step.stats.unsubscribed), (500, 400, 100, 100, 5));
+    assert_eq!(
+        (
+            step.stats.sent,
+            step.stats.delivered,
+            step.stats.opened,
+            step.stats.clicked,
+            step.stats.unsubscribed
+        ),
+        (500, 400, 100, 100, 5)
+    );
     assert_eq!(step.stats.click_rate, Some(0.25));
     assert_eq!(step.stats.converted, 61);
     assert_eq!(rep.variants.len(), 2);
@@ -284,5 +356,8 @@ async fn a_seeded_store_reports_known_answers() {
     assert_eq!((a.group.enrolled, a.group.converted), (250, 30));
     // The window excludes runs enrolled outside it.
     let empty = store.report_data("recover", t(5), t(10)).await.unwrap();
-    assert_eq!(cartback_engine::report::build("recover", t(5), t(10), &empty).enrolled, 0);
+    assert_eq!(
+        cartback_engine::report::build("recover", t(5), t(10), &empty).enrolled,
+        0
+    );
 }

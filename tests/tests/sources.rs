@@ -55,7 +55,13 @@ where
 }
 
 async fn sent(hub: &Hub) -> Vec<Value> {
-    let v: Value = hub.admin_get("/api/v1/messages?status=sent").await.unwrap().json().await.unwrap();
+    let v: Value = hub
+        .admin_get("/api/v1/messages?status=sent")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     v["messages"].as_array().unwrap().clone()
 }
 
@@ -95,17 +101,41 @@ async fn segment_sdk_batches_build_a_cart_and_an_order_stops_the_flow() {
         .unwrap();
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
     // A wrong write key is refused.
-    let wrong = hub.client.post(hub.url("/v1/batch")).basic_auth("wk_nope", Some("")).header("content-encoding", "gzip").body(body).send().await.unwrap();
+    let wrong = hub
+        .client
+        .post(hub.url("/v1/batch"))
+        .basic_auth("wk_nope", Some(""))
+        .header("content-encoding", "gzip")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 401);
-    until("the first reminder", || async { sent(&hub).await.len() == 1 }).await;
+    until("the first reminder", || async {
+        sent(&hub).await.len() == 1
+    })
+    .await;
     assert_eq!(sent(&hub).await[0]["subject"], "Enamel Mug is waiting");
     // The shopper buys: the second step never goes out.
     let order = json!({ "type": "track", "event": "Order Completed", "messageId": "seg-m3", "userId": "user-7",
         "anonymousId": "anon-7", "properties": { "order_id": "ord-7", "cart_id": "cart-seg-7", "total": 25.0, "currency": "EUR" },
         "context": { "traits": { "email": "seg@example.com" } }, "timestamp": chrono::Utc::now().to_rfc3339() });
-    let resp = hub.client.post(hub.url("/v1/track")).basic_auth("wk_live_abc", Some("")).json(&order).send().await.unwrap();
+    let resp = hub
+        .client
+        .post(hub.url("/v1/track"))
+        .basic_auth("wk_live_abc", Some(""))
+        .json(&order)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
-    let carts: Value = hub.admin_get("/api/v1/carts?email=seg@example.com").await.unwrap().json().await.unwrap();
+    let carts: Value = hub
+        .admin_get("/api/v1/carts?email=seg@example.com")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(carts["carts"][0]["status"], "converted", "{carts}");
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(sent(&hub).await.len(), 1, "a reminder after the purchase");
@@ -117,18 +147,56 @@ async fn a_klaviyo_unsubscribe_stops_email() {
     let now = chrono::Utc::now().to_rfc3339();
     // The shopper is known from a Segment identify, then unsubscribes in Klaviyo.
     let ident = json!({ "type": "identify", "messageId": "k-m1", "userId": "u-9", "traits": { "email": "kl@example.com" }, "timestamp": now });
-    hub.client.post(hub.url("/v1/identify")).basic_auth("wk_live_abc", Some("")).json(&ident).send().await.unwrap();
+    hub.client
+        .post(hub.url("/v1/identify"))
+        .basic_auth("wk_live_abc", Some(""))
+        .json(&ident)
+        .send()
+        .await
+        .unwrap();
     let flow_hook = json!({ "event_id": "kl-evt-1", "email": "KL@example.com", "email_consent": "unsubscribed", "occurred_at": now });
-    let resp = hub.client.post(hub.url("/webhooks/klaviyo")).header("x-cartback-secret", "klaviyo-shared-secret").json(&flow_hook).send().await.unwrap();
+    let resp = hub
+        .client
+        .post(hub.url("/webhooks/klaviyo"))
+        .header("x-cartback-secret", "klaviyo-shared-secret")
+        .json(&flow_hook)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    let forged = hub.client.post(hub.url("/webhooks/klaviyo")).header("x-cartback-secret", "guess").json(&flow_hook).send().await.unwrap();
+    let forged = hub
+        .client
+        .post(hub.url("/webhooks/klaviyo"))
+        .header("x-cartback-secret", "guess")
+        .json(&flow_hook)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(forged.status(), 401);
     let cart = json!({ "type": "track", "event": "Cart Viewed", "messageId": "k-m2", "userId": "u-9",
         "properties": { "cart_id": "cart-kl", "products": [ { "product_id": "p", "name": "Tea", "price": 5, "quantity": 1 } ] },
         "context": { "traits": { "email": "kl@example.com" } }, "timestamp": chrono::Utc::now().to_rfc3339() });
-    hub.client.post(hub.url("/v1/track")).basic_auth("wk_live_abc", Some("")).json(&cart).send().await.unwrap();
+    hub.client
+        .post(hub.url("/v1/track"))
+        .basic_auth("wk_live_abc", Some(""))
+        .json(&cart)
+        .send()
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(2000)).await;
-    assert!(sent(&hub).await.is_empty(), "emailed an unsubscribed shopper");
-    let carts: Value = hub.admin_get("/api/v1/carts?email=kl@example.com").await.unwrap().json().await.unwrap();
-    assert_eq!(carts["carts"][0]["contact"]["email_consent"], "unsubscribed", "{carts}");
+    assert!(
+        sent(&hub).await.is_empty(),
+        "emailed an unsubscribed shopper"
+    );
+    let carts: Value = hub
+        .admin_get("/api/v1/carts?email=kl@example.com")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        carts["carts"][0]["contact"]["email_consent"], "unsubscribed",
+        "{carts}"
+    );
 }

@@ -79,8 +79,24 @@ pub async fn build_state(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Resu
             .map_err(|e| anyhow::anyhow!("cannot read the link signing key: {e}"))?,
     };
     let signer = cartback_kit::token::LinkSigner::new(key);
-    let engine = Arc::new(build_engine(cfg, store.clone(), clock.clone())?.with_link_signer(signer));
+    let engine =
+        Arc::new(build_engine(cfg, store.clone(), clock.clone())?.with_link_signer(signer));
+    let sites: HashMap<String, cartback_server::onsite::Site> = cfg
+        .channels
+        .iter()
+        .filter_map(|(id, entry)| match &entry.settings {
+            registry::ChannelSettings::Web(w) => Some((
+                w.site_key.clone(),
+                cartback_server::onsite::Site {
+                    channel_id: id.clone(),
+                    settings: w.clone(),
+                },
+            )),
+            _ => None,
+        })
+        .collect();
     Ok(AppState {
+        sites: Arc::new(sites),
         store,
         sources: Arc::new(sources),
         settings: Arc::new(cfg.server.clone()),

@@ -41,7 +41,12 @@ pub enum Command {
     },
     /// Print a flow's report: funnel per step and channel, treated vs holdout.
     Report {
-        #[arg(long, short, default_value = "config/cartback.toml", env = "CARTBACK_CONFIG")]
+        #[arg(
+            long,
+            short,
+            default_value = "config/cartback.toml",
+            env = "CARTBACK_CONFIG"
+        )]
         config: PathBuf,
         /// The flow id.
         #[arg(long)]
@@ -62,7 +67,13 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { config } => check_config(&config),
-        Command::Report { config, flow, from, to, json } => {
+        Command::Report {
+            config,
+            flow,
+            from,
+            to,
+            json,
+        } => {
             let cfg = match load_or_report(&config) {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -74,7 +85,13 @@ pub fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match rt.block_on(crate::report::run(&cfg, &flow, from.as_deref(), to.as_deref(), json)) {
+            match rt.block_on(crate::report::run(
+                &cfg,
+                &flow,
+                from.as_deref(),
+                to.as_deref(),
+                json,
+            )) {
                 Ok(text) => {
                     print!("{text}");
                     ExitCode::SUCCESS

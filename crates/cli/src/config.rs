@@ -367,7 +367,14 @@ fn build(
         };
         let common = registry::channel_common(&mut rest, &at, problems);
         if let Some(settings) = registry::channel_settings(kind, rest, &at, problems) {
-            channels.insert(id, ChannelEntry { kind, settings, common });
+            channels.insert(
+                id,
+                ChannelEntry {
+                    kind,
+                    settings,
+                    common,
+                },
+            );
         }
     }
     let mut templates = BTreeMap::new();

@@ -23,6 +23,7 @@ pub const SOURCE_TYPES: &[&str] = &[
 /// Channel types this build knows.
 pub const CHANNEL_TYPES: &[&str] = &[
     "console",
+    "web",
     #[cfg(feature = "sendgrid")]
     "sendgrid",
     #[cfg(feature = "twilio")]
@@ -50,6 +51,7 @@ pub enum SourceSettings {
 #[derive(Debug, Clone)]
 pub enum ChannelSettings {
     Console(crate::console::ConsoleSettings),
+    Web(cartback_server::onsite::WebSettings),
     #[cfg(feature = "sendgrid")]
     SendGrid(cartback_sendgrid::SendGridSettings),
     #[cfg(feature = "twilio")]
@@ -95,17 +97,37 @@ pub fn source_settings(
         )
         .map(SourceSettings::Shopify),
         #[cfg(feature = "woocommerce")]
-        "woocommerce" => checked(typed(value, at, problems), cartback_woocommerce::WooSettings::validate, at, problems)
-            .map(SourceSettings::WooCommerce),
+        "woocommerce" => checked(
+            typed(value, at, problems),
+            cartback_woocommerce::WooSettings::validate,
+            at,
+            problems,
+        )
+        .map(SourceSettings::WooCommerce),
         #[cfg(feature = "hubspot")]
-        "hubspot" => checked(typed(value, at, problems), cartback_hubspot::HubSpotSettings::validate, at, problems)
-            .map(SourceSettings::HubSpot),
+        "hubspot" => checked(
+            typed(value, at, problems),
+            cartback_hubspot::HubSpotSettings::validate,
+            at,
+            problems,
+        )
+        .map(SourceSettings::HubSpot),
         #[cfg(feature = "segment")]
-        "segment" => checked(typed(value, at, problems), cartback_segment::SegmentSettings::validate, at, problems)
-            .map(SourceSettings::Segment),
+        "segment" => checked(
+            typed(value, at, problems),
+            cartback_segment::SegmentSettings::validate,
+            at,
+            problems,
+        )
+        .map(SourceSettings::Segment),
         #[cfg(feature = "klaviyo")]
-        "klaviyo" => checked(typed(value, at, problems), cartback_klaviyo::KlaviyoSettings::validate, at, problems)
-            .map(SourceSettings::Klaviyo),
+        "klaviyo" => checked(
+            typed(value, at, problems),
+            cartback_klaviyo::KlaviyoSettings::validate,
+            at,
+            problems,
+        )
+        .map(SourceSettings::Klaviyo),
         _ => {
             let _ = value;
             None
@@ -152,6 +174,13 @@ pub fn channel_settings(
             problems,
         )
         .map(ChannelSettings::Console),
+        "web" => checked(
+            typed(value, at, problems),
+            cartback_server::onsite::WebSettings::validate,
+            at,
+            problems,
+        )
+        .map(ChannelSettings::Web),
         #[cfg(feature = "sendgrid")]
         "sendgrid" => checked(
             typed(value, at, problems),
@@ -217,30 +246,53 @@ pub fn build_channel(
                 "any" => AddressKind::Identity,
                 _ => AddressKind::Email,
             };
-            (Arc::new(crate::console::ConsoleSink::new(s.clone())), address)
+            (
+                Arc::new(crate::console::ConsoleSink::new(s.clone())),
+                address,
+            )
         }
+        ChannelSettings::Web(_) => (
+            Arc::new(cartback_server::onsite::WebSink),
+            AddressKind::Identity,
+        ),
         #[cfg(feature = "sendgrid")]
         ChannelSettings::SendGrid(s) => (
-            Arc::new(cartback_sendgrid::SendGridSink::new(s.clone(), ctx.clone()).map_err(anyhow::Error::msg)?),
+            Arc::new(
+                cartback_sendgrid::SendGridSink::new(s.clone(), ctx.clone())
+                    .map_err(anyhow::Error::msg)?,
+            ),
             AddressKind::Email,
         ),
         #[cfg(feature = "twilio")]
         ChannelSettings::Twilio(s) => (
-            Arc::new(cartback_twilio::TwilioSink::new(s.clone(), ctx.clone()).map_err(anyhow::Error::msg)?),
+            Arc::new(
+                cartback_twilio::TwilioSink::new(s.clone(), ctx.clone())
+                    .map_err(anyhow::Error::msg)?,
+            ),
             AddressKind::Phone,
         ),
         #[cfg(feature = "smtp")]
         ChannelSettings::Smtp(s) => (
-            Arc::new(cartback_smtp::SmtpSink::new(s.clone(), ctx.clone()).map_err(anyhow::Error::msg)?),
+            Arc::new(
+                cartback_smtp::SmtpSink::new(s.clone(), ctx.clone()).map_err(anyhow::Error::msg)?,
+            ),
             AddressKind::Email,
         ),
         #[cfg(feature = "webhook")]
         ChannelSettings::Webhook(s) => (
-            Arc::new(cartback_webhook::WebhookSink::new(s.clone(), ctx.clone()).map_err(anyhow::Error::msg)?),
+            Arc::new(
+                cartback_webhook::WebhookSink::new(s.clone(), ctx.clone())
+                    .map_err(anyhow::Error::msg)?,
+            ),
             AddressKind::Identity,
         ),
     };
-    Ok(Channel::with_settings(ctx.channel_id, sink, address, common))
+    Ok(Channel::with_settings(
+        ctx.channel_id,
+        sink,
+        address,
+        common,
+    ))
 }
 
 /// The webhook receiver of a channel whose provider reports back (delivery events, inbound SMS),
@@ -248,7 +300,9 @@ pub fn build_channel(
 pub fn build_channel_source(settings: &ChannelSettings) -> Option<Arc<dyn Source>> {
     match settings {
         #[cfg(feature = "sendgrid")]
-        ChannelSettings::SendGrid(s) => Some(Arc::new(cartback_sendgrid::SendGridEvents::new(s.clone()))),
+        ChannelSettings::SendGrid(s) => {
+            Some(Arc::new(cartback_sendgrid::SendGridEvents::new(s.clone())))
+        }
         #[cfg(feature = "twilio")]
         ChannelSettings::Twilio(s) => Some(Arc::new(cartback_twilio::TwilioEvents::new(s.clone()))),
         _ => None,

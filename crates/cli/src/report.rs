@@ -7,17 +7,26 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-pub async fn run(cfg: &HubConfig, flow: &str, from: Option<&str>, to: Option<&str>, json: bool) -> anyhow::Result<String> {
+pub async fn run(
+    cfg: &HubConfig,
+    flow: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    json: bool,
+) -> anyhow::Result<String> {
     let url = cfg.store_url();
     let store = cartback_store::open_with(&url, 2)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the store at {url}: {e}"))?;
     let engine = crate::app::build_engine(cfg, store.clone(), Arc::new(SystemClock))?;
-    let (from, to) = cartback_server::flows::window(from, to, chrono::Utc::now()).map_err(anyhow::Error::msg)?;
-    let report = engine
-        .report(flow, from, to)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no flow {flow:?} (configured: {})", engine.flow_ids().collect::<Vec<_>>().join(", ")))?;
+    let (from, to) =
+        cartback_server::flows::window(from, to, chrono::Utc::now()).map_err(anyhow::Error::msg)?;
+    let report = engine.report(flow, from, to).await?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no flow {flow:?} (configured: {})",
+            engine.flow_ids().collect::<Vec<_>>().join(", ")
+        )
+    })?;
     store.close().await;
     if json {
         return Ok(serde_json::to_string_pretty(&report)? + "\n");
@@ -33,11 +42,21 @@ fn money(r: &BTreeMap<String, String>) -> String {
     if r.is_empty() {
         return "-".into();
     }
-    r.iter().map(|(c, a)| format!("{c} {a}")).collect::<Vec<_>>().join(", ")
+    r.iter()
+        .map(|(c, a)| format!("{c} {a}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn group_line(out: &mut String, name: &str, g: &GroupStats) {
-    let _ = writeln!(out, "{name:<10} {:>9} {:>10} {:>8}  {}", g.enrolled, g.converted, pct(g.conversion_rate), money(&g.revenue));
+    let _ = writeln!(
+        out,
+        "{name:<10} {:>9} {:>10} {:>8}  {}",
+        g.enrolled,
+        g.converted,
+        pct(g.conversion_rate),
+        money(&g.revenue)
+    );
 }
 
 fn stats_line(out: &mut String, head: &str, s: &MessageStats) {
@@ -58,9 +77,19 @@ fn stats_line(out: &mut String, head: &str, s: &MessageStats) {
 /// The report as a plain-text table.
 pub fn table(r: &FlowReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Flow {}  {} → {}", r.flow_id, r.from.format("%Y-%m-%d %H:%M"), r.to.format("%Y-%m-%d %H:%M"));
+    let _ = writeln!(
+        out,
+        "Flow {}  {} → {}",
+        r.flow_id,
+        r.from.format("%Y-%m-%d %H:%M"),
+        r.to.format("%Y-%m-%d %H:%M")
+    );
     let _ = writeln!(out);
-    let _ = writeln!(out, "{:<10} {:>9} {:>10} {:>8}  revenue", "group", "enrolled", "converted", "rate");
+    let _ = writeln!(
+        out,
+        "{:<10} {:>9} {:>10} {:>8}  revenue",
+        "group", "enrolled", "converted", "rate"
+    );
     group_line(&mut out, "treated", &r.treated);
     group_line(&mut out, "holdout", &r.holdout);
     match &r.comparison {
@@ -76,14 +105,24 @@ pub fn table(r: &FlowReport) -> String {
             );
         }
         None => {
-            let _ = writeln!(out, "uplift: needs enrolments in both groups (set holdout_percent)");
+            let _ = writeln!(
+                out,
+                "uplift: needs enrolments in both groups (set holdout_percent)"
+            );
         }
     }
     let _ = writeln!(out);
     let _ = writeln!(
         out,
         "{:<18} {:>6} {:>10} {:>7} {:>8} {:>11} {:>6} {:>10}  revenue",
-        "step / channel", "sent", "delivered", "opened", "clicked", "click-rate", "unsub", "converted"
+        "step / channel",
+        "sent",
+        "delivered",
+        "opened",
+        "clicked",
+        "click-rate",
+        "unsub",
+        "converted"
     );
     for s in &r.steps {
         stats_line(&mut out, &format!("{} {}", s.step, s.channel), &s.stats);
@@ -94,7 +133,11 @@ pub fn table(r: &FlowReport) -> String {
     stats_line(&mut out, "total", &r.totals);
     if !r.variants.is_empty() {
         let _ = writeln!(out);
-        let _ = writeln!(out, "{:<10} {:>9} {:>10} {:>8}  revenue", "variant", "enrolled", "converted", "rate");
+        let _ = writeln!(
+            out,
+            "{:<10} {:>9} {:>10} {:>8}  revenue",
+            "variant", "enrolled", "converted", "rate"
+        );
         for v in &r.variants {
             group_line(&mut out, &v.variant, &v.group);
         }

@@ -79,7 +79,9 @@ fn spawn(cfg: &std::path::Path) -> Hub {
     });
     let deadline = Instant::now() + Duration::from_secs(30);
     let addr = loop {
-        let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("start-up line");
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("start-up line");
         if let Some(rest) = line.split("addr=").nth(1) {
             break rest.split_whitespace().next().unwrap().to_string();
         }
@@ -106,9 +108,14 @@ fn checkout(i: usize) -> Vec<u8> {
     .unwrap()
 }
 
-async fn post(client: &reqwest::Client, addr: &str, i: usize) -> Result<reqwest::StatusCode, reqwest::Error> {
+async fn post(
+    client: &reqwest::Client,
+    addr: &str,
+    i: usize,
+) -> Result<reqwest::StatusCode, reqwest::Error> {
     let body = checkout(i);
-    let sig = cartback_kit::Encoding::Base64.encode(&cartback_kit::hmac_sha256(SECRET.as_bytes(), &[&body]));
+    let sig = cartback_kit::Encoding::Base64
+        .encode(&cartback_kit::hmac_sha256(SECRET.as_bytes(), &[&body]));
     client
         .post(format!("http://{addr}/webhooks/shop"))
         .header("content-type", "application/json")
@@ -123,7 +130,9 @@ async fn post(client: &reqwest::Client, addr: &str, i: usize) -> Result<reqwest:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_one_database_one_killed() {
-    let Some(db) = TestDb::new(Backend::Postgres).await else { return };
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
     // Migrate once up front, as a deploy would before starting instances.
     let store = db.open().await.unwrap();
     let provider = MockServer::start().await;
@@ -137,7 +146,10 @@ async fn two_instances_one_database_one_killed() {
     std::fs::write(&cfg, config(&db.url, &format!("{}/hook", provider.uri()))).unwrap();
     let mut a = spawn(&cfg);
     let mut b = spawn(&cfg);
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
     let started = Instant::now();
 
     // Webhooks alternate between the instances; when half are in, A dies (SIGKILL) while it is
@@ -148,11 +160,21 @@ async fn two_instances_one_database_one_killed() {
     let a_pid = a.child.id().to_string();
     futures::stream::iter(0..CARTS)
         .for_each_concurrent(16, |i| {
-            let (client, a_addr, b_addr, accepted, killed, a_pid) =
-                (&client, a.addr.clone(), b.addr.clone(), &accepted, &killed, &a_pid);
+            let (client, a_addr, b_addr, accepted, killed, a_pid) = (
+                &client,
+                a.addr.clone(),
+                b.addr.clone(),
+                &accepted,
+                &killed,
+                &a_pid,
+            );
             async move {
                 let use_a = i % 2 == 0 && !killed.load(std::sync::atomic::Ordering::SeqCst);
-                let first = if use_a { post(client, &a_addr, i).await } else { post(client, &b_addr, i).await };
+                let first = if use_a {
+                    post(client, &a_addr, i).await
+                } else {
+                    post(client, &b_addr, i).await
+                };
                 let status = match first {
                     Ok(s) => s,
                     Err(_) => post(client, &b_addr, i).await.unwrap(),
@@ -170,7 +192,10 @@ async fn two_instances_one_database_one_killed() {
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), CARTS);
 
     // Every accepted webhook is stored.
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM carts").fetch_one(store.reader()).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM carts")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
     assert_eq!(n as usize, CARTS);
 
     // B finishes everything: every outbox row ends sent or unknown, none queued or in flight.
@@ -182,11 +207,17 @@ async fn two_instances_one_database_one_killed() {
         .fetch_one(store.reader())
         .await
         .unwrap();
-        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(store.reader()).await.unwrap();
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(store.reader())
+            .await
+            .unwrap();
         if open == 0 && rows as usize == CARTS {
             break;
         }
-        assert!(Instant::now() < deadline, "work left after the deadline: {open} open, {rows} outbox rows");
+        assert!(
+            Instant::now() < deadline,
+            "work left after the deadline: {open} open, {rows} outbox rows"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let elapsed = started.elapsed();
@@ -197,19 +228,33 @@ async fn two_instances_one_database_one_killed() {
     let mut per_cart: HashMap<String, usize> = HashMap::new();
     for r in provider.received_requests().await.unwrap() {
         let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        *per_cart.entry(body["cart"]["key"].as_str().unwrap().to_string()).or_default() += 1;
+        *per_cart
+            .entry(body["cart"]["key"].as_str().unwrap().to_string())
+            .or_default() += 1;
     }
     let twice: Vec<_> = per_cart.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "sent twice: {twice:?}");
-    let sent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'sent'").fetch_one(store.reader()).await.unwrap();
-    let unknown: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'unknown'").fetch_one(store.reader()).await.unwrap();
+    let sent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'sent'")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+    let unknown: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'unknown'")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
     assert_eq!((sent + unknown) as usize, CARTS);
     // Only a send cut off by the kill may be unknown; at most A's in-flight sends.
     assert!(unknown <= 16, "{unknown} unknown");
     // Each cart was enrolled once.
-    let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM flow_runs").fetch_one(store.reader()).await.unwrap();
+    let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM flow_runs")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
     assert_eq!(runs as usize, CARTS);
-    assert!(per_cart.len() as i64 >= sent, "every sent reminder reached the provider");
+    assert!(
+        per_cart.len() as i64 >= sent,
+        "every sent reminder reached the provider"
+    );
     eprintln!("{CARTS} carts over two instances (one killed): all work done in {elapsed:?}; {sent} sent, {unknown} unknown");
     store.close().await;
 }

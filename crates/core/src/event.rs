@@ -63,6 +63,8 @@ pub enum MessageStatus {
     Failed,
     /// The shopper unsubscribed through this message.
     Unsubscribed,
+    /// An on-site pop-up was closed by the shopper.
+    Dismissed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -33,6 +33,6 @@ pub use money::{Currency, Money, MoneyError};
 pub use order::Order;
 pub use sink::{DeliveryError, OutboundMessage, Receipt, Recipient, Sink, SinkContext};
 pub use source::{
-    verify, Handshake, InboundRequest, PollBatch, PollError, Poller, Source, TranslateError, Translation,
-    Verified, VerifyError,
+    verify, Handshake, InboundRequest, PollBatch, PollError, Poller, Source, TranslateError,
+    Translation, Verified, VerifyError,
 };

@@ -461,11 +461,19 @@ impl Default for ChannelCommon {
 pub const LEASE_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl ChannelCommon {
-    pub const KEYS: &'static [&'static str] =
-        &["rate", "concurrency", "max_attempts", "timeout", "lease", "resend_unknown"];
+    pub const KEYS: &'static [&'static str] = &[
+        "rate",
+        "concurrency",
+        "max_attempts",
+        "timeout",
+        "lease",
+        "resend_unknown",
+    ];
 
     pub fn lease(&self) -> std::time::Duration {
-        self.lease.map(|l| l.0).unwrap_or(self.timeout.0 + std::time::Duration::from_secs(30))
+        self.lease
+            .map(|l| l.0)
+            .unwrap_or(self.timeout.0 + std::time::Duration::from_secs(30))
     }
 
     pub fn cap(&self) -> Option<Cap> {
@@ -474,7 +482,12 @@ impl ChannelCommon {
 
     pub fn validate(&self) -> Vec<Problem> {
         let mut out = Vec::new();
-        let mut p = |path: &str, message: String| out.push(Problem { path: path.into(), message });
+        let mut p = |path: &str, message: String| {
+            out.push(Problem {
+                path: path.into(),
+                message,
+            })
+        };
         if let Some(r) = &self.rate {
             match parse_cap(r) {
                 Ok(c) if c.max == 0 => p("rate", "must allow at least one send".into()),
@@ -550,13 +563,24 @@ impl EngineSettings {
     pub fn validate(&self) -> Vec<Problem> {
         let mut out = Vec::new();
         if self.timer_lease.0 < std::time::Duration::from_secs(1) {
-            out.push(Problem { path: "timer_lease".into(), message: "must be at least 1s".into() });
+            out.push(Problem {
+                path: "timer_lease".into(),
+                message: "must be at least 1s".into(),
+            });
         }
-        if self.poll_interval.0.is_zero() || self.poll_interval.0 > std::time::Duration::from_secs(60) {
-            out.push(Problem { path: "poll_interval".into(), message: "must be between 1ms and 60s".into() });
+        if self.poll_interval.0.is_zero()
+            || self.poll_interval.0 > std::time::Duration::from_secs(60)
+        {
+            out.push(Problem {
+                path: "poll_interval".into(),
+                message: "must be between 1ms and 60s".into(),
+            });
         }
         if self.timer_batch == 0 || self.timer_batch > 10_000 {
-            out.push(Problem { path: "timer_batch".into(), message: "must be between 1 and 10000".into() });
+            out.push(Problem {
+                path: "timer_batch".into(),
+                message: "must be between 1 and 10000".into(),
+            });
         }
         out
     }

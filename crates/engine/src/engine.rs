@@ -7,14 +7,14 @@
 
 use crate::assign::{in_holdout, pick_variant};
 use crate::config::{Cap, ChannelCommon, Condition};
-use crate::links::Tracker;
-use cartback_kit::token::{LinkKind, LinkSigner};
 use crate::flows::{Flow, Step};
+use crate::links::Tracker;
 use crate::template::{format_money, Templates};
 use cartback_core::{
     Cart, CartStatus, Clock, Consent, ContactInfo, DeliveryError, Money, OutboundMessage,
     Recipient, Sink,
 };
+use cartback_kit::token::{LinkKind, LinkSigner};
 use cartback_store::{
     CapCheck, ContactRecord, DeliveryOutcome, NewMessage, NewRun, OutboxRow, RunRecord, RunStatus,
     RunUpdate, StepLog, Store, StoreResult, Timer, TimerCommit, TimerKind,
@@ -66,7 +66,12 @@ impl Channel {
         Self::with_settings(id, sink, address, &ChannelCommon::default())
     }
 
-    pub fn with_settings(id: impl Into<String>, sink: Arc<dyn Sink>, address: AddressKind, common: &ChannelCommon) -> Self {
+    pub fn with_settings(
+        id: impl Into<String>,
+        sink: Arc<dyn Sink>,
+        address: AddressKind,
+        common: &ChannelCommon,
+    ) -> Self {
         let limiter = common.cap().and_then(|cap| {
             let per_send = cap.per.checked_div(cap.max.max(1))?;
             let burst = std::num::NonZeroU32::new(cap.max.clamp(1, 1000))?;
@@ -88,7 +93,9 @@ impl Channel {
 
     /// Messages claimed per round.
     fn batch(&self) -> u32 {
-        u32::try_from(self.concurrency * 4).unwrap_or(64).clamp(4, 256)
+        u32::try_from(self.concurrency * 4)
+            .unwrap_or(64)
+            .clamp(4, 256)
     }
 }
 
@@ -359,7 +366,8 @@ impl Engine {
             if order.placed_at < run.enrolled_at || order.placed_at > run.enrolled_at + window {
                 continue;
             }
-            if run.status == RunStatus::Exited && run.exit_reason.as_deref() == Some("reenter_cap") {
+            if run.status == RunStatus::Exited && run.exit_reason.as_deref() == Some("reenter_cap")
+            {
                 continue;
             }
             let mut row = cartback_store::ConversionRow {
@@ -380,10 +388,15 @@ impl Engine {
             };
             if !run.holdout {
                 let start = order.placed_at - window;
-                let inside = |t: Option<DateTime<Utc>>| t.filter(|t| *t >= start && *t <= order.placed_at);
+                let inside =
+                    |t: Option<DateTime<Utc>>| t.filter(|t| *t >= start && *t <= order.placed_at);
                 let touches = self.store.message_touches(&run.id).await?;
                 let pick = |f: &dyn Fn(&cartback_store::MessageTouch) -> Option<DateTime<Utc>>| {
-                    touches.iter().filter_map(|m| inside(f(m)).map(|t| (t, m))).max_by_key(|(t, _)| *t).map(|(_, m)| m)
+                    touches
+                        .iter()
+                        .filter_map(|m| inside(f(m)).map(|t| (t, m)))
+                        .max_by_key(|(t, _)| *t)
+                        .map(|(_, m)| m)
                 };
                 let chosen = pick(&|m| m.clicked_at)
                     .map(|m| (m, "clicked"))
@@ -406,7 +419,12 @@ impl Engine {
     }
 
     /// The report of one flow over runs enrolled in `[from, to)`.
-    pub async fn report(&self, flow_id: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Option<crate::report::FlowReport>> {
+    pub async fn report(
+        &self,
+        flow_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Option<crate::report::FlowReport>> {
         if !self.flows.contains_key(flow_id) {
             return Ok(None);
         }
@@ -617,7 +635,11 @@ impl Engine {
             Some(d) => {
                 let code = match &d.code {
                     Some(c) => Some(c.clone()),
-                    None => self.store.allocate_discount(&flow.id, &d.codes, &run.id, run.step).await?,
+                    None => {
+                        self.store
+                            .allocate_discount(&flow.id, &d.codes, &run.id, run.step)
+                            .await?
+                    }
                 };
                 code.map(|code| {
                     json!({
@@ -640,7 +662,16 @@ impl Engine {
             }
         }
         let unsubscribe = tracker.url(LinkKind::Unsubscribe, 0);
-        let mut ctx = context(&tracked, &contact.info, discount, &flow.id, idx, run, &message_id, &self.public_url);
+        let mut ctx = context(
+            &tracked,
+            &contact.info,
+            discount,
+            &flow.id,
+            idx,
+            run,
+            &message_id,
+            &self.public_url,
+        );
         ctx["links"]["unsubscribe"] = json!(unsubscribe);
         let rendered = match step.send.as_ref().and_then(|s| s.template.as_deref()) {
             Some(t) => match self.templates.render(t, &ctx) {
@@ -655,9 +686,15 @@ impl Engine {
         if channel.address == AddressKind::Email {
             // RFC 8058 one-click unsubscribe, and the open pixel.
             headers.insert("List-Unsubscribe".to_string(), format!("<{unsubscribe}>"));
-            headers.insert("List-Unsubscribe-Post".to_string(), "List-Unsubscribe=One-Click".to_string());
+            headers.insert(
+                "List-Unsubscribe-Post".to_string(),
+                "List-Unsubscribe=One-Click".to_string(),
+            );
             if let Some(h) = html.as_mut() {
-                let pixel = format!(r#"<img src="{}" width="1" height="1" alt="" style="display:none">"#, tracker.url(LinkKind::Open, 0));
+                let pixel = format!(
+                    r#"<img src="{}" width="1" height="1" alt="" style="display:none">"#,
+                    tracker.url(LinkKind::Open, 0)
+                );
                 match h.rfind("</body>") {
                     Some(i) => h.insert_str(i, &pixel),
                     None => h.push_str(&pixel),
@@ -665,8 +702,12 @@ impl Engine {
             }
         }
         let to = Recipient {
-            email: matches!(channel.address, AddressKind::Email | AddressKind::Identity).then(|| contact.info.email.clone()).flatten(),
-            phone: matches!(channel.address, AddressKind::Phone | AddressKind::Identity).then(|| contact.info.phone.clone()).flatten(),
+            email: matches!(channel.address, AddressKind::Email | AddressKind::Identity)
+                .then(|| contact.info.email.clone())
+                .flatten(),
+            phone: matches!(channel.address, AddressKind::Phone | AddressKind::Identity)
+                .then(|| contact.info.phone.clone())
+                .flatten(),
             name: full_name(&contact.info),
         };
         let mut metadata = BTreeMap::new();
@@ -701,11 +742,19 @@ impl Engine {
     /// Delivers one batch of a channel's due messages; returns how many were attempted and, when
     /// the provider throttled, how long the channel should rest.
     pub async fn deliver_round(&self, channel_id: &str) -> StoreResult<(usize, Option<Duration>)> {
-        let Some(channel) = self.channels.get(channel_id) else { return Ok((0, None)) };
+        let Some(channel) = self.channels.get(channel_id) else {
+            return Ok((0, None));
+        };
         let now = self.clock.now();
         let rows = self
             .store
-            .claim_outbox(&channel.id, now, channel.lease, channel.batch(), channel.resend_unknown)
+            .claim_outbox(
+                &channel.id,
+                now,
+                channel.lease,
+                channel.batch(),
+                channel.resend_unknown,
+            )
             .await?;
         let n = rows.len();
         let throttled: std::sync::Mutex<Option<Duration>> = std::sync::Mutex::new(None);
@@ -781,19 +830,30 @@ impl Engine {
                     AddressKind::Identity => false,
                 };
                 if opted_out {
-                    return Ok((DeliveryOutcome::Cancelled {
-                        reason: "opted out before sending".into(),
-                    }, None));
+                    return Ok((
+                        DeliveryOutcome::Cancelled {
+                            reason: "opted out before sending".into(),
+                        },
+                        None,
+                    ));
                 }
             } else if !row.test {
-                return Ok((DeliveryOutcome::Cancelled {
-                    reason: "contact erased".into(),
-                }, None));
+                return Ok((
+                    DeliveryOutcome::Cancelled {
+                        reason: "contact erased".into(),
+                    },
+                    None,
+                ));
             }
         }
         if !self.store.mark_sending(row).await? {
             // The lease ran out before we started: another worker owns it now.
-            return Ok((DeliveryOutcome::Cancelled { reason: "lease lost before sending".into() }, None));
+            return Ok((
+                DeliveryOutcome::Cancelled {
+                    reason: "lease lost before sending".into(),
+                },
+                None,
+            ));
         }
         let started = std::time::Instant::now();
         let result =
@@ -803,14 +863,30 @@ impl Engine {
         let now = self.clock.now();
         let mut throttle = None;
         let outcome = match result {
-            Err(_) => unknown_or_retry(channel, row, now, format!("no answer within {:?}", channel.send_timeout)),
-            Ok(Ok(receipt)) => DeliveryOutcome::Sent { provider_message_id: receipt.provider_message_id },
-            Ok(Err(DeliveryError::Permanent { reason })) => DeliveryOutcome::Failed { error: reason },
-            Ok(Err(DeliveryError::Unknown { reason })) => unknown_or_retry(channel, row, now, reason),
-            Ok(Err(DeliveryError::Retryable { reason, retry_after })) => {
+            Err(_) => unknown_or_retry(
+                channel,
+                row,
+                now,
+                format!("no answer within {:?}", channel.send_timeout),
+            ),
+            Ok(Ok(receipt)) => DeliveryOutcome::Sent {
+                provider_message_id: receipt.provider_message_id,
+            },
+            Ok(Err(DeliveryError::Permanent { reason })) => {
+                DeliveryOutcome::Failed { error: reason }
+            }
+            Ok(Err(DeliveryError::Unknown { reason })) => {
+                unknown_or_retry(channel, row, now, reason)
+            }
+            Ok(Err(DeliveryError::Retryable {
+                reason,
+                retry_after,
+            })) => {
                 throttle = retry_after;
                 if row.attempts >= channel.max_attempts {
-                    DeliveryOutcome::Failed { error: format!("{reason} (after {} attempts)", row.attempts) }
+                    DeliveryOutcome::Failed {
+                        error: format!("{reason} (after {} attempts)", row.attempts),
+                    }
                 } else {
                     // Retry-After is honoured as given (plus up to 20% jitter, never less).
                     let at = match retry_after {

@@ -14,7 +14,12 @@ pub struct Tracker<'a> {
 
 impl<'a> Tracker<'a> {
     pub fn new(signer: &'a LinkSigner, base: &'a str, message_id: &'a str) -> Self {
-        Tracker { signer, base, message_id, links: Vec::new() }
+        Tracker {
+            signer,
+            base,
+            message_id,
+            links: Vec::new(),
+        }
     }
 
     /// The tracked URL for `url` (the same URL gets the same index).
@@ -30,7 +35,14 @@ impl<'a> Tracker<'a> {
     }
 
     pub fn url(&self, kind: LinkKind, index: u32) -> String {
-        self.signer.url(self.base, &LinkToken { kind, message_id: self.message_id.to_string(), index })
+        self.signer.url(
+            self.base,
+            &LinkToken {
+                kind,
+                message_id: self.message_id.to_string(),
+                index,
+            },
+        )
     }
 
     /// Rewrites every `http(s)://` URL in plain text that is not already a hub link.
@@ -48,14 +60,22 @@ fn rewrite(s: &str, base: &str, mut track: impl FnMut(&str) -> String, html: boo
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     loop {
-        let next = if html { find_href(rest) } else { find_url(rest) };
+        let next = if html {
+            find_href(rest)
+        } else {
+            find_url(rest)
+        };
         let Some((start, end)) = next else {
             out.push_str(rest);
             return out;
         };
         out.push_str(&rest[..start]);
         let raw = &rest[start..end];
-        let url = if html { raw.replace("&amp;", "&") } else { raw.to_string() };
+        let url = if html {
+            raw.replace("&amp;", "&")
+        } else {
+            raw.to_string()
+        };
         if url.starts_with(base) {
             out.push_str(raw);
         } else {
@@ -75,7 +95,9 @@ fn find_url(s: &str) -> Option<(usize, usize)> {
     };
     let tail = &s[start..];
     let mut end = tail
-        .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '(' | ')' | '[' | ']'))
+        .find(|c: char| {
+            c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '(' | ')' | '[' | ']')
+        })
         .unwrap_or(tail.len());
     while end > 0 && tail[..end].ends_with(['.', ',', ';', ':', '!', '?']) {
         end -= 1;
@@ -113,14 +135,22 @@ mod tests {
     fn rewrites_text_and_hrefs_but_not_hub_links() {
         let signer = LinkSigner::new(b"k".to_vec());
         let mut t = Tracker::new(&signer, "https://hub.test", "m1");
-        let text = t.rewrite_text("See https://shop.test/a?x=1&y=2. Or (http://shop.test/b), https://hub.test/u/keep");
+        let text = t.rewrite_text(
+            "See https://shop.test/a?x=1&y=2. Or (http://shop.test/b), https://hub.test/u/keep",
+        );
         assert!(text.starts_with("See https://hub.test/t/"), "{text}");
         assert!(text.contains(". Or (https://hub.test/t/"), "{text}");
         assert!(text.ends_with(", https://hub.test/u/keep"), "{text}");
-        assert_eq!(t.links, vec!["https://shop.test/a?x=1&y=2", "http://shop.test/b"]);
+        assert_eq!(
+            t.links,
+            vec!["https://shop.test/a?x=1&y=2", "http://shop.test/b"]
+        );
         let html = t.rewrite_html(r#"<a href="https://shop.test/a?x=1&amp;y=2">A</a><a HREF='https://shop.test/c'>C</a><a href="/rel">R</a><img src="https://cdn/x.png">"#);
         assert_eq!(t.links.len(), 3, "same URL, same index: {:?}", t.links);
-        assert!(html.contains(r#"src="https://cdn/x.png""#), "images untouched: {html}");
+        assert!(
+            html.contains(r#"src="https://cdn/x.png""#),
+            "images untouched: {html}"
+        );
         assert!(html.contains(r#"href="/rel""#));
         assert_eq!(html.matches("https://hub.test/t/").count(), 2, "{html}");
     }

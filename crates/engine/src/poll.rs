@@ -21,20 +21,35 @@ pub async fn poll_once(
             let n = batch.events.len();
             store
                 .ingest_polled(
-                    Ingest { source_id, delivery_ids: &[], events: &batch.events, received_at: now },
+                    Ingest {
+                        source_id,
+                        delivery_ids: &[],
+                        events: &batch.events,
+                        received_at: now,
+                    },
                     batch.cursor.as_deref(),
                     options,
                 )
                 .await?;
-            metrics::counter!("cartback_polled_events_total", "source" => source_id.to_string()).increment(n as u64);
+            metrics::counter!("cartback_polled_events_total", "source" => source_id.to_string())
+                .increment(n as u64);
             if n > 0 {
                 tracing::info!(%source_id, events = n, more = batch.more, "Polled source.");
             }
-            Ok(if batch.more { Duration::ZERO } else { poller.interval() })
+            Ok(if batch.more {
+                Duration::ZERO
+            } else {
+                poller.interval()
+            })
         }
-        Err(PollError::Retryable { reason, retry_after }) => {
+        Err(PollError::Retryable {
+            reason,
+            retry_after,
+        }) => {
             tracing::warn!(%source_id, %reason, "Poll failed; retrying later.");
-            Ok(retry_after.unwrap_or_else(|| poller.interval()).max(Duration::from_secs(1)))
+            Ok(retry_after
+                .unwrap_or_else(|| poller.interval())
+                .max(Duration::from_secs(1)))
         }
         Err(PollError::Permanent { reason }) => {
             // Credentials or URL are wrong: keep trying slowly so a fix needs no restart.
@@ -55,7 +70,15 @@ pub fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            let wait = match poll_once(store.as_ref(), clock.as_ref(), &options, &source_id, poller.as_ref()).await {
+            let wait = match poll_once(
+                store.as_ref(),
+                clock.as_ref(),
+                &options,
+                &source_id,
+                poller.as_ref(),
+            )
+            .await
+            {
                 Ok(w) => w,
                 Err(err) => {
                     tracing::warn!(%source_id, error = %err, "Could not store polled events.");

@@ -122,7 +122,8 @@ pub fn erfc(x: f64) -> f64 {
                 + t * (0.096_784_18
                     + t * (-0.186_288_06
                         + t * (0.278_868_07
-                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
     let r = t * poly.exp();
     if x >= 0.0 {
         r
@@ -148,7 +149,13 @@ pub fn compare(x1: u64, n1: u64, x2: u64, n2: u64) -> Option<Comparison> {
     } else {
         (0.0, 1.0)
     };
-    Some(Comparison { uplift, ci95_low: uplift - 1.959_964 * se, ci95_high: uplift + 1.959_964 * se, z, p_value })
+    Some(Comparison {
+        uplift,
+        ci95_low: uplift - 1.959_964 * se,
+        ci95_high: uplift + 1.959_964 * se,
+        z,
+        p_value,
+    })
 }
 
 #[derive(Default)]
@@ -174,43 +181,73 @@ impl Acc {
 }
 
 /// Builds a flow's report from the store's grouped counts.
-pub fn build(flow_id: &str, from: DateTime<Utc>, to: DateTime<Utc>, data: &ReportData) -> FlowReport {
+pub fn build(
+    flow_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    data: &ReportData,
+) -> FlowReport {
     let enrolled_in = |holdout: bool, variant: Option<&str>| -> u64 {
         data.runs
             .iter()
-            .filter(|g| g.holdout == holdout && variant.is_none_or(|v| g.variant.as_deref() == Some(v)))
+            .filter(|g| {
+                g.holdout == holdout && variant.is_none_or(|v| g.variant.as_deref() == Some(v))
+            })
             .map(|g| g.runs)
             .sum()
     };
     let converted_in = |holdout: bool, variant: Option<&str>| -> u64 {
         data.converted_runs
             .iter()
-            .filter(|g| g.holdout == holdout && variant.is_none_or(|v| g.variant.as_deref() == Some(v)))
+            .filter(|g| {
+                g.holdout == holdout && variant.is_none_or(|v| g.variant.as_deref() == Some(v))
+            })
             .map(|g| g.runs)
             .sum()
     };
     let revenue_in = |holdout: bool, variant: Option<&str>| -> BTreeMap<String, i64> {
         let mut r = BTreeMap::new();
-        for c in data.conversions.iter().filter(|c| c.holdout == holdout && variant.is_none_or(|v| c.variant.as_deref() == Some(v))) {
+        for c in data.conversions.iter().filter(|c| {
+            c.holdout == holdout && variant.is_none_or(|v| c.variant.as_deref() == Some(v))
+        }) {
             add_revenue(&mut r, &c.currency, c.revenue_minor);
         }
         r
     };
     let group = |holdout: bool, variant: Option<&str>| {
-        let (n, x) = (enrolled_in(holdout, variant), converted_in(holdout, variant));
-        GroupStats { enrolled: n, converted: x, conversion_rate: rate(x, n), revenue: format_revenue(&revenue_in(holdout, variant)) }
+        let (n, x) = (
+            enrolled_in(holdout, variant),
+            converted_in(holdout, variant),
+        );
+        GroupStats {
+            enrolled: n,
+            converted: x,
+            conversion_rate: rate(x, n),
+            revenue: format_revenue(&revenue_in(holdout, variant)),
+        }
     };
     let treated = group(false, None);
     let holdout = group(true, None);
-    let comparison = compare(treated.converted, treated.enrolled, holdout.converted, holdout.enrolled);
+    let comparison = compare(
+        treated.converted,
+        treated.enrolled,
+        holdout.converted,
+        holdout.enrolled,
+    );
 
     let mut steps: BTreeMap<(u32, String), Acc> = BTreeMap::new();
     let mut channels: BTreeMap<String, Acc> = BTreeMap::new();
     let mut variants: BTreeMap<String, Acc> = BTreeMap::new();
     let mut totals = Acc::default();
     for g in &data.messages {
-        steps.entry((g.step, g.channel_id.clone())).or_default().add_messages(g);
-        channels.entry(g.channel_id.clone()).or_default().add_messages(g);
+        steps
+            .entry((g.step, g.channel_id.clone()))
+            .or_default()
+            .add_messages(g);
+        channels
+            .entry(g.channel_id.clone())
+            .or_default()
+            .add_messages(g);
         if let Some(v) = &g.variant {
             variants.entry(v.clone()).or_default().add_messages(g);
         }
@@ -233,7 +270,8 @@ pub fn build(flow_id: &str, from: DateTime<Utc>, to: DateTime<Utc>, data: &Repor
             add_revenue(&mut acc.revenue, &c.currency, c.revenue_minor);
         }
     }
-    let mut variant_names: Vec<String> = data.runs.iter().filter_map(|g| g.variant.clone()).collect();
+    let mut variant_names: Vec<String> =
+        data.runs.iter().filter_map(|g| g.variant.clone()).collect();
     variant_names.sort();
     variant_names.dedup();
     FlowReport {
@@ -248,15 +286,29 @@ pub fn build(flow_id: &str, from: DateTime<Utc>, to: DateTime<Utc>, data: &Repor
         totals: totals.finish(),
         steps: steps
             .into_iter()
-            .map(|((step, channel), acc)| StepStats { step: step + 1, channel, stats: acc.finish() })
+            .map(|((step, channel), acc)| StepStats {
+                step: step + 1,
+                channel,
+                stats: acc.finish(),
+            })
             .collect(),
-        channels: channels.into_iter().map(|(channel, acc)| ChannelStats { channel, stats: acc.finish() }).collect(),
+        channels: channels
+            .into_iter()
+            .map(|(channel, acc)| ChannelStats {
+                channel,
+                stats: acc.finish(),
+            })
+            .collect(),
         variants: variant_names
             .into_iter()
             .map(|v| {
                 let g = group(false, Some(&v));
                 let m = variants.remove(&v).unwrap_or_default().finish();
-                VariantStats { variant: v, group: g, messages: m }
+                VariantStats {
+                    variant: v,
+                    group: g,
+                    messages: m,
+                }
             })
             .collect(),
     }

@@ -157,7 +157,11 @@ impl Templates {
 
 /// HTML escaping of `& < > " '` only: URLs keep their `/` readable in the message source
 /// (minijinja's default also escapes `/`).
-fn html_formatter(out: &mut minijinja::Output<'_>, state: &minijinja::State<'_, '_>, value: &minijinja::Value) -> Result<(), minijinja::Error> {
+fn html_formatter(
+    out: &mut minijinja::Output<'_>,
+    state: &minijinja::State<'_, '_>,
+    value: &minijinja::Value,
+) -> Result<(), minijinja::Error> {
     if state.auto_escape() == minijinja::AutoEscape::Html && !value.is_safe() {
         if let Some(s) = value.as_str() {
             let mut escaped = String::with_capacity(s.len());
@@ -171,9 +175,9 @@ fn html_formatter(out: &mut minijinja::Output<'_>, state: &minijinja::State<'_, 
                     c => escaped.push(c),
                 }
             }
-            return out
-                .write_str(&escaped)
-                .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "cannot write output"));
+            return out.write_str(&escaped).map_err(|_| {
+                minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "cannot write output")
+            });
         }
     }
     minijinja::escape_formatter(out, state, value)

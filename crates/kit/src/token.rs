@@ -19,6 +19,10 @@ pub enum LinkKind {
     Open,
     /// `/u/`: unsubscribe.
     Unsubscribe,
+    /// An on-site visitor: `message_id` holds the contact id.
+    Visitor,
+    /// An admin-issued on-site preview: `message_id` holds the cart id.
+    Preview,
 }
 
 impl LinkKind {
@@ -28,6 +32,8 @@ impl LinkKind {
             LinkKind::Recover => 'r',
             LinkKind::Open => 'o',
             LinkKind::Unsubscribe => 'u',
+            LinkKind::Visitor => 'v',
+            LinkKind::Preview => 'p',
         }
     }
 
@@ -37,6 +43,8 @@ impl LinkKind {
             'r' => LinkKind::Recover,
             'o' => LinkKind::Open,
             'u' => LinkKind::Unsubscribe,
+            'v' => LinkKind::Visitor,
+            'p' => LinkKind::Preview,
             _ => return None,
         })
     }
@@ -48,6 +56,8 @@ impl LinkKind {
             LinkKind::Recover => "r",
             LinkKind::Open => "o",
             LinkKind::Unsubscribe => "u",
+            LinkKind::Visitor => "v",
+            LinkKind::Preview => "p",
         }
     }
 }
@@ -80,7 +90,11 @@ impl LinkSigner {
     pub fn sign(&self, t: &LinkToken) -> String {
         let payload = format!("{}{}:{}", t.kind.tag(), t.index, t.message_id);
         let mac = hmac_sha256(&self.key, &[payload.as_bytes()]);
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(&mac[..16]))
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload),
+            URL_SAFE_NO_PAD.encode(&mac[..16])
+        )
     }
 
     /// `None` for anything not signed by this key (or malformed).
@@ -108,7 +122,12 @@ impl LinkSigner {
 
     /// `{base}/{kind path}/{token}`.
     pub fn url(&self, base: &str, t: &LinkToken) -> String {
-        format!("{}/{}/{}", base.trim_end_matches('/'), t.kind.path(), self.sign(t))
+        format!(
+            "{}/{}/{}",
+            base.trim_end_matches('/'),
+            t.kind.path(),
+            self.sign(t)
+        )
     }
 }
 
@@ -119,10 +138,16 @@ mod tests {
     #[test]
     fn round_trip_and_forgery() {
         let s = LinkSigner::new(b"k".to_vec());
-        let t = LinkToken { kind: LinkKind::Click, message_id: "0193-abc".into(), index: 3 };
+        let t = LinkToken {
+            kind: LinkKind::Click,
+            message_id: "0193-abc".into(),
+            index: 3,
+        };
         let tok = s.sign(&t);
         assert_eq!(s.verify(&tok), Some(t.clone()));
-        assert!(tok.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'));
+        assert!(tok
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'));
         // Another key, an altered payload, an altered MAC, garbage: nothing.
         assert_eq!(LinkSigner::new(b"other".to_vec()).verify(&tok), None);
         let (p, m) = tok.split_once('.').unwrap();
@@ -133,6 +158,17 @@ mod tests {
         assert_eq!(s.verify(&format!("{p}.{}", &m[..m.len() - 1])), None);
         assert_eq!(s.verify("nope"), None);
         assert_eq!(s.verify(&"a.".repeat(400)), None);
-        assert_eq!(s.url("https://hub/", &LinkToken { kind: LinkKind::Open, message_id: "m".into(), index: 0 })[..14].to_string(), "https://hub/o/");
+        assert_eq!(
+            s.url(
+                "https://hub/",
+                &LinkToken {
+                    kind: LinkKind::Open,
+                    message_id: "m".into(),
+                    index: 0
+                }
+            )[..14]
+                .to_string(),
+            "https://hub/o/"
+        );
     }
 }

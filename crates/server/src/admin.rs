@@ -22,7 +22,12 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/flows/{id}/test",
             axum::routing::post(crate::flows::test_flow),
         )
+        .route("/flows/{id}/report", get(crate::flows::report))
         .route("/messages", get(crate::flows::messages))
+        .route(
+            "/onsite/preview",
+            axum::routing::post(crate::onsite::preview),
+        )
         .route(
             "/messages/redrive",
             axum::routing::post(crate::flows::redrive),
@@ -93,6 +98,7 @@ async fn list_carts(
         email: q.email.filter(|e| !e.trim().is_empty()),
         status,
         source_id: q.source,
+        contact_id: None,
         limit: q.limit.unwrap_or(50),
     };
     let carts: Vec<CartRecord> = state.store.carts(&filter).await?;

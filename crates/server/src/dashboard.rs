@@ -21,24 +21,33 @@ const COOKIE: &str = "cartback_session";
 
 fn session_value(state: &AppState) -> Option<String> {
     let token = state.settings.admin_token.as_ref()?;
-    Some(hex::encode(cartback_kit::hmac_sha256(token.as_bytes(), &[b"cartback dashboard session v1"])))
+    Some(hex::encode(cartback_kit::hmac_sha256(
+        token.as_bytes(),
+        &[b"cartback dashboard session v1"],
+    )))
 }
 
 fn logged_in(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(expected) = session_value(state) else { return false };
+    let Some(expected) = session_value(state) else {
+        return false;
+    };
     let from_cookie = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .any(|(k, v)| k == COOKIE && cartback_kit::constant_time_eq(v.as_bytes(), expected.as_bytes()));
+        .any(|(k, v)| {
+            k == COOKIE && cartback_kit::constant_time_eq(v.as_bytes(), expected.as_bytes())
+        });
     let from_bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .zip(state.settings.admin_token.as_ref())
-        .is_some_and(|(given, token)| cartback_kit::constant_time_eq(given.trim().as_bytes(), token.as_bytes()));
+        .is_some_and(|(given, token)| {
+            cartback_kit::constant_time_eq(given.trim().as_bytes(), token.as_bytes())
+        });
     from_cookie || from_bearer
 }
 
@@ -85,7 +94,9 @@ fn page(title: &str, body: &str) -> Html<String> {
 }
 
 fn login_page(error: Option<&str>) -> Html<String> {
-    let err = error.map(|e| format!("<p class=\"neg\" role=\"alert\">{}</p>", esc(e))).unwrap_or_default();
+    let err = error
+        .map(|e| format!("<p class=\"neg\" role=\"alert\">{}</p>", esc(e)))
+        .unwrap_or_default();
     page(
         "Sign in",
         &format!(
@@ -106,24 +117,33 @@ pub struct LoginForm {
 }
 
 pub async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
-    let ok = state
-        .settings
-        .admin_token
-        .as_ref()
-        .is_some_and(|t| cartback_kit::constant_time_eq(form.token.trim().as_bytes(), t.as_bytes()));
+    let ok = state.settings.admin_token.as_ref().is_some_and(|t| {
+        cartback_kit::constant_time_eq(form.token.trim().as_bytes(), t.as_bytes())
+    });
     match (ok, session_value(&state)) {
         (true, Some(value)) => {
-            let secure = if state.settings.public_base().starts_with("https://") { "; Secure" } else { "" };
+            let secure = if state.settings.public_base().starts_with("https://") {
+                "; Secure"
+            } else {
+                ""
+            };
             let cookie = format!("{COOKIE}={value}; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=43200{secure}");
             ([(header::SET_COOKIE, cookie)], Redirect::to("/dashboard")).into_response()
         }
-        _ => (StatusCode::UNAUTHORIZED, login_page(Some("That token is not right."))).into_response(),
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            login_page(Some("That token is not right.")),
+        )
+            .into_response(),
     }
 }
 
 pub async fn logout() -> Response {
     (
-        [(header::SET_COOKIE, format!("{COOKIE}=; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=0"))],
+        [(
+            header::SET_COOKIE,
+            format!("{COOKIE}=; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=0"),
+        )],
         Redirect::to("/dashboard/login"),
     )
         .into_response()
@@ -147,7 +167,10 @@ fn money(r: &BTreeMap<String, String>) -> String {
     if r.is_empty() {
         return "—".into();
     }
-    r.iter().map(|(c, a)| format!("{} {}", esc(c), esc(a))).collect::<Vec<_>>().join("<br>")
+    r.iter()
+        .map(|(c, a)| format!("{} {}", esc(c), esc(a)))
+        .collect::<Vec<_>>()
+        .join("<br>")
 }
 
 /// The funnel as horizontal bars.
@@ -218,16 +241,30 @@ pub async fn dashboard(
     let mut body = String::from("<header><h1>cartback</h1><nav>");
     let current = q.flow.clone().or_else(|| flows.first().cloned());
     for f in &flows {
-        let on = if Some(f) == current.as_ref() { " class=\"on\"" } else { "" };
-        let _ = write!(body, "<a{on} href=\"/dashboard?flow={}\">{}</a>", esc(f), esc(f));
+        let on = if Some(f) == current.as_ref() {
+            " class=\"on\""
+        } else {
+            ""
+        };
+        let _ = write!(
+            body,
+            "<a{on} href=\"/dashboard?flow={}\">{}</a>",
+            esc(f),
+            esc(f)
+        );
     }
     body.push_str("</nav><form method=\"post\" action=\"/dashboard/logout\"><button type=\"submit\">Sign out</button></form></header><main>");
     let Some(flow) = current else {
         body.push_str("<div class=\"card\"><p>No flows are configured yet. Add a <code>[flow.&lt;id&gt;]</code> table to the configuration.</p></div></main>");
         return Ok(page("Dashboard", &body).into_response());
     };
-    let (from, to) = crate::flows::window(q.from.as_deref(), q.to.as_deref(), state.clock.now()).map_err(ApiError::BadRequest)?;
-    let r = state.engine.report(&flow, from, to).await?.ok_or_else(|| ApiError::NotFound(format!("no flow {flow:?}")))?;
+    let (from, to) = crate::flows::window(q.from.as_deref(), q.to.as_deref(), state.clock.now())
+        .map_err(ApiError::BadRequest)?;
+    let r = state
+        .engine
+        .report(&flow, from, to)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no flow {flow:?}")))?;
     let _ = write!(
         body,
         "<p class=\"muted\">Flow <strong>{}</strong>, runs enrolled {} → {} (UTC)</p><div class=\"grid\">",
@@ -235,7 +272,11 @@ pub async fn dashboard(
         r.from.format("%Y-%m-%d %H:%M"),
         r.to.format("%Y-%m-%d %H:%M")
     );
-    let _ = write!(body, "<section class=\"card\"><h2>Funnel</h2>{}</section>", funnel_svg(&r));
+    let _ = write!(
+        body,
+        "<section class=\"card\"><h2>Funnel</h2>{}</section>",
+        funnel_svg(&r)
+    );
     let uplift = match &r.comparison {
         Some(c) => {
             let class = if c.ci95_low > 0.0 { "pos" } else if c.ci95_high < 0.0 { "neg" } else { "" };
@@ -264,25 +305,52 @@ pub async fn dashboard(
     let head = "<th>Sent</th><th>Delivered</th><th>Opened</th><th>Clicked</th><th>Click rate</th><th>Unsub.</th><th>Converted</th><th>Revenue</th>";
     let _ = write!(body, "<section class=\"card\" style=\"margin-top:1rem\"><h2>Steps and channels</h2><div class=\"scroll\"><table><thead><tr><th>Step</th><th>Channel</th>{head}</tr></thead><tbody>");
     for s in &r.steps {
-        let _ = write!(body, "<tr data-step=\"{}\"><td>{}</td><td>{}</td>{}</tr>", s.step, s.step, esc(&s.channel), stats_cells(&s.stats));
+        let _ = write!(
+            body,
+            "<tr data-step=\"{}\"><td>{}</td><td>{}</td>{}</tr>",
+            s.step,
+            s.step,
+            esc(&s.channel),
+            stats_cells(&s.stats)
+        );
     }
     for c in &r.channels {
-        let _ = write!(body, "<tr><td>all</td><td>{}</td>{}</tr>", esc(&c.channel), stats_cells(&c.stats));
+        let _ = write!(
+            body,
+            "<tr><td>all</td><td>{}</td>{}</tr>",
+            esc(&c.channel),
+            stats_cells(&c.stats)
+        );
     }
     if r.steps.is_empty() {
-        body.push_str("<tr><td colspan=\"10\" class=\"muted\">No messages sent in this window yet.</td></tr>");
+        body.push_str(
+            "<tr><td colspan=\"10\" class=\"muted\">No messages sent in this window yet.</td></tr>",
+        );
     }
     body.push_str("</tbody></table></div></section>");
     if !r.variants.is_empty() {
         let _ = write!(body, "<section class=\"card\" style=\"margin-top:1rem\"><h2>Variants</h2><div class=\"scroll\"><table><thead><tr><th>Variant</th><th>Enrolled</th><th>Converted</th><th>Rate</th><th>Revenue</th></tr></thead><tbody>");
         for v in &r.variants {
-            body.push_str(&group_row(&esc(&v.variant), &format!("variant-{}", esc(&v.variant)), &v.group));
+            body.push_str(&group_row(
+                &esc(&v.variant),
+                &format!("variant-{}", esc(&v.variant)),
+                &v.group,
+            ));
         }
         body.push_str("</tbody></table></div></section>");
     }
-    let messages = state.store.messages(&MessageFilter { limit: 50, ..Default::default() }).await?;
+    let messages = state
+        .store
+        .messages(&MessageFilter {
+            limit: 50,
+            ..Default::default()
+        })
+        .await?;
     let _ = write!(body, "<section class=\"card\" style=\"margin-top:1rem\"><h2>Last 50 messages</h2><div class=\"scroll\"><table><thead><tr><th>When (UTC)</th><th>Channel</th><th>Step</th><th>Subject</th><th>Status</th><th>Attempts</th></tr></thead><tbody>");
-    for m in messages.iter().filter(|m| m.message.metadata.get("flow_id").is_none_or(|f| *f == flow)) {
+    for m in messages
+        .iter()
+        .filter(|m| m.message.metadata.get("flow_id").is_none_or(|f| *f == flow))
+    {
         let status = m.status.as_str();
         let _ = write!(
             body,

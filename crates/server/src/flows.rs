@@ -197,6 +197,7 @@ pub async fn messages(
             status,
             run_id: q.run_id,
             channel_id: q.channel,
+            cart_id: None,
             limit: q.limit.unwrap_or(100),
         })
         .await?;

@@ -8,6 +8,7 @@
 //! - [`flows`]: test mode (`POST /api/v1/flows/{id}/test`), a cart's runs, the message queue and redrive.
 //! - [`tracking`]: `/t/`, `/r/`, `/o/`, `/u/`: signed links that record clicks, opens and unsubscribes.
 //! - [`dashboard`]: `/dashboard`, the server-rendered report page (login form, HttpOnly cookie).
+//! - [`onsite`]: the return-visit pop-up: `widget.js`, the shopper's cart, identify, events; the `web` channel.
 //! - [`health`]: `/healthz` (process up) and `/readyz` (store reachable).
 //! - [`metrics`]: the Prometheus recorder, `/metrics`, and the request-latency layer.
 //! - [`error`]: [`ApiError`], the one place where errors become HTTP statuses.
@@ -21,6 +22,7 @@ pub mod error;
 pub mod flows;
 pub mod health;
 pub mod metrics;
+pub mod onsite;
 pub mod settings;
 pub mod state;
 pub mod tracking;
@@ -55,9 +57,15 @@ pub fn router(state: AppState) -> Router {
         let candidates = std::sync::Arc::new(candidates);
         mounted = mounted.route(
             &path,
-            post(move |axum::extract::State(state): axum::extract::State<AppState>, method: http::Method, uri: http::Uri, headers: http::HeaderMap, body: axum::body::Bytes| {
-                webhooks::mounted(state, candidates.clone(), method, uri, headers, body)
-            })
+            post(
+                move |axum::extract::State(state): axum::extract::State<AppState>,
+                      method: http::Method,
+                      uri: http::Uri,
+                      headers: http::HeaderMap,
+                      body: axum::body::Bytes| {
+                    webhooks::mounted(state, candidates.clone(), method, uri, headers, body)
+                },
+            )
             .layer(DefaultBodyLimit::max(max_body)),
         );
     }
@@ -71,9 +79,22 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{token}", get(tracking::click))
         .route("/r/{token}", get(tracking::recover))
         .route("/o/{token}", get(tracking::open))
-        .route("/u/{token}", get(tracking::unsubscribe_page).post(tracking::unsubscribe))
+        .route(
+            "/u/{token}",
+            get(tracking::unsubscribe_page).post(tracking::unsubscribe),
+        )
+        .route("/onsite/widget.js", get(onsite::widget))
+        .route("/onsite/cart", get(onsite::cart))
+        .route("/onsite/identify", get(onsite::identify))
+        .route(
+            "/onsite/event",
+            post(onsite::event).layer(DefaultBodyLimit::max(4096)),
+        )
         .route("/dashboard", get(dashboard::dashboard))
-        .route("/dashboard/login", get(dashboard::login_form).post(dashboard::login))
+        .route(
+            "/dashboard/login",
+            get(dashboard::login_form).post(dashboard::login),
+        )
         .route("/dashboard/logout", post(dashboard::logout))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -16,4 +16,6 @@ pub struct AppState {
     pub ingest: Arc<IngestOptions>,
     pub clock: Arc<dyn Clock>,
     pub engine: Arc<Engine>,
+    /// Web channels by site key (the on-site pop-up).
+    pub sites: Arc<HashMap<String, crate::onsite::Site>>,
 }

@@ -36,7 +36,12 @@ async fn record(state: &AppState, event_id: String, kind: EventKind) {
     let result = state
         .store
         .ingest(
-            Ingest { source_id: HUB_SOURCE, delivery_ids: &[], events: std::slice::from_ref(&event), received_at: now },
+            Ingest {
+                source_id: HUB_SOURCE,
+                delivery_ids: &[],
+                events: std::slice::from_ref(&event),
+                received_at: now,
+            },
             &state.ingest,
         )
         .await;
@@ -65,29 +70,61 @@ async fn redirect(state: AppState, raw: String, kind: LinkKind) -> Result<Respon
     )
     .await;
     metrics::counter!("cartback_clicks_total", "kind" => if kind == LinkKind::Recover { "recover" } else { "link" }).increment(1);
+    // With an on-site pop-up configured, the shop's page learns who this is (a signed visitor
+    // token in `cb_v`, which the widget keeps first-party and removes from the address bar).
+    let url = if state.sites.is_empty() {
+        url
+    } else {
+        match state
+            .store
+            .outbox_message(&t.message_id)
+            .await?
+            .and_then(|m| m.contact_id)
+        {
+            Some(contact) => with_param(
+                &url,
+                "cb_v",
+                &crate::onsite::visitor_token(&state, &contact),
+            ),
+            None => url,
+        }
+    };
     Ok((
         StatusCode::FOUND,
-        [(header::LOCATION, url), (header::CACHE_CONTROL, "no-store".into()), (header::REFERRER_POLICY, "no-referrer".into())],
+        [
+            (header::LOCATION, url),
+            (header::CACHE_CONTROL, "no-store".into()),
+            (header::REFERRER_POLICY, "no-referrer".into()),
+        ],
     )
         .into_response())
 }
 
-pub async fn click(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, ApiError> {
+pub async fn click(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
     redirect(state, raw, LinkKind::Click).await
 }
 
-pub async fn recover(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, ApiError> {
+pub async fn recover(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
     redirect(state, raw, LinkKind::Recover).await
 }
 
 /// A 1×1 transparent GIF.
 const PIXEL: &[u8] = &[
-    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0x21,
-    0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44,
-    0x01, 0x00, 0x3b,
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
 ];
 
-pub async fn open(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, ApiError> {
+pub async fn open(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
     let t = token(&state, &raw, LinkKind::Open)?;
     record(
         &state,
@@ -101,7 +138,10 @@ pub async fn open(State(state): State<AppState>, Path(raw): Path<String>) -> Res
     )
     .await;
     Ok((
-        [(header::CONTENT_TYPE, "image/gif"), (header::CACHE_CONTROL, "no-store, max-age=0")],
+        [
+            (header::CONTENT_TYPE, "image/gif"),
+            (header::CACHE_CONTROL, "no-store, max-age=0"),
+        ],
         PIXEL,
     )
         .into_response())
@@ -116,7 +156,10 @@ fn page(title: &str, body: &str) -> Html<String> {
 }
 
 /// GET: a confirmation page (link scanners must not unsubscribe anyone by fetching the link).
-pub async fn unsubscribe_page(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, ApiError> {
+pub async fn unsubscribe_page(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
     token(&state, &raw, LinkKind::Unsubscribe)?;
     Ok(page(
         "Unsubscribe",
@@ -126,7 +169,10 @@ pub async fn unsubscribe_page(State(state): State<AppState>, Path(raw): Path<Str
 }
 
 /// POST: unsubscribe now (the form above, or a mail client's RFC 8058 one-click request).
-pub async fn unsubscribe(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, ApiError> {
+pub async fn unsubscribe(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
     let t = token(&state, &raw, LinkKind::Unsubscribe)?;
     let row = state
         .store
@@ -135,24 +181,63 @@ pub async fn unsubscribe(State(state): State<AppState>, Path(raw): Path<String>)
         .ok_or_else(|| ApiError::NotFound("unknown link".into()))?;
     let address_kind = state.engine.channel(&row.channel_id).map(|c| c.address);
     let target = match address_kind {
-        Some(AddressKind::Phone) => row.message.to.phone.clone().map(|p| (OptOutChannel::Sms, p)),
-        Some(AddressKind::Email) => row.message.to.email.clone().map(|e| (OptOutChannel::Email, e)),
+        Some(AddressKind::Phone) => row
+            .message
+            .to
+            .phone
+            .clone()
+            .map(|p| (OptOutChannel::Sms, p)),
+        Some(AddressKind::Email) => row
+            .message
+            .to
+            .email
+            .clone()
+            .map(|e| (OptOutChannel::Email, e)),
         _ => row
             .message
             .to
             .email
             .clone()
             .map(|e| (OptOutChannel::Email, e))
-            .or_else(|| row.message.to.phone.clone().map(|p| (OptOutChannel::Sms, p))),
+            .or_else(|| {
+                row.message
+                    .to
+                    .phone
+                    .clone()
+                    .map(|p| (OptOutChannel::Sms, p))
+            }),
     };
     if let Some((channel, address)) = target {
         record(
             &state,
             format!("unsubscribe:{}", t.message_id),
-            EventKind::OptOut(OptOut { channel, address, resubscribe: false }),
+            EventKind::OptOut(OptOut {
+                channel,
+                address,
+                resubscribe: false,
+            }),
         )
         .await;
         tracing::info!(message_id = %t.message_id, "Shopper unsubscribed.");
     }
-    Ok(page("You are unsubscribed", "<p>You will not receive further cart reminders at this address.</p>").into_response())
+    Ok(page(
+        "You are unsubscribed",
+        "<p>You will not receive further cart reminders at this address.</p>",
+    )
+    .into_response())
+}
+
+/// Appends `name=value` to a URL's query, before any fragment.
+pub fn with_param(url: &str, name: &str, value: &str) -> String {
+    let (base, fragment) = match url.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (url, None),
+    };
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let mut out = format!("{base}{sep}{name}={value}");
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
 }

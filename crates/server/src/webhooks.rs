@@ -60,15 +60,27 @@ pub async fn mounted(
 ) -> Result<Response, ApiError> {
     let mut last = None;
     for source_id in candidates.iter() {
-        let Some(source) = state.sources.get(source_id).cloned() else { continue };
-        let request = inbound(&state, source_id, method.clone(), &uri, headers.clone(), body.clone());
+        let Some(source) = state.sources.get(source_id).cloned() else {
+            continue;
+        };
+        let request = inbound(
+            &state,
+            source_id,
+            method.clone(),
+            &uri,
+            headers.clone(),
+            body.clone(),
+        );
         match source.verify(&request) {
             Ok(()) => return process(&state, source_id.clone(), source, request).await,
             Err(e) => last = Some(e),
         }
     }
     metrics::webhook("mounted", "unverified", "unauthorized");
-    Err(ApiError::Unauthorized(last.map(|e| e.to_string()).unwrap_or_else(|| "no source accepts this path".into())))
+    Err(ApiError::Unauthorized(
+        last.map(|e| e.to_string())
+            .unwrap_or_else(|| "no source accepts this path".into()),
+    ))
 }
 
 async fn process(

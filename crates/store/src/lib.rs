@@ -27,8 +27,8 @@ use std::time::Duration;
 
 pub use model::{
     CapCheck, CartFilter, CartRecord, CommitOutcome, ContactRecord, ConversionGroup, ConversionRow,
-    MessageGroup, MessageTouch, OrderRecord, ReportData, RunGroup, DeliveryOutcome, Effect,
-    EffectKind, Engagement, IngestOutcome, NewMessage, NewRun, OutboxRow, OutboxStatus, RunRecord,
+    DeliveryOutcome, Effect, EffectKind, Engagement, IngestOutcome, MessageGroup, MessageTouch,
+    NewMessage, NewRun, OrderRecord, OutboxRow, OutboxStatus, ReportData, RunGroup, RunRecord,
     RunStatus, RunUpdate, StepLog, Timer, TimerCommit, TimerKind,
 };
 pub use sql::{Backend, SqlStore, SqliteStore};
@@ -70,6 +70,7 @@ impl Default for IngestOptions {
 #[derive(Debug, Clone, Default)]
 pub struct MessageFilter {
     pub status: Option<OutboxStatus>,
+    pub cart_id: Option<String>,
     pub run_id: Option<String>,
     pub channel_id: Option<String>,
     pub limit: u32,
@@ -202,7 +203,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     async fn outbox_message(&self, id: &str) -> StoreResult<Option<OutboxRow>>;
 
-    async fn order(&self, source_id: &str, order_id: &str) -> StoreResult<Option<model::OrderRecord>>;
+    async fn order(
+        &self,
+        source_id: &str,
+        order_id: &str,
+    ) -> StoreResult<Option<model::OrderRecord>>;
 
     async fn runs_for_contact(&self, contact_id: &str) -> StoreResult<Vec<RunRecord>>;
 
@@ -210,7 +215,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn message_touches(&self, run_id: &str) -> StoreResult<Vec<model::MessageTouch>>;
 
     /// Grouped counts for a flow's report, over runs enrolled in `[from, to)`.
-    async fn report_data(&self, flow_id: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<model::ReportData>;
+    async fn report_data(
+        &self,
+        flow_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<model::ReportData>;
 
     /// The URL tracked link `index` of a message redirects to.
     async fn message_link(&self, message_id: &str, index: u32) -> StoreResult<Option<String>>;
@@ -237,8 +247,13 @@ pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
 
 /// As [`open`], with at most `pool_size` PostgreSQL connections.
 pub async fn open_with(url: &str, pool_size: u32) -> StoreResult<std::sync::Arc<dyn Store>> {
-    if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(std::sync::Arc::new(SqlStore::open_with(url, pool_size).await?))
+    if url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+    {
+        Ok(std::sync::Arc::new(
+            SqlStore::open_with(url, pool_size).await?,
+        ))
     } else {
         Err(StoreError::Url(url.to_string()))
     }

@@ -29,6 +29,7 @@ pub struct CartFilter {
     pub email: Option<String>,
     pub status: Option<CartStatus>,
     pub source_id: Option<String>,
+    pub contact_id: Option<String>,
     /// At most this many, newest update first (capped at 500).
     pub limit: u32,
 }

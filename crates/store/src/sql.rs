@@ -72,9 +72,16 @@ impl SqlStore {
                 .connect(url)
                 .await?;
             POSTGRES_MIGRATOR.run(&pool).await?;
-            return Ok(SqlStore { writer: pool.clone(), reader: pool, backend: Backend::Postgres });
+            return Ok(SqlStore {
+                writer: pool.clone(),
+                reader: pool,
+                backend: Backend::Postgres,
+            });
         }
-        let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+        let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        else {
             return Err(StoreError::Url(url.to_string()));
         };
         let path = rest.split('?').next().unwrap_or(rest);
@@ -108,13 +115,18 @@ impl SqlStore {
             .max_connections(4)
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;")
+                        .await?;
                     Ok(())
                 })
             })
             .connect(&rw)
             .await?;
-        Ok(SqlStore { writer, reader, backend: Backend::Sqlite })
+        Ok(SqlStore {
+            writer,
+            reader,
+            backend: Backend::Sqlite,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -138,7 +150,6 @@ fn new_id() -> String {
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
-
 
 impl SqlStore {
     async fn ingest_once(
@@ -193,7 +204,8 @@ impl SqlStore {
 fn retryable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(db) => {
-            db.is_unique_violation() || matches!(db.code().as_deref(), Some("40001") | Some("40P01"))
+            db.is_unique_violation()
+                || matches!(db.code().as_deref(), Some("40001") | Some("40P01"))
         }
         _ => false,
     }
@@ -240,10 +252,12 @@ impl Store for SqlStore {
     }
 
     async fn poll_cursor(&self, source_id: &str) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT cursor FROM poll_cursors WHERE source_id = $1")
-            .bind(source_id)
-            .fetch_optional(&self.writer)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT cursor FROM poll_cursors WHERE source_id = $1")
+                .bind(source_id)
+                .fetch_optional(&self.writer)
+                .await?,
+        )
     }
 
     async fn cart(&self, id: &str) -> StoreResult<Option<CartRecord>> {
@@ -269,7 +283,14 @@ impl Store for SqlStore {
             n += 1;
             sql.push_str(&format!(" AND c.source_id = ${n}"));
         }
-        sql.push_str(&format!(" ORDER BY c.updated_at DESC, c.id DESC LIMIT ${}", n + 1));
+        if filter.contact_id.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND c.contact_id = ${n}"));
+        }
+        sql.push_str(&format!(
+            " ORDER BY c.updated_at DESC, c.id DESC LIMIT ${}",
+            n + 1
+        ));
         let mut q = sqlx::query(&sql);
         if let Some(e) = &filter.email {
             q = q.bind(cartback_core::normalize_email(e));
@@ -279,6 +300,9 @@ impl Store for SqlStore {
         }
         if let Some(s) = &filter.source_id {
             q = q.bind(s.clone());
+        }
+        if let Some(c) = &filter.contact_id {
+            q = q.bind(c.clone());
         }
         let limit = if filter.limit == 0 {
             50
@@ -346,10 +370,14 @@ impl Store for SqlStore {
     }
 
     async fn cart_counts(&self) -> StoreResult<Vec<(String, u64)>> {
-        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM carts GROUP BY status")
-            .fetch_all(&self.reader)
-            .await?;
-        Ok(rows.into_iter().map(|(s, n)| (s, u64::try_from(n).unwrap_or(0))).collect())
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM carts GROUP BY status")
+                .fetch_all(&self.reader)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(s, n)| (s, u64::try_from(n).unwrap_or(0)))
+            .collect())
     }
 
     async fn run(&self, id: &str) -> StoreResult<Option<RunRecord>> {
@@ -402,7 +430,16 @@ impl Store for SqlStore {
         limit: u32,
         resend_unknown: bool,
     ) -> StoreResult<Vec<OutboxRow>> {
-        E::claim_outbox(&self.writer, self.backend, channel_id, now, lease, limit, resend_unknown).await
+        E::claim_outbox(
+            &self.writer,
+            self.backend,
+            channel_id,
+            now,
+            lease,
+            limit,
+            resend_unknown,
+        )
+        .await
     }
 
     async fn finish_outbox(
@@ -418,7 +455,11 @@ impl Store for SqlStore {
         E::mark_sending(&self.writer, row).await
     }
 
-    async fn order(&self, source_id: &str, order_id: &str) -> StoreResult<Option<crate::model::OrderRecord>> {
+    async fn order(
+        &self,
+        source_id: &str,
+        order_id: &str,
+    ) -> StoreResult<Option<crate::model::OrderRecord>> {
         E::order(&self.writer, source_id, order_id).await
     }
 
@@ -430,7 +471,12 @@ impl Store for SqlStore {
         E::message_touches(&self.writer, run_id).await
     }
 
-    async fn report_data(&self, flow_id: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<crate::model::ReportData> {
+    async fn report_data(
+        &self,
+        flow_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<crate::model::ReportData> {
         E::report_data(&self.reader, flow_id, from, to).await
     }
 
@@ -439,11 +485,13 @@ impl Store for SqlStore {
     }
 
     async fn message_link(&self, message_id: &str, index: u32) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT url FROM message_links WHERE message_id = $1 AND idx = $2")
-            .bind(message_id)
-            .bind(i64::from(index))
-            .fetch_optional(&self.reader)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT url FROM message_links WHERE message_id = $1 AND idx = $2")
+                .bind(message_id)
+                .bind(i64::from(index))
+                .fetch_optional(&self.reader)
+                .await?,
+        )
     }
 
     async fn hub_key(&self, name: &str, now: DateTime<Utc>) -> StoreResult<Vec<u8>> {
@@ -470,7 +518,10 @@ impl Store for SqlStore {
         )
         .fetch_all(&self.reader)
         .await?;
-        Ok(rows.into_iter().map(|(c, s, n)| (c, s, u64::try_from(n).unwrap_or(0))).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(c, s, n)| (c, s, u64::try_from(n).unwrap_or(0)))
+            .collect())
     }
 }
 
@@ -876,7 +927,13 @@ async fn upsert_cart(
         let order_id: String = o.get("order_id");
         let placed_at: i64 = o.get("placed_at");
         convert_cart(tx, &cart_id, &order_id, placed_at).await?;
-        E::upsert_timer(tx, TimerKind::Attribute, &format!("{source_id}\u{1f}{order_id}"), received).await?;
+        E::upsert_timer(
+            tx,
+            TimerKind::Attribute,
+            &format!("{source_id}\u{1f}{order_id}"),
+            received,
+        )
+        .await?;
         sqlx::query("UPDATE orders SET cart_id = $1 WHERE source_id = $2 AND order_id = $3")
             .bind(&cart_id)
             .bind(source_id)
@@ -1046,7 +1103,13 @@ async fn record_order(
         }
     }
     // Attribution runs later, in the engine (it knows each flow's window), from a durable timer.
-    E::upsert_timer(tx, TimerKind::Attribute, &format!("{source_id}\u{1f}{}", order.order_id), received).await?;
+    E::upsert_timer(
+        tx,
+        TimerKind::Attribute,
+        &format!("{source_id}\u{1f}{}", order.order_id),
+        received,
+    )
+    .await?;
     if let Some(id) = &cart_id {
         convert_cart(tx, id, &order.order_id, placed).await?;
         sqlx::query("UPDATE orders SET cart_id = $1 WHERE source_id = $2 AND order_id = $3")
@@ -1157,10 +1220,12 @@ async fn erase(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE carts SET contact_id = NULL, recovery_url = NULL WHERE contact_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE carts SET contact_id = NULL, recovery_url = NULL WHERE contact_id = $1",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE orders SET contact_id = NULL, email_norm = NULL WHERE contact_id = $1")
             .bind(id)
             .execute(&mut *tx)

@@ -2,12 +2,12 @@
 //! impl in `sqlite.rs`.
 
 use crate::model::*;
-use crate::time::{from_ms, to_ms};
 use crate::sql::Backend;
+use crate::time::{from_ms, to_ms};
 use crate::{MessageFilter, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
-use sqlx::{Row, AnyConnection, AnyPool};
+use sqlx::{AnyConnection, AnyPool, Row};
 use std::time::Duration;
 
 fn ms(d: Duration) -> i64 {
@@ -52,7 +52,11 @@ fn for_update(backend: Backend) -> &'static str {
 }
 
 /// Serializes per-contact counting (re-entry, caps) across instances on PostgreSQL.
-async fn lock_contact(conn: &mut AnyConnection, backend: Backend, contact_id: &str) -> StoreResult<()> {
+async fn lock_contact(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    contact_id: &str,
+) -> StoreResult<()> {
     if backend == Backend::Postgres {
         sqlx::query("SELECT id FROM contacts WHERE id = $1 FOR UPDATE")
             .bind(contact_id)
@@ -581,16 +585,27 @@ pub(crate) async fn outbox_message(pool: &AnyPool, id: &str) -> StoreResult<Opti
     row.as_ref().map(outbox_row).transpose()
 }
 
-pub(crate) async fn hub_key(pool: &AnyPool, name: &str, now: DateTime<Utc>) -> StoreResult<Vec<u8>> {
+pub(crate) async fn hub_key(
+    pool: &AnyPool,
+    name: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<u8>> {
     let mut fresh = uuid::Uuid::new_v4().as_bytes().to_vec();
     fresh.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    sqlx::query("INSERT INTO hub_keys (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-        .bind(name)
-        .bind(fresh)
-        .bind(to_ms(now))
-        .execute(pool)
-        .await?;
-    Ok(sqlx::query_scalar("SELECT value FROM hub_keys WHERE name = $1").bind(name).fetch_one(pool).await?)
+    sqlx::query(
+        "INSERT INTO hub_keys (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(name)
+    .bind(fresh)
+    .bind(to_ms(now))
+    .execute(pool)
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT value FROM hub_keys WHERE name = $1")
+            .bind(name)
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 pub(crate) async fn messages(pool: &AnyPool, f: &MessageFilter) -> StoreResult<Vec<OutboxRow>> {
@@ -598,17 +613,24 @@ pub(crate) async fn messages(pool: &AnyPool, f: &MessageFilter) -> StoreResult<V
     let mut n = 0;
     if f.status.is_some() {
         n += 1;
-            sql.push_str(&format!(" AND status = ${n}"));
+        sql.push_str(&format!(" AND status = ${n}"));
     }
     if f.run_id.is_some() {
         n += 1;
-            sql.push_str(&format!(" AND run_id = ${n}"));
+        sql.push_str(&format!(" AND run_id = ${n}"));
     }
     if f.channel_id.is_some() {
         n += 1;
-            sql.push_str(&format!(" AND channel_id = ${n}"));
+        sql.push_str(&format!(" AND channel_id = ${n}"));
     }
-    sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ${}", n + 1));
+    if f.cart_id.is_some() {
+        n += 1;
+        sql.push_str(&format!(" AND cart_id = ${n}"));
+    }
+    sql.push_str(&format!(
+        " ORDER BY created_at DESC, id DESC LIMIT ${}",
+        n + 1
+    ));
     let mut q = sqlx::query(&sql);
     if let Some(s) = f.status {
         q = q.bind(s.as_str());
@@ -617,6 +639,9 @@ pub(crate) async fn messages(pool: &AnyPool, f: &MessageFilter) -> StoreResult<V
         q = q.bind(r.clone());
     }
     if let Some(c) = &f.channel_id {
+        q = q.bind(c.clone());
+    }
+    if let Some(c) = &f.cart_id {
         q = q.bind(c.clone());
     }
     let limit = if f.limit == 0 { 100 } else { f.limit.min(1000) };
@@ -660,7 +685,11 @@ pub(crate) async fn redrive(
     Ok(n)
 }
 
-pub(crate) async fn order(pool: &AnyPool, source_id: &str, order_id: &str) -> StoreResult<Option<OrderRecord>> {
+pub(crate) async fn order(
+    pool: &AnyPool,
+    source_id: &str,
+    order_id: &str,
+) -> StoreResult<Option<OrderRecord>> {
     let row = sqlx::query(
         "SELECT source_id, order_id, cart_id, contact_id, total_minor, currency, placed_at, test
          FROM orders WHERE source_id = $1 AND order_id = $2",
@@ -684,7 +713,10 @@ pub(crate) async fn order(pool: &AnyPool, source_id: &str, order_id: &str) -> St
     .transpose()
 }
 
-pub(crate) async fn runs_for_contact(pool: &AnyPool, contact_id: &str) -> StoreResult<Vec<RunRecord>> {
+pub(crate) async fn runs_for_contact(
+    pool: &AnyPool,
+    contact_id: &str,
+) -> StoreResult<Vec<RunRecord>> {
     let rows = sqlx::query(&format!(
         "SELECT {RUN_COLS} FROM flow_runs WHERE contact_id = $1 ORDER BY enrolled_at, id"
     ))
@@ -694,7 +726,10 @@ pub(crate) async fn runs_for_contact(pool: &AnyPool, contact_id: &str) -> StoreR
     rows.iter().map(run_record).collect()
 }
 
-pub(crate) async fn message_touches(pool: &AnyPool, run_id: &str) -> StoreResult<Vec<MessageTouch>> {
+pub(crate) async fn message_touches(
+    pool: &AnyPool,
+    run_id: &str,
+) -> StoreResult<Vec<MessageTouch>> {
     let rows = sqlx::query(
         "SELECT o.id, o.step, o.channel_id, o.sent_at,
             (SELECT MAX(e.at) FROM message_events e WHERE e.message_id = o.id
@@ -827,5 +862,10 @@ pub(crate) async fn report_data(
         })
     })
     .collect::<StoreResult<Vec<_>>>()?;
-    Ok(ReportData { runs, messages, conversions, converted_runs })
+    Ok(ReportData {
+        runs,
+        messages,
+        conversions,
+        converted_runs,
+    })
 }

@@ -7,7 +7,9 @@ use sqlx::Executor;
 
 /// The PostgreSQL server tests use, from `CARTBACK_TEST_PG_URL` (CI sets it).
 pub fn pg_url() -> Option<String> {
-    std::env::var("CARTBACK_TEST_PG_URL").ok().filter(|u| !u.trim().is_empty())
+    std::env::var("CARTBACK_TEST_PG_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
 }
 
 /// Keeps a test database alive; removes it on drop.
@@ -27,7 +29,12 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().ok()?;
                 let url = format!("sqlite://{}", dir.path().join("test.db").display());
-                Some(TestDb { backend, url, dir: Some(dir), schema: None })
+                Some(TestDb {
+                    backend,
+                    url,
+                    dir: Some(dir),
+                    schema: None,
+                })
             }
             Backend::Postgres => {
                 let Some(base) = pg_url() else {
@@ -36,11 +43,20 @@ impl TestDb {
                 };
                 let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
                 sqlx::any::install_default_drivers();
-                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&base).await.expect("CARTBACK_TEST_PG_URL must be reachable");
-                conn.execute(format!("CREATE SCHEMA {schema}").as_str()).await.expect("create schema");
+                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&base)
+                    .await
+                    .expect("CARTBACK_TEST_PG_URL must be reachable");
+                conn.execute(format!("CREATE SCHEMA {schema}").as_str())
+                    .await
+                    .expect("create schema");
                 let sep = if base.contains('?') { '&' } else { '?' };
                 let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-                Some(TestDb { backend, url, dir: None, schema: Some((base, schema)) })
+                Some(TestDb {
+                    backend,
+                    url,
+                    dir: None,
+                    schema: Some((base, schema)),
+                })
             }
         }
     }
@@ -60,10 +76,19 @@ impl Drop for TestDb {
         if let Some((base, schema)) = self.schema.take() {
             // Async drop is not a thing: a short-lived runtime on its own thread drops the schema.
             let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
                 rt.block_on(async move {
-                    if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&base).await {
-                        let _ = conn.execute(format!("DROP SCHEMA IF EXISTS {schema} CASCADE").as_str()).await;
+                    if let Ok(mut conn) =
+                        <sqlx::AnyConnection as sqlx::Connection>::connect(&base).await
+                    {
+                        let _ = conn
+                            .execute(format!("DROP SCHEMA IF EXISTS {schema} CASCADE").as_str())
+                            .await;
                     }
                 });
             })

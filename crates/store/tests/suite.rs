@@ -626,29 +626,86 @@ async fn data_survives_reopen(db: &TestDb) {
 
 async fn timers_are_claimed_once_and_debounced(db: &TestDb) {
     let store = open_store(db).await;
-    let opts = IngestOptions { cart_check_after: Some(std::time::Duration::from_secs(3600)), ..Default::default() };
+    let opts = IngestOptions {
+        cart_check_after: Some(std::time::Duration::from_secs(3600)),
+        ..Default::default()
+    };
     let ids = vec!["d1".to_string()];
-    let ev = event("e1", EventKind::CheckoutStarted(snapshot("ka", None, Some("a@x.io"), 1, 0)), 0);
-    store.ingest(Ingest { source_id: "shop", delivery_ids: &ids, events: &[ev], received_at: t(0) }, &opts).await.unwrap();
+    let ev = event(
+        "e1",
+        EventKind::CheckoutStarted(snapshot("ka", None, Some("a@x.io"), 1, 0)),
+        0,
+    );
+    store
+        .ingest(
+            Ingest {
+                source_id: "shop",
+                delivery_ids: &ids,
+                events: &[ev],
+                received_at: t(0),
+            },
+            &opts,
+        )
+        .await
+        .unwrap();
     assert_eq!(store.pending_timers().await.unwrap(), 1);
     // Not due before the threshold.
-    assert!(store.claim_timers(t(3599), std::time::Duration::from_secs(60), 10).await.unwrap().is_empty());
+    assert!(store
+        .claim_timers(t(3599), std::time::Duration::from_secs(60), 10)
+        .await
+        .unwrap()
+        .is_empty());
     // A newer update pushes it back (debounce): still one timer, now due an hour after the update.
     let ids = vec!["d2".to_string()];
-    let ev = event("e2", EventKind::CheckoutStarted(snapshot("ka", None, Some("a@x.io"), 2, 1800)), 1800);
-    store.ingest(Ingest { source_id: "shop", delivery_ids: &ids, events: &[ev], received_at: t(1800) }, &opts).await.unwrap();
+    let ev = event(
+        "e2",
+        EventKind::CheckoutStarted(snapshot("ka", None, Some("a@x.io"), 2, 1800)),
+        1800,
+    );
+    store
+        .ingest(
+            Ingest {
+                source_id: "shop",
+                delivery_ids: &ids,
+                events: &[ev],
+                received_at: t(1800),
+            },
+            &opts,
+        )
+        .await
+        .unwrap();
     assert_eq!(store.pending_timers().await.unwrap(), 1);
-    assert!(store.claim_timers(t(3601), std::time::Duration::from_secs(60), 10).await.unwrap().is_empty());
-    let claimed = store.claim_timers(t(5400), std::time::Duration::from_secs(60), 10).await.unwrap();
+    assert!(store
+        .claim_timers(t(3601), std::time::Duration::from_secs(60), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let claimed = store
+        .claim_timers(t(5400), std::time::Duration::from_secs(60), 10)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     // Leased: nobody else gets it until the lease ends.
-    assert!(store.claim_timers(t(5401), std::time::Duration::from_secs(60), 10).await.unwrap().is_empty());
-    let again = store.claim_timers(t(5461), std::time::Duration::from_secs(60), 10).await.unwrap();
+    assert!(store
+        .claim_timers(t(5401), std::time::Duration::from_secs(60), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let again = store
+        .claim_timers(t(5461), std::time::Duration::from_secs(60), 10)
+        .await
+        .unwrap();
     assert_eq!(again.len(), 1, "an expired lease is claimable");
     // The first claimant lost its lease: its commit writes nothing.
-    let lost = store.commit_timer(&claimed[0], Default::default(), t(5462)).await.unwrap();
+    let lost = store
+        .commit_timer(&claimed[0], Default::default(), t(5462))
+        .await
+        .unwrap();
     assert!(!lost.applied);
-    let done = store.commit_timer(&again[0], Default::default(), t(5462)).await.unwrap();
+    let done = store
+        .commit_timer(&again[0], Default::default(), t(5462))
+        .await
+        .unwrap();
     assert!(done.applied);
     assert_eq!(store.pending_timers().await.unwrap(), 0);
 }
@@ -660,14 +717,40 @@ async fn concurrent_ingest_of_one_new_cart(db: &TestDb) {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             let ids = vec![format!("d{i}")];
-            let ev = event(&format!("e{i}"), EventKind::CheckoutStarted(snapshot("same", Some("chk"), Some("same@x.io"), i + 1, i64::from(i))), i64::from(i));
-            store.ingest(Ingest { source_id: "shop", delivery_ids: &ids, events: &[ev], received_at: t(10) }, &IngestOptions::default()).await
+            let ev = event(
+                &format!("e{i}"),
+                EventKind::CheckoutStarted(snapshot(
+                    "same",
+                    Some("chk"),
+                    Some("same@x.io"),
+                    i + 1,
+                    i64::from(i),
+                )),
+                i64::from(i),
+            );
+            store
+                .ingest(
+                    Ingest {
+                        source_id: "shop",
+                        delivery_ids: &ids,
+                        events: &[ev],
+                        received_at: t(10),
+                    },
+                    &IngestOptions::default(),
+                )
+                .await
         }));
     }
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    let carts = store.carts(&CartFilter { email: Some("same@x.io".into()), ..Default::default() }).await.unwrap();
+    let carts = store
+        .carts(&CartFilter {
+            email: Some("same@x.io".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(carts.len(), 1, "one cart, whatever the interleaving");
     assert_eq!(carts[0].cart.items[0].quantity, 8, "the newest update wins");
 }
