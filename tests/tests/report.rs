@@ -198,7 +198,7 @@ fn run(i: usize, holdout: bool) -> RunRecord {
         flow_id: "recover".into(),
         cart_id: format!("cart-{i}"),
         contact_id: None,
-        variant: Some(if i % 2 == 0 { "a" } else { "b" }.into()),
+        variant: Some(if i.is_multiple_of(2) { "a" } else { "b" }.into()),
         holdout,
         status: if holdout {
             RunStatus::HeldOut
