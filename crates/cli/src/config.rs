@@ -274,7 +274,7 @@ fn valid_id(id: &str) -> bool {
 }
 
 const SECTIONS: &[&str] = &[
-    "server", "store", "source", "channel", "flow", "template", "limits",
+    "server", "store", "engine", "source", "channel", "flow", "template", "limits",
 ];
 
 fn take_table(

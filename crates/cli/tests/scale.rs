@@ -38,10 +38,13 @@ poll_interval = "100ms"
 type = "shopify"
 secret = "{SECRET}"
 
-[channel.hook]
-type = "webhook"
-url = "{hook}"
-secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+[channel.sms]
+type = "twilio"
+account_sid = "AC0123456789abcdef0123456789abcdef"
+auth_token = "scale-token"
+from = "+15005550006"
+base_url = "{hook}"
+status_callback = false
 timeout = "2s"
 lease = "12s"
 concurrency = 8
@@ -50,7 +53,10 @@ concurrency = 8
 trigger = "cart_abandoned"
 abandon_after = "1s"
   [[flow.recover.step]]
-  send = {{ channel = "hook" }}
+  send = {{ channel = "sms", template = "sms" }}
+
+[template.sms]
+text = "Still thinking? {{{{ cart.recovery_url }}}}"
 "#
     )
 }
@@ -67,7 +73,7 @@ fn spawn(cfg: &std::path::Path) -> Hub {
         .env("RUST_LOG", "warn,cartback_cli=info")
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -98,12 +104,14 @@ fn checkout(i: usize) -> Vec<u8> {
         "token": format!("chk-{i}"),
         "cart_token": format!("cart-{i}"),
         "email": format!("shopper{i}@example.com"),
+        "phone": format!("+1415555{i:04}"),
         "updated_at": now,
         "currency": "USD",
         "total_price": "25.00",
         "abandoned_checkout_url": format!("https://shop.example/recover/{i}"),
         "line_items": [{ "product_id": 1, "variant_id": 2, "title": "Mug", "quantity": 1, "price": "25.00" }],
-        "customer": { "id": 5_000_000 + i, "email": format!("shopper{i}@example.com"), "email_marketing_consent": { "state": "subscribed" } }
+        "customer": { "id": 5_000_000 + i, "email": format!("shopper{i}@example.com"),
+            "sms_marketing_consent": { "state": "subscribed" } }
     }))
     .unwrap()
 }
@@ -137,13 +145,19 @@ async fn two_instances_one_database_one_killed() {
     let store = db.open().await.unwrap();
     let provider = MockServer::start().await;
     Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(5)))
+        .and(path(
+            "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json",
+        ))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(serde_json::json!({ "sid": "SM1", "status": "queued" }))
+                .set_delay(Duration::from_millis(5)),
+        )
         .mount(&provider)
         .await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("cartback.toml");
-    std::fs::write(&cfg, config(&db.url, &format!("{}/hook", provider.uri()))).unwrap();
+    std::fs::write(&cfg, config(&db.url, &provider.uri())).unwrap();
     let mut a = spawn(&cfg);
     let mut b = spawn(&cfg);
     let client = reqwest::Client::builder()
@@ -227,10 +241,11 @@ async fn two_instances_one_database_one_killed() {
     // No reminder twice, counted at the provider.
     let mut per_cart: HashMap<String, usize> = HashMap::new();
     for r in provider.received_requests().await.unwrap() {
-        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        *per_cart
-            .entry(body["cart"]["key"].as_str().unwrap().to_string())
-            .or_default() += 1;
+        let to = url::form_urlencoded::parse(&r.body)
+            .find(|(k, _)| k == "To")
+            .map(|(_, v)| v.into_owned())
+            .unwrap();
+        *per_cart.entry(to).or_default() += 1;
     }
     let twice: Vec<_> = per_cart.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "sent twice: {twice:?}");

@@ -290,13 +290,14 @@ impl Default for StoreSettings {
 
 impl StoreSettings {
     pub fn validate(&self) -> Vec<(String, String)> {
-        if self.url.starts_with("sqlite:") {
+        if self.url.starts_with("sqlite:")
+            || self.url.starts_with("postgres://")
+            || self.url.starts_with("postgresql://")
+        {
+            if self.pool_size == 0 || self.pool_size > 1000 {
+                return vec![("pool_size".into(), "must be between 1 and 1000".into())];
+            }
             Vec::new()
-        } else if self.url.starts_with("postgres://") || self.url.starts_with("postgresql://") {
-            vec![(
-                "url".into(),
-                "PostgreSQL is not supported by this build yet; use sqlite://PATH".into(),
-            )]
         } else {
             vec![(
                 "url".into(),
