@@ -213,3 +213,44 @@ fn template_files_must_exist_relative_to_the_config() {
     assert_eq!(err.problems.len(), 1, "{err}");
     assert_eq!(err.problems[0].path, "template.b.html_file");
 }
+
+#[test]
+fn channel_outbox_settings_are_checked() {
+    let toml = r#"
+[engine]
+timer_lease = "30s"
+
+[store]
+url = "postgres://postgres@127.0.0.1:5432/test"
+pool_size = 8
+
+[channel.email]
+type = "console"
+rate = "20/s"
+concurrency = 8
+timeout = "20s"
+lease = "25s"
+"#;
+    let p = problems(toml, &env(&[]));
+    assert_eq!(
+        p,
+        vec!["channel.email.lease: must exceed timeout (20s) plus 10s, or a slow send could be claimed twice"]
+    );
+    let ok = toml.replace("lease = \"25s\"", "lease = \"31s\"");
+    let cfg = load_str(&ok, Path::new("."), &env(&[])).unwrap();
+    assert_eq!(cfg.channels["email"].common.concurrency, 8);
+    assert_eq!(cfg.engine.timer_lease.0, std::time::Duration::from_secs(30));
+    assert_eq!(cfg.store.pool_size, 8);
+    let bad = problems("[channel.email]\ntype = \"console\"\nrate = \"fast\"\nconcurrency = 0\n[engine]\npoll_interval = \"0s\"\n", &env(&[]));
+    for needle in [
+        "channel.email.rate:",
+        "channel.email.concurrency:",
+        "engine.poll_interval:",
+    ] {
+        assert!(p_has(&bad, needle), "{needle} missing in {bad:?}");
+    }
+}
+
+fn p_has(p: &[String], needle: &str) -> bool {
+    p.iter().any(|l| l.starts_with(needle))
+}

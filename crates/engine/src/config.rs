@@ -153,7 +153,14 @@ pub fn parse_cap(s: &str) -> Result<Cap, String> {
         .trim()
         .parse::<u32>()
         .map_err(|_| format!("{s:?}: {n:?} is not a whole number"))?;
-    let per = cartback_core::duration::parse_duration(period).map_err(|e| e.to_string())?;
+    // "20/s" and "600/m" mean one second, one minute.
+    let period = period.trim();
+    let period = if period.starts_with(|c: char| c.is_ascii_digit()) {
+        period.to_string()
+    } else {
+        format!("1{period}")
+    };
+    let per = cartback_core::duration::parse_duration(&period).map_err(|e| e.to_string())?;
     if per.is_zero() {
         return Err(format!("{s:?}: the period must be longer than zero"));
     }
@@ -402,6 +409,17 @@ mod tests {
     #[test]
     fn caps_parse() {
         assert_eq!(parse_cap("1/16h").unwrap().max, 1);
+        assert_eq!(
+            parse_cap("20/s").unwrap(),
+            Cap {
+                max: 20,
+                per: std::time::Duration::from_secs(1)
+            }
+        );
+        assert_eq!(
+            parse_cap("600/m").unwrap().per,
+            std::time::Duration::from_secs(60)
+        );
         assert!(parse_cap("x/1h").is_err());
         assert!(parse_cap("1/0s").is_err());
         assert!(parse_cap("1").is_err());

@@ -1251,3 +1251,49 @@ pub fn chrono_dur(d: Duration) -> chrono::Duration {
 fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Nothing;
+
+    #[async_trait::async_trait]
+    impl Sink for Nothing {
+        fn kind(&self) -> &'static str {
+            "nothing"
+        }
+        async fn deliver(
+            &self,
+            _: &OutboundMessage,
+        ) -> Result<cartback_core::Receipt, DeliveryError> {
+            Ok(Default::default())
+        }
+    }
+
+    #[test]
+    fn a_channel_rate_allows_its_burst_then_holds() {
+        let common = ChannelCommon {
+            rate: Some("10/s".into()),
+            ..Default::default()
+        };
+        let ch = Channel::with_settings("email", Arc::new(Nothing), AddressKind::Email, &common);
+        let limiter = ch.limiter.as_ref().expect("a rate makes a limiter");
+        let allowed = (0..50).filter(|_| limiter.check().is_ok()).count();
+        assert_eq!(allowed, 10, "burst of one period's worth, then the rate");
+        assert!(Channel::new("x", Arc::new(Nothing), AddressKind::Email)
+            .limiter
+            .is_none());
+        // The lease always exceeds the send timeout.
+        assert!(ch.lease > ch.send_timeout);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_secs(2));
+        assert_eq!(backoff(2), Duration::from_secs(4));
+        assert_eq!(backoff(5), Duration::from_secs(32));
+        assert_eq!(backoff(40), Duration::from_secs(3600));
+    }
+}
