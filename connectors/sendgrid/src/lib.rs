@@ -1,1 +1,33 @@
-//! placeholder
+//! cartback-sendgrid: reminders out through SendGrid's v3 Mail Send API; delivery, engagement
+//! and opt-out events back in through its (signed) Event Webhook.
+//!
+//! # Layout
+//! - [`config`]: [`SendGridSettings`], the `type = "sendgrid"` table (API key, sender, reply-to,
+//!   base URL, categories, event-webhook verification key, sandbox mode), sender parsing and its
+//!   pure validation.
+//! - [`payload`]: SendGrid's wire types: the `mail/send` request body, its error body, and one
+//!   Event Webhook event. Kept apart so the shapes can be checked against SendGrid's docs.
+//! - [`sink`]: [`SendGridSink`], the `Sink` implementation: builds the request body (custom args
+//!   carry the hub's message id, tracking off, `List-Unsubscribe` headers passed through), sends
+//!   it, and maps the answer through `cartback_kit::http` (status table, `Retry-After`, transport
+//!   errors).
+//! - [`verify`]: the Signed Event Webhook check (ECDSA P-256 / SHA-256 over timestamp + raw body)
+//!   and the 10-minute replay window, as two separate steps, plus [`verify::sign`] for tests.
+//! - [`source`]: [`SendGridEvents`], the `Source` implementation: verification when a key is
+//!   configured, and translation of the event array into message statuses and opt-outs.
+//!
+//! Without `event_webhook_public_key`, event webhooks are accepted unsigned: anyone who knows the
+//! URL can forge bounces and opt-outs. That is insecure and `check-config` should warn about it.
+//!
+//! Tests live in `tests/` (wiremock sink classification, the official signature vector, golden
+//! translation of `tests/fixtures/`).
+
+pub mod config;
+pub mod payload;
+pub mod sink;
+pub mod source;
+pub mod verify;
+
+pub use config::SendGridSettings;
+pub use sink::SendGridSink;
+pub use source::SendGridEvents;

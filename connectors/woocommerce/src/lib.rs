@@ -1,1 +1,32 @@
-//! placeholder
+//! cartback-woocommerce: WooCommerce webhooks in (and the REST orders API polled as a backstop);
+//! normalized checkouts (unpaid orders), orders and abandoned carts out.
+//!
+//! # Layout
+//! - [`config`]: [`WooSettings`], the `[source.<id>]` table with `type = "woocommerce"` (webhook
+//!   secret with rotation, store URL and REST keys for polling, poll interval, phone region), and
+//!   its pure validation.
+//! - [`verify`]: the unsigned creation ping (`webhook_id=<n>`, answered before any check), the
+//!   signature check (`X-WC-Webhook-Signature`: base64 HMAC-SHA256 of the raw body, any configured
+//!   secret, constant time) and [`verify::sign`] for tests and docs. It never parses the body.
+//! - [`payload`]: WooCommerce's wire types: the `/wp-json/wc/v3/orders` order representation the
+//!   order webhooks carry, and the documented `cart_abandoned` payload of a companion plugin
+//!   (see `tests/fixtures/README.md`).
+//! - [`source`]: [`WooSource`], the `Source` implementation: topic routing, order status →
+//!   checkout / order / ignored, and translation into `cartback_core` events. Event ids are
+//!   `order:<id>:<date_modified_gmt>`, shared with the poller so webhook and polling never
+//!   double-apply.
+//! - [`poll`]: [`WooPoller`], the `Poller` reading `GET /wp-json/wc/v3/orders` by modification
+//!   time with HTTP basic auth (WooCommerce does not retry failed webhook deliveries).
+//!
+//! Tests live in `tests/` (signature vectors, golden translations of `tests/fixtures/`, the
+//! poller against wiremock).
+
+pub mod config;
+pub mod payload;
+pub mod poll;
+pub mod source;
+pub mod verify;
+
+pub use config::WooSettings;
+pub use poll::WooPoller;
+pub use source::WooSource;

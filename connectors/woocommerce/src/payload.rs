@@ -1,0 +1,232 @@
+//! WooCommerce's wire types: the order as `GET /wp-json/wc/v3/orders/{id}` represents it (what
+//! the `order.*` webhooks carry and what the poller reads), and the `cart_abandoned` payload a
+//! companion plugin sends (documented in `tests/fixtures/README.md`).
+//!
+//! Only the fields the hub reads are declared; unknown fields are ignored. Fields the hub needs
+//! are typed strictly, so a payload that does not fit is a clear error; nice-to-have fields
+//! (`sku`, `image`, `payment_url`, names) are read leniently: an unexpected shape or `null` makes
+//! the field absent, never the delivery fail.
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+
+/// An id sent as a JSON integer or a string, kept as text exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Id(pub String);
+
+impl Id {
+    /// The id unless it is WooCommerce's "none" (`0`, e.g. `customer_id` of a guest).
+    pub fn non_zero(&self) -> Option<&str> {
+        Some(self.0.as_str()).filter(|s| *s != "0")
+    }
+}
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct IdVisitor;
+        impl Visitor<'_> for IdVisitor {
+            type Value = Id;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer or string id")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Id, E> {
+                Ok(Id(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Id, E> {
+                Ok(Id(v.to_string()))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Id, E> {
+                let v = v.trim();
+                if v.is_empty() {
+                    return Err(E::invalid_value(de::Unexpected::Str(v), &self));
+                }
+                Ok(Id(v.to_string()))
+            }
+        }
+        d.deserialize_any(IdVisitor)
+    }
+}
+
+/// A money amount: WooCommerce sends decimal strings (`"total": "42.00"`) and, for a line's unit
+/// `price`, a JSON number (`"price": 21.5`). Kept as text and parsed with
+/// `Money::parse_decimal` once the currency is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Amount(pub String);
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct AmountVisitor;
+        impl Visitor<'_> for AmountVisitor {
+            type Value = Amount;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a decimal amount (string or number)")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Amount, E> {
+                // Rust prints the shortest text that reads back as `v` ("21.5"); the translation
+                // rounds it to the currency's minor unit as text, never through float arithmetic.
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+        }
+        d.deserialize_any(AmountVisitor)
+    }
+}
+
+/// A non-empty trimmed string, else `None` (whatever the JSON holds).
+fn lenient_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(match value {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        _ => None,
+    })
+}
+
+/// An id that may be absent, `null`, `0` or `""`: `None` for all of those.
+fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Id>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    let id: Option<Id> = serde_json::from_value(value).ok();
+    Ok(id.filter(|i| i.non_zero().is_some()))
+}
+
+/// An image as a URL string or an object with `src` (the REST line item shape).
+fn lenient_image<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    let text = match &value {
+        serde_json::Value::String(s) => Some(s.as_str()),
+        serde_json::Value::Object(o) => o
+            .get("src")
+            .or_else(|| o.get("url"))
+            .and_then(|v| v.as_str()),
+        _ => None,
+    };
+    Ok(text
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string))
+}
+
+/// The order's `billing` block (the only place a guest's email and phone live).
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct Billing {
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub first_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub last_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub phone: Option<String>,
+    /// ISO 3166 alpha-2.
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub country: Option<String>,
+}
+
+/// One of an order's `line_items`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderLine {
+    pub name: String,
+    #[serde(default, deserialize_with = "lenient_id")]
+    pub product_id: Option<Id>,
+    #[serde(default, deserialize_with = "lenient_id")]
+    pub variation_id: Option<Id>,
+    pub quantity: u32,
+    /// Unit price (a JSON number in the REST API).
+    #[serde(default)]
+    pub price: Option<Amount>,
+    /// Line total before discounts, excluding tax.
+    #[serde(default)]
+    pub subtotal: Option<Amount>,
+    /// Line total after discounts, excluding tax.
+    pub total: Amount,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub sku: Option<String>,
+    #[serde(default, deserialize_with = "lenient_image")]
+    pub image: Option<String>,
+}
+
+/// An order (`/wp-json/wc/v3/orders` representation).
+#[derive(Debug, Clone, Deserialize)]
+pub struct WooOrder {
+    pub id: Id,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub number: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub order_key: Option<String>,
+    pub status: String,
+    pub currency: String,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub date_created_gmt: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub date_modified_gmt: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub date_paid_gmt: Option<String>,
+    /// Grand total including tax and shipping.
+    pub total: Amount,
+    #[serde(default, deserialize_with = "lenient_id")]
+    pub customer_id: Option<Id>,
+    #[serde(default)]
+    pub billing: Option<Billing>,
+    #[serde(default)]
+    pub line_items: Vec<OrderLine>,
+    /// The store's own pay-for-order link (REST v3); used when `store_url` is not configured.
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub payment_url: Option<String>,
+}
+
+/// One line of a `cart_abandoned` payload.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CartLine {
+    #[serde(default, deserialize_with = "lenient_id")]
+    pub product_id: Option<Id>,
+    #[serde(default, deserialize_with = "lenient_id")]
+    pub variation_id: Option<Id>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub sku: Option<String>,
+    pub name: String,
+    pub quantity: u32,
+    /// Unit price.
+    pub price: Amount,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub url: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub image_url: Option<String>,
+}
+
+/// The `action.woocommerce_cart_abandoned` / `cart_abandoned` payload (our design; see
+/// `tests/fixtures/README.md`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AbandonedCart {
+    pub cart_id: Id,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub phone: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub first_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub last_name: Option<String>,
+    /// ISO 3166 alpha-2, to read a national phone number.
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub country: Option<String>,
+    #[serde(default, deserialize_with = "lenient_id")]
+    pub customer_id: Option<Id>,
+    pub currency: String,
+    /// ISO-8601; without an offset it is read as UTC.
+    pub updated_at: String,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub recovery_url: Option<String>,
+    /// Cart total; the sum of the lines when absent.
+    #[serde(default)]
+    pub total: Option<Amount>,
+    #[serde(default)]
+    pub items: Vec<CartLine>,
+}
