@@ -98,11 +98,15 @@ async fn the_dashboard_shows_the_flow_numbers() {
     assert!(browser.text("[role=alert]").await.contains("not right"));
     browser.type_into("#token", &hub.admin_token).await;
     browser.click("button[type=submit]").await;
-    assert!(
-        browser.url().await.ends_with("/dashboard"),
-        "{}",
-        browser.url().await
-    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !browser.url().await.ends_with("/dashboard") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not signed in: {}",
+            browser.url().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(browser.text("[data-metric=treated-enrolled]").await, "20");
     assert_eq!(browser.text("[data-metric=treated-converted]").await, "6");
     assert_eq!(browser.text("[data-metric=treated-rate]").await, "30.0%");

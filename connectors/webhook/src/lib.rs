@@ -1,1 +1,26 @@
-//! placeholder
+//! cartback-webhook: the signed webhook hand-off. Each message becomes one JSON `POST` to a
+//! configured URL (Zapier, Pabbly Connect, n8n, an in-house system), signed the
+//! [Standard Webhooks](https://www.standardwebhooks.com/) way so any of its libraries can verify it.
+//!
+//! # Layout
+//! - [`config`]: [`WebhookSettings`], the `[sink.<id>]` table with `type = "webhook"` (target URL,
+//!   signing secret, extra static headers), and its pure validation.
+//! - [`signature`]: [`sign`], the Standard Webhooks `v1` signature (base64 HMAC-SHA256 over
+//!   `{id}.{timestamp}.{body}`, the key taken from a `whsec_` secret), public so receivers and
+//!   tests can produce the same value.
+//! - [`payload`]: the JSON body's wire types (`cart.abandoned` / `cart.test`, contact, cart,
+//!   rendered message, links) built from an [`cartback_core::OutboundMessage`].
+//! - [`sink`]: [`WebhookSink`], the `Sink` implementation: headers, the request, and the
+//!   classification of the receiver's answer through the shared kit table (410 Gone permanent).
+//!
+//! Tests live in `tests/`: the published signature vector, settings validation, and the sink
+//! against wiremock receivers.
+
+pub mod config;
+pub mod payload;
+pub mod signature;
+pub mod sink;
+
+pub use config::WebhookSettings;
+pub use signature::sign;
+pub use sink::WebhookSink;

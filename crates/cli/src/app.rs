@@ -62,7 +62,7 @@ pub async fn build_state(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Resu
     let mut sources: HashMap<String, Arc<dyn Source>> = cfg
         .sources
         .iter()
-        .map(|(id, entry)| (id.clone(), registry::build_source(&entry.settings)))
+        .filter_map(|(id, entry)| registry::build_source(&entry.settings).map(|s| (id.clone(), s)))
         .collect();
     for (id, entry) in &cfg.channels {
         if let Some(source) = registry::build_channel_source(&entry.settings) {

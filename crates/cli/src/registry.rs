@@ -18,6 +18,8 @@ pub const SOURCE_TYPES: &[&str] = &[
     "segment",
     #[cfg(feature = "klaviyo")]
     "klaviyo",
+    #[cfg(feature = "magento")]
+    "magento",
 ];
 
 /// Channel types this build knows.
@@ -46,6 +48,8 @@ pub enum SourceSettings {
     Segment(cartback_segment::SegmentSettings),
     #[cfg(feature = "klaviyo")]
     Klaviyo(cartback_klaviyo::KlaviyoSettings),
+    #[cfg(feature = "magento")]
+    Magento(cartback_magento::MagentoSettings),
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +132,14 @@ pub fn source_settings(
             problems,
         )
         .map(SourceSettings::Klaviyo),
+        #[cfg(feature = "magento")]
+        "magento" => checked(
+            typed(value, at, problems),
+            cartback_magento::MagentoSettings::validate,
+            at,
+            problems,
+        )
+        .map(SourceSettings::Magento),
         _ => {
             let _ = value;
             None
@@ -213,22 +225,39 @@ pub fn channel_settings(
             problems,
         )
         .map(ChannelSettings::Webhook),
+        #[cfg(feature = "magento")]
+        SourceSettings::Magento(s) => {
+            Some(Arc::new(cartback_magento::MagentoPoller::new(s.clone())))
+        }
         _ => None,
     }
 }
 
-pub fn build_source(settings: &SourceSettings) -> Arc<dyn Source> {
+/// The webhook receiver of a source (`None` for sources that are only polled).
+pub fn build_source(settings: &SourceSettings) -> Option<Arc<dyn Source>> {
     match settings {
         #[cfg(feature = "shopify")]
-        SourceSettings::Shopify(s) => Arc::new(cartback_shopify::ShopifySource::new(s.clone())),
+        SourceSettings::Shopify(s) => {
+            Some(Arc::new(cartback_shopify::ShopifySource::new(s.clone())))
+        }
         #[cfg(feature = "woocommerce")]
-        SourceSettings::WooCommerce(s) => Arc::new(cartback_woocommerce::WooSource::new(s.clone())),
+        SourceSettings::WooCommerce(s) => {
+            Some(Arc::new(cartback_woocommerce::WooSource::new(s.clone())))
+        }
         #[cfg(feature = "hubspot")]
-        SourceSettings::HubSpot(s) => Arc::new(cartback_hubspot::HubSpotSource::new(s.clone())),
+        SourceSettings::HubSpot(s) => {
+            Some(Arc::new(cartback_hubspot::HubSpotSource::new(s.clone())))
+        }
         #[cfg(feature = "segment")]
-        SourceSettings::Segment(s) => Arc::new(cartback_segment::SegmentSource::new(s.clone())),
+        SourceSettings::Segment(s) => {
+            Some(Arc::new(cartback_segment::SegmentSource::new(s.clone())))
+        }
         #[cfg(feature = "klaviyo")]
-        SourceSettings::Klaviyo(s) => Arc::new(cartback_klaviyo::KlaviyoSource::new(s.clone())),
+        SourceSettings::Klaviyo(s) => {
+            Some(Arc::new(cartback_klaviyo::KlaviyoSource::new(s.clone())))
+        }
+        #[cfg(feature = "magento")]
+        SourceSettings::Magento(_) => None,
     }
 }
 
@@ -305,6 +334,10 @@ pub fn build_channel_source(settings: &ChannelSettings) -> Option<Arc<dyn Source
         }
         #[cfg(feature = "twilio")]
         ChannelSettings::Twilio(s) => Some(Arc::new(cartback_twilio::TwilioEvents::new(s.clone()))),
+        #[cfg(feature = "magento")]
+        SourceSettings::Magento(s) => {
+            Some(Arc::new(cartback_magento::MagentoPoller::new(s.clone())))
+        }
         _ => None,
     }
 }
@@ -315,6 +348,10 @@ pub fn build_poller(settings: &SourceSettings) -> Option<Arc<dyn cartback_core::
         #[cfg(feature = "woocommerce")]
         SourceSettings::WooCommerce(s) if s.store_url.is_some() && s.consumer_key.is_some() => {
             Some(Arc::new(cartback_woocommerce::WooPoller::new(s.clone())))
+        }
+        #[cfg(feature = "magento")]
+        SourceSettings::Magento(s) => {
+            Some(Arc::new(cartback_magento::MagentoPoller::new(s.clone())))
         }
         _ => None,
     }

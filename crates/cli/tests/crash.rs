@@ -71,13 +71,17 @@ async fn killed_twice_loses_nothing_and_sends_nothing_twice() {
     std::fs::write(&cfg, config(&provider.uri())).unwrap();
     let hub = Arc::new(Mutex::new(spawn(&cfg)));
     let addr = Arc::new(Mutex::new(hub.lock().unwrap().addr.clone()));
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
     let accepted = AtomicUsize::new(0);
     let kills = [WEBHOOKS / 3, 2 * WEBHOOKS / 3];
     let started = Instant::now();
     futures::stream::iter(0..WEBHOOKS)
         .for_each_concurrent(16, |i| {
-            let (client, addr, hub, accepted, cfg) = (&client, addr.clone(), hub.clone(), &accepted, cfg.clone());
+            let (client, addr, hub, accepted, cfg) =
+                (&client, addr.clone(), hub.clone(), &accepted, cfg.clone());
             async move {
                 // Like a platform: retry until the hub answers 2xx.
                 let deadline = Instant::now() + Duration::from_secs(120);
@@ -117,11 +121,17 @@ async fn killed_twice_loses_nothing_and_sends_nothing_twice() {
         .fetch_one(store.reader())
         .await
         .unwrap();
-        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(store.reader()).await.unwrap();
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(store.reader())
+            .await
+            .unwrap();
         if open == 0 && rows as usize == WEBHOOKS {
             break;
         }
-        assert!(Instant::now() < deadline, "work left: {open} open, {rows} outbox rows");
+        assert!(
+            Instant::now() < deadline,
+            "work left: {open} open, {rows} outbox rows"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     {
@@ -130,22 +140,40 @@ async fn killed_twice_loses_nothing_and_sends_nothing_twice() {
         let _ = h.child.wait();
     }
     // Every accepted webhook is in the store.
-    let carts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM carts").fetch_one(store.reader()).await.unwrap();
+    let carts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM carts")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
     assert_eq!(carts as usize, WEBHOOKS);
-    let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM flow_runs").fetch_one(store.reader()).await.unwrap();
+    let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM flow_runs")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
     assert_eq!(runs as usize, WEBHOOKS, "each cart enrolled once");
     // Nothing twice at the provider.
     let mut per_phone: HashMap<String, usize> = HashMap::new();
     for r in provider.received_requests().await.unwrap() {
-        let to = url::form_urlencoded::parse(&r.body).find(|(k, _)| k == "To").map(|(_, v)| v.into_owned()).unwrap();
+        let to = url::form_urlencoded::parse(&r.body)
+            .find(|(k, _)| k == "To")
+            .map(|(_, v)| v.into_owned())
+            .unwrap();
         *per_phone.entry(to).or_default() += 1;
     }
     let twice: Vec<_> = per_phone.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "sent twice: {twice:?}");
-    let sent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'sent'").fetch_one(store.reader()).await.unwrap();
-    let unknown: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'unknown'").fetch_one(store.reader()).await.unwrap();
+    let sent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'sent'")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+    let unknown: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'unknown'")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
     assert_eq!((sent + unknown) as usize, WEBHOOKS);
-    assert!(unknown <= 2 * 8, "{unknown} unknown: more than the sends in flight at two kills");
+    assert!(
+        unknown <= 2 * 8,
+        "{unknown} unknown: more than the sends in flight at two kills"
+    );
     eprintln!("{WEBHOOKS} webhooks with 2 SIGKILLs accepted in {ingest_time:?}; {sent} sent, {unknown} unknown, none twice");
     store.close().await;
 }

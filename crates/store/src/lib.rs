@@ -41,6 +41,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored row is unreadable: {0}")]
     Corrupt(String),
+    #[error("commit failed: {0}")]
+    Commit(String),
     #[error("store url {0:?} is not supported (use sqlite://PATH or postgres://...)")]
     Url(String),
 }

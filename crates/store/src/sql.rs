@@ -47,6 +47,8 @@ pub struct SqlStore {
     writer: AnyPool,
     reader: AnyPool,
     backend: Backend,
+    /// SQLite's group-commit writer (None on PostgreSQL, where transactions run side by side).
+    group: Option<tokio::sync::mpsc::Sender<Job>>,
 }
 
 /// The SQLite store (kept as a name for the embedded default).
@@ -76,6 +78,7 @@ impl SqlStore {
                 writer: pool.clone(),
                 reader: pool,
                 backend: Backend::Postgres,
+                group: None,
             });
         }
         let Some(rest) = url
@@ -122,10 +125,13 @@ impl SqlStore {
             })
             .connect(&rw)
             .await?;
+        let (group, jobs) = tokio::sync::mpsc::channel(4096);
+        tokio::spawn(group_writer(writer.clone(), jobs));
         Ok(SqlStore {
             writer,
             reader,
             backend: Backend::Sqlite,
+            group: Some(group),
         })
     }
 
@@ -158,46 +164,204 @@ impl SqlStore {
         cursor: Option<&str>,
         options: &IngestOptions,
     ) -> StoreResult<IngestOutcome> {
+        if let Some(group) = &self.group {
+            // SQLite: join the next group commit (one fsync for every webhook waiting).
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let job = Job::Ingest {
+                source_id: ingest.source_id.to_string(),
+                delivery_ids: ingest.delivery_ids.to_vec(),
+                events: ingest.events.to_vec(),
+                received_at: ingest.received_at,
+                cursor: cursor.map(str::to_string),
+                options: options.clone(),
+                reply,
+            };
+            group
+                .send(job)
+                .await
+                .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
+            return answer
+                .await
+                .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
+        }
         let mut tx = self.writer.begin().await?;
-        let received = to_ms(ingest.received_at);
-        for delivery_id in ingest.delivery_ids {
-            let inserted = sqlx::query(
-                "INSERT INTO deliveries (source_id, delivery_id, received_at) VALUES ($1, $2, $3)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(ingest.source_id)
-            .bind(delivery_id)
-            .bind(received)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
+        match ingest_in(&mut tx, ingest, cursor, options).await? {
+            IngestOutcome::Duplicate => {
                 tx.rollback().await?;
-                return Ok(IngestOutcome::Duplicate);
+                Ok(IngestOutcome::Duplicate)
+            }
+            accepted => {
+                tx.commit().await?;
+                Ok(accepted)
             }
         }
-        let mut effects = Vec::with_capacity(ingest.events.len());
-        for event in ingest.events {
-            let kind = apply_event(&mut tx, event, received, options).await?;
-            effects.push(Effect {
-                event_id: event.event_id.clone(),
-                kind,
-            });
-        }
-        if let Some(c) = cursor {
-            sqlx::query(
-                "INSERT INTO poll_cursors (source_id, cursor, updated_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (source_id) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
-            )
-            .bind(ingest.source_id)
-            .bind(c)
-            .bind(received)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(IngestOutcome::Accepted { effects })
     }
+}
+
+/// Work for SQLite's group-commit writer.
+pub(crate) enum Job {
+    Ingest {
+        source_id: String,
+        delivery_ids: Vec<String>,
+        events: Vec<Event>,
+        received_at: DateTime<Utc>,
+        cursor: Option<String>,
+        options: IngestOptions,
+        reply: tokio::sync::oneshot::Sender<StoreResult<IngestOutcome>>,
+    },
+    MarkSending {
+        row: Box<OutboxRow>,
+        reply: tokio::sync::oneshot::Sender<StoreResult<bool>>,
+    },
+    Finish {
+        row: Box<OutboxRow>,
+        outcome: DeliveryOutcome,
+        now: DateTime<Utc>,
+        reply: tokio::sync::oneshot::Sender<StoreResult<bool>>,
+    },
+}
+
+/// SQLite has one writer and every commit is an fsync: the group-commit writer takes every job
+/// waiting, runs each in its own savepoint (one failing job never spoils the others), commits
+/// once, and only then answers each caller. Under load this turns N fsyncs into one; alone, a
+/// job waits for nobody.
+async fn group_writer(pool: AnyPool, mut rx: tokio::sync::mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < 512 {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let mut results: Vec<Result<Reply, StoreError>> = Vec::with_capacity(jobs.len());
+        let committed = async {
+            let mut tx = pool.begin().await?;
+            for job in &jobs {
+                sqlx::query("SAVEPOINT job").execute(&mut *tx).await?;
+                let r = match job {
+                    Job::Ingest {
+                        source_id,
+                        delivery_ids,
+                        events,
+                        received_at,
+                        cursor,
+                        options,
+                        ..
+                    } => {
+                        let ingest = Ingest {
+                            source_id,
+                            delivery_ids,
+                            events,
+                            received_at: *received_at,
+                        };
+                        ingest_in(&mut tx, ingest, cursor.as_deref(), options)
+                            .await
+                            .map(Reply::Ingest)
+                    }
+                    Job::MarkSending { row, .. } => {
+                        E::mark_sending(&mut tx, row).await.map(Reply::Bool)
+                    }
+                    Job::Finish {
+                        row, outcome, now, ..
+                    } => E::finish_outbox(&mut tx, row, outcome.clone(), *now)
+                        .await
+                        .map(Reply::Bool),
+                };
+                let keep = matches!(
+                    r,
+                    Ok(Reply::Ingest(IngestOutcome::Accepted { .. })) | Ok(Reply::Bool(_))
+                );
+                if !keep {
+                    sqlx::query("ROLLBACK TO SAVEPOINT job")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("RELEASE SAVEPOINT job")
+                    .execute(&mut *tx)
+                    .await?;
+                results.push(r);
+            }
+            tx.commit().await?;
+            Ok::<(), sqlx::Error>(())
+        }
+        .await;
+        let failure = committed.err().map(|e| e.to_string());
+        let mut results = results.into_iter();
+        for job in jobs {
+            let r = match &failure {
+                Some(e) => Err(StoreError::Commit(e.clone())),
+                None => results
+                    .next()
+                    .unwrap_or_else(|| Err(StoreError::Commit("no result".into()))),
+            };
+            match job {
+                Job::Ingest { reply, .. } => {
+                    let _ = reply.send(r.and_then(|x| match x {
+                        Reply::Ingest(o) => Ok(o),
+                        Reply::Bool(_) => Err(StoreError::Commit("mismatched reply".into())),
+                    }));
+                }
+                Job::MarkSending { reply, .. } | Job::Finish { reply, .. } => {
+                    let _ = reply.send(r.and_then(|x| match x {
+                        Reply::Bool(b) => Ok(b),
+                        Reply::Ingest(_) => Err(StoreError::Commit("mismatched reply".into())),
+                    }));
+                }
+            }
+        }
+    }
+}
+
+enum Reply {
+    Ingest(IngestOutcome),
+    Bool(bool),
+}
+
+/// The body of an ingest inside an open transaction. A duplicate is reported, not undone: the
+/// caller rolls back (the transaction, or the job's savepoint).
+async fn ingest_in(
+    tx: &mut AnyConnection,
+    ingest: Ingest<'_>,
+    cursor: Option<&str>,
+    options: &IngestOptions,
+) -> StoreResult<IngestOutcome> {
+    let received = to_ms(ingest.received_at);
+    for delivery_id in ingest.delivery_ids {
+        let inserted = sqlx::query(
+            "INSERT INTO deliveries (source_id, delivery_id, received_at) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(ingest.source_id)
+        .bind(delivery_id)
+        .bind(received)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(IngestOutcome::Duplicate);
+        }
+    }
+    let mut effects = Vec::with_capacity(ingest.events.len());
+    for event in ingest.events {
+        let kind = apply_event(tx, event, received, options).await?;
+        effects.push(Effect {
+            event_id: event.event_id.clone(),
+            kind,
+        });
+    }
+    if let Some(c) = cursor {
+        sqlx::query(
+            "INSERT INTO poll_cursors (source_id, cursor, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (source_id) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+        )
+        .bind(ingest.source_id)
+        .bind(c)
+        .bind(received)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(IngestOutcome::Accepted { effects })
 }
 
 /// Unique violations, serialization failures and deadlocks: worth one more try.
@@ -448,11 +612,41 @@ impl Store for SqlStore {
         outcome: DeliveryOutcome,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        E::finish_outbox(&self.writer, row, outcome, now).await
+        if let Some(group) = &self.group {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            group
+                .send(Job::Finish {
+                    row: Box::new(row.clone()),
+                    outcome,
+                    now,
+                    reply,
+                })
+                .await
+                .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
+            return answer
+                .await
+                .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
+        }
+        let mut conn = self.writer.acquire().await?;
+        E::finish_outbox(&mut conn, row, outcome, now).await
     }
 
     async fn mark_sending(&self, row: &OutboxRow) -> StoreResult<bool> {
-        E::mark_sending(&self.writer, row).await
+        if let Some(group) = &self.group {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            group
+                .send(Job::MarkSending {
+                    row: Box::new(row.clone()),
+                    reply,
+                })
+                .await
+                .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
+            return answer
+                .await
+                .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
+        }
+        let mut conn = self.writer.acquire().await?;
+        E::mark_sending(&mut conn, row).await
     }
 
     async fn order(

@@ -529,20 +529,20 @@ pub(crate) async fn claim_outbox(
 }
 
 /// Marks a claimed message as on its way to the provider (from here on, a crash makes it `unknown`).
-pub(crate) async fn mark_sending(pool: &AnyPool, row: &OutboxRow) -> StoreResult<bool> {
+pub(crate) async fn mark_sending(pool: &mut AnyConnection, row: &OutboxRow) -> StoreResult<bool> {
     let changed = sqlx::query(
         "UPDATE outbox SET status = 'sending' WHERE id = $1 AND status = 'claimed' AND lease_until = $2",
     )
     .bind(&row.id)
     .bind(row.lease_until)
-    .execute(pool)
+    .execute(&mut *pool)
     .await?
     .rows_affected();
     Ok(changed == 1)
 }
 
 pub(crate) async fn finish_outbox(
-    pool: &AnyPool,
+    pool: &mut AnyConnection,
     row: &OutboxRow,
     outcome: DeliveryOutcome,
     now: DateTime<Utc>,
@@ -571,7 +571,7 @@ pub(crate) async fn finish_outbox(
     .bind(sent_at)
     .bind(&row.id)
     .bind(row.lease_until)
-    .execute(pool)
+    .execute(&mut *pool)
     .await?
     .rows_affected();
     Ok(changed == 1)

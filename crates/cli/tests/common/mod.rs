@@ -83,4 +83,3 @@ pub async fn post(
         .await
         .map(|r| r.status())
 }
-
