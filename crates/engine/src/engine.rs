@@ -217,12 +217,16 @@ impl Engine {
             .claim_timers(now, self.timer_lease, self.timer_batch)
             .await?;
         let n = timers.len();
-        for timer in timers {
-            if let Err(err) = self.fire(&timer).await {
-                // The lease expires and the timer fires again; nothing was half-written.
-                tracing::warn!(kind = timer.kind.as_str(), subject = %timer.subject, error = %err, "Timer failed; it will fire again.");
-            }
-        }
+        // Fired side by side: each decision is guarded by its lease and the store's unique keys,
+        // and on SQLite their commits share one group commit.
+        futures::stream::iter(timers)
+            .for_each_concurrent(32, |timer| async move {
+                if let Err(err) = self.fire(&timer).await {
+                    // The lease expires and the timer fires again; nothing was half-written.
+                    tracing::warn!(kind = timer.kind.as_str(), subject = %timer.subject, error = %err, "Timer failed; it will fire again.");
+                }
+            })
+            .await;
         Ok(n)
     }
 

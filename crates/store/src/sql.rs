@@ -198,6 +198,33 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    async fn commit(
+        &self,
+        timer: Option<&Timer>,
+        commit: TimerCommit,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CommitOutcome> {
+        if let Some(group) = &self.group {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let job = Job::CommitTimer {
+                timer: timer.map(|t| Box::new(t.clone())),
+                commit: Box::new(commit),
+                now,
+                reply,
+            };
+            group
+                .send(job)
+                .await
+                .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
+            return answer
+                .await
+                .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
+        }
+        E::commit_timer(&self.writer, self.backend, timer, commit, now).await
+    }
+}
+
 /// Work for SQLite's group-commit writer.
 pub(crate) enum Job {
     Ingest {
@@ -208,6 +235,12 @@ pub(crate) enum Job {
         cursor: Option<String>,
         options: IngestOptions,
         reply: tokio::sync::oneshot::Sender<StoreResult<IngestOutcome>>,
+    },
+    CommitTimer {
+        timer: Option<Box<Timer>>,
+        commit: Box<TimerCommit>,
+        now: DateTime<Utc>,
+        reply: tokio::sync::oneshot::Sender<StoreResult<CommitOutcome>>,
     },
     MarkSending {
         row: Box<OutboxRow>,
@@ -239,7 +272,18 @@ async fn group_writer(pool: AnyPool, mut rx: tokio::sync::mpsc::Receiver<Job>) {
             let mut tx = pool.begin().await?;
             for job in &jobs {
                 sqlx::query("SAVEPOINT job").execute(&mut *tx).await?;
+                let mut undo = E::Undo::Nothing;
                 let r = match job {
+                    Job::CommitTimer {
+                        timer, commit, now, ..
+                    } => {
+                        E::commit_timer_in(&mut tx, Backend::Sqlite, timer.as_deref(), commit, *now)
+                            .await
+                            .map(|(out, u)| {
+                                undo = u;
+                                Reply::Commit(out)
+                            })
+                    }
                     Job::Ingest {
                         source_id,
                         delivery_ids,
@@ -270,12 +314,22 @@ async fn group_writer(pool: AnyPool, mut rx: tokio::sync::mpsc::Receiver<Job>) {
                 };
                 let keep = matches!(
                     r,
-                    Ok(Reply::Ingest(IngestOutcome::Accepted { .. })) | Ok(Reply::Bool(_))
-                );
+                    Ok(Reply::Ingest(IngestOutcome::Accepted { .. }))
+                        | Ok(Reply::Bool(_))
+                        | Ok(Reply::Commit(_))
+                ) && undo == E::Undo::Nothing;
                 if !keep {
                     sqlx::query("ROLLBACK TO SAVEPOINT job")
                         .execute(&mut *tx)
                         .await?;
+                }
+                if let (E::Undo::RollbackAndDeleteTimer, Job::CommitTimer { timer: Some(t), .. }) =
+                    (undo, job)
+                {
+                    // Its run moved on without it: the timer has nothing left to do.
+                    if let Err(e) = E::delete_leased_timer(&mut tx, t).await {
+                        tracing::warn!(error = %e, "Could not delete a stale timer.");
+                    }
                 }
                 sqlx::query("RELEASE SAVEPOINT job")
                     .execute(&mut *tx)
@@ -299,13 +353,19 @@ async fn group_writer(pool: AnyPool, mut rx: tokio::sync::mpsc::Receiver<Job>) {
                 Job::Ingest { reply, .. } => {
                     let _ = reply.send(r.and_then(|x| match x {
                         Reply::Ingest(o) => Ok(o),
-                        Reply::Bool(_) => Err(StoreError::Commit("mismatched reply".into())),
+                        _ => Err(StoreError::Commit("mismatched reply".into())),
+                    }));
+                }
+                Job::CommitTimer { reply, .. } => {
+                    let _ = reply.send(r.and_then(|x| match x {
+                        Reply::Commit(o) => Ok(o),
+                        _ => Err(StoreError::Commit("mismatched reply".into())),
                     }));
                 }
                 Job::MarkSending { reply, .. } | Job::Finish { reply, .. } => {
                     let _ = reply.send(r.and_then(|x| match x {
                         Reply::Bool(b) => Ok(b),
-                        Reply::Ingest(_) => Err(StoreError::Commit("mismatched reply".into())),
+                        _ => Err(StoreError::Commit("mismatched reply".into())),
                     }));
                 }
             }
@@ -316,6 +376,7 @@ async fn group_writer(pool: AnyPool, mut rx: tokio::sync::mpsc::Receiver<Job>) {
 enum Reply {
     Ingest(IngestOutcome),
     Bool(bool),
+    Commit(CommitOutcome),
 }
 
 /// The body of an ingest inside an open transaction. A duplicate is reported, not undone: the
@@ -509,11 +570,11 @@ impl Store for SqlStore {
         commit: TimerCommit,
         now: DateTime<Utc>,
     ) -> StoreResult<CommitOutcome> {
-        E::commit_timer(&self.writer, self.backend, Some(timer), commit, now).await
+        self.commit(Some(timer), commit, now).await
     }
 
     async fn apply(&self, commit: TimerCommit, now: DateTime<Utc>) -> StoreResult<CommitOutcome> {
-        E::commit_timer(&self.writer, self.backend, None, commit, now).await
+        self.commit(None, commit, now).await
     }
 
     async fn schedule_timer(

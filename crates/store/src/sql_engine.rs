@@ -122,15 +122,26 @@ async fn count_since(
         .await?)
 }
 
-pub(crate) async fn commit_timer(
-    pool: &AnyPool,
+/// What the caller of [`commit_timer_in`] must undo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Undo {
+    /// Keep everything.
+    Nothing,
+    /// Roll back: the lease was lost.
+    Rollback,
+    /// Roll back, then delete the timer (its run moved on without it).
+    RollbackAndDeleteTimer,
+}
+
+/// Applies a timer's commit on an open transaction (or savepoint). Returns what to undo.
+pub(crate) async fn commit_timer_in(
+    tx: &mut AnyConnection,
     backend: Backend,
     timer: Option<&Timer>,
-    commit: TimerCommit,
+    commit: &TimerCommit,
     now: DateTime<Utc>,
-) -> StoreResult<CommitOutcome> {
+) -> StoreResult<(CommitOutcome, Undo)> {
     let now_ms = to_ms(now);
-    let mut tx = pool.begin().await?;
     if let Some(timer) = timer {
         let held: Option<i64> = sqlx::query_scalar(&format!(
             "SELECT id FROM timers WHERE id = $1 AND lease_until = $2 AND due_at = $3{}",
@@ -142,8 +153,7 @@ pub(crate) async fn commit_timer(
         .fetch_optional(&mut *tx)
         .await?;
         if held.is_none() {
-            tx.rollback().await?;
-            return Ok(CommitOutcome::default());
+            return Ok((CommitOutcome::default(), Undo::Rollback));
         }
     }
     let mut out = CommitOutcome {
@@ -161,9 +171,9 @@ pub(crate) async fn commit_timer(
         let mut status = r.status;
         let mut reason = r.exit_reason.clone();
         if let (Some(cap), Some(contact)) = (&new.reenter, &r.contact_id) {
-            lock_contact(&mut tx, backend, contact).await?;
+            lock_contact(&mut *tx, backend, contact).await?;
             let n = count_since(
-                &mut tx,
+                &mut *tx,
                 "SELECT COUNT(*) FROM flow_runs WHERE contact_id = $1 AND flow_id = $2 AND test = 0
                    AND enrolled_at >= $3 AND NOT (status = 'exited' AND exit_reason = 'reenter_cap')",
                 contact,
@@ -205,7 +215,7 @@ pub(crate) async fn commit_timer(
         }
         out.enrolled.push(r.id.clone());
         if let (RunStatus::Running, Some(at)) = (status, new.first_step_at) {
-            upsert_timer(&mut tx, TimerKind::RunStep, &r.id, to_ms(at)).await?;
+            upsert_timer(&mut *tx, TimerKind::RunStep, &r.id, to_ms(at)).await?;
         }
     }
     if let Some(u) = &commit.run_update {
@@ -224,18 +234,13 @@ pub(crate) async fn commit_timer(
         .rows_affected();
         if changed == 0 {
             // The run moved on without us (a test run, an exit): write nothing of this step.
-            tx.rollback().await?;
-            if let Some(timer) = timer {
-                sqlx::query("DELETE FROM timers WHERE id = $1 AND lease_until = $2")
-                    .bind(timer.id)
-                    .bind(timer.lease_until)
-                    .execute(pool)
-                    .await?;
-            }
-            return Ok(CommitOutcome {
-                applied: false,
-                ..Default::default()
-            });
+            return Ok((
+                CommitOutcome {
+                    applied: false,
+                    ..Default::default()
+                },
+                Undo::RollbackAndDeleteTimer,
+            ));
         }
     }
     for s in &commit.steps {
@@ -251,9 +256,9 @@ pub(crate) async fn commit_timer(
     for m in &commit.outbox {
         let mut status = OutboxStatus::Queued;
         if let (Some(cap), Some(contact)) = (&m.cap, &m.contact_id) {
-            lock_contact(&mut tx, backend, contact).await?;
+            lock_contact(&mut *tx, backend, contact).await?;
             let n = count_since(
-                &mut tx,
+                &mut *tx,
                 "SELECT COUNT(*) FROM outbox WHERE contact_id = $1 AND channel_id = $2 AND test = 0
                    AND created_at >= $3 AND status IN ('queued', 'claimed', 'sending', 'sent', 'unknown')",
                 contact,
@@ -324,7 +329,7 @@ pub(crate) async fn commit_timer(
         .await?;
     }
     for (kind, subject, due) in &commit.timers {
-        upsert_timer(&mut tx, *kind, subject, to_ms(*due)).await?;
+        upsert_timer(&mut *tx, *kind, subject, to_ms(*due)).await?;
     }
     match (timer, commit.reschedule) {
         (Some(timer), Some(at)) => {
@@ -344,8 +349,41 @@ pub(crate) async fn commit_timer(
         }
         (None, _) => {}
     }
-    tx.commit().await?;
+    Ok((out, Undo::Nothing))
+}
+
+pub(crate) async fn commit_timer(
+    pool: &AnyPool,
+    backend: Backend,
+    timer: Option<&Timer>,
+    commit: TimerCommit,
+    now: DateTime<Utc>,
+) -> StoreResult<CommitOutcome> {
+    let mut tx = pool.begin().await?;
+    let (out, undo) = commit_timer_in(&mut tx, backend, timer, &commit, now).await?;
+    match undo {
+        Undo::Nothing => tx.commit().await?,
+        Undo::Rollback => tx.rollback().await?,
+        Undo::RollbackAndDeleteTimer => {
+            tx.rollback().await?;
+            if let Some(timer) = timer {
+                delete_leased_timer(pool.acquire().await?.as_mut(), timer).await?;
+            }
+        }
+    }
     Ok(out)
+}
+
+pub(crate) async fn delete_leased_timer(
+    conn: &mut AnyConnection,
+    timer: &Timer,
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM timers WHERE id = $1 AND lease_until = $2")
+        .bind(timer.id)
+        .bind(timer.lease_until)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 const RUN_COLS: &str = "id, flow_id, cart_id, contact_id, variant, holdout, status, step, test, enrolled_at, updated_at, exit_reason";
