@@ -225,10 +225,6 @@ pub fn channel_settings(
             problems,
         )
         .map(ChannelSettings::Webhook),
-        #[cfg(feature = "magento")]
-        SourceSettings::Magento(s) => {
-            Some(Arc::new(cartback_magento::MagentoPoller::new(s.clone())))
-        }
         _ => None,
     }
 }
@@ -334,10 +330,6 @@ pub fn build_channel_source(settings: &ChannelSettings) -> Option<Arc<dyn Source
         }
         #[cfg(feature = "twilio")]
         ChannelSettings::Twilio(s) => Some(Arc::new(cartback_twilio::TwilioEvents::new(s.clone()))),
-        #[cfg(feature = "magento")]
-        SourceSettings::Magento(s) => {
-            Some(Arc::new(cartback_magento::MagentoPoller::new(s.clone())))
-        }
         _ => None,
     }
 }

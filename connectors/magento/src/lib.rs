@@ -1,0 +1,25 @@
+//! cartback-magento: Magento 2 / Adobe Commerce read through its REST API (open-source Magento
+//! has no webhooks, so this source polls); normalized checkouts (active quotes with an email) and
+//! orders out.
+//!
+//! # Layout
+//! - [`config`]: [`MagentoSettings`], the `[source.<id>]` table with `type = "magento"` (shop URL,
+//!   optional store code, integration access token, poll interval, page size, product URL
+//!   template, recovery URL, phone region), and its pure validation.
+//! - [`payload`]: Magento's wire types: the `searchCriteria` result envelope, `CartInterface`,
+//!   `CartItemInterface`, `TotalsInterface`, `OrderInterface` and the `{"message", "parameters"}`
+//!   error body, read leniently (floats, ids as numbers or strings, `null`s).
+//! - [`poll`]: [`MagentoPoller`], the `Poller`: one page of `GET /V1/carts/search` (by
+//!   `updated_at`, active quotes) plus `/V1/carts/{id}/totals` per usable quote, and one page of
+//!   `GET /V1/orders` (by `created_at`) per poll; the combined cursor; float amounts turned into
+//!   exact money by rounding their decimal text.
+//!
+//! Tests live in `tests/` (the poller against a wiremock Magento, with fixtures described in
+//! `tests/fixtures/README.md`).
+
+pub mod config;
+pub mod payload;
+pub mod poll;
+
+pub use config::MagentoSettings;
+pub use poll::{Cursor, MagentoPoller};

@@ -1,0 +1,434 @@
+//! Magento 2's REST wire types: the `searchCriteria` result envelope, the quote (`CartInterface`,
+//! `CartItemInterface`), its totals (`TotalsInterface`), the order (`OrderInterface`) and the
+//! error body (`{"message": "...", "parameters": [...]}`).
+//!
+//! Only the fields the hub reads are declared; unknown fields are ignored. Everything is read
+//! leniently (Magento and its extensions disagree on `1` / `true` / `"1"`, on ids as numbers or
+//! strings, and send `null` for empty fields): an unexpected shape makes a field absent, and the
+//! translation decides whether the record is still usable.
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+
+/// `GET /V1/carts/search` and `GET /V1/orders` answer `{"items": [...], "search_criteria": {...},
+/// "total_count": n}`. Items stay raw JSON so one record that does not fit is skipped alone.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SearchResult {
+    #[serde(default, deserialize_with = "null_default")]
+    pub items: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub total_count: Option<u64>,
+}
+
+/// An id sent as a JSON integer or a string, kept as text exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Id(pub String);
+
+impl Id {
+    /// The id unless it is Magento's "none" (`0`, e.g. the `customer.id` of a guest).
+    pub fn non_zero(&self) -> Option<&str> {
+        Some(self.0.as_str()).filter(|s| *s != "0")
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct IdVisitor;
+        impl Visitor<'_> for IdVisitor {
+            type Value = Id;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer or string id")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Id, E> {
+                Ok(Id(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Id, E> {
+                Ok(Id(v.to_string()))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Id, E> {
+                let v = v.trim();
+                if v.is_empty() {
+                    return Err(E::invalid_value(de::Unexpected::Str(v), &self));
+                }
+                Ok(Id(v.to_string()))
+            }
+        }
+        d.deserialize_any(IdVisitor)
+    }
+}
+
+/// A money amount or quantity. Magento sends JSON numbers (floats, so `19.900000000000002` and
+/// `-1.7763568394002505e-15` happen); some extensions send strings. Numbers are kept as
+/// [`serde_json::Number`] and read through their text (`Money::from_json_number`), never through
+/// float arithmetic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Amount {
+    Number(serde_json::Number),
+    Text(String),
+}
+
+impl Amount {
+    /// The amount's text (`"19.9"`, `"1e-15"`, `"12.50"`).
+    pub fn text(&self) -> String {
+        match self {
+            Amount::Number(n) => n.to_string(),
+            Amount::Text(s) => s.trim().to_string(),
+        }
+    }
+}
+
+/// A flag sent as `true`/`false`, `1`/`0` or `"1"`/`"0"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flag(pub bool);
+
+/// The quote (`Magento\Quote\Api\Data\CartInterface`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct MagentoCart {
+    pub id: Id,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub created_at: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub updated_at: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub is_active: Option<Flag>,
+    #[serde(default, deserialize_with = "lenient_items")]
+    pub items: Vec<CartItem>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub items_count: Option<Amount>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub customer: Option<Customer>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub billing_address: Option<Address>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub currency: Option<CartCurrency>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub customer_is_guest: Option<Flag>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub store_id: Option<Id>,
+}
+
+/// `CartInterface::customer` (`CustomerInterface`); a guest's has no id and `null` fields.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Customer {
+    #[serde(default, deserialize_with = "lenient")]
+    pub id: Option<Id>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub firstname: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub lastname: Option<String>,
+}
+
+/// A quote or order address (`AddressInterface` / `OrderAddressInterface`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Address {
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub firstname: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub lastname: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub telephone: Option<String>,
+    /// ISO 3166 alpha-2.
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub country_id: Option<String>,
+}
+
+/// `CartInterface::currency` (`CurrencyInterface`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CartCurrency {
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub quote_currency_code: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub store_currency_code: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub base_currency_code: Option<String>,
+}
+
+/// `Magento\Quote\Api\Data\CartItemInterface`. It has no product id nor URL; `product_id` is read
+/// when an extension adds it (top level or in `extension_attributes`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CartItem {
+    #[serde(default, deserialize_with = "lenient")]
+    pub item_id: Option<Id>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub sku: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub qty: Option<Amount>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub name: Option<String>,
+    /// Unit price in the quote currency.
+    #[serde(default, deserialize_with = "lenient")]
+    pub price: Option<Amount>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub product_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub product_id: Option<Id>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub extension_attributes: Option<ItemExtension>,
+}
+
+impl CartItem {
+    /// `product_id`, from the item or its `extension_attributes`.
+    pub fn product_id(&self) -> Option<&str> {
+        self.product_id
+            .as_ref()
+            .or_else(|| {
+                self.extension_attributes
+                    .as_ref()
+                    .and_then(|e| e.product_id.as_ref())
+            })
+            .and_then(Id::non_zero)
+    }
+}
+
+/// The part of an item's `extension_attributes` the hub reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ItemExtension {
+    #[serde(default, deserialize_with = "lenient")]
+    pub product_id: Option<Id>,
+}
+
+/// `GET /V1/carts/{id}/totals` (`Magento\Quote\Api\Data\TotalsInterface`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Totals {
+    #[serde(default, deserialize_with = "lenient")]
+    pub grand_total: Option<Amount>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub base_grand_total: Option<Amount>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub subtotal: Option<Amount>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub quote_currency_code: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub base_currency_code: Option<String>,
+    #[serde(default, deserialize_with = "lenient_items")]
+    pub items: Vec<TotalsItem>,
+}
+
+/// `TotalsItemInterface`: a line with its row total (after the unit price times quantity).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TotalsItem {
+    #[serde(default, deserialize_with = "lenient")]
+    pub item_id: Option<Id>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub row_total: Option<Amount>,
+}
+
+/// The order (`Magento\Sales\Api\Data\OrderInterface`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct MagentoOrder {
+    pub entity_id: Id,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub increment_id: Option<String>,
+    /// `OrderInterface::QUOTE_ID`: the quote this order was placed from (`cart.id`).
+    #[serde(default, deserialize_with = "lenient")]
+    pub quote_id: Option<Id>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub customer_email: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub customer_firstname: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub customer_lastname: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub customer_id: Option<Id>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub customer_is_guest: Option<Flag>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub billing_address: Option<Address>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub grand_total: Option<Amount>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub order_currency_code: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub created_at: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub state: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "lenient_items")]
+    pub items: Vec<OrderItem>,
+}
+
+/// `OrderItemInterface`. Configurable and bundle products list the parent and its children;
+/// children carry `parent_item_id`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderItem {
+    #[serde(default, deserialize_with = "lenient")]
+    pub item_id: Option<Id>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub product_id: Option<Id>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub parent_item_id: Option<Id>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub sku: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub qty_ordered: Option<Amount>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub price: Option<Amount>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub row_total: Option<Amount>,
+}
+
+/// Magento's error body: `{"message": "The \"%1\" field is invalid.", "parameters": ["x"]}`
+/// (positional `%1`), or named parameters (`{"fieldName": "id"}` for `%fieldName`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ErrorBody {
+    #[serde(default, deserialize_with = "lenient_str")]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub parameters: Option<serde_json::Value>,
+}
+
+impl ErrorBody {
+    /// The message with its parameters filled in, if the body is Magento's error shape.
+    pub fn parse(body: &[u8]) -> Option<String> {
+        let e: ErrorBody = serde_json::from_slice(body).ok()?;
+        let mut message = e.message?;
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        match &e.parameters {
+            Some(serde_json::Value::Array(list)) => {
+                // Highest index first, so `%1` does not eat the start of `%10`.
+                for (i, v) in list.iter().enumerate().rev() {
+                    message = message.replace(&format!("%{}", i + 1), &text(v));
+                }
+            }
+            Some(serde_json::Value::Object(map)) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
+                for k in keys {
+                    message = message.replace(&format!("%{k}"), &text(&map[k]));
+                }
+            }
+            _ => {}
+        }
+        Some(message)
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Number(n) => Ok(Amount::Number(n)),
+            serde_json::Value::String(s) if !s.trim().is_empty() => Ok(Amount::Text(s)),
+            other => Err(de::Error::custom(format!(
+                "expected a number or a decimal string, got {other}"
+            ))),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Bool(b) => Ok(Flag(b)),
+            serde_json::Value::Number(n) => Ok(Flag(n.as_f64().is_some_and(|v| v != 0.0))),
+            serde_json::Value::String(s) => match s.trim() {
+                "1" | "true" => Ok(Flag(true)),
+                "0" | "false" | "" => Ok(Flag(false)),
+                other => Err(de::Error::custom(format!("{other:?} is not a flag"))),
+            },
+            other => Err(de::Error::custom(format!("{other} is not a flag"))),
+        }
+    }
+}
+
+/// `null` as the type's default.
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Any value that does not fit `T` (including `null`) as `None`.
+fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value(value).ok())
+}
+
+/// A non-empty trimmed string (numbers are read as their text), else `None`.
+fn lenient_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(match value {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// A list whose entries that do not fit are dropped (and `null` as empty).
+fn lenient_items<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(match value {
+        serde_json::Value::Array(list) => list
+            .into_iter()
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect(),
+        _ => Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_lenient_shapes() {
+        let cart: MagentoCart = serde_json::from_str(
+            r#"{"id": "12", "is_active": "1", "items": null, "customer": {"email": null},
+                "billing_address": [], "customer_is_guest": 0, "updated_at": ""}"#,
+        )
+        .expect("cart");
+        assert_eq!(cart.id.0, "12");
+        assert_eq!(cart.is_active, Some(Flag(true)));
+        assert!(cart.items.is_empty());
+        assert_eq!(cart.customer.and_then(|c| c.email), None);
+        // PHP's empty array for an empty object: an address with nothing in it.
+        assert!(cart.billing_address.and_then(|b| b.email).is_none());
+        assert_eq!(cart.customer_is_guest, Some(Flag(false)));
+        assert_eq!(cart.updated_at, None);
+    }
+
+    #[test]
+    fn error_messages_fill_parameters() {
+        assert_eq!(
+            ErrorBody::parse(
+                br#"{"message":"\"%1\" is not a field, nor %2.","parameters":["foo","bar"]}"#
+            )
+            .as_deref(),
+            Some("\"foo\" is not a field, nor bar.")
+        );
+        assert_eq!(
+            ErrorBody::parse(
+                br#"{"message":"No such entity with %fieldName = %fieldValue","parameters":{"fieldName":"cartId","fieldValue":7}}"#
+            )
+            .as_deref(),
+            Some("No such entity with cartId = 7")
+        );
+        assert_eq!(ErrorBody::parse(b"<html>"), None);
+    }
+}
