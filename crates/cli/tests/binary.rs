@@ -246,3 +246,42 @@ fn the_readme_webhook_prints_a_reminder_on_the_default_config() {
         printed.join("\n")
     );
 }
+
+#[test]
+fn report_prints_a_flow_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let default = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/cartback.toml");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(["report", "--config", default])
+            .args(args)
+            .env("CARTBACK_ADMIN_TOKEN", "dev-admin-token")
+            .env("SHOPIFY_WEBHOOK_SECRET", "dev")
+            .env(
+                "CARTBACK__STORE__URL",
+                format!("sqlite://{}", dir.path().join("report.db").display()),
+            )
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--flow", "cart_recovery"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("Flow cart_recovery"), "{text}");
+    for needle in ["treated", "holdout", "step / channel", "click-rate"] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+    let json = run(&["--flow", "cart_recovery", "--json", "--from", "2026-01-01"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["flow_id"], "cart_recovery");
+    assert_eq!(v["enrolled"], 0);
+    let missing = run(&["--flow", "nope"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no flow \"nope\""));
+    let bad = run(&["--flow", "cart_recovery", "--from", "yesterday"]);
+    assert!(!bad.status.success());
+}
