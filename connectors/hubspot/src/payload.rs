@@ -3,39 +3,9 @@
 //! occurredAt, subscriptionType, attemptNumber, objectId, changeSource, propertyName,
 //! propertyValue`). Unknown fields are ignored.
 
-use serde::de::{self, Visitor};
-use serde::{Deserialize, Deserializer};
-use std::fmt;
+use serde::Deserialize;
 
-/// A numeric id (`eventId`, `objectId`) sent as a JSON integer or a string, kept as text exactly.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Id(pub String);
-
-impl<'de> Deserialize<'de> for Id {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct IdVisitor;
-        impl Visitor<'_> for IdVisitor {
-            type Value = Id;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an integer or string id")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Id, E> {
-                Ok(Id(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Id, E> {
-                Ok(Id(v.to_string()))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Id, E> {
-                let v = v.trim();
-                if v.is_empty() {
-                    return Err(E::invalid_value(de::Unexpected::Str(v), &self));
-                }
-                Ok(Id(v.to_string()))
-            }
-        }
-        d.deserialize_any(IdVisitor)
-    }
-}
+pub use cartback_kit::wire::Id;
 
 /// One event of a delivery.
 #[derive(Debug, Clone, Deserialize)]

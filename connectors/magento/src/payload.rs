@@ -7,9 +7,10 @@
 //! strings, and send `null` for empty fields): an unexpected shape makes a field absent, and the
 //! translation decides whether the record is still usable.
 
-use serde::de::{self, Visitor};
+use serde::de;
 use serde::{Deserialize, Deserializer};
-use std::fmt;
+
+pub use cartback_kit::wire::Id;
 
 /// `GET /V1/carts/search` and `GET /V1/orders` answer `{"items": [...], "search_criteria": {...},
 /// "total_count": n}`. Items stay raw JSON so one record that does not fit is skipped alone.
@@ -19,49 +20,6 @@ pub struct SearchResult {
     pub items: Vec<serde_json::Value>,
     #[serde(default)]
     pub total_count: Option<u64>,
-}
-
-/// An id sent as a JSON integer or a string, kept as text exactly.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Id(pub String);
-
-impl Id {
-    /// The id unless it is Magento's "none" (`0`, e.g. the `customer.id` of a guest).
-    pub fn non_zero(&self) -> Option<&str> {
-        Some(self.0.as_str()).filter(|s| *s != "0")
-    }
-}
-
-impl fmt::Display for Id {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Id {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct IdVisitor;
-        impl Visitor<'_> for IdVisitor {
-            type Value = Id;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an integer or string id")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Id, E> {
-                Ok(Id(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Id, E> {
-                Ok(Id(v.to_string()))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Id, E> {
-                let v = v.trim();
-                if v.is_empty() {
-                    return Err(E::invalid_value(de::Unexpected::Str(v), &self));
-                }
-                Ok(Id(v.to_string()))
-            }
-        }
-        d.deserialize_any(IdVisitor)
-    }
 }
 
 /// A money amount or quantity. Magento sends JSON numbers (floats, so `19.900000000000002` and

@@ -6,72 +6,10 @@
 //! fields that are only nice to have (`url`, `image`, the `*_set` money bags) are read leniently:
 //! a shape we do not expect there makes the field absent, never the delivery fail.
 
-use serde::de::{self, DeserializeOwned, Visitor};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
-use std::fmt;
 
-/// An id that Shopify sends as a JSON integer (often above 2^53) or a string. Kept as text,
-/// exactly: integers are read as `u64`/`i64`, never through `f64`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Id(pub String);
-
-impl<'de> Deserialize<'de> for Id {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct IdVisitor;
-        impl Visitor<'_> for IdVisitor {
-            type Value = Id;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an integer or string id")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Id, E> {
-                Ok(Id(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Id, E> {
-                Ok(Id(v.to_string()))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Id, E> {
-                let v = v.trim();
-                if v.is_empty() {
-                    return Err(E::invalid_value(de::Unexpected::Str(v), &self));
-                }
-                Ok(Id(v.to_string()))
-            }
-        }
-        d.deserialize_any(IdVisitor)
-    }
-}
-
-/// A money amount: Shopify sends decimal strings; some API versions send numbers. Kept as text
-/// and parsed with `Money::parse_decimal` once the currency is known.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Amount(pub String);
-
-impl<'de> Deserialize<'de> for Amount {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct AmountVisitor;
-        impl Visitor<'_> for AmountVisitor {
-            type Value = Amount;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a decimal amount (string or number)")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Amount, E> {
-                Ok(Amount(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Amount, E> {
-                Ok(Amount(v.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Amount, E> {
-                // Rust prints the shortest text that reads back as `v` ("12.5"), never an exponent
-                // for amounts; `parse_decimal` rejects anything that is not plain decimal.
-                Ok(Amount(v.to_string()))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Amount, E> {
-                Ok(Amount(v.to_string()))
-            }
-        }
-        d.deserialize_any(AmountVisitor)
-    }
-}
+pub use cartback_kit::wire::{Amount, Id};
 
 /// Reads an optional field that is only nice to have: any shape other than `T` becomes `None`.
 fn lenient<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {

@@ -7,79 +7,9 @@
 //! (`sku`, `image`, `payment_url`, names) are read leniently: an unexpected shape or `null` makes
 //! the field absent, never the delivery fail.
 
-use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
-use std::fmt;
 
-/// An id sent as a JSON integer or a string, kept as text exactly.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Id(pub String);
-
-impl Id {
-    /// The id unless it is WooCommerce's "none" (`0`, e.g. `customer_id` of a guest).
-    pub fn non_zero(&self) -> Option<&str> {
-        Some(self.0.as_str()).filter(|s| *s != "0")
-    }
-}
-
-impl<'de> Deserialize<'de> for Id {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct IdVisitor;
-        impl Visitor<'_> for IdVisitor {
-            type Value = Id;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an integer or string id")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Id, E> {
-                Ok(Id(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Id, E> {
-                Ok(Id(v.to_string()))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Id, E> {
-                let v = v.trim();
-                if v.is_empty() {
-                    return Err(E::invalid_value(de::Unexpected::Str(v), &self));
-                }
-                Ok(Id(v.to_string()))
-            }
-        }
-        d.deserialize_any(IdVisitor)
-    }
-}
-
-/// A money amount: WooCommerce sends decimal strings (`"total": "42.00"`) and, for a line's unit
-/// `price`, a JSON number (`"price": 21.5`). Kept as text and parsed with
-/// `Money::parse_decimal` once the currency is known.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Amount(pub String);
-
-impl<'de> Deserialize<'de> for Amount {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct AmountVisitor;
-        impl Visitor<'_> for AmountVisitor {
-            type Value = Amount;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a decimal amount (string or number)")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Amount, E> {
-                Ok(Amount(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Amount, E> {
-                Ok(Amount(v.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Amount, E> {
-                // Rust prints the shortest text that reads back as `v` ("21.5"); the translation
-                // rounds it to the currency's minor unit as text, never through float arithmetic.
-                Ok(Amount(v.to_string()))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Amount, E> {
-                Ok(Amount(v.to_string()))
-            }
-        }
-        d.deserialize_any(AmountVisitor)
-    }
-}
+pub use cartback_kit::wire::{Amount, Id};
 
 /// A non-empty trimmed string, else `None` (whatever the JSON holds).
 fn lenient_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

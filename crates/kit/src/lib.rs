@@ -7,12 +7,14 @@
 //!   comparison against every configured secret, and replay-window checks on platform timestamps.
 //! - [`http`]: the reqwest client builder every HTTP connector uses, HTTP status → retryable /
 //!   permanent classification, `Retry-After` parsing, and reqwest errors → [`cartback_core::DeliveryError`].
+//! - [`wire`]: ids and amounts as platforms send them (integer or string; string or number), kept exactly.
 //! - [`token`]: signed link tokens for tracked links (click, recover, open, unsubscribe).
 
 pub mod http;
 pub mod secret;
 pub mod signature;
 pub mod token;
+pub mod wire;
 
 pub use secret::{Secret, SecretList};
 pub use signature::{

@@ -1,0 +1,103 @@
+//! Wire types platforms share: ids sent as a JSON integer or a string, amounts sent as a decimal
+//! string or a JSON number. Both are kept as text, exactly — never through `f64`.
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+
+/// An id sent as a JSON integer (often above 2^53) or a string; kept as text exactly. A blank
+/// string is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Id(pub String);
+
+impl Id {
+    /// The id unless it is the platforms' "none" (`0`, e.g. a guest's customer id).
+    pub fn non_zero(&self) -> Option<&str> {
+        Some(self.0.as_str()).filter(|s| *s != "0")
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct IdVisitor;
+        impl Visitor<'_> for IdVisitor {
+            type Value = Id;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer or string id")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Id, E> {
+                Ok(Id(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Id, E> {
+                Ok(Id(v.to_string()))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Id, E> {
+                let v = v.trim();
+                if v.is_empty() {
+                    return Err(E::invalid_value(de::Unexpected::Str(v), &self));
+                }
+                Ok(Id(v.to_string()))
+            }
+        }
+        d.deserialize_any(IdVisitor)
+    }
+}
+
+/// A money amount sent as a decimal string (`"42.00"`) or a JSON number (`21.5`); kept as text
+/// and parsed with `Money::parse_decimal` once the currency is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Amount(pub String);
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct AmountVisitor;
+        impl Visitor<'_> for AmountVisitor {
+            type Value = Amount;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a decimal amount (string or number)")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Amount, E> {
+                // The shortest text that reads back as `v` ("21.5"); callers round it to the
+                // currency's minor unit as text, never through float arithmetic.
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+        }
+        d.deserialize_any(AmountVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_amounts_stay_exact() {
+        let id: Id = serde_json::from_str("9007199254740993").unwrap();
+        assert_eq!(id.0, "9007199254740993");
+        assert_eq!(serde_json::from_str::<Id>(r#"" 42 ""#).unwrap().0, "42");
+        assert!(serde_json::from_str::<Id>(r#""  ""#).is_err());
+        assert!(serde_json::from_str::<Id>("1.5").is_err());
+        assert_eq!(serde_json::from_str::<Id>("0").unwrap().non_zero(), None);
+        assert_eq!(
+            serde_json::from_str::<Amount>(r#""12.50""#).unwrap().0,
+            "12.50"
+        );
+        assert_eq!(serde_json::from_str::<Amount>("21.5").unwrap().0, "21.5");
+        assert_eq!(serde_json::from_str::<Amount>("3").unwrap().0, "3");
+    }
+}
