@@ -192,40 +192,18 @@ fn money(amount: &Amount, currency: Currency) -> Result<Money, MoneyError> {
     let text = match amount {
         Amount::Number(n) => {
             return match Money::from_json_number(n, currency) {
-                Err(MoneyError::TooPrecise { .. }) => round_decimal(&n.to_string(), currency),
+                Err(MoneyError::TooPrecise { .. }) => {
+                    Money::parse_decimal_rounded(&n.to_string(), currency)
+                }
                 other => other,
             }
         }
         Amount::Text(t) => t.as_str(),
     };
     match Money::parse_decimal(text, currency) {
-        Err(MoneyError::TooPrecise { .. }) => round_decimal(text, currency),
+        Err(MoneyError::TooPrecise { .. }) => Money::parse_decimal_rounded(text, currency),
         other => other,
     }
-}
-
-fn round_decimal(text: &str, currency: Currency) -> Result<Money, MoneyError> {
-    let text = text.trim();
-    let exp = currency.exponent() as usize;
-    let (int_part, frac) = text.split_once('.').unwrap_or((text, ""));
-    let kept: String = frac.chars().take(exp).collect();
-    let next = frac
-        .chars()
-        .nth(exp)
-        .and_then(|c| c.to_digit(10))
-        .unwrap_or(0);
-    let truncated = Money::parse_decimal(&format!("{int_part}.{kept}"), currency)?;
-    if next < 5 {
-        return Ok(truncated);
-    }
-    let step = if truncated.minor < 0 || int_part.starts_with('-') {
-        -1
-    } else {
-        1
-    };
-    truncated
-        .checked_add(&Money::new(step, currency))
-        .ok_or_else(|| MoneyError::Overflow(text.chars().take(32).collect()))
 }
 
 /// Translation of one message.

@@ -183,50 +183,7 @@ fn non_empty(s: Option<&str>) -> Option<&str> {
     s.map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// Rounds a plain decimal text to `exp` decimals, half away from zero, as text (WooCommerce's
-/// price-decimals setting may exceed the currency's minor unit, and unit prices are computed).
-/// Anything that is not a plain decimal is returned unchanged for `Money::parse_decimal` to reject.
-pub fn round_decimal(raw: &str, exp: u32) -> String {
-    let t = raw.trim();
-    let (sign, digits) = match t.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", t.strip_prefix('+').unwrap_or(t)),
-    };
-    let Some((int, frac)) = digits.split_once('.') else {
-        return t.to_string();
-    };
-    let exp = exp as usize;
-    let plain = int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit());
-    if frac.len() <= exp || !plain {
-        return t.to_string();
-    }
-    let (kept, rest) = frac.split_at(exp);
-    let int = if int.is_empty() { "0" } else { int };
-    let mut num: Vec<u8> = format!("{int}{kept}").into_bytes();
-    if rest.as_bytes().first().is_some_and(|d| *d >= b'5') {
-        let mut i = num.len();
-        loop {
-            if i == 0 {
-                num.insert(0, b'1');
-                break;
-            }
-            i -= 1;
-            if num[i] == b'9' {
-                num[i] = b'0';
-            } else {
-                num[i] += 1;
-                break;
-            }
-        }
-    }
-    let text = String::from_utf8_lossy(&num).into_owned();
-    let (i, f) = text.split_at(text.len() - exp);
-    if exp == 0 {
-        format!("{sign}{i}")
-    } else {
-        format!("{sign}{i}.{f}")
-    }
-}
+pub use cartback_core::money::round_decimal;
 
 /// Translation helpers bound to one topic (for error messages) and the source's settings.
 pub(crate) struct Ctx<'a> {

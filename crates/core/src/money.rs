@@ -226,6 +226,154 @@ impl<'de> Deserialize<'de> for Money {
     }
 }
 
+// ---- decimal text helpers shared by connectors ----
+
+/// A decimal text without an exponent: `"1.5e-3"` → `"0.0015"`, `"2E+2"` → `"200"`. `None` when
+/// the text is not a number (or its exponent is absurd).
+pub fn plain_decimal(raw: &str) -> Option<String> {
+    let t = raw.trim();
+    let (sign, body) = match t.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (mantissa, exp) = match body.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.strip_prefix('+').unwrap_or(e).parse::<i64>().ok()?),
+        None => (body, 0),
+    };
+    if !(-64..=64).contains(&exp) {
+        return None;
+    }
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let digits = format!("{int}{frac}");
+    let point = int.len() as i64 + exp;
+    let (i, f) = if point <= 0 {
+        (
+            String::new(),
+            format!("{}{digits}", "0".repeat(point.unsigned_abs() as usize)),
+        )
+    } else if point as usize >= digits.len() {
+        (
+            format!("{digits}{}", "0".repeat(point as usize - digits.len())),
+            String::new(),
+        )
+    } else {
+        let (i, f) = digits.split_at(point as usize);
+        (i.to_string(), f.to_string())
+    };
+    let i = i.trim_start_matches('0');
+    let i = if i.is_empty() { "0" } else { i };
+    Some(if f.is_empty() {
+        format!("{sign}{i}")
+    } else {
+        format!("{sign}{i}.{f}")
+    })
+}
+
+/// Rounds a plain decimal text to `exp` decimals, half away from zero, as text (platforms send
+/// computed unit prices and float artefacts such as `19.900000000000002`).
+/// Anything that is not a plain decimal is returned unchanged for `Money::parse_decimal` to reject.
+pub fn round_decimal(raw: &str, exp: u32) -> String {
+    let t = raw.trim();
+    let (sign, digits) = match t.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", t.strip_prefix('+').unwrap_or(t)),
+    };
+    let Some((int, frac)) = digits.split_once('.') else {
+        return t.to_string();
+    };
+    let exp = exp as usize;
+    let plain = int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit());
+    if frac.len() <= exp || !plain {
+        return t.to_string();
+    }
+    let (kept, rest) = frac.split_at(exp);
+    let int = if int.is_empty() { "0" } else { int };
+    let mut num: Vec<u8> = format!("{int}{kept}").into_bytes();
+    if rest.as_bytes().first().is_some_and(|d| *d >= b'5') {
+        let mut i = num.len();
+        loop {
+            if i == 0 {
+                num.insert(0, b'1');
+                break;
+            }
+            i -= 1;
+            if num[i] == b'9' {
+                num[i] = b'0';
+            } else {
+                num[i] += 1;
+                break;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&num).into_owned();
+    let (i, f) = text.split_at(text.len() - exp);
+    if exp == 0 {
+        format!("{sign}{i}")
+    } else {
+        format!("{sign}{i}.{f}")
+    }
+}
+
+impl Money {
+    /// Like [`Money::parse_decimal`], but text with more decimals than the currency has (or an
+    /// exponent, `1.5e-3`) is rounded half away from zero on its decimal text — never through `f64`.
+    pub fn parse_decimal_rounded(amount: &str, currency: Currency) -> Result<Self, MoneyError> {
+        match Money::parse_decimal(amount, currency) {
+            Err(MoneyError::TooPrecise { .. }) | Err(MoneyError::NotDecimal(_)) => {
+                let plain = plain_decimal(amount)
+                    .ok_or_else(|| MoneyError::NotDecimal(amount.chars().take(32).collect()))?;
+                Money::parse_decimal(&round_decimal(&plain, currency.exponent()), currency)
+            }
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod rounding_tests {
+    use super::*;
+
+    #[test]
+    fn rounds_decimal_text() {
+        assert_eq!(round_decimal("21.5", 2), "21.5");
+        assert_eq!(round_decimal("8.333333", 2), "8.33");
+        assert_eq!(round_decimal("8.335", 2), "8.34");
+        assert_eq!(round_decimal("9.995", 2), "10.00");
+        assert_eq!(round_decimal("-0.005", 2), "-0.01");
+        assert_eq!(round_decimal(".999", 2), "1.00");
+        assert_eq!(round_decimal("1499.6", 0), "1500");
+        assert_eq!(round_decimal("1e3", 2), "1e3");
+        assert_eq!(plain_decimal("1.5e-3").as_deref(), Some("0.0015"));
+        assert_eq!(plain_decimal("2E+2").as_deref(), Some("200"));
+        assert_eq!(plain_decimal("abc"), None);
+        let usd = Currency::parse("USD").expect("code");
+        assert_eq!(
+            Money::parse_decimal_rounded("19.900000000000002", usd)
+                .expect("rounds")
+                .minor,
+            1990
+        );
+        assert_eq!(
+            Money::parse_decimal_rounded("59.970000000000006", usd)
+                .expect("rounds")
+                .minor,
+            5997
+        );
+        assert_eq!(
+            Money::parse_decimal_rounded("-1.7763568394002505e-15", usd)
+                .expect("rounds")
+                .minor,
+            0
+        );
+        assert!(Money::parse_decimal_rounded("twelve", usd).is_err());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
