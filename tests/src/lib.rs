@@ -10,3 +10,28 @@
 pub mod browser;
 pub mod payloads;
 pub mod rig;
+
+/// Polls `f` every 50 ms until it holds, failing the test after `secs` seconds with `what`.
+pub async fn until_within<F, Fut>(secs: u64, what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !f().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// [`until_within`] 20 seconds.
+pub async fn until<F, Fut>(what: &str, f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    until_within(20, what, f).await
+}

@@ -3,11 +3,19 @@
 //! email's link → no SMS. Then the tracking links themselves: forged tokens, opens, unsubscribe.
 #![allow(clippy::unwrap_used)]
 
+async fn until<F, Fut>(what: &str, f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    cartback_e2e::until_within(30, what, f).await
+}
+
 use cartback_e2e::payloads::shopify_checkout;
 use cartback_testkit::sign::shopify_request;
 use cartback_testkit::{spawn_hub, Hub};
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -67,18 +75,6 @@ fn checkout(token: &str, email: &str, phone: &str) -> Value {
     c["customer"]["sms_marketing_consent"] = serde_json::json!({ "state": "subscribed" });
     c["line_items"][0]["url"] = Value::String("https://shop.example/products/blue-mug".into());
     c
-}
-
-async fn until<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn providers() -> (MockServer, MockServer) {

@@ -2,11 +2,12 @@
 //! test mode, the message queue API, and the README's first five minutes with the real binary.
 #![allow(clippy::unwrap_used)]
 
+use cartback_e2e::until;
+
 use cartback_e2e::payloads::{shopify_checkout, shopify_order};
 use cartback_testkit::sign::shopify_request;
 use cartback_testkit::{spawn_hub, Hub};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
 
 const SECRET: &str = "flows-secret";
 
@@ -54,18 +55,6 @@ async fn messages(hub: &Hub, query: &str) -> Vec<Value> {
         .await
         .unwrap();
     body["messages"].as_array().unwrap().clone()
-}
-
-async fn until<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]

@@ -2,11 +2,13 @@
 //! orders stop the flow; their consent changes are honoured.
 #![allow(clippy::unwrap_used)]
 
+use cartback_e2e::until;
+
 use cartback_testkit::{spawn_hub, Hub};
 use flate2::write::GzEncoder;
 use serde_json::{json, Value};
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const CONFIG: &str = r#"
 [server]
@@ -41,18 +43,6 @@ abandon_after = "1s"
 subject = "{{ cart.items[0].title }} is waiting"
 text = "{{ cart.recovery_url }}"
 "#;
-
-async fn until<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn sent(hub: &Hub) -> Vec<Value> {
     let v: Value = hub

@@ -2,12 +2,14 @@
 //! abandoned and the flow sends; orders stop the flow; a HubSpot opt-out stops email.
 #![allow(clippy::unwrap_used)]
 
+use cartback_e2e::until;
+
 use base64::Engine as _;
 use cartback_testkit::{spawn_hub, Hub};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Digest;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -54,18 +56,6 @@ subject = "{{{{ cart.items[0].title }}}}"
 text = "{{{{ cart.total }}}}"
 "#
     )
-}
-
-async fn until<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn sent_to(hub: &Hub, email: &str) -> usize {
