@@ -605,3 +605,52 @@ async fn test_mode_runs_every_step_at_once() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn tag_conditions_branch_on_contact_tags() {
+    let flows = r#"
+[flow.recover]
+trigger = "cart_abandoned"
+abandon_after = "1h"
+  [[flow.recover.step]]
+  if = ["tag:VIP"]
+  send = { channel = "email", template = "cart_email" }
+  [[flow.recover.step]]
+  unless = ["tag:vip"]
+  send = { channel = "email", template = "cart_sms" }
+"#;
+    let mut r = rig(flows).await;
+    r.cart("k1", "vip@test.io", 1).await;
+    r.cart("k2", "regular@test.io", 1).await;
+    let vip = r
+        .store
+        .carts(&cartback_store::CartFilter {
+            email: Some("vip@test.io".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    r.store
+        .add_contact_tag(vip[0].contact.as_ref().unwrap().id.as_str(), "VIP")
+        .await
+        .unwrap();
+    r.advance(H + 60).await;
+    let mut to: Vec<(String, String)> = r
+        .email
+        .sent()
+        .iter()
+        .map(|m| {
+            (
+                m.to.email.clone().unwrap(),
+                m.text.clone().unwrap_or_default().chars().take(5).collect(),
+            )
+        })
+        .collect();
+    to.sort();
+    // The VIP gets the first step only (tags match case-insensitively); the regular shopper the second only.
+    assert_eq!(to.len(), 2, "{to:?}");
+    assert_eq!(to[0].0, "regular@test.io");
+    assert!(to[0].1.starts_with("Still"), "{to:?}");
+    assert_eq!(to[1].0, "vip@test.io");
+    assert!(to[1].1.starts_with("1 x"), "{to:?}");
+}

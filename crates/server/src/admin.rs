@@ -18,6 +18,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/carts/{id}", get(get_cart))
         .route("/carts/{id}/runs", get(crate::flows::cart_runs))
         .route("/contacts/{id}", get(get_contact))
+        .route("/contacts/{id}/tags", get(get_tags).post(add_tags))
         .route(
             "/flows/{id}/test",
             axum::routing::post(crate::flows::test_flow),
@@ -129,4 +130,52 @@ async fn get_contact(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no contact {id:?}")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TagsRequest {
+    tags: Vec<String>,
+}
+
+/// `GET /api/v1/contacts/{id}/tags`
+async fn get_tags(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state
+        .store
+        .contact(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no contact {id:?}")))?;
+    Ok(Json(
+        serde_json::json!({ "tags": state.store.contact_tags(&id).await? }),
+    ))
+}
+
+/// `POST /api/v1/contacts/{id}/tags {"tags": ["VIP"]}`: tags that `tag:<name>` conditions read.
+async fn add_tags(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let req: TagsRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid tags request: {e}")))?;
+    state
+        .store
+        .contact(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no contact {id:?}")))?;
+    for tag in &req.tags {
+        let t = tag.trim();
+        if t.is_empty() || t.len() > 64 {
+            return Err(ApiError::BadRequest(format!(
+                "tag {tag:?} must be 1 to 64 characters"
+            )));
+        }
+        state.store.add_contact_tag(&id, t).await?;
+    }
+    Ok(Json(
+        serde_json::json!({ "tags": state.store.contact_tags(&id).await? }),
+    ))
 }
