@@ -114,6 +114,28 @@ async fn checkout_webhook_becomes_a_cart() {
         hub.admin_get("/api/v1/carts/nope").await.unwrap().status(),
         404
     );
+    // Tags for `tag:<name>` conditions.
+    let tagged: Value = hub
+        .client
+        .post(hub.url(&format!("/api/v1/contacts/{contact_id}/tags")))
+        .bearer_auth(&hub.admin_token)
+        .json(&serde_json::json!({ "tags": ["VIP", "AB CART"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tagged["tags"], serde_json::json!(["AB CART", "VIP"]));
+    let bad = hub
+        .client
+        .post(hub.url(&format!("/api/v1/contacts/{contact_id}/tags")))
+        .bearer_auth(&hub.admin_token)
+        .json(&serde_json::json!({ "tags": [""] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
 }
 
 #[tokio::test]
