@@ -114,7 +114,12 @@ async fn process(
     let topic = translation.topic.clone();
     if let Some(reason) = &translation.ignored {
         metrics::webhook(&source_id, &topic, "ignored");
-        tracing::debug!(%source_id, %topic, %reason, "Ignored webhook topic.");
+        if reason == "topic not used" {
+            tracing::debug!(%source_id, %topic, %reason, "Ignored webhook topic.");
+        } else {
+            // Acknowledged requests (Shopify's customers/data_request) are kept in the log.
+            tracing::info!(%source_id, %topic, %reason, "Acknowledged webhook.");
+        }
         return Ok(ok(
             json!({ "status": "ignored", "topic": topic, "reason": reason }),
         ));
