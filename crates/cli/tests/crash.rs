@@ -113,27 +113,7 @@ async fn killed_twice_loses_nothing_and_sends_nothing_twice() {
     // Let the survivor finish: every outbox row sent or unknown, no timer left.
     let url = format!("sqlite://{}", dir.path().join("crash.db").display());
     let store = cartback_store::SqlStore::open(&url).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let open: i64 = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM timers) + (SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'claimed', 'sending'))",
-        )
-        .fetch_one(store.reader())
-        .await
-        .unwrap();
-        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
-            .fetch_one(store.reader())
-            .await
-            .unwrap();
-        if open == 0 && rows as usize == WEBHOOKS {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "work left: {open} open, {rows} outbox rows"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    common::wait_until_done(&store, WEBHOOKS, Duration::from_secs(180)).await;
     {
         let mut h = hub.lock().unwrap();
         h.child.kill().unwrap();

@@ -140,27 +140,7 @@ async fn two_instances_one_database_one_killed() {
     assert_eq!(n as usize, CARTS);
 
     // B finishes everything: every outbox row ends sent or unknown, none queued or in flight.
-    let deadline = Instant::now() + Duration::from_secs(150);
-    loop {
-        let open: i64 = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM timers) + (SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'claimed', 'sending'))",
-        )
-        .fetch_one(store.reader())
-        .await
-        .unwrap();
-        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
-            .fetch_one(store.reader())
-            .await
-            .unwrap();
-        if open == 0 && rows as usize == CARTS {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "work left after the deadline: {open} open, {rows} outbox rows"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    common::wait_until_done(&store, CARTS, Duration::from_secs(150)).await;
     let elapsed = started.elapsed();
     b.child.kill().unwrap();
     let _ = b.child.wait();

@@ -425,6 +425,25 @@ async fn ingest_in(
     Ok(IngestOutcome::Accepted { effects })
 }
 
+/// `base` plus ` AND column = $n` for every condition that has a value, ordered, with a final
+/// `LIMIT $n` for the caller to bind last. Returns the SQL and the values to bind, in order.
+pub(crate) fn filtered(
+    base: &str,
+    conditions: &[(&str, Option<String>)],
+    order_by: &str,
+) -> (String, Vec<String>) {
+    let mut sql = base.to_string();
+    let mut binds = Vec::new();
+    for (column, value) in conditions {
+        if let Some(v) = value {
+            binds.push(v.clone());
+            sql.push_str(&format!(" AND {column} = ${}", binds.len()));
+        }
+    }
+    sql.push_str(&format!(" ORDER BY {order_by} LIMIT ${}", binds.len() + 1));
+    (sql, binds)
+}
+
 /// Unique violations, serialization failures and deadlocks: worth one more try.
 fn retryable(e: &sqlx::Error) -> bool {
     match e {
@@ -494,46 +513,28 @@ impl Store for SqlStore {
     }
 
     async fn carts(&self, filter: &CartFilter) -> StoreResult<Vec<CartRecord>> {
-        let mut sql = format!("{CART_SELECT} WHERE 1 = 1");
-        let mut n = 0;
-        if filter.email.is_some() {
-            n += 1;
-            sql.push_str(&format!(" AND p.email_norm = ${n}"));
-        }
-        if filter.status.is_some() {
-            n += 1;
-            sql.push_str(&format!(" AND c.status = ${n}"));
-        }
-        if filter.source_id.is_some() {
-            n += 1;
-            sql.push_str(&format!(" AND c.source_id = ${n}"));
-        }
-        if filter.contact_id.is_some() {
-            n += 1;
-            sql.push_str(&format!(" AND c.contact_id = ${n}"));
-        }
-        sql.push_str(&format!(
-            " ORDER BY c.updated_at DESC, c.id DESC LIMIT ${}",
-            n + 1
-        ));
-        let mut q = sqlx::query(&sql);
-        if let Some(e) = &filter.email {
-            q = q.bind(cartback_core::normalize_email(e));
-        }
-        if let Some(s) = &filter.status {
-            q = q.bind(s.as_str());
-        }
-        if let Some(s) = &filter.source_id {
-            q = q.bind(s.clone());
-        }
-        if let Some(c) = &filter.contact_id {
-            q = q.bind(c.clone());
-        }
         let limit = if filter.limit == 0 {
             50
         } else {
             filter.limit.min(500)
         };
+        let (sql, binds) = filtered(
+            &format!("{CART_SELECT} WHERE 1 = 1"),
+            &[
+                (
+                    "p.email_norm",
+                    filter.email.as_deref().map(cartback_core::normalize_email),
+                ),
+                ("c.status", filter.status.map(|s| s.as_str().to_string())),
+                ("c.source_id", filter.source_id.clone()),
+                ("c.contact_id", filter.contact_id.clone()),
+            ],
+            "c.updated_at DESC, c.id DESC",
+        );
+        let mut q = sqlx::query(&sql);
+        for b in binds {
+            q = q.bind(b);
+        }
         let rows = q.bind(i64::from(limit)).fetch_all(&self.reader).await?;
         rows.iter().map(cart_record).collect()
     }

@@ -647,42 +647,21 @@ pub(crate) async fn hub_key(
 }
 
 pub(crate) async fn messages(pool: &AnyPool, f: &MessageFilter) -> StoreResult<Vec<OutboxRow>> {
-    let mut sql = format!("SELECT {OUTBOX_COLS} FROM outbox WHERE 1 = 1");
-    let mut n = 0;
-    if f.status.is_some() {
-        n += 1;
-        sql.push_str(&format!(" AND status = ${n}"));
-    }
-    if f.run_id.is_some() {
-        n += 1;
-        sql.push_str(&format!(" AND run_id = ${n}"));
-    }
-    if f.channel_id.is_some() {
-        n += 1;
-        sql.push_str(&format!(" AND channel_id = ${n}"));
-    }
-    if f.cart_id.is_some() {
-        n += 1;
-        sql.push_str(&format!(" AND cart_id = ${n}"));
-    }
-    sql.push_str(&format!(
-        " ORDER BY created_at DESC, id DESC LIMIT ${}",
-        n + 1
-    ));
-    let mut q = sqlx::query(&sql);
-    if let Some(s) = f.status {
-        q = q.bind(s.as_str());
-    }
-    if let Some(r) = &f.run_id {
-        q = q.bind(r.clone());
-    }
-    if let Some(c) = &f.channel_id {
-        q = q.bind(c.clone());
-    }
-    if let Some(c) = &f.cart_id {
-        q = q.bind(c.clone());
-    }
     let limit = if f.limit == 0 { 100 } else { f.limit.min(1000) };
+    let (sql, binds) = crate::sql::filtered(
+        &format!("SELECT {OUTBOX_COLS} FROM outbox WHERE 1 = 1"),
+        &[
+            ("status", f.status.map(|s| s.as_str().to_string())),
+            ("run_id", f.run_id.clone()),
+            ("channel_id", f.channel_id.clone()),
+            ("cart_id", f.cart_id.clone()),
+        ],
+        "created_at DESC, id DESC",
+    );
+    let mut q = sqlx::query(&sql);
+    for b in binds {
+        q = q.bind(b);
+    }
     let rows = q.bind(i64::from(limit)).fetch_all(pool).await?;
     rows.iter().map(outbox_row).collect()
 }

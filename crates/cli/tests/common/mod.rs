@@ -83,3 +83,29 @@ pub async fn post(
         .await
         .map(|r| r.status())
 }
+
+/// Waits until every timer has fired and every one of `expected` outbox rows has left the queue
+/// (sent or unknown), failing after `within`.
+pub async fn wait_until_done(store: &cartback_store::SqlStore, expected: usize, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let open: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM timers) + (SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'claimed', 'sending'))",
+        )
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(store.reader())
+            .await
+            .unwrap();
+        if open == 0 && rows as usize == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "work left after the deadline: {open} open, {rows} outbox rows"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
