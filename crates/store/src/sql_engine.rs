@@ -775,6 +775,31 @@ fn u(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
+/// Runs `sql` (`variant, holdout, n` grouped; `$1` flow, `$2..$3` the enrolment window).
+async fn run_groups(
+    pool: &AnyPool,
+    flow_id: &str,
+    from: i64,
+    to: i64,
+    sql: &str,
+) -> StoreResult<Vec<RunGroup>> {
+    sqlx::query(sql)
+        .bind(flow_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(RunGroup {
+                variant: r.try_get("variant")?,
+                holdout: r.try_get::<i64, _>("holdout")? != 0,
+                runs: u(r.try_get("n")?),
+            })
+        })
+        .collect()
+}
+
 pub(crate) async fn report_data(
     pool: &AnyPool,
     flow_id: &str,
@@ -782,26 +807,17 @@ pub(crate) async fn report_data(
     to: DateTime<Utc>,
 ) -> StoreResult<ReportData> {
     let (from, to) = (to_ms(from), to_ms(to));
-    let runs = sqlx::query(
+    let runs = run_groups(
+        pool,
+        flow_id,
+        from,
+        to,
         "SELECT variant, holdout, COUNT(*) AS n FROM flow_runs
          WHERE flow_id = $1 AND test = 0 AND enrolled_at >= $2 AND enrolled_at < $3
            AND NOT (status = 'exited' AND exit_reason = 'reenter_cap')
          GROUP BY variant, holdout",
     )
-    .bind(flow_id)
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(RunGroup {
-            variant: r.try_get("variant")?,
-            holdout: r.try_get::<i64, _>("holdout")? != 0,
-            runs: u(r.try_get("n")?),
-        })
-    })
-    .collect::<StoreResult<Vec<_>>>()?;
+    .await?;
     let messages = sqlx::query(
         "SELECT o.step, o.channel_id, r.variant,
             COUNT(CASE WHEN o.status IN ('sent', 'unknown') THEN 1 END) AS sent,
@@ -861,24 +877,15 @@ pub(crate) async fn report_data(
         })
     })
     .collect::<StoreResult<Vec<_>>>()?;
-    let converted_runs = sqlx::query(
+    let converted_runs = run_groups(
+        pool,
+        flow_id,
+        from,
+        to,
         "SELECT variant, holdout, COUNT(DISTINCT run_id) AS n FROM conversions
          WHERE flow_id = $1 AND enrolled_at >= $2 AND enrolled_at < $3 GROUP BY variant, holdout",
     )
-    .bind(flow_id)
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(RunGroup {
-            variant: r.try_get("variant")?,
-            holdout: r.try_get::<i64, _>("holdout")? != 0,
-            runs: u(r.try_get("n")?),
-        })
-    })
-    .collect::<StoreResult<Vec<_>>>()?;
+    .await?;
     Ok(ReportData {
         runs,
         messages,
