@@ -14,6 +14,7 @@
 //! is answered 2xx only after all of it is durable, and a redelivery changes nothing. A PostgreSQL
 //! implementation follows the same trait and the same shared test suite.
 
+mod db;
 pub mod model;
 pub mod sql;
 mod sql_engine;
@@ -37,6 +38,8 @@ pub use sql::{Backend, SqlStore, SqliteStore};
 pub enum StoreError {
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored row is unreadable: {0}")]

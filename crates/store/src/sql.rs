@@ -14,6 +14,7 @@
 //! PostgreSQL: one pool; claims use `FOR UPDATE SKIP LOCKED`, per-contact caps lock the contact
 //! row, so several hub instances on one database never claim, enrol or send the same thing twice.
 
+use crate::db::{query, query_scalar, BoxFut, Exec, Lite, Sqlx};
 use crate::model::{CartFilter, CartRecord, ContactRecord, Effect, EffectKind, IngestOutcome};
 use crate::model::{
     CommitOutcome, DeliveryOutcome, Engagement, OutboxRow, OutboxStatus, RunRecord, Timer,
@@ -29,7 +30,7 @@ use cartback_core::{
 };
 use chrono::{DateTime, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyConnection, AnyPool, Executor, Row};
+use sqlx::{AnyPool, Executor, Row};
 use std::time::Duration;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -48,7 +49,7 @@ pub struct SqlStore {
     reader: AnyPool,
     backend: Backend,
     /// SQLite's group-commit writer (None on PostgreSQL, where transactions run side by side).
-    group: Option<tokio::sync::mpsc::Sender<Job>>,
+    group: Option<tokio::sync::mpsc::Sender<WriteJob>>,
 }
 
 /// The SQLite store (kept as a name for the embedded default).
@@ -125,8 +126,19 @@ impl SqlStore {
             })
             .connect(&rw)
             .await?;
+        let lite = Lite::open(path)?;
         let (group, jobs) = tokio::sync::mpsc::channel(4096);
-        tokio::spawn(group_writer(writer.clone(), jobs));
+        let (synced, to_sync) = std::sync::mpsc::channel();
+        let wal = std::path::PathBuf::from(format!("{path}-wal"));
+        let started = std::thread::Builder::new()
+            .name("cartback-sqlite-writer".into())
+            .spawn(move || group_writer(lite, jobs, synced))
+            .and_then(|_| {
+                std::thread::Builder::new()
+                    .name("cartback-sqlite-sync".into())
+                    .spawn(move || wal_syncer(wal, to_sync))
+            });
+        started.map_err(|e| StoreError::Commit(format!("cannot start the SQLite writer: {e}")))?;
         Ok(SqlStore {
             writer,
             reader,
@@ -164,232 +176,221 @@ impl SqlStore {
         cursor: Option<&str>,
         options: &IngestOptions,
     ) -> StoreResult<IngestOutcome> {
-        if let Some(group) = &self.group {
-            // SQLite: join the next group commit (one fsync for every webhook waiting).
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            let job = Job::Ingest {
-                source_id: ingest.source_id.to_string(),
-                delivery_ids: ingest.delivery_ids.to_vec(),
-                events: ingest.events.to_vec(),
-                received_at: ingest.received_at,
-                cursor: cursor.map(str::to_string),
-                options: options.clone(),
-                reply,
-            };
-            group
-                .send(job)
-                .await
-                .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
-            return answer
-                .await
-                .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
-        }
-        let mut tx = self.writer.begin().await?;
-        match ingest_in(&mut tx, ingest, cursor, options).await? {
-            IngestOutcome::Duplicate => {
-                tx.rollback().await?;
-                Ok(IngestOutcome::Duplicate)
-            }
-            accepted => {
-                tx.commit().await?;
-                Ok(accepted)
-            }
-        }
+        let source_id = ingest.source_id.to_string();
+        let delivery_ids = ingest.delivery_ids.to_vec();
+        let events = ingest.events.to_vec();
+        let received_at = ingest.received_at;
+        let cursor = cursor.map(str::to_string);
+        let options = options.clone();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let ingest = Ingest {
+                    source_id: &source_id,
+                    delivery_ids: &delivery_ids,
+                    events: &events,
+                    received_at,
+                };
+                let r = ingest_in(tx, ingest, cursor.as_deref(), &options).await;
+                // A duplicate is answered, and changes nothing.
+                let keep = matches!(r, Ok(IngestOutcome::Accepted { .. }));
+                (r, keep)
+            })
+        })
+        .await
     }
-}
 
-impl SqlStore {
     async fn commit(
         &self,
         timer: Option<&Timer>,
         commit: TimerCommit,
         now: DateTime<Utc>,
     ) -> StoreResult<CommitOutcome> {
+        let backend = self.backend;
+        let timer = timer.cloned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let r = E::commit_timer_with_undo(tx, backend, timer.as_ref(), &commit, now).await;
+                let keep = r.is_ok();
+                (r, keep)
+            })
+        })
+        .await
+    }
+
+    /// Runs `work` in a transaction of its own (PostgreSQL) or in its own savepoint of SQLite's
+    /// next group commit, and answers only once that commit is durable. `work` says whether its
+    /// changes are kept (`false` undoes them; the answer is still given).
+    pub(crate) async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut dyn Exec) -> BoxFut<'c, (StoreResult<T>, bool)> + Send + 'static,
+    {
         if let Some(group) = &self.group {
             let (reply, answer) = tokio::sync::oneshot::channel();
-            let job = Job::CommitTimer {
-                timer: timer.map(|t| Box::new(t.clone())),
-                commit: Box::new(commit),
-                now,
-                reply,
-            };
+            let job: WriteJob = Box::new(move |tx| {
+                Box::pin(async move {
+                    let (r, keep) = work(tx).await;
+                    let keep = keep && r.is_ok();
+                    Done {
+                        keep,
+                        deliver: Box::new(move |failure| {
+                            let _ = reply.send(match failure {
+                                Some(e) => Err(StoreError::Commit(e.to_string())),
+                                None => r,
+                            });
+                        }),
+                    }
+                })
+            });
             group
                 .send(job)
                 .await
                 .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
             return answer
                 .await
-                .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
+                .map_err(|_| StoreError::Commit("the write was not committed".into()))?;
         }
-        E::commit_timer(&self.writer, self.backend, timer, commit, now).await
+        let mut tx = self.writer.begin().await?;
+        let (r, keep) = work(&mut Sqlx(&mut tx)).await;
+        if keep && r.is_ok() {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        r
     }
 }
 
-/// Work for SQLite's group-commit writer.
-pub(crate) enum Job {
-    Ingest {
-        source_id: String,
-        delivery_ids: Vec<String>,
-        events: Vec<Event>,
-        received_at: DateTime<Utc>,
-        cursor: Option<String>,
-        options: IngestOptions,
-        reply: tokio::sync::oneshot::Sender<StoreResult<IngestOutcome>>,
-    },
-    CommitTimer {
-        timer: Option<Box<Timer>>,
-        commit: Box<TimerCommit>,
-        now: DateTime<Utc>,
-        reply: tokio::sync::oneshot::Sender<StoreResult<CommitOutcome>>,
-    },
-    MarkSending {
-        row: Box<OutboxRow>,
-        reply: tokio::sync::oneshot::Sender<StoreResult<bool>>,
-    },
-    Finish {
-        row: Box<OutboxRow>,
-        outcome: DeliveryOutcome,
-        now: DateTime<Utc>,
-        reply: tokio::sync::oneshot::Sender<StoreResult<bool>>,
-    },
+/// One piece of work for SQLite's writer thread.
+type WriteJob = Box<dyn for<'c> FnOnce(&'c mut dyn Exec) -> BoxFut<'c, Done> + Send>;
+
+/// What a job did: keep its savepoint or undo it; and how to answer its caller once the group
+/// commit is known (`Some(error)` if it failed).
+struct Done {
+    keep: bool,
+    deliver: Answer,
 }
 
-/// SQLite has one writer and every commit is an fsync: the group-commit writer takes every job
-/// waiting, runs each in its own savepoint (one failing job never spoils the others), commits
-/// once, and only then answers each caller. Under load this turns N fsyncs into one; alone, a
+/// SQLite has one writer, and a durable commit is an fsync. Two threads share the work:
+///
+/// - the **writer** owns its own connection (rusqlite, prepared statements cached), takes every
+///   job waiting, runs each in its own savepoint (one failing job never spoils the others) and
+///   commits once, with `synchronous = NORMAL`: the commit is written to the WAL but not yet
+///   flushed to disk. Every statement runs on this thread: no hop per statement.
+/// - the **syncer** then `fdatasync`s the WAL, which makes every commit written so far durable,
+///   and only then answers each caller. While it waits on the disk, the writer already runs the
+///   next group: one flush covers every commit made in the meantime.
+///
+/// So a caller still hears "done" only once its commit is on disk (a 2xx means durable), and a
+/// group's fsync no longer stalls the next group. Under load N commits share one flush; alone, a
 /// job waits for nobody.
-async fn group_writer(pool: AnyPool, mut rx: tokio::sync::mpsc::Receiver<Job>) {
-    while let Some(first) = rx.recv().await {
+fn group_writer(
+    mut lite: Lite,
+    mut rx: tokio::sync::mpsc::Receiver<WriteJob>,
+    synced: std::sync::mpsc::Sender<Vec<Answer>>,
+) {
+    fn step(lite: &Lite, sql: &str) -> Result<(), String> {
+        lite.conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.execute([]))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+    while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
-        while jobs.len() < 512 {
+        while jobs.len() < 1024 {
             match rx.try_recv() {
                 Ok(j) => jobs.push(j),
                 Err(_) => break,
             }
         }
-        let mut results: Vec<Result<Reply, StoreError>> = Vec::with_capacity(jobs.len());
-        let committed = async {
-            let mut tx = pool.begin().await?;
-            for job in &jobs {
-                sqlx::query("SAVEPOINT job").execute(&mut *tx).await?;
-                let mut undo = E::Undo::Nothing;
-                let r = match job {
-                    Job::CommitTimer {
-                        timer, commit, now, ..
-                    } => {
-                        E::commit_timer_in(&mut tx, Backend::Sqlite, timer.as_deref(), commit, *now)
-                            .await
-                            .map(|(out, u)| {
-                                undo = u;
-                                Reply::Commit(out)
-                            })
-                    }
-                    Job::Ingest {
-                        source_id,
-                        delivery_ids,
-                        events,
-                        received_at,
-                        cursor,
-                        options,
-                        ..
-                    } => {
-                        let ingest = Ingest {
-                            source_id,
-                            delivery_ids,
-                            events,
-                            received_at: *received_at,
-                        };
-                        ingest_in(&mut tx, ingest, cursor.as_deref(), options)
-                            .await
-                            .map(Reply::Ingest)
-                    }
-                    Job::MarkSending { row, .. } => {
-                        E::mark_sending(&mut tx, row).await.map(Reply::Bool)
-                    }
-                    Job::Finish {
-                        row, outcome, now, ..
-                    } => E::finish_outbox(&mut tx, row, outcome.clone(), *now)
-                        .await
-                        .map(Reply::Bool),
+        let mut answers = Vec::with_capacity(jobs.len());
+        let mut failure = step(&lite, "BEGIN IMMEDIATE").err();
+        if failure.is_none() {
+            for job in jobs {
+                if let Err(e) = step(&lite, "SAVEPOINT job") {
+                    failure = Some(e);
+                    break;
+                }
+                let done = futures::executor::block_on(job(&mut lite));
+                let undone = if done.keep {
+                    Ok(())
+                } else {
+                    step(&lite, "ROLLBACK TO SAVEPOINT job")
                 };
-                let keep = matches!(
-                    r,
-                    Ok(Reply::Ingest(IngestOutcome::Accepted { .. }))
-                        | Ok(Reply::Bool(_))
-                        | Ok(Reply::Commit(_))
-                ) && undo == E::Undo::Nothing;
-                if !keep {
-                    sqlx::query("ROLLBACK TO SAVEPOINT job")
-                        .execute(&mut *tx)
-                        .await?;
+                answers.push(done.deliver);
+                if let Err(e) = undone.and_then(|()| step(&lite, "RELEASE SAVEPOINT job")) {
+                    failure = Some(e);
+                    break;
                 }
-                if let (E::Undo::RollbackAndDeleteTimer, Job::CommitTimer { timer: Some(t), .. }) =
-                    (undo, job)
-                {
-                    // Its run moved on without it: the timer has nothing left to do.
-                    if let Err(e) = E::delete_leased_timer(&mut tx, t).await {
-                        tracing::warn!(error = %e, "Could not delete a stale timer.");
-                    }
-                }
-                sqlx::query("RELEASE SAVEPOINT job")
-                    .execute(&mut *tx)
-                    .await?;
-                results.push(r);
             }
-            tx.commit().await?;
-            Ok::<(), sqlx::Error>(())
         }
-        .await;
-        let failure = committed.err().map(|e| e.to_string());
-        let mut results = results.into_iter();
-        for job in jobs {
-            let r = match &failure {
-                Some(e) => Err(StoreError::Commit(e.clone())),
-                None => results
-                    .next()
-                    .unwrap_or_else(|| Err(StoreError::Commit("no result".into()))),
-            };
-            match job {
-                Job::Ingest { reply, .. } => {
-                    let _ = reply.send(r.and_then(|x| match x {
-                        Reply::Ingest(o) => Ok(o),
-                        _ => Err(StoreError::Commit("mismatched reply".into())),
-                    }));
-                }
-                Job::CommitTimer { reply, .. } => {
-                    let _ = reply.send(r.and_then(|x| match x {
-                        Reply::Commit(o) => Ok(o),
-                        _ => Err(StoreError::Commit("mismatched reply".into())),
-                    }));
-                }
-                Job::MarkSending { reply, .. } | Job::Finish { reply, .. } => {
-                    let _ = reply.send(r.and_then(|x| match x {
-                        Reply::Bool(b) => Ok(b),
-                        _ => Err(StoreError::Commit("mismatched reply".into())),
-                    }));
-                }
+        if failure.is_none() {
+            failure = step(&lite, "COMMIT").err();
+        }
+        if let Some(e) = &failure {
+            tracing::error!(error = %e, "A group commit failed; its writes were not kept.");
+            let _ = lite.conn.execute_batch("ROLLBACK");
+            // Jobs never reached are dropped: their callers hear "not committed".
+            for deliver in answers {
+                deliver(Some(e));
+            }
+            continue;
+        }
+        if let Err(std::sync::mpsc::SendError(answers)) = synced.send(answers) {
+            for deliver in answers {
+                deliver(Some("the WAL syncer has stopped"));
             }
         }
     }
 }
 
-enum Reply {
-    Ingest(IngestOutcome),
-    Bool(bool),
-    Commit(CommitOutcome),
+/// An answer waiting for its commit to be durable.
+type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
+
+/// Flushes SQLite's WAL file to disk, then answers every caller whose commit it covers.
+fn wal_syncer(wal: std::path::PathBuf, rx: std::sync::mpsc::Receiver<Vec<Answer>>) {
+    let mut file: Option<std::fs::File> = None;
+    while let Ok(first) = rx.recv() {
+        let mut answers = first;
+        while let Ok(more) = rx.try_recv() {
+            answers.extend(more);
+        }
+        if file.is_none() {
+            file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&wal)
+                .ok();
+        }
+        let flushed = match &file {
+            Some(f) => f
+                .sync_data()
+                .map_err(|e| format!("flushing {}: {e}", wal.display())),
+            None => Err(format!("cannot open {}", wal.display())),
+        };
+        if let Err(e) = &flushed {
+            tracing::error!(error = %e, "Could not make a group commit durable.");
+            file = None;
+        }
+        let failure = flushed.err();
+        for deliver in answers {
+            deliver(failure.as_deref());
+        }
+    }
 }
 
 /// The body of an ingest inside an open transaction. A duplicate is reported, not undone: the
 /// caller rolls back (the transaction, or the job's savepoint).
 async fn ingest_in(
-    tx: &mut AnyConnection,
+    tx: &mut dyn Exec,
     ingest: Ingest<'_>,
     cursor: Option<&str>,
     options: &IngestOptions,
 ) -> StoreResult<IngestOutcome> {
     let received = to_ms(ingest.received_at);
     for delivery_id in ingest.delivery_ids {
-        let inserted = sqlx::query(
+        let inserted = query(
             "INSERT INTO deliveries (source_id, delivery_id, received_at) VALUES ($1, $2, $3)
              ON CONFLICT DO NOTHING",
         )
@@ -412,7 +413,7 @@ async fn ingest_in(
         });
     }
     if let Some(c) = cursor {
-        sqlx::query(
+        query(
             "INSERT INTO poll_cursors (source_id, cursor, updated_at) VALUES ($1, $2, $3)
              ON CONFLICT (source_id) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
         )
@@ -562,7 +563,11 @@ impl Store for SqlStore {
         lease: Duration,
         limit: u32,
     ) -> StoreResult<Vec<Timer>> {
-        E::claim_timers(&self.writer, self.backend, now, lease, limit).await
+        let backend = self.backend;
+        self.write(move |tx| {
+            Box::pin(async move { (E::claim_timers(tx, backend, now, lease, limit).await, true) })
+        })
+        .await
     }
 
     async fn commit_timer(
@@ -584,8 +589,11 @@ impl Store for SqlStore {
         subject: &str,
         due: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let mut conn = self.writer.acquire().await?;
-        E::upsert_timer(&mut conn, kind, subject, to_ms(due)).await
+        let subject = subject.to_string();
+        self.write(move |tx| {
+            Box::pin(async move { (E::upsert_timer(tx, kind, &subject, to_ms(due)).await, true) })
+        })
+        .await
     }
 
     async fn pending_timers(&self) -> StoreResult<u64> {
@@ -628,14 +636,21 @@ impl Store for SqlStore {
     }
 
     async fn add_contact_tag(&self, contact_id: &str, tag: &str) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO contact_tags (contact_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(contact_id)
-        .bind(tag)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        let (contact_id, tag) = (contact_id.to_string(), tag.to_string());
+        self.write(move |tx| {
+            Box::pin(async move {
+                let r = query(
+                    "INSERT INTO contact_tags (contact_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(contact_id)
+                .bind(tag)
+                .execute(tx)
+                .await
+                .map(|_| ());
+                (r, true)
+            })
+        })
+        .await
     }
 
     async fn allocate_discount(
@@ -645,7 +660,14 @@ impl Store for SqlStore {
         run_id: &str,
         step: u32,
     ) -> StoreResult<Option<String>> {
-        E::allocate_discount(&self.writer, flow_id, codes, run_id, step).await
+        let (flow_id, codes, run_id) = (flow_id.to_string(), codes.to_vec(), run_id.to_string());
+        self.write(move |tx| {
+            Box::pin(async move {
+                let r = E::allocate_discount(tx, &flow_id, &codes, &run_id, step).await;
+                (r, true)
+            })
+        })
+        .await
     }
 
     async fn claim_outbox(
@@ -656,15 +678,16 @@ impl Store for SqlStore {
         limit: u32,
         resend_unknown: bool,
     ) -> StoreResult<Vec<OutboxRow>> {
-        E::claim_outbox(
-            &self.writer,
-            self.backend,
-            channel_id,
-            now,
-            lease,
-            limit,
-            resend_unknown,
-        )
+        let backend = self.backend;
+        let channel_id = channel_id.to_string();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let r =
+                    E::claim_outbox(tx, backend, &channel_id, now, lease, limit, resend_unknown)
+                        .await;
+                (r, true)
+            })
+        })
         .await
     }
 
@@ -674,41 +697,17 @@ impl Store for SqlStore {
         outcome: DeliveryOutcome,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        if let Some(group) = &self.group {
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            group
-                .send(Job::Finish {
-                    row: Box::new(row.clone()),
-                    outcome,
-                    now,
-                    reply,
-                })
-                .await
-                .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
-            return answer
-                .await
-                .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
-        }
-        let mut conn = self.writer.acquire().await?;
-        E::finish_outbox(&mut conn, row, outcome, now).await
+        let row = row.clone();
+        self.write(move |tx| {
+            Box::pin(async move { (E::finish_outbox(tx, &row, outcome, now).await, true) })
+        })
+        .await
     }
 
     async fn mark_sending(&self, row: &OutboxRow) -> StoreResult<bool> {
-        if let Some(group) = &self.group {
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            group
-                .send(Job::MarkSending {
-                    row: Box::new(row.clone()),
-                    reply,
-                })
-                .await
-                .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
-            return answer
-                .await
-                .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
-        }
-        let mut conn = self.writer.acquire().await?;
-        E::mark_sending(&mut conn, row).await
+        let row = row.clone();
+        self.write(move |tx| Box::pin(async move { (E::mark_sending(tx, &row).await, true) }))
+            .await
     }
 
     async fn order(
@@ -751,7 +750,9 @@ impl Store for SqlStore {
     }
 
     async fn hub_key(&self, name: &str, now: DateTime<Utc>) -> StoreResult<Vec<u8>> {
-        E::hub_key(&self.writer, name, now).await
+        let name = name.to_string();
+        self.write(move |tx| Box::pin(async move { (E::hub_key(tx, &name, now).await, true) }))
+            .await
     }
 
     async fn messages(&self, filter: &MessageFilter) -> StoreResult<Vec<OutboxRow>> {
@@ -764,7 +765,11 @@ impl Store for SqlStore {
         status: Option<OutboxStatus>,
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        E::redrive(&self.writer, ids, status, now).await
+        let ids = ids.to_vec();
+        self.write(move |tx| {
+            Box::pin(async move { (E::redrive(tx, &ids, status, now).await, true) })
+        })
+        .await
     }
 
     async fn queue_depths(&self) -> StoreResult<Vec<(String, String, u64)>> {
@@ -784,7 +789,7 @@ impl Store for SqlStore {
 // ---- applying events -------------------------------------------------------------------------
 
 async fn apply_event(
-    tx: &mut AnyConnection,
+    tx: &mut dyn Exec,
     event: &Event,
     received: i64,
     options: &IngestOptions,
@@ -796,7 +801,7 @@ async fn apply_event(
         }
         kind => serde_json::to_string(kind).map_err(corrupt)?,
     };
-    let seq: Option<i64> = sqlx::query_scalar(
+    let seq: Option<i64> = query_scalar(
         "INSERT INTO events (source_id, event_id, topic, kind, occurred_at, received_at, outcome, payload)
          VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)
          ON CONFLICT (source_id, event_id) DO NOTHING RETURNING seq",
@@ -880,7 +885,7 @@ async fn apply_event(
             (EffectKind::Erased { contacts: n }, None, None)
         }
     };
-    sqlx::query("UPDATE events SET outcome = $1, cart_id = $2, contact_id = $3 WHERE seq = $4")
+    query("UPDATE events SET outcome = $1, cart_id = $2, contact_id = $3 WHERE seq = $4")
         .bind(effect.label())
         .bind(cart_id)
         .bind(contact_id)
@@ -897,7 +902,7 @@ struct ExistingContact {
 }
 
 async fn find_contact(
-    tx: &mut AnyConnection,
+    tx: &mut dyn Exec,
     column: &str,
     value: &str,
     source_id: &str,
@@ -908,22 +913,25 @@ async fn find_contact(
     } else {
         format!("SELECT id, email_norm, updated_at FROM contacts WHERE {column} = $1 LIMIT 1")
     };
-    let mut q = sqlx::query(&sql).bind(value);
+    let mut q = query(&sql).bind(value);
     if column == "external_id" {
         q = q.bind(source_id);
     }
     let row = q.fetch_optional(&mut *tx).await?;
-    Ok(row.map(|r| ExistingContact {
-        id: r.get("id"),
-        email_norm: r.get("email_norm"),
-        updated_at: r.get("updated_at"),
-    }))
+    row.map(|r| {
+        Ok(ExistingContact {
+            id: r.get("id")?,
+            email_norm: r.get("email_norm")?,
+            updated_at: r.get("updated_at")?,
+        })
+    })
+    .transpose()
 }
 
 /// Creates or updates the contact `info` describes; returns its id, or `None` if `info`
 /// identifies nobody. Newer reports overwrite; older ones only fill in what is missing.
 async fn upsert_contact(
-    tx: &mut AnyConnection,
+    tx: &mut dyn Exec,
     source_id: &str,
     info: &ContactInfo,
     at: i64,
@@ -949,11 +957,10 @@ async fn upsert_contact(
     // Never take an email or phone that another contact holds.
     let phone = match &info.phone {
         Some(p) => {
-            let holder: Option<String> =
-                sqlx::query_scalar("SELECT id FROM contacts WHERE phone = $1")
-                    .bind(p)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let holder: Option<String> = query_scalar("SELECT id FROM contacts WHERE phone = $1")
+                .bind(p)
+                .fetch_optional(&mut *tx)
+                .await?;
             match (&holder, &existing) {
                 (Some(h), Some(e)) if *h != e.id => None,
                 (Some(_), None) => None,
@@ -965,7 +972,7 @@ async fn upsert_contact(
     let email_norm_free = match (&email_norm, &existing) {
         (Some(e), Some(ex)) if ex.email_norm.as_deref() != Some(e.as_str()) => {
             let holder: Option<String> =
-                sqlx::query_scalar("SELECT id FROM contacts WHERE email_norm = $1")
+                query_scalar("SELECT id FROM contacts WHERE email_norm = $1")
                     .bind(e)
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -984,7 +991,7 @@ async fn upsert_contact(
                 return Ok(None);
             }
             let id = new_id();
-            sqlx::query(
+            query(
                 "INSERT INTO contacts (id, source_id, email, email_norm, phone, first_name, last_name,
                     locale, time_zone, email_consent, sms_consent, external_id, updated_at, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
@@ -1012,7 +1019,7 @@ async fn upsert_contact(
                 (info.email_consent != Consent::Unknown).then(|| info.email_consent.as_str());
             let sms_consent =
                 (info.sms_consent != Consent::Unknown).then(|| info.sms_consent.as_str());
-            sqlx::query(
+            query(
                 "UPDATE contacts SET
                     email = COALESCE($1, email), email_norm = COALESCE($2, email_norm),
                     phone = COALESCE($3, phone), first_name = COALESCE($4, first_name),
@@ -1040,7 +1047,7 @@ async fn upsert_contact(
         }
         Some(ex) => {
             // An older report: fill gaps only; consent only where nothing is known yet.
-            sqlx::query(
+            query(
                 "UPDATE contacts SET
                     email = COALESCE(email, $1), email_norm = COALESCE(email_norm, $2),
                     phone = COALESCE(phone, $3), first_name = COALESCE(first_name, $4),
@@ -1071,7 +1078,7 @@ async fn upsert_contact(
 
 /// Creates or updates a cart from a snapshot. Returns the cart id and whether the snapshot was stale.
 async fn upsert_cart(
-    tx: &mut AnyConnection,
+    tx: &mut dyn Exec,
     source_id: &str,
     snap: &CartSnapshot,
     contact_id: Option<&str>,
@@ -1081,16 +1088,15 @@ async fn upsert_cart(
     let item_count: i64 = snap.items.iter().map(|i| i64::from(i.quantity)).sum();
     let updated = to_ms(snap.updated_at);
     let completed = snap.completed_at.map(to_ms);
-    let existing =
-        sqlx::query("SELECT id, updated_at FROM carts WHERE source_id = $1 AND cart_key = $2")
-            .bind(source_id)
-            .bind(&snap.key)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let existing = query("SELECT id, updated_at FROM carts WHERE source_id = $1 AND cart_key = $2")
+        .bind(source_id)
+        .bind(&snap.key)
+        .fetch_optional(&mut *tx)
+        .await?;
     let cart_id = match existing {
         None => {
             let id = new_id();
-            sqlx::query(
+            query(
                 "INSERT INTO carts (id, source_id, cart_key, cart_token, checkout_token, platform_id, status,
                     contact_id, items, item_count, currency, subtotal_minor, total_minor, recovery_url,
                     updated_at, completed_at, converted_at, created_at)
@@ -1119,10 +1125,10 @@ async fn upsert_cart(
             id
         }
         Some(row) => {
-            let id: String = row.get("id");
-            let stored: i64 = row.get("updated_at");
+            let id: String = row.get("id")?;
+            let stored: i64 = row.get("updated_at")?;
             if updated < stored {
-                sqlx::query(
+                query(
                     "UPDATE carts SET cart_token = COALESCE(cart_token, $1),
                         checkout_token = COALESCE(checkout_token, $2), platform_id = COALESCE(platform_id, $3),
                         contact_id = COALESCE(contact_id, $4), recovery_url = COALESCE(recovery_url, $5)
@@ -1138,7 +1144,7 @@ async fn upsert_cart(
                 .await?;
                 return Ok((id, true));
             }
-            sqlx::query(
+            query(
                 "UPDATE carts SET cart_token = COALESCE($1, cart_token),
                     checkout_token = COALESCE($2, checkout_token), platform_id = COALESCE($3, platform_id),
                     contact_id = COALESCE($4, contact_id), items = $5, item_count = $6, currency = $7,
@@ -1169,7 +1175,7 @@ async fn upsert_cart(
         }
     };
     // An order that arrived before its cart (webhooks are unordered) converts it now.
-    let order = sqlx::query(
+    let order = query(
         "SELECT order_id, placed_at FROM orders WHERE source_id = $1 AND cart_id IS NULL
            AND ((checkout_token IS NOT NULL AND checkout_token = $2) OR (cart_token IS NOT NULL AND cart_token = $3))
          ORDER BY placed_at LIMIT 1",
@@ -1180,8 +1186,8 @@ async fn upsert_cart(
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(o) = order {
-        let order_id: String = o.get("order_id");
-        let placed_at: i64 = o.get("placed_at");
+        let order_id: String = o.get("order_id")?;
+        let placed_at: i64 = o.get("placed_at")?;
         convert_cart(tx, &cart_id, &order_id, placed_at).await?;
         E::upsert_timer(
             tx,
@@ -1190,7 +1196,7 @@ async fn upsert_cart(
             received,
         )
         .await?;
-        sqlx::query("UPDATE orders SET cart_id = $1 WHERE source_id = $2 AND order_id = $3")
+        query("UPDATE orders SET cart_id = $1 WHERE source_id = $2 AND order_id = $3")
             .bind(&cart_id)
             .bind(source_id)
             .bind(&order_id)
@@ -1203,12 +1209,12 @@ async fn upsert_cart(
 /// The debounce: every fresh update of an open cart with items moves its abandonment check to
 /// `updated_at + after`; a cart that cannot be abandoned loses its pending check.
 async fn schedule_cart_check(
-    tx: &mut AnyConnection,
+    tx: &mut dyn Exec,
     cart_id: &str,
     snap: &CartSnapshot,
     after: Duration,
 ) -> StoreResult<()> {
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM carts WHERE id = $1")
+    let status: Option<String> = query_scalar("SELECT status FROM carts WHERE id = $1")
         .bind(cart_id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -1218,7 +1224,7 @@ async fn schedule_cart_check(
             .saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX));
         E::upsert_timer(tx, TimerKind::CartCheck, cart_id, due).await?;
     } else {
-        sqlx::query("DELETE FROM timers WHERE kind = 'cart_check' AND subject = $1")
+        query("DELETE FROM timers WHERE kind = 'cart_check' AND subject = $1")
             .bind(cart_id)
             .execute(&mut *tx)
             .await?;
@@ -1227,14 +1233,14 @@ async fn schedule_cart_check(
 }
 
 async fn record_message_status(
-    tx: &mut AnyConnection,
+    tx: &mut dyn Exec,
     update: &cartback_core::MessageStatusUpdate,
     at: i64,
 ) -> StoreResult<()> {
     let id: Option<String> = match (&update.message_id, &update.provider_message_id) {
         (Some(id), _) => Some(id.clone()),
         (None, Some(pid)) => {
-            sqlx::query_scalar("SELECT id FROM outbox WHERE provider_message_id = $1 LIMIT 1")
+            query_scalar("SELECT id FROM outbox WHERE provider_message_id = $1 LIMIT 1")
                 .bind(pid)
                 .fetch_optional(&mut *tx)
                 .await?
@@ -1246,7 +1252,7 @@ async fn record_message_status(
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
-        sqlx::query("INSERT INTO message_events (message_id, status, at, url) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+        query("INSERT INTO message_events (message_id, status, at, url) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
             .bind(id)
             .bind(status)
             .bind(at)
@@ -1258,12 +1264,12 @@ async fn record_message_status(
 }
 
 async fn convert_cart(
-    tx: &mut AnyConnection,
+    tx: &mut dyn Exec,
     cart_id: &str,
     order_id: &str,
     placed_at: i64,
 ) -> StoreResult<()> {
-    sqlx::query(
+    query(
         "UPDATE carts SET status = 'converted', order_id = COALESCE(order_id, $1),
             converted_at = COALESCE(converted_at, $2) WHERE id = $3",
     )
@@ -1272,7 +1278,7 @@ async fn convert_cart(
     .bind(cart_id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM timers WHERE kind = 'cart_check' AND subject = $1")
+    query("DELETE FROM timers WHERE kind = 'cart_check' AND subject = $1")
         .bind(cart_id)
         .execute(&mut *tx)
         .await?;
@@ -1282,7 +1288,7 @@ async fn convert_cart(
 /// Records an order and converts the cart it matches: by checkout token, then cart token, then the
 /// contact's most recent open cart within the match window.
 async fn record_order(
-    tx: &mut AnyConnection,
+    tx: &mut dyn Exec,
     source_id: &str,
     order: &Order,
     contact_id: Option<&str>,
@@ -1291,7 +1297,7 @@ async fn record_order(
 ) -> StoreResult<(Option<String>, bool)> {
     let placed = to_ms(order.placed_at);
     let email_norm = order.contact.as_ref().and_then(ContactInfo::email_norm);
-    let inserted = sqlx::query(
+    let inserted = query(
         "INSERT INTO orders (source_id, order_id, name, contact_id, checkout_token, cart_token, email_norm,
             total_minor, currency, placed_at, test, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
@@ -1313,7 +1319,7 @@ async fn record_order(
     .rows_affected();
     if inserted == 0 {
         let cart_id: Option<String> =
-            sqlx::query_scalar("SELECT cart_id FROM orders WHERE source_id = $1 AND order_id = $2")
+            query_scalar("SELECT cart_id FROM orders WHERE source_id = $1 AND order_id = $2")
                 .bind(source_id)
                 .bind(&order.order_id)
                 .fetch_optional(&mut *tx)
@@ -1323,7 +1329,7 @@ async fn record_order(
     }
     let mut cart_id: Option<String> = None;
     if let Some(t) = &order.checkout_token {
-        cart_id = sqlx::query_scalar(
+        cart_id = query_scalar(
             "SELECT id FROM carts WHERE source_id = $1 AND checkout_token = $2 LIMIT 1",
         )
         .bind(source_id)
@@ -1333,7 +1339,7 @@ async fn record_order(
     }
     if cart_id.is_none() {
         if let Some(t) = &order.cart_token {
-            cart_id = sqlx::query_scalar(
+            cart_id = query_scalar(
                 "SELECT id FROM carts WHERE source_id = $1 AND (cart_token = $2 OR cart_key = $3) LIMIT 1",
             )
             .bind(source_id)
@@ -1346,7 +1352,7 @@ async fn record_order(
     if cart_id.is_none() {
         if let Some(contact) = contact_id {
             let window = i64::try_from(options.order_match_window.as_millis()).unwrap_or(i64::MAX);
-            cart_id = sqlx::query_scalar(
+            cart_id = query_scalar(
                 "SELECT id FROM carts WHERE contact_id = $1 AND status IN ('open', 'abandoned')
                    AND updated_at >= $2 AND updated_at <= $3
                  ORDER BY updated_at DESC LIMIT 1",
@@ -1368,7 +1374,7 @@ async fn record_order(
     .await?;
     if let Some(id) = &cart_id {
         convert_cart(tx, id, &order.order_id, placed).await?;
-        sqlx::query("UPDATE orders SET cart_id = $1 WHERE source_id = $2 AND order_id = $3")
+        query("UPDATE orders SET cart_id = $1 WHERE source_id = $2 AND order_id = $3")
             .bind(id)
             .bind(source_id)
             .bind(&order.order_id)
@@ -1378,7 +1384,7 @@ async fn record_order(
     Ok((cart_id, true))
 }
 
-async fn apply_opt_out(tx: &mut AnyConnection, opt: &OptOut) -> StoreResult<u64> {
+async fn apply_opt_out(tx: &mut dyn Exec, opt: &OptOut) -> StoreResult<u64> {
     let state = if opt.resubscribe {
         Consent::Subscribed
     } else {
@@ -1386,14 +1392,14 @@ async fn apply_opt_out(tx: &mut AnyConnection, opt: &OptOut) -> StoreResult<u64>
     };
     let result = match opt.channel {
         OptOutChannel::Email => {
-            sqlx::query("UPDATE contacts SET email_consent = $1 WHERE email_norm = $2")
+            query("UPDATE contacts SET email_consent = $1 WHERE email_norm = $2")
                 .bind(state.as_str())
                 .bind(cartback_core::normalize_email(&opt.address))
                 .execute(&mut *tx)
                 .await?
         }
         OptOutChannel::Sms => {
-            sqlx::query("UPDATE contacts SET sms_consent = $1 WHERE phone = $2")
+            query("UPDATE contacts SET sms_consent = $1 WHERE phone = $2")
                 .bind(state.as_str())
                 .bind(&opt.address)
                 .execute(&mut *tx)
@@ -1405,7 +1411,7 @@ async fn apply_opt_out(tx: &mut AnyConnection, opt: &OptOut) -> StoreResult<u64>
 
 /// Erases personal data; anonymous aggregates (cart totals, order totals, counts) stay.
 async fn erase(
-    tx: &mut AnyConnection,
+    tx: &mut dyn Exec,
     source_id: &str,
     erasure: &Erasure,
     keep_seq: i64,
@@ -1417,7 +1423,7 @@ async fn erase(
             external_id,
             order_ids,
         } => {
-            let mut ids: Vec<String> = sqlx::query_scalar(
+            let mut ids: Vec<String> = query_scalar(
                 "SELECT id FROM contacts WHERE (email_norm IS NOT NULL AND email_norm = $1)
                     OR (phone IS NOT NULL AND phone = $2) OR (external_id IS NOT NULL AND external_id = $3 AND source_id = $4)",
             )
@@ -1428,7 +1434,7 @@ async fn erase(
             .fetch_all(&mut *tx)
             .await?;
             for order_id in order_ids {
-                let c: Option<String> = sqlx::query_scalar(
+                let c: Option<String> = query_scalar(
                     "SELECT contact_id FROM orders WHERE source_id = $1 AND order_id = $2 AND contact_id IS NOT NULL",
                 )
                 .bind(source_id)
@@ -1437,7 +1443,7 @@ async fn erase(
                 .await?
                 .flatten();
                 ids.extend(c);
-                sqlx::query("UPDATE orders SET email_norm = NULL, contact_id = NULL WHERE source_id = $1 AND order_id = $2")
+                query("UPDATE orders SET email_norm = NULL, contact_id = NULL WHERE source_id = $1 AND order_id = $2")
                     .bind(source_id)
                     .bind(order_id)
                     .execute(&mut *tx)
@@ -1448,27 +1454,27 @@ async fn erase(
             ids
         }
         Erasure::Source => {
-            sqlx::query("DELETE FROM events WHERE source_id = $1 AND seq <> $2")
+            query("DELETE FROM events WHERE source_id = $1 AND seq <> $2")
                 .bind(source_id)
                 .bind(keep_seq)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("UPDATE carts SET contact_id = NULL, recovery_url = NULL, cart_token = NULL, checkout_token = NULL WHERE source_id = $1")
+            query("UPDATE carts SET contact_id = NULL, recovery_url = NULL, cart_token = NULL, checkout_token = NULL WHERE source_id = $1")
                 .bind(source_id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("UPDATE orders SET email_norm = NULL, contact_id = NULL, cart_token = NULL, checkout_token = NULL WHERE source_id = $1")
+            query("UPDATE orders SET email_norm = NULL, contact_id = NULL, cart_token = NULL, checkout_token = NULL WHERE source_id = $1")
                 .bind(source_id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query_scalar("SELECT id FROM contacts WHERE source_id = $1")
+            query_scalar("SELECT id FROM contacts WHERE source_id = $1")
                 .bind(source_id)
                 .fetch_all(&mut *tx)
                 .await?
         }
     };
     for id in &contact_ids {
-        sqlx::query(
+        query(
             "DELETE FROM events WHERE seq <> $1 AND (contact_id = $2 OR cart_id IN (SELECT id FROM carts WHERE contact_id = $3))",
         )
         .bind(keep_seq)
@@ -1476,17 +1482,15 @@ async fn erase(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "UPDATE carts SET contact_id = NULL, recovery_url = NULL WHERE contact_id = $1",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE orders SET contact_id = NULL, email_norm = NULL WHERE contact_id = $1")
+        query("UPDATE carts SET contact_id = NULL, recovery_url = NULL WHERE contact_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM contacts WHERE id = $1")
+        query("UPDATE orders SET contact_id = NULL, email_norm = NULL WHERE contact_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        query("DELETE FROM contacts WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;

@@ -1,13 +1,13 @@
 //! SQLite implementation of the engine's tables: timers, runs, outbox. Called from the `Store`
 //! impl in `sqlite.rs`.
 
+use crate::db::{query, query_scalar, DbRow, Exec, Pool};
 use crate::model::*;
 use crate::sql::Backend;
 use crate::time::{from_ms, to_ms};
 use crate::{MessageFilter, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::AnyPool;
 use std::time::Duration;
 
 fn ms(d: Duration) -> i64 {
@@ -19,12 +19,12 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
 }
 
 pub(crate) async fn upsert_timer(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     kind: TimerKind,
     subject: &str,
     due: i64,
 ) -> StoreResult<()> {
-    sqlx::query(
+    query(
         "INSERT INTO timers (kind, subject, due_at) VALUES ($1, $2, $3)
          ON CONFLICT (kind, subject) DO UPDATE SET due_at = excluded.due_at, lease_until = NULL, attempts = 0",
     )
@@ -52,13 +52,9 @@ fn for_update(backend: Backend) -> &'static str {
 }
 
 /// Serializes per-contact counting (re-entry, caps) across instances on PostgreSQL.
-async fn lock_contact(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    contact_id: &str,
-) -> StoreResult<()> {
+async fn lock_contact(conn: &mut dyn Exec, backend: Backend, contact_id: &str) -> StoreResult<()> {
     if backend == Backend::Postgres {
-        sqlx::query("SELECT id FROM contacts WHERE id = $1 FOR UPDATE")
+        query("SELECT id FROM contacts WHERE id = $1 FOR UPDATE")
             .bind(contact_id)
             .fetch_optional(&mut *conn)
             .await?;
@@ -67,7 +63,7 @@ async fn lock_contact(
 }
 
 pub(crate) async fn claim_timers(
-    pool: &AnyPool,
+    tx: &mut dyn Exec,
     backend: Backend,
     now: DateTime<Utc>,
     lease: Duration,
@@ -75,7 +71,7 @@ pub(crate) async fn claim_timers(
 ) -> StoreResult<Vec<Timer>> {
     let now_ms = to_ms(now);
     let lease_until = now_ms.saturating_add(ms(lease));
-    let rows = sqlx::query(&format!(
+    let rows = query(&format!(
         "UPDATE timers SET lease_until = $1, attempts = attempts + 1
          WHERE id IN (SELECT id FROM timers WHERE due_at <= $2 AND (lease_until IS NULL OR lease_until <= $3)
                       ORDER BY due_at LIMIT $4{})
@@ -86,20 +82,20 @@ pub(crate) async fn claim_timers(
     .bind(now_ms)
     .bind(now_ms)
     .bind(i64::from(limit))
-    .fetch_all(pool)
+    .fetch_all(tx)
     .await?;
     let mut timers: Vec<Timer> = rows
         .iter()
         .map(|r| {
-            let kind: String = r.get("kind");
+            let kind: String = r.get("kind")?;
             Ok(Timer {
-                id: r.get("id"),
+                id: r.get("id")?,
                 kind: TimerKind::parse(&kind)
                     .ok_or_else(|| corrupt(format!("timer kind {kind}")))?,
-                subject: r.get("subject"),
-                due_at: from_ms(r.get("due_at")),
-                lease_until: r.get("lease_until"),
-                attempts: u32::try_from(r.get::<i64, _>("attempts")).unwrap_or(u32::MAX),
+                subject: r.get("subject")?,
+                due_at: from_ms(r.get("due_at")?),
+                lease_until: r.get("lease_until")?,
+                attempts: u32::try_from(r.get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
             })
         })
         .collect::<StoreResult<_>>()?;
@@ -108,18 +104,18 @@ pub(crate) async fn claim_timers(
 }
 
 async fn count_since(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     sql: &str,
     a: &str,
     b: &str,
     since: i64,
 ) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar(sql)
+    query_scalar(sql)
         .bind(a)
         .bind(b)
         .bind(since)
         .fetch_one(&mut *conn)
-        .await?)
+        .await
 }
 
 /// What the caller of [`commit_timer_in`] must undo.
@@ -135,7 +131,7 @@ pub(crate) enum Undo {
 
 /// Applies a timer's commit on an open transaction (or savepoint). Returns what to undo.
 pub(crate) async fn commit_timer_in(
-    tx: &mut AnyConnection,
+    tx: &mut dyn Exec,
     backend: Backend,
     timer: Option<&Timer>,
     commit: &TimerCommit,
@@ -143,7 +139,7 @@ pub(crate) async fn commit_timer_in(
 ) -> StoreResult<(CommitOutcome, Undo)> {
     let now_ms = to_ms(now);
     if let Some(timer) = timer {
-        let held: Option<i64> = sqlx::query_scalar(&format!(
+        let held: Option<i64> = query_scalar(&format!(
             "SELECT id FROM timers WHERE id = $1 AND lease_until = $2 AND due_at = $3{}",
             for_update(backend)
         ))
@@ -161,7 +157,7 @@ pub(crate) async fn commit_timer_in(
         ..Default::default()
     };
     if let Some(cart_id) = &commit.abandon_cart {
-        sqlx::query("UPDATE carts SET status = 'abandoned' WHERE id = $1 AND status = 'open'")
+        query("UPDATE carts SET status = 'abandoned' WHERE id = $1 AND status = 'open'")
             .bind(cart_id)
             .execute(&mut *tx)
             .await?;
@@ -186,7 +182,7 @@ pub(crate) async fn commit_timer_in(
                 reason = Some("reenter_cap".into());
             }
         }
-        let inserted = sqlx::query(
+        let inserted = query(
             "INSERT INTO flow_runs (id, flow_id, cart_id, contact_id, variant, holdout, status, step, test,
                 enrolled_at, updated_at, exit_reason)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
@@ -219,7 +215,7 @@ pub(crate) async fn commit_timer_in(
         }
     }
     if let Some(u) = &commit.run_update {
-        let changed = sqlx::query(
+        let changed = query(
             "UPDATE flow_runs SET step = $1, status = $2, exit_reason = COALESCE($3, exit_reason), updated_at = $4
              WHERE id = $5 AND step = $6 AND status = 'running'",
         )
@@ -244,7 +240,7 @@ pub(crate) async fn commit_timer_in(
         }
     }
     for s in &commit.steps {
-        sqlx::query("INSERT INTO run_steps (run_id, step, outcome, detail, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
+        query("INSERT INTO run_steps (run_id, step, outcome, detail, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
             .bind(&s.run_id)
             .bind(i64::from(s.step))
             .bind(&s.outcome)
@@ -271,7 +267,7 @@ pub(crate) async fn commit_timer_in(
             }
         }
         let body = serde_json::to_string(&m.message).map_err(corrupt)?;
-        let inserted = sqlx::query(
+        let inserted = query(
             "INSERT INTO outbox (id, run_id, step, channel_id, contact_id, cart_id, status, message, attempts,
                 next_attempt_at, test, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $11) ON CONFLICT DO NOTHING",
@@ -292,7 +288,7 @@ pub(crate) async fn commit_timer_in(
         .rows_affected();
         if inserted > 0 {
             for (i, url) in m.links.iter().enumerate() {
-                sqlx::query("INSERT INTO message_links (message_id, idx, url) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                query("INSERT INTO message_links (message_id, idx, url) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                     .bind(&m.message.id)
                     .bind(i64::try_from(i).unwrap_or(i64::MAX))
                     .bind(url)
@@ -306,7 +302,7 @@ pub(crate) async fn commit_timer_in(
         }
     }
     for c in &commit.conversions {
-        sqlx::query(
+        query(
             "INSERT INTO conversions (source_id, order_id, run_id, flow_id, variant, holdout, message_id, step,
                 channel_id, touch, revenue_minor, currency, placed_at, enrolled_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
@@ -333,16 +329,14 @@ pub(crate) async fn commit_timer_in(
     }
     match (timer, commit.reschedule) {
         (Some(timer), Some(at)) => {
-            sqlx::query(
-                "UPDATE timers SET due_at = $1, lease_until = NULL, attempts = 0 WHERE id = $2",
-            )
-            .bind(to_ms(at))
-            .bind(timer.id)
-            .execute(&mut *tx)
-            .await?;
+            query("UPDATE timers SET due_at = $1, lease_until = NULL, attempts = 0 WHERE id = $2")
+                .bind(to_ms(at))
+                .bind(timer.id)
+                .execute(&mut *tx)
+                .await?;
         }
         (Some(timer), None) => {
-            sqlx::query("DELETE FROM timers WHERE id = $1")
+            query("DELETE FROM timers WHERE id = $1")
                 .bind(timer.id)
                 .execute(&mut *tx)
                 .await?;
@@ -352,33 +346,33 @@ pub(crate) async fn commit_timer_in(
     Ok((out, Undo::Nothing))
 }
 
-pub(crate) async fn commit_timer(
-    pool: &AnyPool,
+/// [`commit_timer_in`] inside a savepoint of its own, undoing what it says to undo.
+pub(crate) async fn commit_timer_with_undo(
+    tx: &mut dyn Exec,
     backend: Backend,
     timer: Option<&Timer>,
-    commit: TimerCommit,
+    commit: &TimerCommit,
     now: DateTime<Utc>,
 ) -> StoreResult<CommitOutcome> {
-    let mut tx = pool.begin().await?;
-    let (out, undo) = commit_timer_in(&mut tx, backend, timer, &commit, now).await?;
-    match undo {
-        Undo::Nothing => tx.commit().await?,
-        Undo::Rollback => tx.rollback().await?,
-        Undo::RollbackAndDeleteTimer => {
-            tx.rollback().await?;
-            if let Some(timer) = timer {
-                delete_leased_timer(pool.acquire().await?.as_mut(), timer).await?;
-            }
-        }
+    query("SAVEPOINT timer_commit").execute(&mut *tx).await?;
+    let (out, undo) = commit_timer_in(tx, backend, timer, commit, now).await?;
+    if undo != Undo::Nothing {
+        query("ROLLBACK TO SAVEPOINT timer_commit")
+            .execute(&mut *tx)
+            .await?;
     }
+    if let (Undo::RollbackAndDeleteTimer, Some(timer)) = (undo, timer) {
+        // Its run moved on without it: the timer has nothing left to do.
+        delete_leased_timer(tx, timer).await?;
+    }
+    query("RELEASE SAVEPOINT timer_commit")
+        .execute(&mut *tx)
+        .await?;
     Ok(out)
 }
 
-pub(crate) async fn delete_leased_timer(
-    conn: &mut AnyConnection,
-    timer: &Timer,
-) -> StoreResult<()> {
-    sqlx::query("DELETE FROM timers WHERE id = $1 AND lease_until = $2")
+pub(crate) async fn delete_leased_timer(conn: &mut dyn Exec, timer: &Timer) -> StoreResult<()> {
+    query("DELETE FROM timers WHERE id = $1 AND lease_until = $2")
         .bind(timer.id)
         .bind(timer.lease_until)
         .execute(&mut *conn)
@@ -388,7 +382,7 @@ pub(crate) async fn delete_leased_timer(
 
 const RUN_COLS: &str = "id, flow_id, cart_id, contact_id, variant, holdout, status, step, test, enrolled_at, updated_at, exit_reason";
 
-fn run_record(r: &AnyRow) -> StoreResult<RunRecord> {
+fn run_record(r: &DbRow) -> StoreResult<RunRecord> {
     let status: String = r.try_get("status")?;
     Ok(RunRecord {
         id: r.try_get("id")?,
@@ -407,29 +401,29 @@ fn run_record(r: &AnyRow) -> StoreResult<RunRecord> {
 }
 
 pub(crate) async fn run(pool: &AnyPool, id: &str) -> StoreResult<Option<RunRecord>> {
-    let row = sqlx::query(&format!("SELECT {RUN_COLS} FROM flow_runs WHERE id = $1"))
+    let row = query(&format!("SELECT {RUN_COLS} FROM flow_runs WHERE id = $1"))
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(&mut Pool(pool))
         .await?;
     row.as_ref().map(run_record).transpose()
 }
 
 pub(crate) async fn runs_for_cart(pool: &AnyPool, cart_id: &str) -> StoreResult<Vec<RunRecord>> {
-    let rows = sqlx::query(&format!(
+    let rows = query(&format!(
         "SELECT {RUN_COLS} FROM flow_runs WHERE cart_id = $1 ORDER BY enrolled_at, id"
     ))
     .bind(cart_id)
-    .fetch_all(pool)
+    .fetch_all(&mut Pool(pool))
     .await?;
     rows.iter().map(run_record).collect()
 }
 
 pub(crate) async fn engagement(pool: &AnyPool, run_id: &str) -> StoreResult<Engagement> {
-    let rows: Vec<String> = sqlx::query_scalar(
+    let rows: Vec<String> = query_scalar(
         "SELECT DISTINCT e.status FROM message_events e JOIN outbox o ON o.id = e.message_id WHERE o.run_id = $1",
     )
     .bind(run_id)
-    .fetch_all(pool)
+    .fetch_all(&mut Pool(pool))
     .await?;
     let has = |s: &str| rows.iter().any(|r| r == s);
     Ok(Engagement {
@@ -440,25 +434,23 @@ pub(crate) async fn engagement(pool: &AnyPool, run_id: &str) -> StoreResult<Enga
 }
 
 pub(crate) async fn allocate_discount(
-    pool: &AnyPool,
+    tx: &mut dyn Exec,
     flow_id: &str,
     codes: &[String],
     run_id: &str,
     step: u32,
 ) -> StoreResult<Option<String>> {
-    let mut tx = pool.begin().await?;
     let given: Option<String> =
-        sqlx::query_scalar("SELECT code FROM discount_codes WHERE run_id = $1 AND step = $2")
+        query_scalar("SELECT code FROM discount_codes WHERE run_id = $1 AND step = $2")
             .bind(run_id)
             .bind(i64::from(step))
             .fetch_optional(&mut *tx)
             .await?;
     if given.is_some() {
-        tx.commit().await?;
         return Ok(given);
     }
     for code in codes {
-        let inserted = sqlx::query(
+        let inserted = query(
             "INSERT INTO discount_codes (flow_id, code, run_id, step) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
         .bind(flow_id)
@@ -469,11 +461,9 @@ pub(crate) async fn allocate_discount(
         .await?
         .rows_affected();
         if inserted == 1 {
-            tx.commit().await?;
             return Ok(Some(code.clone()));
         }
     }
-    tx.commit().await?;
     Ok(None)
 }
 
@@ -481,7 +471,7 @@ const OUTBOX_COLS: &str =
     "id, run_id, step, channel_id, contact_id, cart_id, status, message, attempts, next_attempt_at,
     lease_until, provider_message_id, last_error, test, created_at, sent_at";
 
-fn outbox_row(r: &AnyRow) -> StoreResult<OutboxRow> {
+fn outbox_row(r: &DbRow) -> StoreResult<OutboxRow> {
     let status: String = r.try_get("status")?;
     let message: String = r.try_get("message")?;
     Ok(OutboxRow {
@@ -506,7 +496,7 @@ fn outbox_row(r: &AnyRow) -> StoreResult<OutboxRow> {
 }
 
 pub(crate) async fn claim_outbox(
-    pool: &AnyPool,
+    tx: &mut dyn Exec,
     backend: Backend,
     channel_id: &str,
     now: DateTime<Utc>,
@@ -515,10 +505,9 @@ pub(crate) async fn claim_outbox(
     resend_unknown: bool,
 ) -> StoreResult<Vec<OutboxRow>> {
     let now_ms = to_ms(now);
-    let mut tx = pool.begin().await?;
     // A claim whose lease ran out before its request went out is simply queued again; a send whose
     // lease ran out may have reached the provider: unknown, not re-sent unless the channel says so.
-    sqlx::query(
+    query(
         "UPDATE outbox SET status = 'queued', lease_until = NULL
          WHERE channel_id = $1 AND status = 'claimed' AND lease_until <= $2",
     )
@@ -526,7 +515,7 @@ pub(crate) async fn claim_outbox(
     .bind(now_ms)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(if resend_unknown {
+    query(if resend_unknown {
         "UPDATE outbox SET status = 'queued', lease_until = NULL, last_error = 'lease expired during send'
          WHERE channel_id = $1 AND status = 'sending' AND lease_until <= $2"
     } else {
@@ -538,7 +527,7 @@ pub(crate) async fn claim_outbox(
     .execute(&mut *tx)
     .await?;
     // The shopper bought before it went out.
-    sqlx::query(
+    query(
         "UPDATE outbox SET status = 'cancelled', last_error = 'cart converted before sending'
          WHERE channel_id = $1 AND status = 'queued' AND test = 0 AND next_attempt_at <= $2
            AND EXISTS (SELECT 1 FROM carts c WHERE c.id = outbox.cart_id AND c.status = 'converted')",
@@ -547,7 +536,7 @@ pub(crate) async fn claim_outbox(
     .bind(now_ms)
     .execute(&mut *tx)
     .await?;
-    let rows = sqlx::query(&format!(
+    let rows = query(&format!(
         "UPDATE outbox SET status = 'claimed', lease_until = $1, attempts = attempts + 1
          WHERE id IN (SELECT id FROM outbox WHERE channel_id = $2 AND status = 'queued' AND next_attempt_at <= $3
                       ORDER BY next_attempt_at LIMIT $4{})
@@ -560,15 +549,14 @@ pub(crate) async fn claim_outbox(
     .bind(i64::from(limit))
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
     let mut out: Vec<OutboxRow> = rows.iter().map(outbox_row).collect::<StoreResult<_>>()?;
     out.sort_by_key(|r| (r.next_attempt_at, r.created_at));
     Ok(out)
 }
 
 /// Marks a claimed message as on its way to the provider (from here on, a crash makes it `unknown`).
-pub(crate) async fn mark_sending(pool: &mut AnyConnection, row: &OutboxRow) -> StoreResult<bool> {
-    let changed = sqlx::query(
+pub(crate) async fn mark_sending(pool: &mut dyn Exec, row: &OutboxRow) -> StoreResult<bool> {
+    let changed = query(
         "UPDATE outbox SET status = 'sending' WHERE id = $1 AND status = 'claimed' AND lease_until = $2",
     )
     .bind(&row.id)
@@ -580,7 +568,7 @@ pub(crate) async fn mark_sending(pool: &mut AnyConnection, row: &OutboxRow) -> S
 }
 
 pub(crate) async fn finish_outbox(
-    pool: &mut AnyConnection,
+    pool: &mut dyn Exec,
     row: &OutboxRow,
     outcome: DeliveryOutcome,
     now: DateTime<Utc>,
@@ -597,7 +585,7 @@ pub(crate) async fn finish_outbox(
         DeliveryOutcome::Unknown { error } => ("unknown", None, None, Some(error), None),
         DeliveryOutcome::Cancelled { reason } => ("cancelled", None, None, Some(reason), None),
     };
-    let changed = sqlx::query(
+    let changed = query(
         "UPDATE outbox SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at), lease_until = NULL,
             provider_message_id = COALESCE($3, provider_message_id), last_error = $4, sent_at = COALESCE($5, sent_at)
          WHERE id = $6 AND status IN ('claimed', 'sending') AND lease_until = $7",
@@ -616,34 +604,32 @@ pub(crate) async fn finish_outbox(
 }
 
 pub(crate) async fn outbox_message(pool: &AnyPool, id: &str) -> StoreResult<Option<OutboxRow>> {
-    let row = sqlx::query(&format!("SELECT {OUTBOX_COLS} FROM outbox WHERE id = $1"))
+    let row = query(&format!("SELECT {OUTBOX_COLS} FROM outbox WHERE id = $1"))
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(&mut Pool(pool))
         .await?;
     row.as_ref().map(outbox_row).transpose()
 }
 
 pub(crate) async fn hub_key(
-    pool: &AnyPool,
+    tx: &mut dyn Exec,
     name: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<u8>> {
     let mut fresh = uuid::Uuid::new_v4().as_bytes().to_vec();
     fresh.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    sqlx::query(
+    query(
         "INSERT INTO hub_keys (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )
     .bind(name)
     .bind(fresh)
     .bind(to_ms(now))
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
-    Ok(
-        sqlx::query_scalar("SELECT value FROM hub_keys WHERE name = $1")
-            .bind(name)
-            .fetch_one(pool)
-            .await?,
-    )
+    query_scalar("SELECT value FROM hub_keys WHERE name = $1")
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await
 }
 
 pub(crate) async fn messages(pool: &AnyPool, f: &MessageFilter) -> StoreResult<Vec<OutboxRow>> {
@@ -658,25 +644,24 @@ pub(crate) async fn messages(pool: &AnyPool, f: &MessageFilter) -> StoreResult<V
         ],
         "created_at DESC, id DESC",
     );
-    let mut q = sqlx::query(&sql);
+    let mut q = query(&sql);
     for b in binds {
         q = q.bind(b);
     }
-    let rows = q.bind(i64::from(limit)).fetch_all(pool).await?;
+    let rows = q.bind(i64::from(limit)).fetch_all(&mut Pool(pool)).await?;
     rows.iter().map(outbox_row).collect()
 }
 
 pub(crate) async fn redrive(
-    pool: &AnyPool,
+    tx: &mut dyn Exec,
     ids: &[String],
     status: Option<OutboxStatus>,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
     let now_ms = to_ms(now);
     let mut n = 0;
-    let mut tx = pool.begin().await?;
     for id in ids {
-        n += sqlx::query(
+        n += query(
             "UPDATE outbox SET status = 'queued', next_attempt_at = $1, lease_until = NULL, attempts = 0
              WHERE id = $2 AND status IN ('failed', 'unknown')",
         )
@@ -688,7 +673,7 @@ pub(crate) async fn redrive(
     }
     if let Some(s) = status {
         if matches!(s, OutboxStatus::Failed | OutboxStatus::Unknown) {
-            n += sqlx::query(
+            n += query(
                 "UPDATE outbox SET status = 'queued', next_attempt_at = $1, lease_until = NULL, attempts = 0 WHERE status = $2",
             )
             .bind(now_ms)
@@ -698,7 +683,6 @@ pub(crate) async fn redrive(
             .rows_affected();
         }
     }
-    tx.commit().await?;
     Ok(n)
 }
 
@@ -707,13 +691,13 @@ pub(crate) async fn order(
     source_id: &str,
     order_id: &str,
 ) -> StoreResult<Option<OrderRecord>> {
-    let row = sqlx::query(
+    let row = query(
         "SELECT source_id, order_id, cart_id, contact_id, total_minor, currency, placed_at, test
          FROM orders WHERE source_id = $1 AND order_id = $2",
     )
     .bind(source_id)
     .bind(order_id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut Pool(pool))
     .await?;
     row.map(|r| {
         Ok(OrderRecord {
@@ -734,11 +718,11 @@ pub(crate) async fn runs_for_contact(
     pool: &AnyPool,
     contact_id: &str,
 ) -> StoreResult<Vec<RunRecord>> {
-    let rows = sqlx::query(&format!(
+    let rows = query(&format!(
         "SELECT {RUN_COLS} FROM flow_runs WHERE contact_id = $1 ORDER BY enrolled_at, id"
     ))
     .bind(contact_id)
-    .fetch_all(pool)
+    .fetch_all(&mut Pool(pool))
     .await?;
     rows.iter().map(run_record).collect()
 }
@@ -747,7 +731,7 @@ pub(crate) async fn message_touches(
     pool: &AnyPool,
     run_id: &str,
 ) -> StoreResult<Vec<MessageTouch>> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT o.id, o.step, o.channel_id, o.sent_at,
             (SELECT MAX(e.at) FROM message_events e WHERE e.message_id = o.id
                 AND e.status IN ('delivered', 'opened', 'clicked')) AS delivered_at,
@@ -755,7 +739,7 @@ pub(crate) async fn message_touches(
          FROM outbox o WHERE o.run_id = $1 AND o.status IN ('sent', 'unknown') ORDER BY o.step",
     )
     .bind(run_id)
-    .fetch_all(pool)
+    .fetch_all(&mut Pool(pool))
     .await?;
     rows.iter()
         .map(|r| {
@@ -783,11 +767,11 @@ async fn run_groups(
     to: i64,
     sql: &str,
 ) -> StoreResult<Vec<RunGroup>> {
-    sqlx::query(sql)
+    query(sql)
         .bind(flow_id)
         .bind(from)
         .bind(to)
-        .fetch_all(pool)
+        .fetch_all(&mut Pool(pool))
         .await?
         .iter()
         .map(|r| {
@@ -818,7 +802,7 @@ pub(crate) async fn report_data(
          GROUP BY variant, holdout",
     )
     .await?;
-    let messages = sqlx::query(
+    let messages = query(
         "SELECT o.step, o.channel_id, r.variant,
             COUNT(CASE WHEN o.status IN ('sent', 'unknown') THEN 1 END) AS sent,
             COUNT(CASE WHEN EXISTS (SELECT 1 FROM message_events e WHERE e.message_id = o.id
@@ -836,7 +820,7 @@ pub(crate) async fn report_data(
     .bind(flow_id)
     .bind(from)
     .bind(to)
-    .fetch_all(pool)
+    .fetch_all(&mut Pool(pool))
     .await?
     .iter()
     .map(|r| {
@@ -852,7 +836,7 @@ pub(crate) async fn report_data(
         })
     })
     .collect::<StoreResult<Vec<_>>>()?;
-    let conversions = sqlx::query(
+    let conversions = query(
         "SELECT holdout, variant, step, channel_id, currency, COUNT(DISTINCT run_id) AS runs, COUNT(*) AS orders,
             CAST(SUM(revenue_minor) AS BIGINT) AS revenue
          FROM conversions WHERE flow_id = $1 AND enrolled_at >= $2 AND enrolled_at < $3
@@ -861,7 +845,7 @@ pub(crate) async fn report_data(
     .bind(flow_id)
     .bind(from)
     .bind(to)
-    .fetch_all(pool)
+    .fetch_all(&mut Pool(pool))
     .await?
     .iter()
     .map(|r| {
