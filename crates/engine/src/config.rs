@@ -549,7 +549,7 @@ fn default_poll() -> HumanDuration {
 }
 
 fn default_timer_batch() -> u32 {
-    256
+    512
 }
 
 /// The `[engine]` table: how the workers pace themselves.

@@ -166,7 +166,7 @@ impl Engine {
             channels,
             public_url: public_url.into(),
             links: LinkSigner::new(uuid::Uuid::new_v4().as_bytes().to_vec()),
-            timer_batch: 256,
+            timer_batch: 512,
             timer_lease: Duration::from_secs(60),
             idle_poll: Duration::from_millis(200),
         }
@@ -217,10 +217,11 @@ impl Engine {
             .claim_timers(now, self.timer_lease, self.timer_batch)
             .await?;
         let n = timers.len();
+        let concurrency = (self.timer_batch as usize / 2).max(1);
         // Fired side by side: each decision is guarded by its lease and the store's unique keys,
         // and on SQLite their commits share one group commit.
         futures::stream::iter(timers)
-            .for_each_concurrent(32, |timer| async move {
+            .for_each_concurrent(concurrency, |timer| async move {
                 if let Err(err) = self.fire(&timer).await {
                     // The lease expires and the timer fires again; nothing was half-written.
                     tracing::warn!(kind = timer.kind.as_str(), subject = %timer.subject, error = %err, "Timer failed; it will fire again.");

@@ -456,10 +456,23 @@ impl Lite {
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
              PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
+             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768;",
         )
         .map_err(lite)?;
         conn.set_prepared_statement_cache_capacity(256);
+        Ok(Lite { conn })
+    }
+
+    /// A read-only connection for a reader thread.
+    pub fn open_reader(path: &str) -> StoreResult<Lite> {
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(lite)?;
+        conn.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA cache_size = -8192;")
+            .map_err(lite)?;
+        conn.set_prepared_statement_cache_capacity(128);
         Ok(Lite { conn })
     }
 

@@ -14,7 +14,7 @@
 //! PostgreSQL: one pool; claims use `FOR UPDATE SKIP LOCKED`, per-contact caps lock the contact
 //! row, so several hub instances on one database never claim, enrol or send the same thing twice.
 
-use crate::db::{query, query_scalar, BoxFut, Exec, Lite, Sqlx};
+use crate::db::{query, query_scalar, BoxFut, DbRow, Exec, Lite, Pool, Sqlx};
 use crate::model::{CartFilter, CartRecord, ContactRecord, Effect, EffectKind, IngestOutcome};
 use crate::model::{
     CommitOutcome, DeliveryOutcome, Engagement, OutboxRow, OutboxStatus, RunRecord, Timer,
@@ -29,8 +29,8 @@ use cartback_core::{
     LineItem, Money, OptOut, OptOutChannel, Order,
 };
 use chrono::{DateTime, Utc};
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor};
 use std::time::Duration;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -50,6 +50,8 @@ pub struct SqlStore {
     backend: Backend,
     /// SQLite's group-commit writer (None on PostgreSQL, where transactions run side by side).
     group: Option<tokio::sync::mpsc::Sender<WriteJob>>,
+    /// SQLite's reader threads (None on PostgreSQL, where reads use the pool).
+    reads: Option<flume::Sender<ReadJob>>,
 }
 
 /// The SQLite store (kept as a name for the embedded default).
@@ -80,6 +82,7 @@ impl SqlStore {
                 reader: pool,
                 backend: Backend::Postgres,
                 group: None,
+                reads: None,
             });
         }
         let Some(rest) = url
@@ -139,11 +142,25 @@ impl SqlStore {
                     .spawn(move || wal_syncer(wal, to_sync))
             });
         started.map_err(|e| StoreError::Commit(format!("cannot start the SQLite writer: {e}")))?;
+        let (reads, read_jobs) = flume::bounded::<ReadJob>(4096);
+        for i in 0..READERS {
+            let mut lite = Lite::open_reader(path)?;
+            let jobs = read_jobs.clone();
+            std::thread::Builder::new()
+                .name(format!("cartback-sqlite-read-{i}"))
+                .spawn(move || {
+                    while let Ok(job) = jobs.recv() {
+                        job(&mut lite);
+                    }
+                })
+                .map_err(|e| StoreError::Commit(format!("cannot start a SQLite reader: {e}")))?;
+        }
         Ok(SqlStore {
             writer,
             reader,
             backend: Backend::Sqlite,
             group: Some(group),
+            reads: Some(reads),
         })
     }
 
@@ -179,6 +196,11 @@ impl SqlStore {
         let source_id = ingest.source_id.to_string();
         let delivery_ids = ingest.delivery_ids.to_vec();
         let events = ingest.events.to_vec();
+        // JSON is written here, on the caller's task, not on the single writer thread.
+        let prepared = events
+            .iter()
+            .map(Prepared::of)
+            .collect::<StoreResult<Vec<_>>>()?;
         let received_at = ingest.received_at;
         let cursor = cursor.map(str::to_string);
         let options = options.clone();
@@ -190,7 +212,7 @@ impl SqlStore {
                     events: &events,
                     received_at,
                 };
-                let r = ingest_in(tx, ingest, cursor.as_deref(), &options).await;
+                let r = ingest_in(tx, ingest, &prepared, cursor.as_deref(), &options).await;
                 // A duplicate is answered, and changes nothing.
                 let keep = matches!(r, Ok(IngestOutcome::Accepted { .. }));
                 (r, keep)
@@ -258,6 +280,37 @@ impl SqlStore {
             tx.rollback().await?;
         }
         r
+    }
+}
+
+/// SQLite reader threads: each owns a read-only connection and runs the reads sent to it,
+/// statement after statement on its own thread (no hop per statement).
+const READERS: usize = 2;
+
+/// One read for a SQLite reader thread; it answers its caller itself.
+type ReadJob = Box<dyn for<'c> FnOnce(&'c mut dyn Exec) + Send>;
+
+impl SqlStore {
+    /// Runs the reads of `work` on one of SQLite's reader threads, or on the PostgreSQL pool.
+    pub(crate) async fn read<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut dyn Exec) -> BoxFut<'c, StoreResult<T>> + Send + 'static,
+    {
+        let Some(reads) = &self.reads else {
+            return work(&mut Pool(&self.reader)).await;
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: ReadJob = Box::new(move |x| {
+            let _ = reply.send(futures::executor::block_on(work(x)));
+        });
+        reads
+            .send_async(job)
+            .await
+            .map_err(|_| StoreError::Commit("the readers have stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Commit("a read was dropped".into()))?
     }
 }
 
@@ -385,6 +438,7 @@ fn wal_syncer(wal: std::path::PathBuf, rx: std::sync::mpsc::Receiver<Vec<Answer>
 async fn ingest_in(
     tx: &mut dyn Exec,
     ingest: Ingest<'_>,
+    prepared: &[Prepared],
     cursor: Option<&str>,
     options: &IngestOptions,
 ) -> StoreResult<IngestOutcome> {
@@ -406,7 +460,10 @@ async fn ingest_in(
     }
     let mut effects = Vec::with_capacity(ingest.events.len());
     for event in ingest.events {
-        let kind = apply_event(tx, event, received, options).await?;
+        let prep = prepared
+            .get(effects.len())
+            .ok_or_else(|| corrupt("an event without its prepared payload"))?;
+        let kind = apply_event(tx, event, prep, received, options).await?;
         effects.push(Effect {
             event_id: event.event_id.clone(),
             kind,
@@ -506,11 +563,17 @@ impl Store for SqlStore {
     }
 
     async fn cart(&self, id: &str) -> StoreResult<Option<CartRecord>> {
-        let row = sqlx::query(&format!("{CART_SELECT} WHERE c.id = $1"))
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await?;
-        row.map(|r| cart_record(&r)).transpose()
+        let id = id.to_string();
+        self.read(move |x| {
+            Box::pin(async move {
+                let row = query(&format!("{CART_SELECT} WHERE c.id = $1"))
+                    .bind(id)
+                    .fetch_optional(x)
+                    .await?;
+                row.map(|r| cart_record(&r)).transpose()
+            })
+        })
+        .await
     }
 
     async fn carts(&self, filter: &CartFilter) -> StoreResult<Vec<CartRecord>> {
@@ -537,19 +600,27 @@ impl Store for SqlStore {
             q = q.bind(b);
         }
         let rows = q.bind(i64::from(limit)).fetch_all(&self.reader).await?;
-        rows.iter().map(cart_record).collect()
+        rows.iter()
+            .map(|r| cart_record(&DbRow::from_any(r)?))
+            .collect()
     }
 
     async fn contact(&self, id: &str) -> StoreResult<Option<ContactRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {CONTACT_COLS} FROM contacts p WHERE p.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.reader)
-        .await?;
-        row.map(|r| contact_record(&r, ""))
-            .transpose()
-            .map(Option::flatten)
+        let id = id.to_string();
+        self.read(move |x| {
+            Box::pin(async move {
+                let row = query(&format!(
+                    "SELECT {CONTACT_COLS} FROM contacts p WHERE p.id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(x)
+                .await?;
+                row.map(|r| contact_record(&r, ""))
+                    .transpose()
+                    .map(Option::flatten)
+            })
+        })
+        .await
     }
 
     async fn close(&self) {
@@ -615,15 +686,21 @@ impl Store for SqlStore {
     }
 
     async fn run(&self, id: &str) -> StoreResult<Option<RunRecord>> {
-        E::run(&self.writer, id).await
+        let id = id.to_string();
+        self.read(move |x| Box::pin(async move { E::run(x, &id).await }))
+            .await
     }
 
     async fn runs_for_cart(&self, cart_id: &str) -> StoreResult<Vec<RunRecord>> {
-        E::runs_for_cart(&self.writer, cart_id).await
+        let cart_id = cart_id.to_string();
+        self.read(move |x| Box::pin(async move { E::runs_for_cart(x, &cart_id).await }))
+            .await
     }
 
     async fn engagement(&self, run_id: &str) -> StoreResult<Engagement> {
-        E::engagement(&self.reader, run_id).await
+        let run_id = run_id.to_string();
+        self.read(move |x| Box::pin(async move { E::engagement(x, &run_id).await }))
+            .await
     }
 
     async fn contact_tags(&self, contact_id: &str) -> StoreResult<Vec<String>> {
@@ -715,15 +792,21 @@ impl Store for SqlStore {
         source_id: &str,
         order_id: &str,
     ) -> StoreResult<Option<crate::model::OrderRecord>> {
-        E::order(&self.writer, source_id, order_id).await
+        let (source_id, order_id) = (source_id.to_string(), order_id.to_string());
+        self.read(move |x| Box::pin(async move { E::order(x, &source_id, &order_id).await }))
+            .await
     }
 
     async fn runs_for_contact(&self, contact_id: &str) -> StoreResult<Vec<RunRecord>> {
-        E::runs_for_contact(&self.writer, contact_id).await
+        let contact_id = contact_id.to_string();
+        self.read(move |x| Box::pin(async move { E::runs_for_contact(x, &contact_id).await }))
+            .await
     }
 
     async fn message_touches(&self, run_id: &str) -> StoreResult<Vec<crate::model::MessageTouch>> {
-        E::message_touches(&self.writer, run_id).await
+        let run_id = run_id.to_string();
+        self.read(move |x| Box::pin(async move { E::message_touches(x, &run_id).await }))
+            .await
     }
 
     async fn report_data(
@@ -736,7 +819,9 @@ impl Store for SqlStore {
     }
 
     async fn outbox_message(&self, id: &str) -> StoreResult<Option<OutboxRow>> {
-        E::outbox_message(&self.writer, id).await
+        let id = id.to_string();
+        self.read(move |x| Box::pin(async move { E::outbox_message(x, &id).await }))
+            .await
     }
 
     async fn message_link(&self, message_id: &str, index: u32) -> StoreResult<Option<String>> {
@@ -788,19 +873,41 @@ impl Store for SqlStore {
 
 // ---- applying events -------------------------------------------------------------------------
 
+/// An event's JSON, written before it reaches the writer.
+struct Prepared {
+    /// What the event log keeps.
+    payload: String,
+    /// A cart snapshot's line items.
+    items: Option<String>,
+}
+
+impl Prepared {
+    fn of(event: &Event) -> StoreResult<Prepared> {
+        // Erasure events keep no identifiers in the log: the log must not undo the erasure.
+        let payload = match &event.kind {
+            EventKind::Erasure(Erasure::Contact { .. }) => {
+                r#"{"type":"erasure","scope":"contact"}"#.to_string()
+            }
+            kind => serde_json::to_string(kind).map_err(corrupt)?,
+        };
+        let items = match &event.kind {
+            EventKind::CartUpdated(snap) | EventKind::CheckoutStarted(snap) => {
+                Some(serde_json::to_string(&snap.items).map_err(corrupt)?)
+            }
+            _ => None,
+        };
+        Ok(Prepared { payload, items })
+    }
+}
+
 async fn apply_event(
     tx: &mut dyn Exec,
     event: &Event,
+    prep: &Prepared,
     received: i64,
     options: &IngestOptions,
 ) -> StoreResult<EffectKind> {
-    // Erasure events keep no identifiers in the log: the log must not undo the erasure.
-    let payload = match &event.kind {
-        EventKind::Erasure(Erasure::Contact { .. }) => {
-            r#"{"type":"erasure","scope":"contact"}"#.to_string()
-        }
-        kind => serde_json::to_string(kind).map_err(corrupt)?,
-    };
+    let payload = prep.payload.as_str();
     let seq: Option<i64> = query_scalar(
         "INSERT INTO events (source_id, event_id, topic, kind, occurred_at, received_at, outcome, payload)
          VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)
@@ -825,10 +932,18 @@ async fn apply_event(
                 Some(c) => upsert_contact(tx, &event.source_id, c, to_ms(snap.updated_at)).await?,
                 None => None,
             };
-            let (cart_id, stale) =
-                upsert_cart(tx, &event.source_id, snap, contact_id.as_deref(), received).await?;
+            let items = prep.items.as_deref().unwrap_or("[]");
+            let (cart_id, stale, status) = upsert_cart(
+                tx,
+                &event.source_id,
+                snap,
+                items,
+                contact_id.as_deref(),
+                received,
+            )
+            .await?;
             if let (false, Some(after)) = (stale, options.cart_check_after) {
-                schedule_cart_check(tx, &cart_id, snap, after).await?;
+                schedule_cart_check(tx, &cart_id, status, snap, after).await?;
             }
             (
                 EffectKind::CartUpserted {
@@ -941,10 +1056,14 @@ async fn upsert_contact(
     if let Some(e) = &email_norm {
         existing = find_contact(tx, "email_norm", e, source_id).await?;
     }
+    // Who holds the phone, once looked up (`None`: not looked up yet).
+    let mut phone_holder: Option<Option<String>> = None;
     if existing.is_none() {
         if let Some(p) = &info.phone {
+            let found = find_contact(tx, "phone", p, source_id).await?;
+            phone_holder = Some(found.as_ref().map(|c| c.id.clone()));
             // A phone match belongs to someone else if they already have another email.
-            existing = find_contact(tx, "phone", p, source_id).await?.filter(|c| {
+            existing = found.filter(|c| {
                 email_norm.is_none() || c.email_norm.is_none() || c.email_norm == email_norm
             });
         }
@@ -957,10 +1076,15 @@ async fn upsert_contact(
     // Never take an email or phone that another contact holds.
     let phone = match &info.phone {
         Some(p) => {
-            let holder: Option<String> = query_scalar("SELECT id FROM contacts WHERE phone = $1")
-                .bind(p)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let holder: Option<String> = match phone_holder {
+                Some(h) => h,
+                None => {
+                    query_scalar("SELECT id FROM contacts WHERE phone = $1")
+                        .bind(p)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                }
+            };
             match (&holder, &existing) {
                 (Some(h), Some(e)) if *h != e.id => None,
                 (Some(_), None) => None,
@@ -1081,21 +1205,27 @@ async fn upsert_cart(
     tx: &mut dyn Exec,
     source_id: &str,
     snap: &CartSnapshot,
+    items: &str,
     contact_id: Option<&str>,
     received: i64,
-) -> StoreResult<(String, bool)> {
-    let items = serde_json::to_string(&snap.items).map_err(corrupt)?;
+) -> StoreResult<(String, bool, String)> {
     let item_count: i64 = snap.items.iter().map(|i| i64::from(i.quantity)).sum();
     let updated = to_ms(snap.updated_at);
     let completed = snap.completed_at.map(to_ms);
-    let existing = query("SELECT id, updated_at FROM carts WHERE source_id = $1 AND cart_key = $2")
-        .bind(source_id)
-        .bind(&snap.key)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let cart_id = match existing {
+    let existing =
+        query("SELECT id, updated_at, status FROM carts WHERE source_id = $1 AND cart_key = $2")
+            .bind(source_id)
+            .bind(&snap.key)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (cart_id, mut status) = match existing {
         None => {
             let id = new_id();
+            let status = if completed.is_some() {
+                "converted"
+            } else {
+                "open"
+            };
             query(
                 "INSERT INTO carts (id, source_id, cart_key, cart_token, checkout_token, platform_id, status,
                     contact_id, items, item_count, currency, subtotal_minor, total_minor, recovery_url,
@@ -1108,9 +1238,9 @@ async fn upsert_cart(
             .bind(&snap.cart_token)
             .bind(&snap.checkout_token)
             .bind(&snap.platform_id)
-            .bind(if completed.is_some() { "converted" } else { "open" })
+            .bind(status)
             .bind(contact_id)
-            .bind(&items)
+            .bind(items)
             .bind(item_count)
             .bind(snap.currency.code())
             .bind(snap.subtotal.map(|m| m.minor))
@@ -1122,7 +1252,7 @@ async fn upsert_cart(
             .bind(received)
             .execute(&mut *tx)
             .await?;
-            id
+            (id, status.to_string())
         }
         Some(row) => {
             let id: String = row.get("id")?;
@@ -1142,9 +1272,10 @@ async fn upsert_cart(
                 .bind(&id)
                 .execute(&mut *tx)
                 .await?;
-                return Ok((id, true));
+                let stored_status: String = row.get("status")?;
+                return Ok((id, true, stored_status));
             }
-            query(
+            let status: String = query(
                 "UPDATE carts SET cart_token = COALESCE($1, cart_token),
                     checkout_token = COALESCE($2, checkout_token), platform_id = COALESCE($3, platform_id),
                     contact_id = COALESCE($4, contact_id), items = $5, item_count = $6, currency = $7,
@@ -1152,13 +1283,13 @@ async fn upsert_cart(
                     updated_at = $11, completed_at = COALESCE($12, completed_at),
                     status = CASE WHEN $13 IS NOT NULL THEN 'converted' WHEN status = 'abandoned' THEN 'open' ELSE status END,
                     converted_at = COALESCE(converted_at, $14)
-                 WHERE id = $15",
+                 WHERE id = $15 RETURNING status",
             )
             .bind(&snap.cart_token)
             .bind(&snap.checkout_token)
             .bind(&snap.platform_id)
             .bind(contact_id)
-            .bind(&items)
+            .bind(items)
             .bind(item_count)
             .bind(snap.currency.code())
             .bind(snap.subtotal.map(|m| m.minor))
@@ -1169,9 +1300,10 @@ async fn upsert_cart(
             .bind(completed)
             .bind(completed)
             .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-            id
+            .fetch_one(&mut *tx)
+            .await?
+            .get("status")?;
+            (id, status)
         }
     };
     // An order that arrived before its cart (webhooks are unordered) converts it now.
@@ -1189,6 +1321,7 @@ async fn upsert_cart(
         let order_id: String = o.get("order_id")?;
         let placed_at: i64 = o.get("placed_at")?;
         convert_cart(tx, &cart_id, &order_id, placed_at).await?;
+        status = "converted".to_string();
         E::upsert_timer(
             tx,
             TimerKind::Attribute,
@@ -1203,7 +1336,7 @@ async fn upsert_cart(
             .execute(&mut *tx)
             .await?;
     }
-    Ok((cart_id, false))
+    Ok((cart_id, false, status))
 }
 
 /// The debounce: every fresh update of an open cart with items moves its abandonment check to
@@ -1211,14 +1344,11 @@ async fn upsert_cart(
 async fn schedule_cart_check(
     tx: &mut dyn Exec,
     cart_id: &str,
+    status: String,
     snap: &CartSnapshot,
     after: Duration,
 ) -> StoreResult<()> {
-    let status: Option<String> = query_scalar("SELECT status FROM carts WHERE id = $1")
-        .bind(cart_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let open = matches!(status.as_deref(), Some("open") | Some("abandoned"));
+    let open = matches!(status.as_str(), "open" | "abandoned");
     if open && !snap.items.is_empty() && snap.completed_at.is_none() {
         let due = to_ms(snap.updated_at)
             .saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX));
@@ -1514,7 +1644,7 @@ const CART_SELECT: &str = "SELECT c.id, c.source_id, c.cart_key, c.cart_token, c
     p.created_at AS p_created_at, p.updated_at AS p_updated_at
     FROM carts c LEFT JOIN contacts p ON p.id = c.contact_id";
 
-fn contact_record(r: &AnyRow, _prefix: &str) -> StoreResult<Option<ContactRecord>> {
+fn contact_record(r: &DbRow, _prefix: &str) -> StoreResult<Option<ContactRecord>> {
     let id: Option<String> = r.try_get("p_id")?;
     let Some(id) = id else { return Ok(None) };
     let email_consent: String = r.try_get("p_email_consent")?;
@@ -1537,7 +1667,7 @@ fn contact_record(r: &AnyRow, _prefix: &str) -> StoreResult<Option<ContactRecord
     }))
 }
 
-fn cart_record(r: &AnyRow) -> StoreResult<CartRecord> {
+fn cart_record(r: &DbRow) -> StoreResult<CartRecord> {
     let currency_code: String = r.try_get("currency")?;
     let currency = Currency::parse(&currency_code).map_err(corrupt)?;
     let status: String = r.try_get("status")?;

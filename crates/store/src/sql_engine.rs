@@ -400,30 +400,30 @@ fn run_record(r: &DbRow) -> StoreResult<RunRecord> {
     })
 }
 
-pub(crate) async fn run(pool: &AnyPool, id: &str) -> StoreResult<Option<RunRecord>> {
+pub(crate) async fn run(tx: &mut dyn Exec, id: &str) -> StoreResult<Option<RunRecord>> {
     let row = query(&format!("SELECT {RUN_COLS} FROM flow_runs WHERE id = $1"))
         .bind(id)
-        .fetch_optional(&mut Pool(pool))
+        .fetch_optional(&mut *tx)
         .await?;
     row.as_ref().map(run_record).transpose()
 }
 
-pub(crate) async fn runs_for_cart(pool: &AnyPool, cart_id: &str) -> StoreResult<Vec<RunRecord>> {
+pub(crate) async fn runs_for_cart(tx: &mut dyn Exec, cart_id: &str) -> StoreResult<Vec<RunRecord>> {
     let rows = query(&format!(
         "SELECT {RUN_COLS} FROM flow_runs WHERE cart_id = $1 ORDER BY enrolled_at, id"
     ))
     .bind(cart_id)
-    .fetch_all(&mut Pool(pool))
+    .fetch_all(&mut *tx)
     .await?;
     rows.iter().map(run_record).collect()
 }
 
-pub(crate) async fn engagement(pool: &AnyPool, run_id: &str) -> StoreResult<Engagement> {
+pub(crate) async fn engagement(tx: &mut dyn Exec, run_id: &str) -> StoreResult<Engagement> {
     let rows: Vec<String> = query_scalar(
         "SELECT DISTINCT e.status FROM message_events e JOIN outbox o ON o.id = e.message_id WHERE o.run_id = $1",
     )
     .bind(run_id)
-    .fetch_all(&mut Pool(pool))
+    .fetch_all(&mut *tx)
     .await?;
     let has = |s: &str| rows.iter().any(|r| r == s);
     Ok(Engagement {
@@ -603,10 +603,10 @@ pub(crate) async fn finish_outbox(
     Ok(changed == 1)
 }
 
-pub(crate) async fn outbox_message(pool: &AnyPool, id: &str) -> StoreResult<Option<OutboxRow>> {
+pub(crate) async fn outbox_message(tx: &mut dyn Exec, id: &str) -> StoreResult<Option<OutboxRow>> {
     let row = query(&format!("SELECT {OUTBOX_COLS} FROM outbox WHERE id = $1"))
         .bind(id)
-        .fetch_optional(&mut Pool(pool))
+        .fetch_optional(&mut *tx)
         .await?;
     row.as_ref().map(outbox_row).transpose()
 }
@@ -687,7 +687,7 @@ pub(crate) async fn redrive(
 }
 
 pub(crate) async fn order(
-    pool: &AnyPool,
+    tx: &mut dyn Exec,
     source_id: &str,
     order_id: &str,
 ) -> StoreResult<Option<OrderRecord>> {
@@ -697,7 +697,7 @@ pub(crate) async fn order(
     )
     .bind(source_id)
     .bind(order_id)
-    .fetch_optional(&mut Pool(pool))
+    .fetch_optional(&mut *tx)
     .await?;
     row.map(|r| {
         Ok(OrderRecord {
@@ -715,20 +715,20 @@ pub(crate) async fn order(
 }
 
 pub(crate) async fn runs_for_contact(
-    pool: &AnyPool,
+    tx: &mut dyn Exec,
     contact_id: &str,
 ) -> StoreResult<Vec<RunRecord>> {
     let rows = query(&format!(
         "SELECT {RUN_COLS} FROM flow_runs WHERE contact_id = $1 ORDER BY enrolled_at, id"
     ))
     .bind(contact_id)
-    .fetch_all(&mut Pool(pool))
+    .fetch_all(&mut *tx)
     .await?;
     rows.iter().map(run_record).collect()
 }
 
 pub(crate) async fn message_touches(
-    pool: &AnyPool,
+    tx: &mut dyn Exec,
     run_id: &str,
 ) -> StoreResult<Vec<MessageTouch>> {
     let rows = query(
@@ -739,7 +739,7 @@ pub(crate) async fn message_touches(
          FROM outbox o WHERE o.run_id = $1 AND o.status IN ('sent', 'unknown') ORDER BY o.step",
     )
     .bind(run_id)
-    .fetch_all(&mut Pool(pool))
+    .fetch_all(&mut *tx)
     .await?;
     rows.iter()
         .map(|r| {
