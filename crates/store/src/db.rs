@@ -450,13 +450,14 @@ impl rusqlite::ToSql for Val {
 impl Lite {
     /// Opens the writer's connection to the SQLite file at `path` (migrations already run).
     /// `synchronous = NORMAL`: a commit reaches the WAL, and the group writer's syncer flushes
-    /// the WAL before any caller hears of it (see `sql::group_writer`).
+    /// the WAL before any caller hears of it (see `sql::group_writer`). No automatic checkpoint:
+    /// the store's checkpointer thread copies the WAL back without stopping the writer.
     pub fn open(path: &str) -> StoreResult<Lite> {
         let conn = rusqlite::Connection::open(path).map_err(lite)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
              PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768;",
+             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 0;",
         )
         .map_err(lite)?;
         conn.set_prepared_statement_cache_capacity(256);

@@ -132,14 +132,21 @@ impl SqlStore {
         let lite = Lite::open(path)?;
         let (group, jobs) = tokio::sync::mpsc::channel(4096);
         let (synced, to_sync) = std::sync::mpsc::channel();
+        let (wrote, to_checkpoint) = std::sync::mpsc::channel();
         let wal = std::path::PathBuf::from(format!("{path}-wal"));
+        let checkpoints = Lite::open(path)?;
         let started = std::thread::Builder::new()
             .name("cartback-sqlite-writer".into())
             .spawn(move || group_writer(lite, jobs, synced))
             .and_then(|_| {
                 std::thread::Builder::new()
                     .name("cartback-sqlite-sync".into())
-                    .spawn(move || wal_syncer(wal, to_sync))
+                    .spawn(move || wal_syncer(wal, to_sync, wrote))
+            })
+            .and_then(|_| {
+                std::thread::Builder::new()
+                    .name("cartback-sqlite-checkpoint".into())
+                    .spawn(move || checkpointer(checkpoints, to_checkpoint))
             });
         started.map_err(|e| StoreError::Commit(format!("cannot start the SQLite writer: {e}")))?;
         let (reads, read_jobs) = flume::bounded::<ReadJob>(4096);
@@ -401,8 +408,13 @@ fn group_writer(
 /// An answer waiting for its commit to be durable.
 type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
 
-/// Flushes SQLite's WAL file to disk, then answers every caller whose commit it covers.
-fn wal_syncer(wal: std::path::PathBuf, rx: std::sync::mpsc::Receiver<Vec<Answer>>) {
+/// Flushes SQLite's WAL file to disk, then answers every caller whose commit it covers, and
+/// tells the checkpointer there is something to copy.
+fn wal_syncer(
+    wal: std::path::PathBuf,
+    rx: std::sync::mpsc::Receiver<Vec<Answer>>,
+    wrote: std::sync::mpsc::Sender<()>,
+) {
     let mut file: Option<std::fs::File> = None;
     while let Ok(first) = rx.recv() {
         let mut answers = first;
@@ -430,6 +442,24 @@ fn wal_syncer(wal: std::path::PathBuf, rx: std::sync::mpsc::Receiver<Vec<Answer>
         for deliver in answers {
             deliver(failure.as_deref());
         }
+        let _ = wrote.send(());
+    }
+}
+
+/// Copies the WAL back into the database file from a connection of its own, so the writer never
+/// stops for a checkpoint (its `wal_autocheckpoint` is off). `PASSIVE` never blocks the writer or
+/// the readers; a busy moment is simply retried on the next round.
+fn checkpointer(lite: Lite, rx: std::sync::mpsc::Receiver<()>) {
+    const PAUSE: Duration = Duration::from_millis(50);
+    while rx.recv().is_ok() {
+        while rx.try_recv().is_ok() {}
+        if let Err(e) = lite
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        {
+            tracing::warn!(error = %e, "WAL checkpoint failed; it is retried.");
+        }
+        std::thread::sleep(PAUSE);
     }
 }
 
