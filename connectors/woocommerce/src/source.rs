@@ -252,8 +252,12 @@ impl Ctx<'_> {
                     Some(s) => self.money(&field("subtotal"), s, c)?,
                     None => line,
                 };
-                let q = i64::from(l.quantity.max(1));
-                Money::new((base.minor + q / 2) / q, c)
+                // Rounded in i128: `minor + q / 2` overflows i64 for an amount near its bound.
+                let q = i128::from(l.quantity.max(1));
+                let minor = (i128::from(base.minor) + q / 2) / q;
+                let minor = i64::try_from(minor)
+                    .map_err(|_| self.schema(format!("{} is out of range", field("price"))))?;
+                Money::new(minor, c)
             }
         };
         Ok(LineItem {

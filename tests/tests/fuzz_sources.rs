@@ -1,0 +1,1783 @@
+//! Property tests over hostile input for every inbound source besides Shopify (`fuzz.rs` has
+//! Shopify): WooCommerce, Segment (the Webhooks destination and the `/v1/*` API mounts), HubSpot
+//! (v1, v2 and v3 signatures), Klaviyo (system and flow webhooks), SendGrid (the Signed Event
+//! Webhook), Twilio (status callbacks and inbound STOP / START) and Magento (the poller's
+//! translation of REST JSON). For each, as far as the platform has it:
+//!
+//! - (a) arbitrary bytes as the body, validly signed the way the platform signs, on every topic
+//!   or mode the connector knows: `translate` answers `Ok` or `Err`, never panics;
+//! - (b) JSON (Twilio: a form) shaped like the connector's fixtures, with fields kept, removed,
+//!   or swapped for arbitrary JSON values or values at the edges of what the field means: no
+//!   panic;
+//! - (c) arbitrary signature and timestamp header values: `verify` refuses, never panics (and a
+//!   valid signature over an arbitrary timestamp is accepted only inside the replay window).
+//!
+//! `PROPTEST_CASES=100000 cargo test -p cartback-e2e --test fuzz_sources` runs the long version;
+//! CI runs the default count.
+#![allow(clippy::unwrap_used)]
+
+use base64::Engine as _;
+use cartback_core::{verify, ContactInfo, InboundRequest, Source};
+use cartback_kit::{Secret, SecretList};
+use chrono::{DateTime, Utc};
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::sample::select;
+use serde_json::{json, Value};
+use std::sync::OnceLock;
+
+fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(512);
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        // ChaCha (the default) dominates a debug build's run time here; the cases need no
+        // cryptographic randomness.
+        rng_algorithm: proptest::test_runner::RngAlgorithm::XorShift,
+        ..ProptestConfig::default()
+    }
+}
+
+// ---- shared builders ----
+
+/// 2026-11-20T16:00:00Z, when every request is received (the connectors' own tests use it too).
+const NOW_SECS: i64 = 1_795_190_400;
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(NOW_SECS, 0).unwrap()
+}
+
+fn secrets(s: &str) -> SecretList {
+    SecretList::new(vec![Secret::new(s)])
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A POST received at [`now`]. A header value HTTP cannot carry (a line break, a control byte)
+/// is left out: no server would hand such a request to a source.
+fn inbound(source_id: &str, url: &str, headers: &[(&str, &[u8])], body: Vec<u8>) -> InboundRequest {
+    let mut h = http::HeaderMap::new();
+    for (name, value) in headers {
+        if let Ok(v) = http::HeaderValue::from_bytes(value) {
+            h.insert(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), v);
+        }
+    }
+    InboundRequest {
+        source_id: source_id.into(),
+        method: http::Method::POST,
+        url: url.into(),
+        headers: h,
+        body: body.into(),
+        received_at: now(),
+    }
+}
+
+/// The header as a source reads it: visible ASCII, trimmed; `None` when absent or blank.
+fn header_text(value: &[u8]) -> Option<String> {
+    http::HeaderValue::from_bytes(value)
+        .ok()
+        .and_then(|v| v.to_str().ok().map(|s| s.trim().to_string()))
+        .filter(|s| !s.is_empty())
+}
+
+/// Whether a request was accepted although `value` (a timestamp header) is not within `window`
+/// seconds of [`now`] by `parse`.
+fn accepted_outside_window(
+    accepted: bool,
+    value: &[u8],
+    window: i64,
+    parse: impl Fn(&str) -> Option<DateTime<Utc>>,
+) -> bool {
+    let inside = header_text(value)
+        .and_then(|t| parse(&t))
+        .is_some_and(|t| (t - now()).num_seconds().abs() <= window);
+    accepted && !inside
+}
+
+/// Header values an attacker may send for a signature or timestamp.
+fn header_value() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        ".{0,100}".prop_map(String::into_bytes),
+        vec(any::<u8>(), 0..100),
+        vec(any::<u8>(), 0..80).prop_map(|b| b64(&b).into_bytes()),
+        vec(any::<u8>(), 0..40).prop_map(|b| hex::encode(b).into_bytes()),
+        "-?[0-9]{0,22}(\\.[0-9]{0,6})?".prop_map(String::into_bytes),
+        select(edges(Kind::Time)).prop_map(|v| form_text(v).into_bytes()),
+    ]
+}
+
+/// Arbitrary bytes, or a fixture truncated or with a few bytes overwritten.
+fn hostile_bytes(fixture: &'static str) -> impl Strategy<Value = Vec<u8>> {
+    let bytes = fixture.as_bytes();
+    prop_oneof![
+        2 => vec(any::<u8>(), 0..512),
+        1 => (0..=bytes.len()).prop_map(move |n| bytes[..n].to_vec()),
+        1 => vec((any::<prop::sample::Index>(), any::<u8>()), 1..8).prop_map(move |flips| {
+            let mut b = bytes.to_vec();
+            for (i, x) in flips {
+                let at = i.index(b.len());
+                b[at] = x;
+            }
+            b
+        }),
+    ]
+}
+
+/// Arbitrary JSON: null, booleans, integers, u64, f64, strings up to 40 characters, `[]`, `{}`.
+fn any_json() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        ".{0,40}".prop_map(Value::from),
+        Just(json!([])),
+        Just(json!({})),
+    ]
+}
+
+/// What a field means, for the values at the edges of it.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Amount,
+    Count,
+    Id,
+    Text,
+    Time,
+    Currency,
+    Email,
+    Phone,
+    Country,
+    Any,
+    OneOf(&'static [&'static str]),
+}
+
+fn strs(list: &[&str]) -> Vec<Value> {
+    list.iter().map(|s| Value::from(*s)).collect()
+}
+
+/// Values at the edges of what a `kind` field holds: out of range, the wrong type, almost right.
+fn edges(kind: Kind) -> Vec<Value> {
+    let mut v = match kind {
+        Kind::Amount => strs(&[
+            "0",
+            "0.00",
+            "-0.005",
+            "9.995",
+            "12.50",
+            "1e3",
+            "1.5e-3",
+            "1E+2",
+            "1e64",
+            "1e65",
+            "-1e-65",
+            ".5",
+            "5.",
+            "+1",
+            "--1",
+            "1,00",
+            "NaN",
+            "-",
+            ".",
+            "١٢",
+            "92233720368547758.07",
+            "92233720368547758.06",
+            "-92233720368547758.07",
+            "9223372036854775807",
+            "9223372036854775808",
+            "92233720368547758.075",
+            "0.000000000000000000000001",
+        ]),
+        Kind::Count => strs(&["2", "2.0", "1e3", "-0", "4294967295", "99999999999", "1.5"]),
+        Kind::Id => strs(&[
+            "0",
+            "  42 ",
+            "9007199254740993",
+            "a/b?c#d&e=f",
+            "%2F%3A",
+            "{quote_id}",
+            "💥",
+        ]),
+        Kind::Text => strs(&[
+            "\u{0}",
+            "💥",
+            "a\nb",
+            "ǅİß",
+            "{sku}{product_id}{base_url}",
+            "%",
+            "\\",
+            "https://shop.example/p?x=1#y",
+        ]),
+        Kind::Time => strs(&[
+            "2026-11-20T15:59:30Z",
+            "2026-11-20T15:14:02",
+            "2026-11-20 15:04:05",
+            "2026-11-20 15:04:05.123456",
+            "+262143-12-31T23:59:59Z",
+            "-262144-01-01T00:00:00Z",
+            "9999-12-31T23:59:60Z",
+            "2026-02-30T00:00:00",
+            "2026-11-20T10:00:00+99:00",
+            "0",
+            "1795190400",
+            "1795190400000",
+            "1795190400.5",
+            "99999999999999999999",
+            "-1",
+        ]),
+        Kind::Currency => {
+            let mut v = strs(&[
+                "USD",
+                "usd",
+                "JPY",
+                "BHD",
+                "CLF",
+                "GBP",
+                "US",
+                "USDD",
+                "ÜSD",
+                "€€€",
+            ]);
+            v.push(json!(840));
+            v
+        }
+        Kind::Email => strs(&[
+            "a@b.c",
+            "Ann.Lee@Example.com",
+            "@",
+            "a@",
+            "@b",
+            "a@b@c",
+            "<a@b.c>",
+            "ä@ö.de",
+            "a@b.c\n",
+            "a b@c.d",
+        ]),
+        Kind::Phone => strs(&[
+            "+14158675309",
+            "(415) 867-5309",
+            "07911 123456",
+            "+",
+            "+0",
+            "+999999999999999999999",
+            "00",
+            "١٢٣",
+            "tel:+1",
+            "whatsapp:+14155550100",
+            "+1 415 867 5309 ext. 99",
+            "+44 20 7946 0958",
+        ]),
+        Kind::Country => strs(&["US", "GB", "gb", "XX", "USA", "1", "ÄÖ"]),
+        Kind::Any => vec![json!([null]), json!({"a": null}), json!([[]]), json!("{}")],
+        Kind::OneOf(list) => strs(list),
+    };
+    v.extend([
+        json!(""),
+        json!(" "),
+        json!(0),
+        json!(-1),
+        json!(1),
+        json!(2),
+        json!(3),
+        json!(i64::MAX),
+        json!(i64::MIN),
+        json!(u64::MAX),
+        json!(u64::from(u32::MAX)),
+        json!(u64::from(u32::MAX) + 1),
+        json!(1.5),
+        json!(2.0),
+        json!(19.900000000000002),
+        json!(-1.7763568394002505e-15),
+        json!(1e300),
+        json!(5e-324),
+        json!(true),
+        json!("x".repeat(300)),
+    ]);
+    v
+}
+
+/// What happens to one field of a fixture.
+#[derive(Debug, Clone)]
+enum Edit {
+    Keep,
+    Set(Value),
+    Remove,
+}
+
+/// A change to a field: an edge value, an arbitrary value, or removal.
+fn change(kind: Kind) -> BoxedStrategy<Edit> {
+    prop_oneof![
+        6 => select(edges(kind)).prop_map(Edit::Set),
+        4 => any_json().prop_map(Edit::Set),
+        2 => Just(Edit::Remove),
+    ]
+    .boxed()
+}
+
+/// One edit per field: mostly up to four fields changed and the rest kept (so the payload
+/// still gets past the fields it needs and reaches the code behind them), sometimes every
+/// field changed or kept at random. Only the changes used are drawn.
+fn edits(kinds: Vec<Kind>) -> impl Strategy<Value = Vec<Edit>> {
+    let n = kinds.len();
+    let changes: Vec<_> = kinds.iter().map(|k| change(*k)).collect();
+    let all: Vec<_> = changes
+        .iter()
+        .map(|c| prop_oneof![1 => Just(Edit::Keep), 1 => c.clone()])
+        .collect();
+    let some = proptest::sample::subsequence((0..n).collect::<Vec<_>>(), 0..=n.min(4))
+        .prop_flat_map(move |chosen| {
+            let drawn: Vec<_> = chosen.iter().map(|i| changes[*i].clone()).collect();
+            (Just(chosen), drawn)
+        })
+        .prop_map(move |(chosen, drawn)| {
+            let mut out = vec![Edit::Keep; n];
+            for (i, e) in chosen.into_iter().zip(drawn) {
+                out[i] = e;
+            }
+            out
+        });
+    prop_oneof![4 => some, 1 => all]
+}
+
+/// Applies `edit` at the JSON pointer `path` (a missing field is added, when its parent exists).
+fn apply(root: &mut Value, path: &str, edit: Edit) {
+    let (parent, key) = path.rsplit_once('/').unwrap();
+    let Some(parent) = root.pointer_mut(parent) else {
+        return;
+    };
+    match (parent, edit) {
+        (_, Edit::Keep) => {}
+        (Value::Object(o), Edit::Set(v)) => {
+            o.insert(key.to_string(), v);
+        }
+        (Value::Object(o), Edit::Remove) => {
+            o.remove(key);
+        }
+        (Value::Array(a), Edit::Set(v)) => {
+            if let Some(slot) = key.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
+                *slot = v;
+            }
+        }
+        (Value::Array(a), Edit::Remove) => {
+            if let Some(i) = key.parse::<usize>().ok().filter(|i| *i < a.len()) {
+                a.remove(i);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `base` with some of `fields` (JSON pointers, parents before children) removed or swapped
+/// for an arbitrary or edge value.
+fn shaped(base: Value, fields: &'static [(&'static str, Kind)]) -> impl Strategy<Value = Value> {
+    edits(fields.iter().map(|(_, k)| *k).collect()).prop_map(move |edits| {
+        let mut v = base.clone();
+        for ((path, _), e) in fields.iter().zip(edits) {
+            apply(&mut v, path, e);
+        }
+        v
+    })
+}
+
+/// One of `bases`, shaped by [`shaped`].
+fn shaped_one_of(
+    bases: Vec<Value>,
+    fields: &'static [(&'static str, Kind)],
+) -> impl Strategy<Value = Value> {
+    proptest::strategy::Union::new(bases.into_iter().map(|b| shaped(b, fields).boxed()))
+}
+
+fn json_of(text: &str) -> Value {
+    serde_json::from_str(text).unwrap()
+}
+
+fn bytes_of(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap()
+}
+
+/// A JSON value as a form field or header carries it.
+fn form_text(v: Value) -> String {
+    match v {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+// ---- WooCommerce ----
+
+mod woo {
+    use super::Kind::{self, *};
+
+    pub const SECRET: &str = "test_secret_key";
+    pub const URL: &str = "https://hub.example/webhooks/woo";
+    pub const ORDER: &str =
+        include_str!("../../connectors/woocommerce/tests/fixtures/order_pending.json");
+    pub const CART: &str =
+        include_str!("../../connectors/woocommerce/tests/fixtures/cart_abandoned.json");
+    /// Every topic the source routes, a case variant, one it ignores, and none at all.
+    pub const TOPICS: &[&str] = &[
+        "order.created",
+        "order.updated",
+        "action.woocommerce_cart_abandoned",
+        "cart_abandoned",
+        "Order.Updated",
+        "coupon.created",
+        "",
+    ];
+    pub const ORDER_TOPICS: &[&str] = &["order.created", "order.updated"];
+    pub const CART_TOPICS: &[&str] = &["action.woocommerce_cart_abandoned", "cart_abandoned"];
+    const STATUSES: &[&str] = &[
+        "pending",
+        "wc-pending",
+        "checkout-draft",
+        "on-hold",
+        "failed",
+        "processing",
+        "COMPLETED",
+        "cancelled",
+        "wc-",
+    ];
+    pub const ORDER_FIELDS: &[(&str, Kind)] = &[
+        ("/id", Id),
+        ("/status", OneOf(STATUSES)),
+        ("/currency", Currency),
+        ("/date_created_gmt", Time),
+        ("/date_modified_gmt", Time),
+        ("/date_paid_gmt", Time),
+        ("/total", Amount),
+        ("/customer_id", Id),
+        ("/order_key", Text),
+        ("/number", Text),
+        ("/payment_url", Text),
+        ("/billing", Any),
+        ("/billing/email", Email),
+        ("/billing/phone", Phone),
+        ("/billing/country", Country),
+        ("/billing/first_name", Text),
+        ("/line_items", Any),
+        ("/line_items/0/quantity", Count),
+        ("/line_items/0/price", Amount),
+        ("/line_items/1/subtotal", Amount),
+        ("/line_items/1/total", Amount),
+    ];
+    /// One line of `line_items` (the order around it is the fixture's).
+    pub const LINE_FIELDS: &[(&str, Kind)] = &[
+        ("/name", Text),
+        ("/quantity", Count),
+        ("/price", Amount),
+        ("/subtotal", Amount),
+        ("/total", Amount),
+        ("/product_id", Id),
+        ("/variation_id", Id),
+        ("/sku", Text),
+        ("/image", Any),
+        ("/image/src", Text),
+    ];
+    pub const CART_FIELDS: &[(&str, Kind)] = &[
+        ("/cart_id", Id),
+        ("/email", Email),
+        ("/phone", Phone),
+        ("/first_name", Text),
+        ("/country", Country),
+        ("/customer_id", Id),
+        ("/currency", Currency),
+        ("/updated_at", Time),
+        ("/recovery_url", Text),
+        ("/total", Amount),
+        ("/items", Any),
+        ("/items/0/name", Text),
+        ("/items/0/quantity", Count),
+        ("/items/0/price", Amount),
+        ("/items/0/product_id", Id),
+        ("/items/0/variation_id", Id),
+        ("/items/0/url", Text),
+        ("/items/0/image_url", Text),
+        ("/items/1/quantity", Count),
+        ("/items/1/price", Amount),
+    ];
+}
+
+fn woo_source() -> cartback_woocommerce::WooSource {
+    cartback_woocommerce::WooSource::new(cartback_woocommerce::WooSettings {
+        store_url: Some("https://shop.example".into()),
+        ..cartback_woocommerce::WooSettings::new(secrets(woo::SECRET))
+    })
+}
+
+/// A delivery signed as WooCommerce signs it (`cartback_woocommerce::verify::sign`).
+fn woo_request(topic: &str, body: Vec<u8>) -> InboundRequest {
+    let sig = cartback_woocommerce::verify::sign(woo::SECRET, &body);
+    inbound(
+        "woo",
+        woo::URL,
+        &[
+            ("x-wc-webhook-topic", topic.as_bytes()),
+            ("x-wc-webhook-signature", sig.as_bytes()),
+            ("x-wc-webhook-delivery-id", b"9c1d3ee5f0d4a2b3"),
+        ],
+        body,
+    )
+}
+
+fn woo_translate(topic: &str, body: Vec<u8>) {
+    let src = woo_source();
+    let req = woo_request(topic, body);
+    let _ = src.handshake(&req);
+    let v = verify(&src, &req).unwrap();
+    let _ = src.translate(v);
+}
+
+fn woo_order() -> impl Strategy<Value = Value> {
+    shaped(json_of(woo::ORDER), woo::ORDER_FIELDS)
+}
+
+fn woo_order_with_lines() -> impl Strategy<Value = Value> {
+    let order = json_of(woo::ORDER);
+    let lines = order["line_items"].as_array().unwrap().clone();
+    vec(shaped_one_of(lines, woo::LINE_FIELDS), 0..4).prop_map(move |lines| {
+        let mut o = order.clone();
+        o["line_items"] = Value::Array(lines);
+        o
+    })
+}
+
+fn woo_cart() -> impl Strategy<Value = Value> {
+    (shaped(json_of(woo::CART), woo::CART_FIELDS), any::<bool>()).prop_map(|(cart, wrapped)| {
+        if wrapped {
+            json!({"action": "woocommerce_cart_abandoned", "arg": cart})
+        } else {
+            cart
+        }
+    })
+}
+
+/// Found by `woocommerce_order_lines_never_panic`: a line without `price` takes its unit price
+/// from `subtotal / quantity`, whose rounding (`minor + quantity / 2`) overflowed i64 (a panic
+/// in debug builds, a wrapped negative price in release).
+#[test]
+fn woocommerce_huge_subtotal_over_quantity_is_exact() {
+    let mut order = json_of(woo::ORDER);
+    order["line_items"][1]["price"] = Value::Null;
+    order["line_items"][1]["subtotal"] = json!("92233720368547758.07");
+    order["line_items"][1]["quantity"] = json!(3);
+    let src = woo_source();
+    let req = woo_request("order.created", bytes_of(&order));
+    let t = src.translate(verify(&src, &req).unwrap()).unwrap();
+    let cartback_core::EventKind::CheckoutStarted(cart) = &t.events[0].kind else {
+        panic!("{t:?}");
+    };
+    assert_eq!(cart.items[1].unit_price.minor, i64::MAX / 3);
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn woocommerce_translation_never_panics_on_bytes(
+        body in hostile_bytes(woo::ORDER),
+        topic in select(woo::TOPICS),
+    ) {
+        woo_translate(topic, body);
+    }
+
+    #[test]
+    fn woocommerce_translation_never_panics_on_cart_bytes(
+        body in hostile_bytes(woo::CART),
+        topic in select(woo::CART_TOPICS),
+    ) {
+        woo_translate(topic, body);
+    }
+
+    #[test]
+    fn woocommerce_orders_never_panic(body in woo_order(), topic in select(woo::ORDER_TOPICS)) {
+        woo_translate(topic, bytes_of(&body));
+    }
+
+    #[test]
+    fn woocommerce_order_lines_never_panic(body in woo_order_with_lines(), topic in select(woo::ORDER_TOPICS)) {
+        woo_translate(topic, bytes_of(&body));
+    }
+
+    #[test]
+    fn woocommerce_abandoned_carts_never_panic(body in woo_cart(), topic in select(woo::CART_TOPICS)) {
+        woo_translate(topic, bytes_of(&body));
+    }
+
+    #[test]
+    fn woocommerce_refuses_hostile_signatures(
+        sig in header_value(),
+        topic in header_value(),
+        body in prop_oneof![vec(any::<u8>(), 0..64), "webhook_id=[0-9]{0,5}".prop_map(String::into_bytes)],
+    ) {
+        let req = inbound("woo", woo::URL, &[("x-wc-webhook-topic", &topic), ("x-wc-webhook-signature", &sig)], body);
+        let src = woo_source();
+        let _ = src.handshake(&req);
+        prop_assert!(src.verify(&req).is_err());
+    }
+}
+
+// ---- Segment ----
+
+mod seg {
+    use super::Kind::{self, *};
+
+    pub const WRITE_KEY: &str = "wk_9f2c4e7a1b";
+    pub const SHARED_SECRET: &str = "abc123";
+    pub const CHECKOUT: &str =
+        include_str!("../../connectors/segment/tests/fixtures/checkout_started.json");
+    pub const IDENTIFY: &str =
+        include_str!("../../connectors/segment/tests/fixtures/identify.json");
+    /// The Webhooks destination and every API mount (one with a case variant, trailing slash
+    /// and query).
+    pub const PATHS: &[&str] = &[
+        "/webhooks/seg",
+        "/v1/batch",
+        "/v1/track",
+        "/v1/identify",
+        "/v1/page",
+        "/V1/Track/?x=1",
+    ];
+    const TYPES: &[&str] = &["track", "identify", "page", "TRACK", "screen", "group"];
+    const EVENTS: &[&str] = &[
+        "Cart Viewed",
+        "Viewed Cart",
+        "Product Added",
+        "Removed Product",
+        "Checkout Started",
+        "started checkout",
+        "Order Completed",
+        "Completed Order",
+        "Product Viewed",
+    ];
+    pub const FIELDS: &[(&str, Kind)] = &[
+        ("/type", OneOf(TYPES)),
+        ("/event", OneOf(EVENTS)),
+        ("/messageId", Id),
+        ("/timestamp", Time),
+        ("/sentAt", Time),
+        ("/receivedAt", Time),
+        ("/userId", Id),
+        ("/anonymousId", Id),
+        ("/context", Any),
+        ("/context/traits", Any),
+        ("/context/traits/email", Email),
+        ("/context/traits/phone", Phone),
+        ("/context/locale", Text),
+        ("/context/timezone", Text),
+        ("/traits", Any),
+        ("/traits/email", Email),
+        ("/traits/phone", Phone),
+        ("/traits/firstName", Text),
+        ("/traits/last_name", Text),
+        ("/properties", Any),
+        ("/properties/currency", Currency),
+        ("/properties/value", Amount),
+        ("/properties/revenue", Amount),
+        ("/properties/total", Amount),
+        ("/properties/subtotal", Amount),
+        ("/properties/order_id", Id),
+        ("/properties/checkout_id", Id),
+        ("/properties/cart_id", Id),
+        ("/properties/email", Email),
+        ("/properties/checkout_url", Text),
+        ("/properties/products", Any),
+        ("/properties/products/0", Any),
+        ("/properties/products/0/price", Amount),
+        ("/properties/products/0/quantity", Count),
+        ("/properties/products/0/name", Text),
+        ("/properties/products/0/product_id", Id),
+        ("/properties/products/0/id", Id),
+        ("/properties/products/1/price", Amount),
+        ("/properties/products/1/quantity", Count),
+    ];
+}
+
+fn segment_source() -> cartback_segment::SegmentSource {
+    cartback_segment::SegmentSource::new(cartback_segment::SegmentSettings {
+        write_keys: secrets(seg::WRITE_KEY),
+        shared_secret: Some(secrets(seg::SHARED_SECRET)),
+        default_currency: None,
+    })
+}
+
+/// How a Segment request proves itself.
+#[derive(Debug, Clone, Copy)]
+enum SegAuth {
+    /// Webhook mode: `X-Signature` (over the first element for an array body, as Segment signs
+    /// batches); API mode: `Authorization: Basic`.
+    Signature,
+    /// `Authorization: Basic` with the write key (both modes).
+    Basic,
+    /// API mode: the body's `writeKey` when the body is an object; else `Basic`.
+    BodyKey,
+}
+
+fn seg_auth() -> impl Strategy<Value = SegAuth> {
+    select(vec![SegAuth::Signature, SegAuth::Basic, SegAuth::BodyKey])
+}
+
+fn segment_request(path: &str, auth: SegAuth, mut body: Value) -> InboundRequest {
+    let url = format!("https://hub.example{path}");
+    let webhook = path.starts_with("/webhooks/");
+    let basic = cartback_segment::verify::basic_auth(seg::WRITE_KEY);
+    match (webhook, auth) {
+        (true, SegAuth::Signature) => {
+            let bytes = bytes_of(&body);
+            let signed = cartback_segment::verify::first_array_element(&bytes).unwrap_or(&bytes);
+            let sig = cartback_segment::verify::sign(seg::SHARED_SECRET, signed);
+            inbound("seg", &url, &[("x-signature", sig.as_bytes())], bytes)
+        }
+        (false, SegAuth::BodyKey) if body.is_object() => {
+            body["writeKey"] = json!(seg::WRITE_KEY);
+            inbound("seg", &url, &[], bytes_of(&body))
+        }
+        _ => inbound(
+            "seg",
+            &url,
+            &[("authorization", basic.as_bytes())],
+            bytes_of(&body),
+        ),
+    }
+}
+
+fn segment_translate(req: &InboundRequest) {
+    let src = segment_source();
+    let v = verify(&src, req).unwrap();
+    let _ = src.translate(v);
+}
+
+/// A message shaped like the fixtures' `Checkout Started`, with identify traits.
+fn segment_message() -> impl Strategy<Value = Value> {
+    let mut msg = json_of(seg::CHECKOUT)["batch"][0].clone();
+    msg["traits"] = json_of(seg::IDENTIFY)["batch"][0]["traits"].clone();
+    msg["context"]["locale"] = json!("en-US");
+    msg["context"]["timezone"] = json!("Europe/Paris");
+    msg["receivedAt"] = json!("2026-11-20T15:04:31Z");
+    shaped(msg, seg::FIELDS)
+}
+
+/// Messages in each envelope Segment sends: a batch, a bare array (Webhooks destination
+/// batches), a single message, and a `batch` that is not an array.
+fn segment_body() -> impl Strategy<Value = Value> {
+    (
+        vec(segment_message(), 0..3),
+        0u8..4,
+        select(edges(Kind::Time)),
+    )
+        .prop_map(|(msgs, envelope, sent_at)| match envelope {
+            0 => json!({"batch": msgs, "sentAt": sent_at}),
+            1 => Value::Array(msgs),
+            2 => msgs.into_iter().next().unwrap_or_else(|| json!({})),
+            _ => json!({"batch": msgs.into_iter().next().unwrap_or(Value::Null)}),
+        })
+}
+
+/// `Authorization` values that never name the write key: arbitrary text, and `Basic` with
+/// arbitrary credentials, with the key as the password, or with the key followed by more.
+fn segment_bad_authorization() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        header_value(),
+        "(Basic|basic|BASIC|Bearer|Basic  )".prop_flat_map(|scheme| {
+            vec(any::<u8>(), 0..40)
+                .prop_map(move |cred| format!("{scheme} {}", b64(&cred)).into_bytes())
+        }),
+        ".{0,20}".prop_map(|user| format!(
+            "Basic {}",
+            b64(format!("{user}:{}", seg::WRITE_KEY).as_bytes())
+        )
+        .into_bytes()),
+        "[^:]{1,20}".prop_map(|more| format!(
+            "Basic {}",
+            b64(format!("{}{more}", seg::WRITE_KEY).as_bytes())
+        )
+        .into_bytes()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn segment_translation_never_panics_on_bytes(
+        body in hostile_bytes(seg::CHECKOUT),
+        path in select(seg::PATHS),
+        by_header in any::<bool>(),
+    ) {
+        let url = format!("https://hub.example{path}");
+        let req = if path.starts_with("/webhooks/") && !by_header {
+            let sig = cartback_segment::verify::sign(seg::SHARED_SECRET, &body);
+            inbound("seg", &url, &[("x-signature", sig.as_bytes())], body)
+        } else {
+            let basic = cartback_segment::verify::basic_auth(seg::WRITE_KEY);
+            inbound("seg", &url, &[("authorization", basic.as_bytes())], body)
+        };
+        segment_translate(&req);
+    }
+
+    #[test]
+    fn segment_messages_never_panic(body in segment_body(), path in select(seg::PATHS), auth in seg_auth()) {
+        segment_translate(&segment_request(path, auth, body));
+    }
+
+    #[test]
+    fn segment_refuses_hostile_signatures(
+        sig in header_value(),
+        auth in prop::option::of(segment_bad_authorization()),
+        body in vec(any::<u8>(), 0..64),
+    ) {
+        let mut headers: Vec<(&str, &[u8])> = vec![("x-signature", &sig)];
+        if let Some(a) = &auth {
+            headers.push(("authorization", a));
+        }
+        let req = inbound("seg", "https://hub.example/webhooks/seg", &headers, body);
+        prop_assert!(segment_source().verify(&req).is_err());
+    }
+
+    #[test]
+    fn segment_api_refuses_hostile_basic_auth(
+        auth in segment_bad_authorization(),
+        path in select(&seg::PATHS[1..]),
+        body in vec(any::<u8>(), 0..64),
+    ) {
+        let url = format!("https://hub.example{path}");
+        let req = inbound("seg", &url, &[("authorization", &auth)], body);
+        prop_assert!(segment_source().verify(&req).is_err());
+    }
+
+    #[test]
+    fn segment_api_accepts_the_write_key_with_any_password(
+        password in ".{0,40}",
+        path in select(&seg::PATHS[1..]),
+        body in vec(any::<u8>(), 0..64),
+    ) {
+        let url = format!("https://hub.example{path}");
+        let auth = format!("Basic {}", b64(format!("{}:{password}", seg::WRITE_KEY).as_bytes()));
+        let req = inbound("seg", &url, &[("authorization", auth.as_bytes())], body);
+        prop_assert!(segment_source().verify(&req).is_ok());
+    }
+
+    #[test]
+    fn segment_api_body_write_keys(key in any_json(), path in select(&seg::PATHS[1..])) {
+        let url = format!("https://hub.example{path}");
+        let body = bytes_of(&json!({"writeKey": key, "type": "track"}));
+        let accepted = segment_source().verify(&inbound("seg", &url, &[], body)).is_ok();
+        prop_assert_eq!(accepted, key.as_str().map(str::trim) == Some(seg::WRITE_KEY));
+    }
+}
+
+// ---- HubSpot ----
+
+mod hubspot {
+    use super::Kind::{self, *};
+
+    pub const SECRET: &str = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy";
+    pub const URL: &str = "https://hub.example/webhooks/hubspot";
+    pub const BATCH: &str =
+        include_str!("../../connectors/hubspot/tests/fixtures/contact_batch.json");
+    /// The signature versions: v1 without and with `X-HubSpot-Signature-Version`, v2, v3.
+    pub const VERSIONS: &[&str] = &["v1-implicit", "v1", "v2", "v3"];
+    const TYPES: &[&str] = &[
+        "contact.creation",
+        "contact.propertyChange",
+        "contact.deletion",
+        "contact.privacyDeletion",
+        "deal.creation",
+    ];
+    const PROPERTIES: &[&str] = &[
+        "email",
+        "phone",
+        "mobilephone",
+        "firstname",
+        "lastname",
+        "hs_email_optout",
+        "EMAIL",
+        "company",
+    ];
+    const VALUES: &[&str] = &[
+        "true",
+        "false",
+        "TRUE",
+        "Ann.Lee@Example.com",
+        "+1 (415) 867-5309",
+        "(415) 555-0100",
+        "not an email",
+    ];
+    pub const FIELDS: &[(&str, Kind)] = &[
+        ("/eventId", Id),
+        ("/subscriptionId", Id),
+        ("/portalId", Id),
+        ("/occurredAt", Time),
+        ("/subscriptionType", OneOf(TYPES)),
+        ("/attemptNumber", Count),
+        ("/objectId", Id),
+        ("/propertyName", OneOf(PROPERTIES)),
+        ("/propertyValue", OneOf(VALUES)),
+        ("/changeSource", Text),
+    ];
+}
+
+fn hubspot_source() -> cartback_hubspot::HubSpotSource {
+    cartback_hubspot::HubSpotSource::new(cartback_hubspot::HubSpotSettings::new(secrets(
+        hubspot::SECRET,
+    )))
+}
+
+/// A delivery to `url` signed with `version`, as HubSpot signs it.
+fn hubspot_request(version: &str, url: &str, body: Vec<u8>) -> InboundRequest {
+    use cartback_hubspot::verify::{signature_v1, signature_v2, signature_v3};
+    match version {
+        "v3" => {
+            let ts = (NOW_SECS * 1000).to_string();
+            let sig = signature_v3(hubspot::SECRET, "POST", url, &body, &ts);
+            inbound(
+                "hubspot",
+                url,
+                &[
+                    ("x-hubspot-signature-v3", sig.as_bytes()),
+                    ("x-hubspot-request-timestamp", ts.as_bytes()),
+                ],
+                body,
+            )
+        }
+        "v2" => {
+            let sig = signature_v2(hubspot::SECRET, "POST", url, &body);
+            inbound(
+                "hubspot",
+                url,
+                &[
+                    ("x-hubspot-signature", sig.as_bytes()),
+                    ("x-hubspot-signature-version", b"v2"),
+                ],
+                body,
+            )
+        }
+        "v1" => {
+            let sig = signature_v1(hubspot::SECRET, &body);
+            inbound(
+                "hubspot",
+                url,
+                &[
+                    ("x-hubspot-signature", sig.as_bytes()),
+                    ("x-hubspot-signature-version", b"V1"),
+                ],
+                body,
+            )
+        }
+        _ => {
+            let sig = signature_v1(hubspot::SECRET, &body);
+            inbound(
+                "hubspot",
+                url,
+                &[("x-hubspot-signature", sig.as_bytes())],
+                body,
+            )
+        }
+    }
+}
+
+fn hubspot_translate(version: &str, body: Vec<u8>) {
+    let src = hubspot_source();
+    let req = hubspot_request(version, hubspot::URL, body);
+    let v = verify(&src, &req).unwrap();
+    let _ = src.translate(v);
+}
+
+/// A batch of 0 to 4 events, each one of the fixture's with fields swapped.
+fn hubspot_batch() -> impl Strategy<Value = Value> {
+    let events = json_of(hubspot::BATCH).as_array().unwrap().clone();
+    vec(shaped_one_of(events, hubspot::FIELDS), 0..5).prop_map(Value::Array)
+}
+
+/// Paths and queries an attacker may request (the signed URI is the public URL of the request).
+fn hostile_path() -> impl Strategy<Value = String> {
+    prop_oneof![
+        ".{0,60}",
+        "(/[-a-zA-Z0-9._~!$&'()*+,;=:@%]{0,12}){0,4}(\\?[-a-zA-Z0-9._~!$&'()*+,;=:@%/?]{0,30})?",
+        "(%[0-9a-fA-F]{0,2}[a-z]?){0,12}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn hubspot_translation_never_panics_on_bytes(
+        body in hostile_bytes(hubspot::BATCH),
+        version in select(hubspot::VERSIONS),
+    ) {
+        hubspot_translate(version, body);
+    }
+
+    #[test]
+    fn hubspot_events_never_panic(body in hubspot_batch(), version in select(hubspot::VERSIONS)) {
+        hubspot_translate(version, bytes_of(&body));
+    }
+
+    #[test]
+    fn hubspot_refuses_hostile_signatures(
+        v3 in prop::option::of(header_value()),
+        ts in prop::option::of(header_value()),
+        v1 in prop::option::of(header_value()),
+        version in prop::option::of(prop_oneof![header_value(), select(vec![b"v1".to_vec(), b"v2".to_vec(), b"v3".to_vec()])]),
+        body in vec(any::<u8>(), 0..64),
+    ) {
+        let mut headers: Vec<(&str, &[u8])> = Vec::new();
+        for (name, value) in [
+            ("x-hubspot-signature-v3", &v3),
+            ("x-hubspot-request-timestamp", &ts),
+            ("x-hubspot-signature", &v1),
+            ("x-hubspot-signature-version", &version),
+        ] {
+            if let Some(v) = value {
+                headers.push((name, v));
+            }
+        }
+        let req = inbound("hubspot", hubspot::URL, &headers, body);
+        prop_assert!(hubspot_source().verify(&req).is_err());
+    }
+
+    #[test]
+    fn hubspot_v3_accepts_only_timestamps_in_the_window(
+        ts in prop_oneof![header_value(), (-400_000i64..400_000).prop_map(|d| (NOW_SECS * 1000 + d).to_string().into_bytes())],
+        body in vec(any::<u8>(), 0..64),
+    ) {
+        let signed = header_text(&ts).unwrap_or_default();
+        let sig = cartback_hubspot::verify::signature_v3(hubspot::SECRET, "POST", hubspot::URL, &body, &signed);
+        let req = inbound("hubspot", hubspot::URL, &[("x-hubspot-signature-v3", sig.as_bytes()), ("x-hubspot-request-timestamp", &ts)], body);
+        let accepted = hubspot_source().verify(&req).is_ok();
+        let millis = |t: &str| t.parse::<i64>().ok().and_then(DateTime::from_timestamp_millis);
+        prop_assert!(!accepted_outside_window(accepted, &ts, 300, millis));
+    }
+
+    #[test]
+    fn hubspot_signatures_over_any_url_verify(
+        path in hostile_path(),
+        version in select(&hubspot::VERSIONS[1..]),
+        body in vec(any::<u8>(), 0..64),
+    ) {
+        let url = format!("{}{path}", hubspot::URL);
+        let req = hubspot_request(version, &url, body);
+        prop_assert!(hubspot_source().verify(&req).is_ok());
+    }
+}
+
+// ---- Klaviyo ----
+
+mod klaviyo {
+    use super::Kind::{self, *};
+
+    pub const SECRET: &str = "kl_whsec_4c1f9b2e7d";
+    pub const WEBHOOK_ID: &str = "01JD7ZQ8W3K5M2N4P6R8T0V2X4";
+    pub const URL: &str = "https://hub.example/webhooks/kl";
+    pub const SYSTEM: &str =
+        include_str!("../../connectors/klaviyo/tests/fixtures/system_batch.json");
+    pub const FLOW: &str =
+        include_str!("../../connectors/klaviyo/tests/fixtures/flow_webhook.json");
+    /// Signed with `Klaviyo-Webhook-Id`, signed without it, and a flow webhook's shared secret.
+    pub const MODES: &[&str] = &["signed", "signed-no-id", "flow"];
+    /// Timestamps within the window in each form Klaviyo may send.
+    pub const TIMESTAMPS: &[&str] = &[
+        "2026-11-20T15:59:30Z",
+        "1795190370",
+        "1795190370000",
+        "1795190370.25",
+    ];
+    const TOPICS: &[&str] = &[
+        "event:klaviyo.unsubscribed_from_email_marketing",
+        "marked_email_as_spam",
+        "event:klaviyo.subscribed_to_email_marketing",
+        "EVENT:KLAVIYO.UNSUBSCRIBED_FROM_SMS_MARKETING",
+        "subscribed_to_sms_marketing",
+        "updated_email_preferences",
+        "profile.created",
+        "profile:merged",
+        "event:klaviyo.email_delivered",
+    ];
+    const CONSENTS: &[&str] = &[
+        "SUBSCRIBED",
+        "unsubscribed",
+        "NEVER_SUBSCRIBED",
+        "not_subscribed",
+        "maybe",
+    ];
+    pub const SYSTEM_FIELDS: &[(&str, Kind)] = &[
+        ("/data", Any),
+        ("/data/0/external_id", Id),
+        ("/data/0/topic", OneOf(TOPICS)),
+        ("/data/0/payload", Any),
+        ("/data/0/payload/data/attributes/datetime", Time),
+        ("/data/0/payload/data/attributes/timestamp", Time),
+        ("/data/0/payload/included", Any),
+        (
+            "/data/0/payload/included/0/type",
+            OneOf(&["profile", "event"]),
+        ),
+        ("/data/0/payload/included/0/attributes/email", Email),
+        ("/data/0/payload/included/0/attributes/phone_number", Phone),
+        ("/data/0/payload/included/0/attributes/external_id", Id),
+        ("/data/1/topic", OneOf(TOPICS)),
+        (
+            "/data/1/payload/data/attributes/event_properties/$phone_number",
+            Phone,
+        ),
+        ("/data/3/topic", OneOf(TOPICS)),
+        ("/data/3/payload/data/type", OneOf(&["profile", "event"])),
+        ("/data/3/payload/data/attributes/email", Email),
+        ("/data/3/payload/data/attributes/first_name", Text),
+        ("/data/3/payload/data/attributes/locale", Text),
+        ("/data/3/payload/data/attributes/location", Any),
+        ("/data/3/payload/data/attributes/location/timezone", Text),
+        ("/data/3/payload/data/attributes/updated", Time),
+        (
+            "/data/3/payload/data/attributes/subscriptions/email/marketing/consent",
+            OneOf(CONSENTS),
+        ),
+        (
+            "/data/3/payload/data/attributes/subscriptions/sms/marketing/consent",
+            OneOf(CONSENTS),
+        ),
+        ("/meta", Any),
+        ("/meta/klaviyo_webhook_id", OneOf(&[WEBHOOK_ID, "other"])),
+        ("/meta/timestamp", Time),
+    ];
+    pub const FLOW_FIELDS: &[(&str, Kind)] = &[
+        ("/event_id", Id),
+        ("/email", Email),
+        ("/phone_number", Phone),
+        ("/first_name", Text),
+        ("/last_name", Text),
+        ("/email_consent", OneOf(CONSENTS)),
+        ("/sms_consent", OneOf(CONSENTS)),
+        ("/occurred_at", Time),
+        ("/external_id", Id),
+    ];
+}
+
+fn klaviyo_source() -> cartback_klaviyo::KlaviyoSource {
+    cartback_klaviyo::KlaviyoSource::new(cartback_klaviyo::KlaviyoSettings::new(secrets(
+        klaviyo::SECRET,
+    )))
+}
+
+/// A delivery in `mode`, signed at `ts` as Klaviyo signs it (or carrying the flow secret).
+fn klaviyo_request(mode: &str, ts: &str, body: Vec<u8>) -> InboundRequest {
+    let sig = cartback_klaviyo::verify::sign(klaviyo::SECRET, &body, ts);
+    let mut headers: Vec<(&str, &[u8])> = match mode {
+        "flow" => vec![("x-cartback-secret", klaviyo::SECRET.as_bytes())],
+        _ => vec![
+            ("klaviyo-signature", sig.as_bytes()),
+            ("klaviyo-timestamp", ts.as_bytes()),
+        ],
+    };
+    if mode == "signed" {
+        headers.push(("klaviyo-webhook-id", klaviyo::WEBHOOK_ID.as_bytes()));
+    }
+    inbound("kl", klaviyo::URL, &headers, body)
+}
+
+fn klaviyo_translate(mode: &str, ts: &str, body: Vec<u8>) {
+    let src = klaviyo_source();
+    let req = klaviyo_request(mode, ts, body);
+    let v = verify(&src, &req).unwrap();
+    let _ = src.translate(v);
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn klaviyo_translation_never_panics_on_bytes(
+        body in prop_oneof![hostile_bytes(klaviyo::SYSTEM), hostile_bytes(klaviyo::FLOW)],
+        mode in select(klaviyo::MODES),
+        ts in select(klaviyo::TIMESTAMPS),
+    ) {
+        klaviyo_translate(mode, ts, body);
+    }
+
+    #[test]
+    fn klaviyo_system_webhooks_never_panic(
+        body in shaped(json_of(klaviyo::SYSTEM), klaviyo::SYSTEM_FIELDS),
+        mode in select(klaviyo::MODES),
+        ts in select(klaviyo::TIMESTAMPS),
+    ) {
+        klaviyo_translate(mode, ts, bytes_of(&body));
+    }
+
+    #[test]
+    fn klaviyo_flow_webhooks_never_panic(
+        body in shaped(json_of(klaviyo::FLOW), klaviyo::FLOW_FIELDS),
+        mode in select(klaviyo::MODES),
+        ts in select(klaviyo::TIMESTAMPS),
+    ) {
+        klaviyo_translate(mode, ts, bytes_of(&body));
+    }
+
+    #[test]
+    fn klaviyo_refuses_hostile_signatures(
+        sig in prop::option::of(header_value()),
+        ts in prop::option::of(header_value()),
+        shared in prop::option::of(header_value()),
+        body in vec(any::<u8>(), 0..64),
+    ) {
+        let mut headers: Vec<(&str, &[u8])> = Vec::new();
+        for (name, value) in [
+            ("klaviyo-signature", &sig),
+            ("klaviyo-timestamp", &ts),
+            ("x-cartback-secret", &shared),
+        ] {
+            if let Some(v) = value {
+                headers.push((name, v));
+            }
+        }
+        let req = inbound("kl", klaviyo::URL, &headers, body);
+        prop_assert!(klaviyo_source().verify(&req).is_err());
+    }
+
+    #[test]
+    fn klaviyo_accepts_only_timestamps_in_the_window(
+        ts in prop_oneof![header_value(), (-700i64..700).prop_map(|d| (NOW_SECS + d).to_string().into_bytes())],
+        body in vec(any::<u8>(), 0..64),
+    ) {
+        let signed = header_text(&ts).unwrap_or_default();
+        let sig = cartback_klaviyo::verify::sign(klaviyo::SECRET, &body, &signed);
+        let req = inbound("kl", klaviyo::URL, &[("klaviyo-signature", sig.as_bytes()), ("klaviyo-timestamp", &ts)], body);
+        let accepted = klaviyo_source().verify(&req).is_ok();
+        prop_assert!(!accepted_outside_window(accepted, &ts, 600, cartback_klaviyo::verify::parse_timestamp));
+    }
+}
+
+// ---- SendGrid ----
+
+mod sendgrid {
+    use super::Kind::{self, *};
+
+    pub const URL: &str = "https://hub.example.com/webhooks/sendgrid";
+    pub const EVENTS: &str =
+        include_str!("../../connectors/sendgrid/tests/fixtures/events_batch.json");
+    const NAMES: &[&str] = &[
+        "processed",
+        "deferred",
+        "delivered",
+        "open",
+        "click",
+        "bounce",
+        "dropped",
+        "spamreport",
+        "unsubscribe",
+        "group_unsubscribe",
+        "group_resubscribe",
+        "Delivered",
+    ];
+    pub const FIELDS: &[(&str, Kind)] = &[
+        ("/email", Email),
+        ("/timestamp", Time),
+        ("/event", OneOf(NAMES)),
+        ("/sg_event_id", Id),
+        (
+            "/sg_message_id",
+            OneOf(&[".", "abc.def", ".x", "x.", "..", " . "]),
+        ),
+        ("/url", Text),
+        ("/reason", Text),
+        ("/message_id", Id),
+        ("/category", Any),
+    ];
+}
+
+/// The signing key SendGrid's own tests use (`SigningKey::from_slice(&[7u8; 32])`) and a source
+/// configured with its public half.
+fn sendgrid() -> &'static (p256::ecdsa::SigningKey, cartback_sendgrid::SendGridEvents) {
+    static SOURCE: OnceLock<(p256::ecdsa::SigningKey, cartback_sendgrid::SendGridEvents)> =
+        OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let key = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let mut settings = cartback_sendgrid::SendGridSettings::new(
+            Secret::new("SG.test-key.secret-part"),
+            "Shop <shop@example.com>",
+        );
+        settings.event_webhook_public_key =
+            Some(cartback_sendgrid::verify::public_key_base64(&key).unwrap());
+        let src = cartback_sendgrid::SendGridEvents::new(settings);
+        assert!(src.requires_signature());
+        (key, src)
+    })
+}
+
+fn sendgrid_request(ts: &[u8], sig: &[u8], body: Vec<u8>) -> InboundRequest {
+    use cartback_sendgrid::verify::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
+    inbound(
+        "sendgrid",
+        sendgrid::URL,
+        &[(SIGNATURE_HEADER, sig), (TIMESTAMP_HEADER, ts)],
+        body,
+    )
+}
+
+/// A delivery signed now, as SendGrid signs it.
+fn sendgrid_translate(body: Vec<u8>) {
+    let (key, src) = sendgrid();
+    let ts = NOW_SECS.to_string();
+    let sig = cartback_sendgrid::verify::sign(key, &ts, &body);
+    let req = sendgrid_request(ts.as_bytes(), sig.as_bytes(), body);
+    let v = verify(src, &req).unwrap();
+    let _ = src.translate(v);
+}
+
+/// A delivery to a source without a verification key (accepted unsigned). Translation does not
+/// depend on the key, and an ECDSA signature costs milliseconds in a debug build: the shaped
+/// payloads use this, the arbitrary bytes above are signed.
+fn sendgrid_translate_unsigned(body: Vec<u8>) {
+    static UNSIGNED: OnceLock<cartback_sendgrid::SendGridEvents> = OnceLock::new();
+    let src = UNSIGNED.get_or_init(|| {
+        let src = cartback_sendgrid::SendGridEvents::new(cartback_sendgrid::SendGridSettings::new(
+            Secret::new("SG.test-key.secret-part"),
+            "Shop <shop@example.com>",
+        ));
+        assert!(!src.requires_signature());
+        src
+    });
+    let req = inbound("sendgrid", sendgrid::URL, &[], body);
+    let v = verify(src, &req).unwrap();
+    let _ = src.translate(v);
+}
+
+fn sendgrid_events() -> impl Strategy<Value = Value> {
+    let events = json_of(sendgrid::EVENTS).as_array().unwrap().clone();
+    vec(shaped_one_of(events, sendgrid::FIELDS), 0..5).prop_map(Value::Array)
+}
+
+/// Signatures that are not SendGrid's: arbitrary headers, base64 of arbitrary bytes, and DER
+/// `SEQUENCE` headers with arbitrary contents.
+fn sendgrid_bad_signature() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        header_value(),
+        (any::<u8>(), vec(any::<u8>(), 0..80)).prop_map(|(len, rest)| {
+            let mut der = vec![0x30, len, 0x02];
+            der.extend(rest);
+            b64(&der).into_bytes()
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn sendgrid_translation_never_panics_on_bytes(body in hostile_bytes(sendgrid::EVENTS)) {
+        sendgrid_translate(body);
+    }
+
+    #[test]
+    fn sendgrid_events_never_panic(body in sendgrid_events()) {
+        sendgrid_translate_unsigned(bytes_of(&body));
+    }
+
+    #[test]
+    fn sendgrid_refuses_hostile_signatures(
+        sig in sendgrid_bad_signature(),
+        ts in prop_oneof![header_value(), Just(NOW_SECS.to_string().into_bytes())],
+        body in vec(any::<u8>(), 0..64),
+    ) {
+        let (_, src) = sendgrid();
+        prop_assert!(src.verify(&sendgrid_request(&ts, &sig, body)).is_err());
+    }
+
+    #[test]
+    fn sendgrid_accepts_only_timestamps_in_the_window(
+        ts in prop_oneof![header_value(), (-700i64..700).prop_map(|d| (NOW_SECS + d).to_string().into_bytes())],
+        body in vec(any::<u8>(), 0..64),
+    ) {
+        let (key, src) = sendgrid();
+        // SendGrid signs the timestamp header exactly as sent (untrimmed).
+        let signed = http::HeaderValue::from_bytes(&ts)
+            .ok()
+            .and_then(|v| v.to_str().ok().map(str::to_string))
+            .unwrap_or_default();
+        let sig = cartback_sendgrid::verify::sign(key, &signed, &body);
+        let accepted = src.verify(&sendgrid_request(&ts, sig.as_bytes(), body)).is_ok();
+        let secs = |t: &str| t.parse::<i64>().ok().and_then(|s| DateTime::from_timestamp(s, 0));
+        prop_assert!(!accepted_outside_window(accepted, &ts, 600, secs));
+    }
+}
+
+// ---- Twilio ----
+
+mod twilio {
+    use super::Kind::{self, *};
+
+    pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
+    pub const TOKEN: &str = "12345";
+    pub const URL: &str = "https://hub.example/webhooks/sms";
+    pub const FORMS: &[&str] = &[
+        include_str!("../../connectors/twilio/tests/fixtures/status_delivered.form"),
+        include_str!("../../connectors/twilio/tests/fixtures/status_failed_21610.form"),
+        include_str!("../../connectors/twilio/tests/fixtures/status_undelivered.form"),
+        include_str!("../../connectors/twilio/tests/fixtures/status_sent.form"),
+        include_str!("../../connectors/twilio/tests/fixtures/inbound_stop.form"),
+        include_str!("../../connectors/twilio/tests/fixtures/inbound_start.form"),
+        include_str!("../../connectors/twilio/tests/fixtures/inbound_reply.form"),
+    ];
+    /// Form-encoded (as Twilio sends), without a content type, and a JSON body signed by its
+    /// `bodySHA256`.
+    pub const MODES: &[&str] = &["form", "untyped", "json"];
+    const STATUSES: &[&str] = &[
+        "delivered",
+        "undelivered",
+        "failed",
+        "sent",
+        "queued",
+        "received",
+        "DELIVERED",
+        " failed ",
+    ];
+    const CODES: &[&str] = &["21610", "30003", "-1", "99999999999", "21610.0", " 21610 "];
+    const ACCOUNTS: &[&str] = &[ACCOUNT_SID, "AC", " AC0123456789abcdef0123456789abcdef "];
+    const BODIES: &[&str] = &[
+        "STOP",
+        "stop please",
+        "Start",
+        "UNSTOP!",
+        "yes",
+        "  Stop. ",
+        "STOP\u{0}",
+        "ß stop",
+        "ǅ",
+        "!!!",
+    ];
+    const OPT_OUT_TYPES: &[&str] = &["STOP", "START", "HELP", "stop"];
+    pub const FIELDS: &[(&str, Kind)] = &[
+        ("MessageSid", Id),
+        ("SmsSid", Id),
+        ("MessageStatus", OneOf(STATUSES)),
+        ("SmsStatus", OneOf(STATUSES)),
+        ("ErrorCode", OneOf(CODES)),
+        ("AccountSid", OneOf(ACCOUNTS)),
+        ("MessagingServiceSid", Id),
+        ("From", Phone),
+        ("To", Phone),
+        ("Body", OneOf(BODIES)),
+        ("OptOutType", OneOf(OPT_OUT_TYPES)),
+    ];
+}
+
+fn twilio_source() -> cartback_twilio::TwilioEvents {
+    cartback_twilio::TwilioEvents::new(cartback_twilio::TwilioSettings::with_from(
+        twilio::ACCOUNT_SID,
+        Secret::new(twilio::TOKEN),
+        "+15017122661",
+    ))
+}
+
+/// A request in `mode` to `url`, signed as Twilio signs it.
+fn twilio_request(mode: &str, url: &str, body: Vec<u8>) -> InboundRequest {
+    use cartback_twilio::payload::form_pairs;
+    use cartback_twilio::verify::body_sha256;
+    match mode {
+        "json" => {
+            let url = format!("{url}?bodySHA256={}", body_sha256(&body));
+            let sig = cartback_twilio::signature(twilio::TOKEN, &url, &[]);
+            inbound(
+                "sms",
+                &url,
+                &[
+                    ("x-twilio-signature", sig.as_bytes()),
+                    ("content-type", b"application/json"),
+                ],
+                body,
+            )
+        }
+        "untyped" => {
+            let sig = cartback_twilio::signature(twilio::TOKEN, url, &form_pairs(&body));
+            inbound("sms", url, &[("x-twilio-signature", sig.as_bytes())], body)
+        }
+        _ => {
+            let sig = cartback_twilio::signature(twilio::TOKEN, url, &form_pairs(&body));
+            inbound(
+                "sms",
+                url,
+                &[
+                    ("x-twilio-signature", sig.as_bytes()),
+                    (
+                        "content-type",
+                        b"application/x-www-form-urlencoded; charset=utf-8",
+                    ),
+                ],
+                body,
+            )
+        }
+    }
+}
+
+fn twilio_translate(mode: &str, body: Vec<u8>) {
+    let src = twilio_source();
+    let req = twilio_request(mode, twilio::URL, body);
+    let v = verify(&src, &req).unwrap();
+    let _ = src.translate(v);
+}
+
+/// One of the fixture forms with some fields removed, replaced or sent twice, encoded.
+fn twilio_form() -> impl Strategy<Value = Vec<u8>> {
+    let kinds = twilio::FIELDS.iter().map(|(_, k)| *k).collect();
+    (
+        select(twilio::FORMS),
+        edits(kinds),
+        vec(any::<bool>(), twilio::FIELDS.len()),
+    )
+        .prop_map(|(form, edits, twice)| {
+            let mut pairs: Vec<(String, String)> =
+                url::form_urlencoded::parse(form.trim().as_bytes())
+                    .into_owned()
+                    .collect();
+            for (((name, _), e), twice) in twilio::FIELDS.iter().zip(edits).zip(twice) {
+                match e {
+                    Edit::Keep => {}
+                    Edit::Remove => pairs.retain(|(k, _)| k != name),
+                    Edit::Set(v) => {
+                        if !twice {
+                            pairs.retain(|(k, _)| k != name);
+                        }
+                        pairs.push((name.to_string(), form_text(v)));
+                    }
+                }
+            }
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish()
+                .into_bytes()
+        })
+}
+
+/// The value of `name` in the query of `url`, read as Twilio's check reads it.
+fn query_has(url: &str, name: &str) -> bool {
+    url.split_once('?').is_some_and(|(_, q)| {
+        let q = q.split('#').next().unwrap_or_default();
+        url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == name)
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn twilio_translation_never_panics_on_bytes(
+        body in prop_oneof![vec(any::<u8>(), 0..512), proptest::strategy::Union::new(twilio::FORMS.iter().map(|f| hostile_bytes(f)))],
+        mode in select(twilio::MODES),
+    ) {
+        twilio_translate(mode, body);
+    }
+
+    #[test]
+    fn twilio_callbacks_never_panic(body in twilio_form(), mode in select(&twilio::MODES[..2])) {
+        twilio_translate(mode, body);
+    }
+
+    #[test]
+    fn twilio_refuses_hostile_signatures(
+        sig in header_value(),
+        content_type in prop::option::of(prop_oneof![header_value(), Just(b"application/x-www-form-urlencoded".to_vec())]),
+        path in prop_oneof![Just(String::new()), hostile_path()],
+        body in prop_oneof![vec(any::<u8>(), 0..64), select(twilio::FORMS).prop_map(|f| f.as_bytes().to_vec())],
+    ) {
+        let url = format!("{}{path}", twilio::URL);
+        let mut headers: Vec<(&str, &[u8])> = vec![("x-twilio-signature", &sig)];
+        if let Some(ct) = &content_type {
+            headers.push(("content-type", ct));
+        }
+        prop_assert!(twilio_source().verify(&inbound("sms", &url, &headers, body)).is_err());
+    }
+
+    #[test]
+    fn twilio_signatures_over_any_url_verify(
+        port in select(vec!["", ":443", ":8443", ":", ":x"]),
+        path in hostile_path(),
+        body in prop_oneof![select(twilio::FORMS).prop_map(|f| f.as_bytes().to_vec()), vec(any::<u8>(), 0..64)],
+        mode in select(&twilio::MODES[..2]),
+    ) {
+        let url = format!("https://hub.example{port}/webhooks/sms{path}");
+        let req = twilio_request(mode, &url, body);
+        let res = twilio_source().verify(&req);
+        // A `bodySHA256` in the query makes the form body's hash the check instead.
+        prop_assert!(res.is_ok() || query_has(&url, "bodySHA256"), "{res:?}");
+    }
+}
+
+// ---- Magento ----
+
+mod magento {
+    use super::Kind::{self, *};
+
+    pub const CARTS: &str =
+        include_str!("../../connectors/magento/tests/fixtures/carts_search.json");
+    pub const TOTALS: &str =
+        include_str!("../../connectors/magento/tests/fixtures/totals_1201.json");
+    pub const ORDERS: &str =
+        include_str!("../../connectors/magento/tests/fixtures/orders_search.json");
+    pub const CART_FIELDS: &[(&str, Kind)] = &[
+        ("/id", Id),
+        ("/created_at", Time),
+        ("/updated_at", Time),
+        ("/is_active", Any),
+        ("/items", Any),
+        ("/items/0/item_id", Id),
+        ("/items/0/sku", Text),
+        ("/items/0/qty", Count),
+        ("/items/0/name", Text),
+        ("/items/0/price", Amount),
+        ("/items/0/product_id", Id),
+        ("/items/0/extension_attributes", Any),
+        ("/items/1/qty", Count),
+        ("/items/1/price", Amount),
+        ("/customer", Any),
+        ("/customer/id", Id),
+        ("/customer/email", Email),
+        ("/billing_address", Any),
+        ("/billing_address/email", Email),
+        ("/billing_address/telephone", Phone),
+        ("/billing_address/country_id", Country),
+        ("/currency", Any),
+        ("/currency/quote_currency_code", Currency),
+        ("/customer_is_guest", Any),
+    ];
+    pub const TOTALS_FIELDS: &[(&str, Kind)] = &[
+        ("/grand_total", Amount),
+        ("/subtotal", Amount),
+        ("/quote_currency_code", Currency),
+        ("/items", Any),
+        ("/items/0/item_id", Id),
+        ("/items/0/row_total", Amount),
+        ("/items/1/item_id", Id),
+        ("/items/1/row_total", Amount),
+    ];
+    pub const ORDER_FIELDS: &[(&str, Kind)] = &[
+        ("/entity_id", Id),
+        ("/increment_id", Text),
+        ("/quote_id", Id),
+        ("/customer_email", Email),
+        ("/customer_firstname", Text),
+        ("/customer_id", Id),
+        ("/customer_is_guest", Any),
+        ("/billing_address", Any),
+        ("/billing_address/email", Email),
+        ("/billing_address/telephone", Phone),
+        ("/billing_address/country_id", Country),
+        ("/grand_total", Amount),
+        ("/order_currency_code", Currency),
+        ("/created_at", Time),
+        ("/state", OneOf(&["new", "canceled", "processing"])),
+        ("/status", OneOf(&["pending", "canceled", "complete"])),
+        ("/items", Any),
+        ("/items/0/qty_ordered", Count),
+        ("/items/0/price", Amount),
+        ("/items/0/row_total", Amount),
+        ("/items/0/parent_item_id", Id),
+        ("/items/0/product_id", Id),
+        ("/items/1/parent_item_id", Id),
+        ("/items/1/qty_ordered", Count),
+        ("/items/1/price", Amount),
+    ];
+}
+
+/// A poller with every optional translation feature on (product URLs with both placeholders,
+/// a recovery URL with the quote id, a phone region). It never calls the network here.
+fn magento_poller() -> &'static cartback_magento::MagentoPoller {
+    static POLLER: OnceLock<cartback_magento::MagentoPoller> = OnceLock::new();
+    POLLER.get_or_init(|| {
+        cartback_magento::MagentoPoller::new(cartback_magento::MagentoSettings {
+            product_url_template: Some(
+                "{base_url}/catalog/product/view/id/{product_id}/{sku}".into(),
+            ),
+            recovery_url: Some("https://shop.example/checkout/cart/?quote={quote_id}".into()),
+            default_phone_region: Some("US".into()),
+            ..cartback_magento::MagentoSettings::new(
+                "https://shop.example/",
+                Secret::new("xk2m9q4t7v1b8n3c5z6w0p2r4y6u8i1o"),
+            )
+        })
+    })
+}
+
+fn magento_contact() -> ContactInfo {
+    ContactInfo {
+        email: Some("ann.lee@example.com".into()),
+        ..ContactInfo::default()
+    }
+}
+
+/// What the poller does with one page of `carts/search` or `orders` and a `/totals` answer,
+/// minus the HTTP: every record that reads as a quote becomes a `CheckoutStarted`, every one
+/// that reads as an order an `OrderPlaced` (or an error), never a panic.
+fn magento_translate_page(page: &[u8], totals: &[u8]) {
+    use cartback_magento::payload::{MagentoCart, MagentoOrder, SearchResult, Totals};
+    let poller = magento_poller();
+    let totals: Totals = serde_json::from_slice(totals).unwrap_or_default();
+    let Ok(result) = serde_json::from_slice::<SearchResult>(page) else {
+        return;
+    };
+    for item in result.items {
+        if let Ok(cart) = serde_json::from_value::<MagentoCart>(item.clone()) {
+            let _ = poller.quote_event("mage", &cart, magento_contact(), &totals);
+        }
+        if let Ok(order) = serde_json::from_value::<MagentoOrder>(item) {
+            let _ = poller.order_event("mage", &order);
+        }
+    }
+}
+
+fn magento_records(fixture: &str) -> Vec<Value> {
+    json_of(fixture)["items"].as_array().unwrap().clone()
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn magento_translation_never_panics_on_bytes(
+        page in prop_oneof![hostile_bytes(magento::CARTS), hostile_bytes(magento::ORDERS)],
+        totals in hostile_bytes(magento::TOTALS),
+    ) {
+        magento_translate_page(&page, &totals);
+        magento_translate_page(&page, magento::TOTALS.as_bytes());
+    }
+
+    #[test]
+    fn magento_quotes_never_panic(
+        quotes in vec(shaped_one_of(magento_records(magento::CARTS), magento::CART_FIELDS), 0..3),
+        totals in shaped(json_of(magento::TOTALS), magento::TOTALS_FIELDS),
+        total_count in any_json(),
+    ) {
+        let page = json!({"items": quotes, "total_count": total_count});
+        magento_translate_page(&bytes_of(&page), &bytes_of(&totals));
+    }
+
+    #[test]
+    fn magento_orders_never_panic(
+        orders in vec(shaped_one_of(magento_records(magento::ORDERS), magento::ORDER_FIELDS), 0..3),
+    ) {
+        let page = json!({"items": orders, "total_count": 2});
+        magento_translate_page(&bytes_of(&page), b"{}");
+    }
+
+    /// Magento is polled, so it has no inbound signature to refuse; what else it reads from
+    /// outside is its error bodies and the stored cursor.
+    #[test]
+    fn magento_error_bodies_and_cursors_never_panic(
+        body in prop_oneof![hostile_bytes(magento::ORDERS), any_json().prop_map(|p| bytes_of(&json!({"message": "%1 %2 %fieldName", "parameters": p})))],
+        cursor in prop_oneof![
+            ".{0,80}",
+            (select(edges(Kind::Time)), select(edges(Kind::Time)), ".{0,12}", ".{0,12}").prop_map(|(q, o, qp, op)| {
+                format!("q={};qp={qp};o={};op={op}", form_text(q), form_text(o))
+            }),
+        ],
+    ) {
+        let _ = cartback_magento::payload::ErrorBody::parse(&body);
+        if let Some(c) = cartback_magento::Cursor::parse(&cursor) {
+            let _ = cartback_magento::Cursor::parse(&c.render());
+        }
+    }
+}
