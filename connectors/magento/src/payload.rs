@@ -251,30 +251,59 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     /// The message with its parameters filled in, if the body is Magento's error shape.
+    ///
+    /// One pass over the message: a value put in is never searched for more placeholders, so a
+    /// hostile body cannot make the message grow beyond its parts; it is cut at 2,000 bytes.
     pub fn parse(body: &[u8]) -> Option<String> {
+        const MAX: usize = 2_000;
         let e: ErrorBody = serde_json::from_slice(body).ok()?;
-        let mut message = e.message?;
+        let message = e.message?;
         let text = |v: &serde_json::Value| match v {
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        match &e.parameters {
-            Some(serde_json::Value::Array(list)) => {
-                // Highest index first, so `%1` does not eat the start of `%10`.
-                for (i, v) in list.iter().enumerate().rev() {
-                    message = message.replace(&format!("%{}", i + 1), &text(v));
-                }
-            }
+        // Placeholder names, longest first, so `%10` wins over `%1`.
+        let mut params: Vec<(String, String)> = match &e.parameters {
+            Some(serde_json::Value::Array(list)) => list
+                .iter()
+                .enumerate()
+                .map(|(i, v)| ((i + 1).to_string(), text(v)))
+                .collect(),
             Some(serde_json::Value::Object(map)) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
-                for k in keys {
-                    message = message.replace(&format!("%{k}"), &text(&map[k]));
+                map.iter().map(|(k, v)| (k.clone(), text(v))).collect()
+            }
+            _ => Vec::new(),
+        };
+        params.retain(|(k, _)| !k.is_empty());
+        params.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
+        let mut out = String::new();
+        let mut rest = message.as_str();
+        while let Some(at) = rest.find('%') {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            match params.iter().find(|(k, _)| after.starts_with(k.as_str())) {
+                Some((k, v)) => {
+                    out.push_str(v);
+                    rest = &after[k.len()..];
+                }
+                None => {
+                    out.push('%');
+                    rest = after;
                 }
             }
-            _ => {}
+            if out.len() > MAX {
+                break;
+            }
         }
-        Some(message)
+        out.push_str(rest);
+        if out.len() > MAX {
+            let mut cut = MAX;
+            while !out.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            out.truncate(cut);
+        }
+        Some(out)
     }
 }
 
@@ -388,5 +417,18 @@ mod tests {
             Some("No such entity with cartId = 7")
         );
         assert_eq!(ErrorBody::parse(b"<html>"), None);
+    }
+
+    #[test]
+    fn a_parameter_that_names_placeholders_is_not_expanded_again() {
+        // Each value refers to the others: substituting repeatedly would grow without bound.
+        let body = br#"{"message":"%1%1%1%1%1%1%1%1","parameters":["%2%2%2%2","%1%1%1%1"]}"#;
+        let m = ErrorBody::parse(body).unwrap_or_default();
+        assert_eq!(m, "%2%2%2%2".repeat(8));
+        let mut many = String::from(r#"{"message":""#);
+        many.push_str(&"%1".repeat(5_000));
+        many.push_str(r#"","parameters":["0123456789"]}"#);
+        let m = ErrorBody::parse(many.as_bytes()).unwrap_or_default();
+        assert_eq!(m.len(), 2_000);
     }
 }
