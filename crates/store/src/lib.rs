@@ -3,7 +3,7 @@
 //! # Layout
 //! - [`model`]: the records the store returns ([`ContactRecord`], [`CartRecord`]) and what one
 //!   ingest did ([`IngestOutcome`], [`Effect`]).
-//! - [`sql`]: [`SqlStore`], SQLite (the embedded default: WAL, one writer connection) and PostgreSQL
+//! - [`sql`]: [`SqlStore`], SQLite (the embedded default: WAL, one writer thread) and PostgreSQL
 //!   (several instances on one database: `FOR UPDATE SKIP LOCKED` claims) through one code path;
 //!   the engine's tables live in `sql_engine`; migrations per backend under `migrations/`.
 //! - [`testdb`]: throw-away SQLite files and PostgreSQL schemas for tests (`CARTBACK_TEST_PG_URL`).

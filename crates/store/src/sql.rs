@@ -1,15 +1,11 @@
-//! The embedded default store: SQLite in WAL mode.
+//! The store on SQL: SQLite (the embedded default) and PostgreSQL (scale-out). Queries are
+//! written once against `db::Exec` with `$1`-style parameters, which both accept.
 //!
-//! Writes go through a pool of exactly one connection (SQLite has one writer; queuing in the pool
-//! beats `SQLITE_BUSY` retries); reads use a separate pool. `synchronous = FULL`: a commit is on disk
-//! before the webhook is answered.
-
-//! The store on SQL: SQLite (the embedded default) and PostgreSQL (scale-out), one code path
-//! through sqlx's `Any` driver. Queries use `$1`-style parameters, which both accept.
-//!
-//! SQLite: WAL, `synchronous = FULL` (a commit is on disk before the webhook is answered), writes
-//! through a pool of exactly one connection (SQLite has one writer; queuing in the pool beats
-//! `SQLITE_BUSY` retries), reads through a separate read-only pool.
+//! SQLite: WAL. Every write is a job for one **writer thread** that owns its own connection and
+//! commits every job waiting as one group; a **syncer** thread flushes the WAL (`fdatasync`) before
+//! any caller is answered, so a 2xx still means the commit is on disk; a **checkpointer** thread
+//! copies the WAL back without stopping the writer; per-entity reads run on **reader threads**.
+//! Lists and reports read through a sqlx pool. See `SqlStore::write` and `group_writer`.
 //!
 //! PostgreSQL: one pool; claims use `FOR UPDATE SKIP LOCKED`, per-contact caps lock the contact
 //! row, so several hub instances on one database never claim, enrol or send the same thing twice.
