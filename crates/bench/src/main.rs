@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p cartback-bench -- ingest  [--n 20000] [--conns 64]
-//! cargo run --release -p cartback-bench -- timers  [--n 100000]
+//! cargo run --release -p cartback-bench -- timers  [--n 1000000]
 //! cargo run --release -p cartback-bench -- send    [--n 5000] [--rate 100]
 //! cargo run --release -p cartback-bench -- startup
 //! cargo run --release -p cartback-bench -- all
@@ -613,13 +613,13 @@ fn main() -> anyhow::Result<()> {
         let run_ingest = || ingest(arg(&args, "--n", 20_000), arg(&args, "--conns", 64));
         match what {
             "ingest" => run_ingest().await,
-            "timers" => timers(arg(&args, "--n", 100_000)).await,
+            "timers" => timers(arg(&args, "--n", 1_000_000)).await,
             "send" => send(arg(&args, "--n", 5_000), arg(&args, "--rate", 100)).await,
             "startup" => startup().await,
             "all" => {
                 startup().await?;
                 run_ingest().await?;
-                timers(arg(&args, "--n", 100_000)).await?;
+                timers(arg(&args, "--n", 1_000_000)).await?;
                 send(arg(&args, "--n", 5_000), arg(&args, "--rate", 100)).await
             }
             other => anyhow::bail!(
