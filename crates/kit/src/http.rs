@@ -71,7 +71,7 @@ pub fn status_error(
 /// Maps a transport error: nothing sent (connect, builder) is retryable; a timeout or a broken
 /// connection after the request went out is an unknown outcome.
 pub fn transport_error(err: &reqwest::Error) -> DeliveryError {
-    let reason = err.to_string();
+    let reason = error_chain(err);
     if err.is_connect() || err.is_builder() {
         DeliveryError::Retryable {
             reason,
@@ -81,6 +81,22 @@ pub fn transport_error(err: &reqwest::Error) -> DeliveryError {
         // Timeout, reset, body or decode errors: the request may have been processed.
         DeliveryError::Unknown { reason }
     }
+}
+
+/// An error and its causes on one line (`a: b: c`), so a reset and a refused connection read
+/// differently in `last_error`. Repeated texts (wrappers that echo their source) appear once.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = e.source();
+    }
+    excerpt(&out, 300)
 }
 
 fn excerpt(s: &str, max: usize) -> String {
@@ -95,6 +111,26 @@ fn excerpt(s: &str, max: usize) -> String {
 mod tests {
     use super::*;
     use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    #[tokio::test]
+    async fn a_refused_connection_says_so_and_is_retryable() {
+        // A port that was just free: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let err = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .unwrap_err();
+        match transport_error(&err) {
+            DeliveryError::Retryable { reason, .. } => {
+                assert!(reason.to_lowercase().contains("refused"), "{reason}");
+            }
+            other => panic!("expected retryable, got {other:?}"),
+        }
+    }
 
     #[test]
     fn status_table() {
