@@ -469,7 +469,8 @@ async fn a_provider_answering_500_for_a_while_gets_every_message_exactly_once() 
         .respond_with(outage.clone())
         .mount(&down)
         .await;
-    let settings = "timeout = \"2s\"\nlease = \"15s\"\nmax_attempts = 10";
+    // Backoff tuned on the channel: 1 s, 2 s, 4 s, then capped at 4 s.
+    let settings = "timeout = \"2s\"\nlease = \"15s\"\nmax_attempts = 10\nbackoff = \"1s\"\nbackoff_max = \"4s\"";
     let hub = hub_with(&[
         channel_with("healthy", &healthy.uri(), settings),
         channel_with("down", &down.uri(), settings),
@@ -529,14 +530,16 @@ async fn a_provider_answering_500_for_a_while_gets_every_message_exactly_once() 
             *last == 201 && fails.iter().all(|s| *s == 500) && fails.len() >= 3,
             "{to}: {statuses:?}"
         );
-        // With backoff: after the a-th failed attempt the next comes no sooner than 2^a s
-        // less the 20% jitter.
+        // The channel's backoff: after the a-th failed attempt the next comes no sooner than
+        // min(2^(a-1) s, 4 s) less the 20% jitter, and never much later than the 4 s cap.
         for (a, pair) in tries.windows(2).enumerate() {
             let gap = pair[1].1 - pair[0].1;
-            let min = Duration::from_secs(2 << a).mul_f64(0.8) - Duration::from_millis(50);
+            let wait = Duration::from_secs(1 << a.min(2));
+            let min = wait.mul_f64(0.8) - Duration::from_millis(50);
+            let max = Duration::from_secs(4).mul_f64(1.2) + Duration::from_secs(2);
             assert!(
-                gap >= min,
-                "{to}: retry {} after {gap:?}, backoff {min:?}",
+                gap >= min && gap <= max,
+                "{to}: retry {} after {gap:?}, backoff {wait:?}",
                 a + 1
             );
         }

@@ -241,10 +241,26 @@ lease = "25s"
     assert_eq!(cfg.channels["email"].common.concurrency, 8);
     assert_eq!(cfg.engine.timer_lease.0, std::time::Duration::from_secs(30));
     assert_eq!(cfg.store.pool_size, 8);
-    let bad = problems("[channel.email]\ntype = \"console\"\nrate = \"fast\"\nconcurrency = 0\n[engine]\npoll_interval = \"0s\"\n", &env(&[]));
+    assert_eq!(
+        cfg.channels["email"].common.backoff.0,
+        std::time::Duration::from_secs(2),
+        "the default first retry"
+    );
+    let tuned = ok.replace(
+        "rate = ",
+        "backoff = \"500ms\"\nbackoff_max = \"10s\"\nrate = ",
+    );
+    let cfg = load_str(&tuned, Path::new("."), &env(&[])).unwrap();
+    assert_eq!(
+        cfg.channels["email"].common.backoff_max.0,
+        std::time::Duration::from_secs(10)
+    );
+    let bad = problems("[channel.email]\ntype = \"console\"\nrate = \"fast\"\nconcurrency = 0\nbackoff = \"0s\"\n[channel.sms]\ntype = \"console\"\nbackoff = \"1m\"\nbackoff_max = \"30s\"\n[engine]\npoll_interval = \"0s\"\n", &env(&[]));
     for needle in [
         "channel.email.rate:",
         "channel.email.concurrency:",
+        "channel.email.backoff:",
+        "channel.sms.backoff_max: must be at least backoff (60s)",
         "engine.poll_interval:",
     ] {
         assert!(p_has(&bad, needle), "{needle} missing in {bad:?}");

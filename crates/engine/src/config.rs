@@ -460,6 +460,20 @@ pub struct ChannelCommon {
     /// Send again a message whose outcome is unknown (timeout after the request went out).
     #[serde(default)]
     pub resend_unknown: bool,
+    /// The wait before the first retry; it doubles with each attempt (±20% jitter).
+    #[serde(default = "default_backoff")]
+    pub backoff: HumanDuration,
+    /// The longest wait between two attempts.
+    #[serde(default = "default_backoff_max")]
+    pub backoff_max: HumanDuration,
+}
+
+fn default_backoff() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(2))
+}
+
+fn default_backoff_max() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(3600))
 }
 
 impl Default for ChannelCommon {
@@ -471,6 +485,8 @@ impl Default for ChannelCommon {
             timeout: default_timeout(),
             lease: None,
             resend_unknown: false,
+            backoff: default_backoff(),
+            backoff_max: default_backoff_max(),
         }
     }
 }
@@ -486,6 +502,8 @@ impl ChannelCommon {
         "timeout",
         "lease",
         "resend_unknown",
+        "backoff",
+        "backoff_max",
     ];
 
     pub fn lease(&self) -> std::time::Duration {
@@ -521,6 +539,18 @@ impl ChannelCommon {
         }
         if self.timeout.0.is_zero() {
             p("timeout", "must be longer than zero".into());
+        }
+        if self.backoff.0.is_zero() {
+            p("backoff", "must be longer than zero".into());
+        }
+        if self.backoff_max.0 < self.backoff.0 {
+            p(
+                "backoff_max",
+                format!(
+                    "must be at least backoff ({})",
+                    humantime_fmt(self.backoff.0)
+                ),
+            );
         }
         if self.lease() < self.timeout.0 + LEASE_MARGIN {
             p(

@@ -58,10 +58,18 @@ pub struct Channel {
     pub lease: Duration,
     /// Deliveries in flight at once.
     pub concurrency: usize,
+    /// The wait before the first retry, doubled per attempt, and its cap.
+    pub backoff: Duration,
+    pub backoff_max: Duration,
     limiter: Option<Arc<Limiter>>,
 }
 
 impl Channel {
+    /// The wait before attempt `attempts + 1`, before jitter.
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        backoff(self.backoff, self.backoff_max, attempts)
+    }
+
     pub fn new(id: impl Into<String>, sink: Arc<dyn Sink>, address: AddressKind) -> Self {
         Self::with_settings(id, sink, address, &ChannelCommon::default())
     }
@@ -84,6 +92,8 @@ impl Channel {
             address,
             max_attempts: common.max_attempts,
             resend_unknown: common.resend_unknown,
+            backoff: common.backoff.0,
+            backoff_max: common.backoff_max.0,
             send_timeout: common.timeout.0,
             lease: common.lease(),
             concurrency: common.concurrency.max(1),
@@ -896,7 +906,7 @@ impl Engine {
                     // Retry-After is honoured as given (plus up to 20% jitter, never less).
                     let at = match retry_after {
                         Some(d) => now + chrono_dur(d + jitter(d).saturating_sub(d)),
-                        None => now + chrono_dur(jitter(backoff(row.attempts))),
+                        None => now + chrono_dur(jitter(channel.backoff(row.attempts))),
                     };
                     DeliveryOutcome::Retry { at, error: reason }
                 }
@@ -1215,7 +1225,7 @@ fn unknown_or_retry(
 ) -> DeliveryOutcome {
     if channel.resend_unknown && row.attempts < channel.max_attempts {
         DeliveryOutcome::Retry {
-            at: now + chrono_dur(jitter(backoff(row.attempts))),
+            at: now + chrono_dur(jitter(channel.backoff(row.attempts))),
             error,
         }
     } else {
@@ -1223,10 +1233,10 @@ fn unknown_or_retry(
     }
 }
 
-/// 2 s, 4 s, 8 s … capped at one hour.
-pub fn backoff(attempts: u32) -> Duration {
-    let exp = attempts.saturating_sub(1).min(12);
-    Duration::from_secs(2u64 << exp).min(Duration::from_secs(3600))
+/// `first`, twice that, four times … capped at `max` (defaults: 2 s … one hour).
+pub fn backoff(first: Duration, max: Duration, attempts: u32) -> Duration {
+    let exp = attempts.saturating_sub(1).min(30);
+    first.saturating_mul(1u32 << exp).min(max)
 }
 
 fn jitter(d: Duration) -> Duration {
@@ -1296,9 +1306,14 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        assert_eq!(backoff(1), Duration::from_secs(2));
-        assert_eq!(backoff(2), Duration::from_secs(4));
-        assert_eq!(backoff(5), Duration::from_secs(32));
-        assert_eq!(backoff(40), Duration::from_secs(3600));
+        let (two, hour) = (Duration::from_secs(2), Duration::from_secs(3600));
+        assert_eq!(backoff(two, hour, 1), Duration::from_secs(2));
+        assert_eq!(backoff(two, hour, 2), Duration::from_secs(4));
+        assert_eq!(backoff(two, hour, 5), Duration::from_secs(32));
+        assert_eq!(backoff(two, hour, 40), Duration::from_secs(3600));
+        let (half, five) = (Duration::from_millis(500), Duration::from_secs(5));
+        assert_eq!(backoff(half, five, 1), Duration::from_millis(500));
+        assert_eq!(backoff(half, five, 3), Duration::from_secs(2));
+        assert_eq!(backoff(half, five, 9), Duration::from_secs(5));
     }
 }
