@@ -207,6 +207,15 @@ async fn ingest(n: usize, conns: usize) -> anyhow::Result<()> {
     // Where the time goes: the same work without HTTP, in two halves.
     let (decode_us, store_rps) = ingest_parts(&running.state, n, conns).await?;
     println!("  without HTTP: verify + translate {decode_us:>6.1} µs per webhook (one task); store alone {store_rps:>8.0} ingests/s ({conns} tasks)");
+    // The checkpointer keeps the WAL from growing while the writer runs flat out.
+    let size = |name: &str| std::fs::metadata(dir.path().join(name)).map(|m| m.len() / 1_048_576);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    println!(
+        "  files after {} webhooks: database {} MB, WAL {} MB",
+        2 * n,
+        size("bench.db").unwrap_or(0),
+        size("bench.db-wal").unwrap_or(0)
+    );
     let _ = stop.send(());
     let _ = running.task.await;
     Ok(())

@@ -457,7 +457,8 @@ impl Lite {
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
              PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 0;",
+             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 0; \
+             PRAGMA journal_size_limit = 67108864;",
         )
         .map_err(lite)?;
         conn.set_prepared_statement_cache_capacity(256);

@@ -133,7 +133,10 @@ impl SqlStore {
         let checkpoints = Lite::open(path)?;
         let started = std::thread::Builder::new()
             .name("cartback-sqlite-writer".into())
-            .spawn(move || group_writer(lite, jobs, synced))
+            .spawn({
+                let wal = wal.clone();
+                move || group_writer(lite, jobs, synced, wal)
+            })
             .and_then(|_| {
                 std::thread::Builder::new()
                     .name("cartback-sqlite-sync".into())
@@ -344,6 +347,7 @@ fn group_writer(
     mut lite: Lite,
     mut rx: tokio::sync::mpsc::Receiver<WriteJob>,
     synced: std::sync::mpsc::Sender<Vec<Answer>>,
+    wal: std::path::PathBuf,
 ) {
     fn step(lite: &Lite, sql: &str) -> Result<(), String> {
         lite.conn
@@ -352,7 +356,12 @@ fn group_writer(
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
+    let mut groups: u64 = 0;
     while let Some(first) = rx.blocking_recv() {
+        groups += 1;
+        if groups.is_multiple_of(32) {
+            bound_wal(&lite, &wal);
+        }
         let mut jobs = vec![first];
         while jobs.len() < 1024 {
             match rx.try_recv() {
@@ -400,6 +409,25 @@ fn group_writer(
         }
     }
 }
+
+/// Under sustained writes the checkpointer never quite catches up, and the WAL can only start over
+/// once every frame is copied back. Past [`WAL_SOFT_LIMIT`] the writer finishes the copy itself,
+/// between two groups (the checkpointer has done most of it), so the next group starts the WAL
+/// from the beginning and `journal_size_limit` trims the file.
+fn bound_wal(lite: &Lite, wal: &std::path::Path) {
+    let big = std::fs::metadata(wal).is_ok_and(|m| m.len() > WAL_SOFT_LIMIT);
+    if big {
+        if let Err(e) = lite
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        {
+            tracing::warn!(error = %e, "WAL checkpoint failed; it is retried.");
+        }
+    }
+}
+
+/// The WAL size past which the writer completes a checkpoint itself.
+const WAL_SOFT_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// An answer waiting for its commit to be durable.
 type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
