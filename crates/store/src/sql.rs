@@ -156,7 +156,10 @@ impl SqlStore {
                 .name(format!("cartback-sqlite-read-{i}"))
                 .spawn(move || {
                     while let Ok(job) = jobs.recv() {
-                        job(&mut lite);
+                        // A read that panics (a bug) drops its answer; the reader carries on.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            job(&mut lite)
+                        }));
                     }
                 })
                 .map_err(|e| StoreError::Commit(format!("cannot start a SQLite reader: {e}")))?;
@@ -377,13 +380,20 @@ fn group_writer(
                     failure = Some(e);
                     break;
                 }
-                let done = futures::executor::block_on(job(&mut lite));
-                let undone = if done.keep {
+                // A job that panics (a bug) is undone and its caller hears "not committed";
+                // the writer and the other jobs of the group carry on.
+                let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    futures::executor::block_on(job(&mut lite))
+                }));
+                let keep = done.as_ref().is_ok_and(|d| d.keep);
+                let undone = if keep {
                     Ok(())
                 } else {
                     step(&lite, "ROLLBACK TO SAVEPOINT job")
                 };
-                answers.push(done.deliver);
+                if let Ok(done) = done {
+                    answers.push(done.deliver);
+                }
                 if let Err(e) = undone.and_then(|()| step(&lite, "RELEASE SAVEPOINT job")) {
                     failure = Some(e);
                     break;
@@ -1753,4 +1763,40 @@ fn cart_record(r: &DbRow) -> StoreResult<CartRecord> {
         contact: contact_record(r, "p_")?,
         cart,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_write_that_panics_is_undone_and_the_writer_carries_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqlStore::open(&url).await.unwrap();
+        let r: StoreResult<()> = store
+            .write(|tx| {
+                Box::pin(async move {
+                    query("INSERT INTO poll_cursors (source_id, cursor, updated_at) VALUES ('s', 'x', 0)")
+                        .execute(tx)
+                        .await
+                        .unwrap();
+                    panic!("a bug in a write");
+                })
+            })
+            .await;
+        assert!(r.is_err(), "the caller hears it was not committed");
+        assert_eq!(store.poll_cursor("s").await.unwrap(), None, "undone");
+        // The writer is still there.
+        let key = store.hub_key("k", Utc::now()).await.unwrap();
+        assert_eq!(key.len(), 32);
+        let r: StoreResult<()> = store
+            .read(|_| Box::pin(async move { panic!("a bug in a read") }))
+            .await;
+        assert!(r.is_err());
+        assert!(
+            store.cart("none").await.unwrap().is_none(),
+            "readers carry on"
+        );
+    }
 }
