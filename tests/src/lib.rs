@@ -11,6 +11,22 @@ pub mod browser;
 pub mod payloads;
 pub mod rig;
 
+/// The property tests' settings: `PROPTEST_CASES` cases (512 unless set), no failure files, and a
+/// fast generator (ChaCha, the default, dominates a debug build's run time; the cases need no
+/// cryptographic randomness).
+pub fn proptest_config() -> proptest::test_runner::Config {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(512);
+    proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        rng_algorithm: proptest::test_runner::RngAlgorithm::XorShift,
+        ..proptest::test_runner::Config::default()
+    }
+}
+
 /// Polls `f` every 50 ms until it holds, failing the test after `secs` seconds with `what`.
 pub async fn until_within<F, Fut>(secs: u64, what: &str, mut f: F)
 where

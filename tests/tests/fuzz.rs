@@ -8,15 +8,7 @@ use cartback_shopify::{verify::sign, ShopifySettings, ShopifySource};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(512);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
+    cartback_e2e::proptest_config()
 }
 
 fn shopify() -> ShopifySource {

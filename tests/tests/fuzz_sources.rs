@@ -27,18 +27,7 @@ use serde_json::{json, Value};
 use std::sync::OnceLock;
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(512);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        // ChaCha (the default) dominates a debug build's run time here; the cases need no
-        // cryptographic randomness.
-        rng_algorithm: proptest::test_runner::RngAlgorithm::XorShift,
-        ..ProptestConfig::default()
-    }
+    cartback_e2e::proptest_config()
 }
 
 // ---- shared builders ----
