@@ -10,6 +10,7 @@
 use serde::de;
 use serde::{Deserialize, Deserializer};
 
+use cartback_kit::wire::lenient;
 pub use cartback_kit::wire::Id;
 
 /// `GET /V1/carts/search` and `GET /V1/orders` answer `{"items": [...], "search_criteria": {...},
@@ -341,16 +342,6 @@ where
     T: Deserialize<'de> + Default,
 {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// Any value that does not fit `T` (including `null`) as `None`.
-fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
-{
-    let value = serde_json::Value::deserialize(d)?;
-    Ok(serde_json::from_value(value).ok())
 }
 
 /// A non-empty trimmed string (numbers are read as their text), else `None`.

@@ -6,7 +6,7 @@
 //! whatever the page code passes. Strictness lives in the translation: a message the hub uses
 //! must have a `messageId`, and amounts must be exact decimals.
 
-use serde::de::DeserializeOwned;
+use cartback_kit::wire::lenient;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -21,10 +21,6 @@ pub fn text(value: &Value) -> Option<String> {
 
 fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(text(&Value::deserialize(d)?))
-}
-
-fn lenient<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
-    Ok(serde_json::from_value(Value::deserialize(d)?).ok())
 }
 
 /// A money amount as sent: a JSON number (read exactly with `Money::from_json_number`) or a

@@ -6,16 +6,10 @@
 //! fields that are only nice to have (`url`, `image`, the `*_set` money bags) are read leniently:
 //! a shape we do not expect there makes the field absent, never the delivery fail.
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
+use cartback_kit::wire::lenient;
 pub use cartback_kit::wire::{Amount, Id};
-
-/// Reads an optional field that is only nice to have: any shape other than `T` becomes `None`.
-fn lenient<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
-    let value = serde_json::Value::deserialize(d)?;
-    Ok(serde_json::from_value(value).ok())
-}
 
 /// A non-empty string, else `None` (whatever the JSON holds).
 fn lenient_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

@@ -16,6 +16,7 @@ use cartback_core::{
     InboundRequest, LineItem, Money, Order, Source, TranslateError, Translation, Verified,
     VerifyError,
 };
+use cartback_kit::wire::JsonError;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
@@ -232,9 +233,10 @@ impl Ctx<'_> {
 
     /// Not JSON => `Json`; JSON of the wrong shape => `Schema`.
     fn parse<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, TranslateError> {
-        let value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| TranslateError::Json(e.to_string()))?;
-        serde_json::from_value(value).map_err(|e| self.schema(e.to_string()))
+        cartback_kit::wire::from_json(body).map_err(|e| match e {
+            JsonError::Syntax(m) => TranslateError::Json(m),
+            JsonError::Schema(m) => self.schema(m),
+        })
     }
 
     fn time(&self, field: &str, s: &str) -> Result<DateTime<Utc>, TranslateError> {

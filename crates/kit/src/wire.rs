@@ -1,7 +1,7 @@
 //! Wire types platforms share: ids sent as a JSON integer or a string, amounts sent as a decimal
 //! string or a JSON number. Both are kept as text, exactly — never through `f64`.
 
-use serde::de::{self, Visitor};
+use serde::de::{self, DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::fmt;
 
@@ -81,6 +81,36 @@ impl<'de> Deserialize<'de> for Amount {
     }
 }
 
+/// Why a body could not be read as the type a connector expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonError {
+    /// Not JSON at all (or cut short): the caller answers "malformed".
+    Syntax(String),
+    /// JSON, but not the shape expected: the caller answers "schema".
+    Schema(String),
+}
+
+/// Reads `body` as `T` in one pass (no intermediate `serde_json::Value` tree), telling a body
+/// that is not JSON from one that is JSON of the wrong shape.
+pub fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, JsonError> {
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => JsonError::Schema(e.to_string()),
+        _ => JsonError::Syntax(e.to_string()),
+    })
+}
+
+/// For `#[serde(deserialize_with = "lenient")]` on a field that is only nice to have: any JSON
+/// that does not fit `T` (including `null`) becomes `None` instead of failing the whole body.
+/// The value is read as raw text and parsed once, without building a `Value` tree.
+pub fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+    Ok(serde_json::from_str(raw.get()).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +129,39 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<Amount>("21.5").unwrap().0, "21.5");
         assert_eq!(serde_json::from_str::<Amount>("3").unwrap().0, "3");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Shape {
+        id: Id,
+        #[serde(default, deserialize_with = "lenient")]
+        extra: Option<Vec<u32>>,
+    }
+
+    #[test]
+    fn bodies_are_told_apart_as_malformed_or_misshapen() {
+        let ok: Shape = from_json(br#"{"id": 7, "extra": [1, 2], "unknown": {"a": [1]}}"#).unwrap();
+        assert_eq!((ok.id.0.as_str(), ok.extra), ("7", Some(vec![1, 2])));
+        // A nice-to-have field of another shape is dropped, not fatal, from bytes and from a Value.
+        let odd: Shape = from_json(br#"{"id": "8", "extra": {"not": "a list"}}"#).unwrap();
+        assert_eq!(odd.extra, None);
+        let value = serde_json::json!({"id": 9, "extra": "text"});
+        assert_eq!(serde_json::from_value::<Shape>(value).unwrap().extra, None);
+        assert!(matches!(
+            from_json::<Shape>(b"{\"id\": 1,"),
+            Err(JsonError::Syntax(_))
+        ));
+        assert!(matches!(
+            from_json::<Shape>(b"\xff\xfe"),
+            Err(JsonError::Syntax(_))
+        ));
+        match from_json::<Shape>(br#"{"extra": []}"#) {
+            Err(JsonError::Schema(m)) => assert!(m.contains("missing field `id`"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            from_json::<Shape>(br#"{"id": true}"#),
+            Err(JsonError::Schema(_))
+        ));
     }
 }
