@@ -10,7 +10,7 @@
 use serde::de;
 use serde::{Deserialize, Deserializer};
 
-use cartback_kit::wire::lenient;
+use cartback_kit::wire::lenient_value as lenient;
 pub use cartback_kit::wire::Id;
 
 /// `GET /V1/carts/search` and `GET /V1/orders` answer `{"items": [...], "search_criteria": {...},

@@ -6,7 +6,7 @@
 //! whatever the page code passes. Strictness lives in the translation: a message the hub uses
 //! must have a `messageId`, and amounts must be exact decimals.
 
-use cartback_kit::wire::lenient;
+use cartback_kit::wire::lenient_value as lenient;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 

@@ -101,7 +101,9 @@ pub fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, JsonError> {
 
 /// For `#[serde(deserialize_with = "lenient")]` on a field that is only nice to have: any JSON
 /// that does not fit `T` (including `null`) becomes `None` instead of failing the whole body.
-/// The value is read as raw text and parsed once, without building a `Value` tree.
+/// The value is read as raw text and parsed once, without building a `Value` tree: the right
+/// choice for types read from bytes ([`from_json`]). Types read from a `serde_json::Value`
+/// (a body split up first) use [`lenient_value`], which does not turn the tree back into text.
 pub fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
@@ -109,6 +111,16 @@ where
 {
     let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
     Ok(serde_json::from_str(raw.get()).ok())
+}
+
+/// [`lenient`] for types read from a `serde_json::Value`: the field's subtree is taken as it is.
+pub fn lenient_value<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value(value).ok())
 }
 
 #[cfg(test)]
@@ -163,5 +175,21 @@ mod tests {
             from_json::<Shape>(br#"{"id": true}"#),
             Err(JsonError::Schema(_))
         ));
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct FromTree {
+        #[serde(default, deserialize_with = "lenient_value")]
+        extra: Option<Vec<u32>>,
+    }
+
+    #[test]
+    fn lenient_value_reads_subtrees() {
+        let read = |v| serde_json::from_value::<FromTree>(v).unwrap().extra;
+        assert_eq!(read(serde_json::json!({"extra": [3]})), Some(vec![3]));
+        assert_eq!(read(serde_json::json!({"extra": "3"})), None);
+        assert_eq!(read(serde_json::json!({})), None);
+        let from_bytes: FromTree = from_json(br#"{"extra": [4, 5]}"#).unwrap();
+        assert_eq!(from_bytes.extra, Some(vec![4, 5]));
     }
 }
