@@ -126,26 +126,9 @@ abandon_after = "1h"
   send = { channel = "web" }
 "#;
 
-/// `[store]` inbox settings for the benchmark's hub: the product's defaults unless
-/// `--inbox-when-waiting N` or `--no-inbox` says otherwise.
-fn inbox_settings(args: &[String]) -> String {
-    if args.iter().any(|a| a == "--no-inbox") {
-        "inbox = false".into()
-    } else if args.iter().any(|a| a == "--inbox-when-waiting") {
-        format!(
-            "inbox_when_waiting = {}",
-            arg(args, "--inbox-when-waiting", 8)
-        )
-    } else {
-        String::new()
-    }
-}
-
-async fn ingest(n: usize, conns: usize, inbox: String) -> anyhow::Result<()> {
+async fn ingest(n: usize, conns: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let store_url = r#"url = "sqlite://bench.db""#;
-    let config = HUB_CONFIG.replace(store_url, &format!("{store_url}\n{inbox}"));
-    let cfg = cartback_cli::config::load_str(&config, dir.path(), &Default::default())
+    let cfg = cartback_cli::config::load_str(HUB_CONFIG, dir.path(), &Default::default())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -182,23 +165,8 @@ async fn ingest(n: usize, conns: usize, inbox: String) -> anyhow::Result<()> {
     // A second baseline: the same signed bodies under a topic the hub does not use. The request
     // is read, verified and answered, nothing parsed or stored: HTTP plus the signature check.
     let url = format!("http://{addr}/webhooks/shop");
-    let queued = Arc::new(AtomicUsize::new(0));
-    let (ceiling_rps, _) =
-        post_webhooks(&client, &url, &bodies, conns, "checkouts/delete", &queued).await?;
-    queued.store(0, Ordering::Relaxed);
-    let (rps, lat) =
-        post_webhooks(&client, &url, &bodies, conns, "checkouts/create", &queued).await?;
-    // Webhooks answered 202 wait in the inbox; time how long applying the rest takes.
-    let answered = Instant::now();
-    while running.state.store.inbox_depth().await? > 0 {
-        anyhow::ensure!(
-            answered.elapsed() < Duration::from_secs(600),
-            "the inbox never drained"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let drained = answered.elapsed();
-    let queued = queued.load(Ordering::Relaxed);
+    let (ceiling_rps, _) = post_webhooks(&client, &url, &bodies, conns, "checkouts/delete").await?;
+    let (rps, lat) = post_webhooks(&client, &url, &bodies, conns, "checkouts/create").await?;
     let stored = running
         .state
         .store
@@ -214,12 +182,6 @@ async fn ingest(n: usize, conns: usize, inbox: String) -> anyhow::Result<()> {
         "  webhooks/s          {rps:>10.0}   p50 {:>7.2} ms   p99 {:>7.2} ms",
         ms(pct(&lat, 0.5)),
         ms(pct(&lat, 0.99))
-    );
-    println!(
-        "  answered            {:>10}   200 (applied inline) and {queued} 202 (inbox); inbox applied {:.2} s after the last answer ({:.0} webhooks/s end to end)",
-        n - queued,
-        drained.as_secs_f64(),
-        n as f64 / (n as f64 / rps + drained.as_secs_f64())
     );
     println!("  /healthz req/s      {health_rps:>10.0}   (baseline, same server and client)");
     println!(
@@ -254,16 +216,10 @@ async fn post_webhooks(
     bodies: &Arc<Vec<(Vec<u8>, String)>>,
     conns: usize,
     topic: &'static str,
-    queued: &Arc<AtomicUsize>,
 ) -> anyhow::Result<(f64, Vec<Duration>)> {
-    let (c, url, bodies, queued) = (
-        client.clone(),
-        url.to_string(),
-        bodies.clone(),
-        queued.clone(),
-    );
+    let (c, url, bodies) = (client.clone(), url.to_string(), bodies.clone());
     load(bodies.len(), conns, move |i| {
-        let (c, url, b, queued) = (c.clone(), url.clone(), bodies.clone(), queued.clone());
+        let (c, url, b) = (c.clone(), url.clone(), bodies.clone());
         async move {
             let (body, sig) = &b[i];
             let r = c
@@ -276,9 +232,6 @@ async fn post_webhooks(
                 .send()
                 .await?;
             anyhow::ensure!(r.status().is_success(), "webhook {i}: {}", r.status());
-            if r.status() == reqwest::StatusCode::ACCEPTED {
-                queued.fetch_add(1, Ordering::Relaxed);
-            }
             Ok(())
         }
     })
@@ -341,16 +294,14 @@ async fn ingest_parts(
         let (store, options, translated) = (store.clone(), options.clone(), translated.clone());
         async move {
             let t = &translated[i];
-            // `ingest_polled` always applies inline (never the inbox): the whole commit's cost.
             let out = store
-                .ingest_polled(
+                .ingest(
                     cartback_store::Ingest {
                         source_id: "shop",
                         delivery_ids: &t.delivery_ids,
                         events: &t.events,
                         received_at: chrono::Utc::now(),
                     },
-                    None,
                     &options,
                 )
                 .await?;
@@ -690,13 +641,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let run_ingest = || {
-            ingest(
-                arg(&args, "--n", 20_000),
-                arg(&args, "--conns", 64),
-                inbox_settings(&args),
-            )
-        };
+        let run_ingest = || ingest(arg(&args, "--n", 20_000), arg(&args, "--conns", 64));
         match what {
             "ingest" => run_ingest().await,
             "timers" => timers(arg(&args, "--n", 1_000_000)).await,

@@ -56,7 +56,7 @@ pub fn build_engine(
 /// Opens the store and builds every configured source and the engine.
 pub async fn build_state(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let url = cfg.store_url();
-    let store: Arc<dyn Store> = cartback_store::open_settings(&url, &cfg.store)
+    let store: Arc<dyn Store> = cartback_store::open_with(&url, cfg.store.pool_size)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the store at {url}: {e}"))?;
     let mut sources: HashMap<String, Arc<dyn Source>> = cfg
@@ -129,11 +129,6 @@ pub async fn start(
     let drain = cfg.server.shutdown_grace.0;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut workers = state.engine.spawn(stop_rx.clone());
-    workers.push(cartback_engine::inbox::spawn(
-        state.store.clone(),
-        state.ingest.clone(),
-        stop_rx.clone(),
-    ));
     for (id, entry) in &cfg.sources {
         if let Some(poller) = registry::build_poller(&entry.settings) {
             workers.push(cartback_engine::poll::spawn(

@@ -933,7 +933,6 @@ impl Engine {
             }
         }
         metrics::gauge!("cartback_timers_pending").set(self.store.pending_timers().await? as f64);
-        metrics::gauge!("cartback_inbox_webhooks").set(self.store.inbox_depth().await? as f64);
         for status in ["open", "abandoned", "converted"] {
             metrics::gauge!("cartback_carts", "status" => status).set(0.0);
         }

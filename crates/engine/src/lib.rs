@@ -14,7 +14,6 @@ pub mod assign;
 pub mod config;
 pub mod engine;
 pub mod flows;
-pub mod inbox;
 pub mod links;
 pub mod poll;
 pub mod quiet;

@@ -1,6 +1,5 @@
 //! `POST /webhooks/{source_id}`: the raw body is verified, translated and committed, and only then
-//! answered: 200 with the effects, or 202 when, under load, the events went to the inbox (durable,
-//! applied moments later). Providers are never called from here.
+//! answered 200. Providers are never called from here.
 
 use crate::error::ApiError;
 use crate::metrics;
@@ -143,16 +142,6 @@ async fn process(
             metrics::webhook(&source_id, &topic, "duplicate");
             tracing::debug!(%source_id, %topic, "Duplicate delivery acknowledged.");
             Ok(ok(json!({ "status": "duplicate" })))
-        }
-        IngestOutcome::Queued => {
-            // Durable and deduplicated; carts, contacts and timers follow within moments.
-            metrics::webhook(&source_id, &topic, "queued");
-            tracing::debug!(%source_id, %topic, "Accepted webhook into the inbox.");
-            Ok((
-                StatusCode::ACCEPTED,
-                axum::Json(json!({ "status": "queued" })),
-            )
-                .into_response())
         }
         IngestOutcome::Accepted { effects } => {
             metrics::webhook(&source_id, &topic, "accepted");

@@ -115,25 +115,6 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Where a polled source resumes.
     async fn poll_cursor(&self, source_id: &str) -> StoreResult<Option<String>>;
 
-    /// Applies up to `limit` inbox rows (webhooks answered [`IngestOutcome::Queued`]), oldest
-    /// first, each deleted in the transaction that applies it. Returns how many were applied.
-    async fn project_inbox(&self, limit: u32, options: &IngestOptions) -> StoreResult<usize> {
-        let _ = (limit, options);
-        Ok(0)
-    }
-
-    /// Webhooks in the inbox, not yet applied (an upper bound when a row could not be applied).
-    async fn inbox_depth(&self) -> StoreResult<u64> {
-        Ok(0)
-    }
-
-    /// Whether webhooks are pressing on the database right now (SQLite with the inbox on: writes
-    /// are waiting for the writer, or a webhook arrived in the last few milliseconds), so
-    /// background work can let them go first.
-    fn busy(&self) -> bool {
-        false
-    }
-
     async fn cart(&self, id: &str) -> StoreResult<Option<CartRecord>>;
 
     async fn carts(&self, filter: &CartFilter) -> StoreResult<Vec<CartRecord>>;
@@ -283,27 +264,6 @@ pub async fn open_with(url: &str, pool_size: u32) -> StoreResult<std::sync::Arc<
     }
 }
 
-/// Opens the store `settings` describe (with `url` already resolved against the config file).
-pub async fn open_settings(
-    url: &str,
-    settings: &StoreSettings,
-) -> StoreResult<std::sync::Arc<dyn Store>> {
-    if !(url.starts_with("sqlite:")
-        || url.starts_with("postgres://")
-        || url.starts_with("postgresql://"))
-    {
-        return Err(StoreError::Url(url.to_string()));
-    }
-    let inbox = settings
-        .inbox
-        .then_some(settings.inbox_when_waiting as usize);
-    Ok(std::sync::Arc::new(
-        SqlStore::open_with(url, settings.pool_size)
-            .await?
-            .with_inbox(inbox),
-    ))
-}
-
 fn default_store_url() -> String {
     "sqlite://cartback.db".into()
 }
@@ -318,22 +278,6 @@ pub struct StoreSettings {
     /// PostgreSQL connections per instance (SQLite always writes through one).
     #[serde(default = "default_pool_size")]
     pub pool_size: u32,
-    /// SQLite: commit webhooks to the inbox (answered 202, applied moments later) while the
-    /// writer is busy, instead of making them wait for the whole cart update.
-    #[serde(default = "default_inbox")]
-    pub inbox: bool,
-    /// SQLite: how many writes must be waiting for the writer before webhooks go to the inbox
-    /// (`0`: always).
-    #[serde(default = "default_inbox_when_waiting")]
-    pub inbox_when_waiting: u32,
-}
-
-fn default_inbox() -> bool {
-    true
-}
-
-fn default_inbox_when_waiting() -> u32 {
-    8
 }
 
 fn default_pool_size() -> u32 {
@@ -345,8 +289,6 @@ impl Default for StoreSettings {
         StoreSettings {
             url: default_store_url(),
             pool_size: default_pool_size(),
-            inbox: default_inbox(),
-            inbox_when_waiting: default_inbox_when_waiting(),
         }
     }
 }
@@ -357,17 +299,10 @@ impl StoreSettings {
             || self.url.starts_with("postgres://")
             || self.url.starts_with("postgresql://")
         {
-            let mut errors = Vec::new();
             if self.pool_size == 0 || self.pool_size > 1000 {
-                errors.push(("pool_size".into(), "must be between 1 and 1000".into()));
+                return vec![("pool_size".into(), "must be between 1 and 1000".into())];
             }
-            if self.inbox_when_waiting > 4096 {
-                errors.push((
-                    "inbox_when_waiting".into(),
-                    "must be at most 4096 (the writer's queue)".into(),
-                ));
-            }
-            errors
+            Vec::new()
         } else {
             vec![(
                 "url".into(),

@@ -40,9 +40,6 @@ pub enum IngestOutcome {
     Duplicate,
     /// Committed; one effect per event.
     Accepted { effects: Vec<Effect> },
-    /// Committed to the inbox (the writer was busy): the events are durable and deduplicated,
-    /// and are applied to carts, contacts and timers by the projector shortly after.
-    Queued,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -48,20 +48,6 @@ pub struct SqlStore {
     group: Option<tokio::sync::mpsc::Sender<WriteJob>>,
     /// SQLite's reader threads (None on PostgreSQL, where reads use the pool).
     reads: Option<flume::Sender<ReadJob>>,
-    /// SQLite: webhooks go to the inbox when at least this many writes are waiting (None: never).
-    inbox: Option<usize>,
-    /// When a webhook last arrived ([`since_start_ms`]; 0: never).
-    last_webhook: std::sync::Arc<std::sync::atomic::AtomicI64>,
-}
-
-/// For this long after a webhook arrived, the store reports itself busy.
-const BUSY_AFTER_WEBHOOK_MS: i64 = 20;
-
-/// Milliseconds since the process first asked (at least 1), for cheap "how recent" checks.
-fn since_start_ms() -> i64 {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    let start = START.get_or_init(std::time::Instant::now);
-    i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX) + 1
 }
 
 /// The SQLite store (kept as a name for the embedded default).
@@ -93,8 +79,6 @@ impl SqlStore {
                 backend: Backend::Postgres,
                 group: None,
                 reads: None,
-                inbox: None,
-                last_webhook: Default::default(),
             });
         }
         let Some(rest) = url
@@ -186,98 +170,7 @@ impl SqlStore {
             backend: Backend::Sqlite,
             group: Some(group),
             reads: Some(reads),
-            inbox: None,
-            last_webhook: Default::default(),
         })
-    }
-
-    /// Sends webhooks to the inbox when at least `when_waiting` writes wait for SQLite's writer
-    /// (`None`: never). PostgreSQL always commits inline; this changes nothing there.
-    pub fn with_inbox(mut self, when_waiting: Option<usize>) -> Self {
-        if self.backend == Backend::Sqlite {
-            self.inbox = when_waiting;
-        }
-        self
-    }
-
-    /// Whether this request is committed to the inbox rather than applied now: the writer is
-    /// busy, and the request carries events but no erasure (erasures are applied at once, so
-    /// the identifiers they name never wait in the inbox).
-    fn to_inbox(&self, ingest: &Ingest<'_>) -> bool {
-        let Some(when) = self.inbox else {
-            return false;
-        };
-        !ingest.events.is_empty()
-            && !ingest
-                .events
-                .iter()
-                .any(|e| matches!(e.kind, EventKind::Erasure(_)))
-            && self.waiting() >= when
-    }
-
-    fn waiting(&self) -> usize {
-        self.group
-            .as_ref()
-            .map_or(0, |g| g.max_capacity() - g.capacity())
-    }
-
-    /// Commits the request's delivery ids and its events, as one inbox row.
-    async fn ingest_to_inbox(&self, ingest: Ingest<'_>) -> StoreResult<IngestOutcome> {
-        let source_id = ingest.source_id.to_string();
-        let delivery_ids = ingest.delivery_ids.to_vec();
-        let events = serde_json::to_string(ingest.events).map_err(corrupt)?;
-        let received = to_ms(ingest.received_at);
-        self.write(move |tx| {
-            Box::pin(async move {
-                let r = async {
-                    if !claim_deliveries(tx, &source_id, &delivery_ids, received).await? {
-                        return Ok(IngestOutcome::Duplicate);
-                    }
-                    query("INSERT INTO inbox (source_id, received_at, events) VALUES ($1, $2, $3)")
-                        .bind(&source_id)
-                        .bind(received)
-                        .bind(&events)
-                        .execute(&mut *tx)
-                        .await?;
-                    Ok(IngestOutcome::Queued)
-                }
-                .await;
-                let keep = matches!(r, Ok(IngestOutcome::Queued));
-                (r, keep)
-            })
-        })
-        .await
-    }
-
-    /// Applies inbox row `seq` and deletes it, in one savepoint; `false` if it was already gone.
-    async fn project_one(&self, seq: i64, options: IngestOptions) -> StoreResult<bool> {
-        self.write(move |tx| {
-            Box::pin(async move {
-                let r = async {
-                    let Some(row) = query(
-                        "DELETE FROM inbox WHERE seq = $1 RETURNING source_id, received_at, events",
-                    )
-                    .bind(seq)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    else {
-                        return Ok(false);
-                    };
-                    let received: i64 = row.try_get("received_at")?;
-                    let text: String = row.try_get("events")?;
-                    let events: Vec<Event> = serde_json::from_str(&text).map_err(corrupt)?;
-                    for event in &events {
-                        let prep = Prepared::of(event)?;
-                        apply_event(tx, event, &prep, received, &options).await?;
-                    }
-                    Ok(true)
-                }
-                .await;
-                let keep = matches!(r, Ok(true));
-                (r, keep)
-            })
-        })
-        .await
     }
 
     pub fn backend(&self) -> Backend {
@@ -606,31 +499,6 @@ fn checkpointer(lite: Lite, rx: std::sync::mpsc::Receiver<()>) {
 
 /// The body of an ingest inside an open transaction. A duplicate is reported, not undone: the
 /// caller rolls back (the transaction, or the job's savepoint).
-/// Records a request's delivery ids; `false` if any was seen before (the caller then undoes it).
-async fn claim_deliveries(
-    tx: &mut dyn Exec,
-    source_id: &str,
-    delivery_ids: &[String],
-    received: i64,
-) -> StoreResult<bool> {
-    for delivery_id in delivery_ids {
-        let inserted = query(
-            "INSERT INTO deliveries (source_id, delivery_id, received_at) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(source_id)
-        .bind(delivery_id)
-        .bind(received)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
 async fn ingest_in(
     tx: &mut dyn Exec,
     ingest: Ingest<'_>,
@@ -639,8 +507,20 @@ async fn ingest_in(
     options: &IngestOptions,
 ) -> StoreResult<IngestOutcome> {
     let received = to_ms(ingest.received_at);
-    if !claim_deliveries(tx, ingest.source_id, ingest.delivery_ids, received).await? {
-        return Ok(IngestOutcome::Duplicate);
+    for delivery_id in ingest.delivery_ids {
+        let inserted = query(
+            "INSERT INTO deliveries (source_id, delivery_id, received_at) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(ingest.source_id)
+        .bind(delivery_id)
+        .bind(received)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(IngestOutcome::Duplicate);
+        }
     }
     let mut effects = Vec::with_capacity(ingest.events.len());
     for event in ingest.events {
@@ -709,13 +589,6 @@ impl Store for SqlStore {
         ingest: Ingest<'_>,
         options: &IngestOptions,
     ) -> StoreResult<IngestOutcome> {
-        if self.inbox.is_some() {
-            self.last_webhook
-                .store(since_start_ms(), std::sync::atomic::Ordering::Relaxed);
-            if self.to_inbox(&ingest) {
-                return self.ingest_to_inbox(ingest).await;
-            }
-        }
         // Two instances creating the same cart or contact at once: the loser's transaction fails on
         // the unique key and is replayed; the second time it finds the row and updates it.
         let mut attempt = 0;
@@ -751,64 +624,6 @@ impl Store for SqlStore {
                 .fetch_optional(&self.writer)
                 .await?,
         )
-    }
-
-    async fn project_inbox(&self, limit: u32, options: &IngestOptions) -> StoreResult<usize> {
-        let seqs: Vec<i64> = self
-            .read(move |x| {
-                Box::pin(async move {
-                    query_scalar("SELECT seq FROM inbox ORDER BY seq LIMIT $1")
-                        .bind(i64::from(limit))
-                        .fetch_all(x)
-                        .await
-                })
-            })
-            .await?;
-        // Every row is its own savepoint in the same group commit: one row that cannot be
-        // applied stays in the inbox (and is reported) without holding back the others.
-        let results = futures::future::join_all(
-            seqs.iter()
-                .map(|seq| self.project_one(*seq, options.clone())),
-        )
-        .await;
-        let mut applied = 0;
-        let mut first_error = None;
-        for (seq, r) in seqs.iter().zip(results) {
-            match r {
-                Ok(true) => applied += 1,
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::error!(seq, error = %e, "Could not apply an inbox row; it stays in the inbox.");
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        match first_error {
-            Some(e) if applied == 0 => Err(e),
-            _ => Ok(applied),
-        }
-    }
-
-    async fn inbox_depth(&self) -> StoreResult<u64> {
-        // From the first and last sequence numbers (two index look-ups, not a scan of the rows):
-        // exact unless a row that could not be applied sits between applied ones.
-        let n: i64 = self
-            .read(|x| {
-                Box::pin(async move {
-                    query_scalar(
-                        "SELECT COALESCE((SELECT MAX(seq) FROM inbox) - (SELECT MIN(seq) FROM inbox) + 1, 0)",
-                    )
-                        .fetch_one(x)
-                        .await
-                })
-            })
-            .await?;
-        Ok(n.max(0) as u64)
-    }
-
-    fn busy(&self) -> bool {
-        let last = self.last_webhook.load(std::sync::atomic::Ordering::Relaxed);
-        self.waiting() > 0 || (last > 0 && since_start_ms() - last < BUSY_AFTER_WEBHOOK_MS)
     }
 
     async fn cart(&self, id: &str) -> StoreResult<Option<CartRecord>> {

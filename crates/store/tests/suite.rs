@@ -124,7 +124,6 @@ on_every_backend!(
     data_survives_reopen,
     timers_are_claimed_once_and_debounced,
     concurrent_ingest_of_one_new_cart,
-    inbox_commits_now_and_applies_later,
 );
 
 async fn open_store(db: &TestDb) -> SqlStore {
@@ -754,109 +753,4 @@ async fn concurrent_ingest_of_one_new_cart(db: &TestDb) {
         .unwrap();
     assert_eq!(carts.len(), 1, "one cart, whatever the interleaving");
     assert_eq!(carts[0].cart.items[0].quantity, 8, "the newest update wins");
-}
-
-async fn ingest_with(
-    store: &dyn Store,
-    delivery: &str,
-    events: Vec<Event>,
-    options: &IngestOptions,
-) -> IngestOutcome {
-    let ids = vec![delivery.to_string()];
-    store
-        .ingest(
-            Ingest {
-                source_id: "shop",
-                delivery_ids: &ids,
-                events: &events,
-                received_at: t(10_000),
-            },
-            options,
-        )
-        .await
-        .unwrap()
-}
-
-/// With the inbox on and the writer "busy" (threshold 0), a webhook is committed to the inbox,
-/// deduplicated at once, kept across a restart, and applied later exactly as inline. PostgreSQL
-/// always applies inline.
-async fn inbox_commits_now_and_applies_later(db: &TestDb) {
-    let sqlite = db.backend == cartback_store::Backend::Sqlite;
-    let opts = IngestOptions {
-        cart_check_after: Some(std::time::Duration::from_secs(3600)),
-        ..Default::default()
-    };
-    let checkout = || {
-        event(
-            "e1",
-            EventKind::CheckoutStarted(snapshot("ka", Some("ck"), Some("q@x.io"), 2, 0)),
-            0,
-        )
-    };
-    let by_email = CartFilter {
-        email: Some("q@x.io".into()),
-        ..Default::default()
-    };
-    {
-        let store = open_store(db).await.with_inbox(Some(0));
-        let first = ingest_with(&store, "d1", vec![checkout()], &opts).await;
-        if !sqlite {
-            assert!(matches!(first, IngestOutcome::Accepted { .. }), "{first:?}");
-            assert_eq!(store.project_inbox(64, &opts).await.unwrap(), 0);
-            return;
-        }
-        assert_eq!(first, IngestOutcome::Queued);
-        // A redelivery while the first copy waits changes nothing.
-        assert_eq!(
-            ingest_with(&store, "d1", vec![checkout()], &opts).await,
-            IngestOutcome::Duplicate
-        );
-        // The same event under a new delivery id waits too, and is applied as a duplicate event.
-        assert_eq!(
-            ingest_with(&store, "d2", vec![checkout()], &opts).await,
-            IngestOutcome::Queued
-        );
-        // An erasure is applied at once: the identifiers it names never wait in the inbox.
-        let erase = Erasure::Contact {
-            email: Some("nobody@x.io".into()),
-            phone: None,
-            external_id: None,
-            order_ids: vec![],
-        };
-        let erased = ingest_with(
-            &store,
-            "d3",
-            vec![event("e3", EventKind::Erasure(erase), 1)],
-            &opts,
-        )
-        .await;
-        assert!(
-            matches!(erased, IngestOutcome::Accepted { .. }),
-            "{erased:?}"
-        );
-        assert_eq!(store.inbox_depth().await.unwrap(), 2);
-        assert!(
-            store.carts(&by_email).await.unwrap().is_empty(),
-            "not applied yet"
-        );
-        // A restart before the inbox was applied.
-        store.close().await;
-    }
-    let store = open_store(db).await.with_inbox(Some(0));
-    assert_eq!(store.inbox_depth().await.unwrap(), 2);
-    assert_eq!(store.project_inbox(64, &opts).await.unwrap(), 2);
-    assert_eq!(store.inbox_depth().await.unwrap(), 0);
-    assert_eq!(store.project_inbox(64, &opts).await.unwrap(), 0);
-    let carts = store.carts(&by_email).await.unwrap();
-    assert_eq!(carts.len(), 1, "one cart from the event applied twice");
-    assert_eq!(carts[0].cart.items[0].quantity, 2);
-    assert_eq!(
-        store.pending_timers().await.unwrap(),
-        1,
-        "the debounce timer"
-    );
-    assert_eq!(
-        ingest_with(&store, "d1", vec![checkout()], &opts).await,
-        IngestOutcome::Duplicate
-    );
 }
