@@ -1,5 +1,6 @@
 //! Wire types platforms share: ids sent as a JSON integer or a string, amounts sent as a decimal
-//! string or a JSON number. Both are kept as text, exactly — never through `f64`.
+//! string or a JSON number. Both are kept as text, exactly — never through `f64`. Also how bodies
+//! are read: [`from_json`] in one pass, [`lenient`] / [`lenient_value`] for nice-to-have fields.
 
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer};
