@@ -56,7 +56,7 @@ pub fn build_engine(
 /// Opens the store and builds every configured source and the engine.
 pub async fn build_state(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let url = cfg.store_url();
-    let store: Arc<dyn Store> = cartback_store::open_with(&url, cfg.store.pool_size)
+    let store: Arc<dyn Store> = cartback_store::open_settings(&url, &cfg.store)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the store at {url}: {e}"))?;
     let mut sources: HashMap<String, Arc<dyn Source>> = cfg

@@ -1,7 +1,8 @@
 //! The crash test: 10,000 signed webhooks streamed at one hub (SQLite) while it is killed with
 //! SIGKILL twice and restarted; a platform-like client retries what failed. Afterwards every
 //! webhook that got a 2xx is in the store, and every reminder went out once, none twice (counted
-//! at a wiremock provider); only a send cut off mid-request may be `unknown`.
+//! at a wiremock provider); only a send cut off mid-request may be `unknown`. The hub answers from
+//! its ingest journal (`wait_below = 0`), so each kill leaves acknowledged webhooks not yet applied.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -27,6 +28,11 @@ admin_token = "crash-admin-token"
 
 [store]
 url = "sqlite://crash.db"
+
+# Every webhook is answered 202 once its journal record is flushed, before it is applied: a kill
+# finds acknowledged records still waiting, which the next start must apply, once.
+[store.journal]
+wait_below = 0
 
 [engine]
 timer_lease = "3s"

@@ -1,5 +1,7 @@
 //! `POST /webhooks/{source_id}`: the raw body is verified, translated and committed, and only then
-//! answered 200. Providers are never called from here.
+//! answered: `200` with the effects, or `202` when, under load, the events are durable in SQLite's
+//! ingest journal and applied moments later (`cartback_store::journal`). Providers are never
+//! called from here.
 
 use crate::error::ApiError;
 use crate::metrics;
@@ -142,6 +144,17 @@ async fn process(
             metrics::webhook(&source_id, &topic, "duplicate");
             tracing::debug!(%source_id, %topic, "Duplicate delivery acknowledged.");
             Ok(ok(json!({ "status": "duplicate" })))
+        }
+        IngestOutcome::Queued => {
+            // Durable; carts, contacts and timers follow within moments, redeliveries change nothing.
+            metrics::webhook(&source_id, &topic, "queued");
+            tracing::debug!(%source_id, %topic, "Accepted webhook into the ingest journal.");
+            Ok((
+                StatusCode::ACCEPTED,
+                [(header::CONTENT_TYPE, "application/json")],
+                r#"{"status":"queued"}"#,
+            )
+                .into_response())
         }
         IngestOutcome::Accepted { effects } => {
             metrics::webhook(&source_id, &topic, "accepted");

@@ -6,6 +6,8 @@
 //! - [`sql`]: [`SqlStore`], SQLite (the embedded default: WAL, one writer thread) and PostgreSQL
 //!   (several instances on one database: `FOR UPDATE SKIP LOCKED` claims) through one code path;
 //!   the engine's tables live in `sql_engine`; migrations per backend under `migrations/`.
+//! - [`journal`]: SQLite's ingest journal: a webhook is answered once its translated events are
+//!   flushed to an append-only file; a projector applies them in order, exactly once, moments later.
 //! - [`testdb`]: throw-away SQLite files and PostgreSQL schemas for tests (`CARTBACK_TEST_PG_URL`).
 //! - [`time`]: instants as integer milliseconds, the one representation every backend stores.
 //!
@@ -15,6 +17,7 @@
 //! implementation follows the same trait and the same shared test suite.
 
 mod db;
+pub mod journal;
 pub mod model;
 pub mod sql;
 mod sql_engine;
@@ -111,6 +114,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         cursor: Option<&str>,
         options: &IngestOptions,
     ) -> StoreResult<IngestOutcome>;
+
+    /// Webhooks durable in SQLite's ingest journal and not yet applied (0 without a journal).
+    fn ingest_backlog(&self) -> u64 {
+        0
+    }
 
     /// Where a polled source resumes.
     async fn poll_cursor(&self, source_id: &str) -> StoreResult<Option<String>>;
@@ -264,6 +272,26 @@ pub async fn open_with(url: &str, pool_size: u32) -> StoreResult<std::sync::Arc<
     }
 }
 
+/// Opens the store `settings` describe, `url` being its URL already resolved against the config
+/// file: [`open_with`], and SQLite's ingest journal as `[store.journal]` says.
+pub async fn open_settings(
+    url: &str,
+    settings: &StoreSettings,
+) -> StoreResult<std::sync::Arc<dyn Store>> {
+    if !(url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://"))
+    {
+        return Err(StoreError::Url(url.to_string()));
+    }
+    Ok(std::sync::Arc::new(
+        SqlStore::open_with(url, settings.pool_size)
+            .await?
+            .with_journal(&settings.journal)
+            .await?,
+    ))
+}
+
 fn default_store_url() -> String {
     "sqlite://cartback.db".into()
 }
@@ -278,6 +306,9 @@ pub struct StoreSettings {
     /// PostgreSQL connections per instance (SQLite always writes through one).
     #[serde(default = "default_pool_size")]
     pub pool_size: u32,
+    /// SQLite's ingest journal (`[store.journal]`); PostgreSQL commits every webhook inline.
+    #[serde(default)]
+    pub journal: journal::JournalSettings,
 }
 
 fn default_pool_size() -> u32 {
@@ -289,6 +320,7 @@ impl Default for StoreSettings {
         StoreSettings {
             url: default_store_url(),
             pool_size: default_pool_size(),
+            journal: journal::JournalSettings::default(),
         }
     }
 }
@@ -299,10 +331,11 @@ impl StoreSettings {
             || self.url.starts_with("postgres://")
             || self.url.starts_with("postgresql://")
         {
+            let mut errors = self.journal.validate();
             if self.pool_size == 0 || self.pool_size > 1000 {
-                return vec![("pool_size".into(), "must be between 1 and 1000".into())];
+                errors.push(("pool_size".into(), "must be between 1 and 1000".into()));
             }
-            Vec::new()
+            errors
         } else {
             vec![(
                 "url".into(),

@@ -40,6 +40,9 @@ pub enum IngestOutcome {
     Duplicate,
     /// Committed; one effect per event.
     Accepted { effects: Vec<Effect> },
+    /// Durable in the ingest journal and applied within moments (SQLite under load; see
+    /// `journal`): whether it was a duplicate, and what it changed, is not known yet.
+    Queued,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

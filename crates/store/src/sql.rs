@@ -48,6 +48,10 @@ pub struct SqlStore {
     group: Option<tokio::sync::mpsc::Sender<WriteJob>>,
     /// SQLite's reader threads (None on PostgreSQL, where reads use the pool).
     reads: Option<flume::Sender<ReadJob>>,
+    /// SQLite's database file (None on PostgreSQL).
+    path: Option<std::path::PathBuf>,
+    /// SQLite's ingest journal, when on (see `journal`).
+    journal: Option<std::sync::Arc<crate::journal::Journal>>,
 }
 
 /// The SQLite store (kept as a name for the embedded default).
@@ -79,6 +83,8 @@ impl SqlStore {
                 backend: Backend::Postgres,
                 group: None,
                 reads: None,
+                path: None,
+                journal: None,
             });
         }
         let Some(rest) = url
@@ -170,7 +176,33 @@ impl SqlStore {
             backend: Backend::Sqlite,
             group: Some(group),
             reads: Some(reads),
+            path: Some(std::path::PathBuf::from(path)),
+            journal: None,
         })
+    }
+
+    /// Turns SQLite's ingest journal on as `settings` say, after applying whatever an earlier run
+    /// left in it (also when `settings` turn it off). PostgreSQL and in-memory SQLite have none.
+    pub async fn with_journal(
+        mut self,
+        settings: &crate::journal::JournalSettings,
+    ) -> StoreResult<Self> {
+        let Some(path) = self.path.clone() else {
+            return Ok(self);
+        };
+        if path.as_os_str().is_empty() || path.to_string_lossy().contains(":memory:") {
+            return Ok(self);
+        }
+        let dir = crate::journal::dir_for(&path);
+        self.journal = crate::journal::open(&self, &dir, settings)
+            .await?
+            .map(std::sync::Arc::new);
+        Ok(self)
+    }
+
+    /// Records of the ingest journal flushed and not yet applied (0 without a journal).
+    pub fn journal_pending(&self) -> u64 {
+        self.journal.as_ref().map_or(0, |j| j.pending())
     }
 
     pub fn backend(&self) -> Backend {
@@ -256,7 +288,39 @@ impl SqlStore {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut dyn Exec) -> BoxFut<'c, (StoreResult<T>, bool)> + Send + 'static,
     {
-        if let Some(group) = &self.group {
+        if self.group.is_some() {
+            return self
+                .submit(work)
+                .await?
+                .await
+                .map_err(|_| StoreError::Commit("the write was not committed".into()))?;
+        }
+        let mut tx = self.writer.begin().await?;
+        let (r, keep) = work(&mut Sqlx(&mut tx)).await;
+        if keep && r.is_ok() {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        r
+    }
+
+    /// Queues `work` for SQLite's writer and returns where its answer will come, once its group
+    /// commit is durable: jobs queued one after another run in that order.
+    pub(crate) async fn submit<T, F>(
+        &self,
+        work: F,
+    ) -> StoreResult<tokio::sync::oneshot::Receiver<StoreResult<T>>>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut dyn Exec) -> BoxFut<'c, (StoreResult<T>, bool)> + Send + 'static,
+    {
+        let Some(group) = &self.group else {
+            return Err(StoreError::Commit(
+                "only SQLite queues jobs for a writer thread".into(),
+            ));
+        };
+        {
             let (reply, answer) = tokio::sync::oneshot::channel();
             let job: WriteJob = Box::new(move |tx| {
                 Box::pin(async move {
@@ -277,18 +341,8 @@ impl SqlStore {
                 .send(job)
                 .await
                 .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
-            return answer
-                .await
-                .map_err(|_| StoreError::Commit("the write was not committed".into()))?;
+            Ok(answer)
         }
-        let mut tx = self.writer.begin().await?;
-        let (r, keep) = work(&mut Sqlx(&mut tx)).await;
-        if keep && r.is_ok() {
-            tx.commit().await?;
-        } else {
-            tx.rollback().await?;
-        }
-        r
     }
 }
 
@@ -589,6 +643,9 @@ impl Store for SqlStore {
         ingest: Ingest<'_>,
         options: &IngestOptions,
     ) -> StoreResult<IngestOutcome> {
+        if let Some(journal) = &self.journal {
+            return journal.ingest(ingest, options).await;
+        }
         // Two instances creating the same cart or contact at once: the loser's transaction fails on
         // the unique key and is replayed; the second time it finds the row and updates it.
         let mut attempt = 0;
@@ -615,6 +672,10 @@ impl Store for SqlStore {
                 other => return other,
             }
         }
+    }
+
+    fn ingest_backlog(&self) -> u64 {
+        self.journal_pending()
     }
 
     async fn poll_cursor(&self, source_id: &str) -> StoreResult<Option<String>> {
@@ -688,6 +749,11 @@ impl Store for SqlStore {
     }
 
     async fn close(&self) {
+        // What the journal holds is durable either way; applying it now spares the next start.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.journal_pending() > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         self.reader.close().await;
         self.writer.close().await;
     }
@@ -938,7 +1004,7 @@ impl Store for SqlStore {
 // ---- applying events -------------------------------------------------------------------------
 
 /// An event's JSON, written before it reaches the writer.
-struct Prepared {
+pub(crate) struct Prepared {
     /// What the event log keeps.
     payload: String,
     /// A cart snapshot's line items.
@@ -946,7 +1012,7 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn of(event: &Event) -> StoreResult<Prepared> {
+    pub(crate) fn of(event: &Event) -> StoreResult<Prepared> {
         // Erasure events keep no identifiers in the log: the log must not undo the erasure.
         let payload = match &event.kind {
             EventKind::Erasure(Erasure::Contact { .. }) => {
@@ -1799,4 +1865,144 @@ mod tests {
             "readers carry on"
         );
     }
+}
+
+/// The ingest journal's side of the database (SQLite; see `journal`).
+impl SqlStore {
+    /// Every journal record up to this one is applied.
+    pub(crate) async fn journal_watermark(&self) -> StoreResult<u64> {
+        let applied: i64 = self
+            .write(|tx| {
+                Box::pin(async move {
+                    let r = query_scalar("SELECT applied_seq FROM journal_state WHERE id = 1")
+                        .fetch_one(tx)
+                        .await;
+                    (r, false)
+                })
+            })
+            .await?;
+        Ok(applied.max(0) as u64)
+    }
+
+    /// Queues the job that applies journal record `seq`: the ingest, and the watermark moved to
+    /// `seq`, in one savepoint, only if record `seq - 1` is applied. A record applied before
+    /// answers [`IngestOutcome::Duplicate`] and changes nothing.
+    pub(crate) async fn journal_apply(
+        &self,
+        seq: u64,
+        payload: &[u8],
+    ) -> StoreResult<tokio::sync::oneshot::Receiver<StoreResult<IngestOutcome>>> {
+        // Decoding and JSON for the rows happen here, on the projector's task, not on the
+        // single writer thread.
+        let record = crate::journal::Record::decode(payload)?;
+        let prepared = record
+            .events
+            .iter()
+            .map(Prepared::of)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let options = record.options();
+        let seq = seq as i64;
+        self.submit(move |tx| {
+            Box::pin(async move {
+                let r = apply_journaled(tx, seq, &record, &prepared, &options).await;
+                let keep = matches!(r, Ok(Some(_)));
+                (r.map(|o| o.unwrap_or(IngestOutcome::Duplicate)), keep)
+            })
+        })
+        .await
+    }
+
+    /// Moves the watermark past records that cannot be read back (damaged on disk).
+    pub(crate) async fn journal_skip_to(&self, seq: u64) -> StoreResult<()> {
+        let seq = seq as i64;
+        self.write(move |tx| {
+            Box::pin(async move {
+                let r = query(
+                    "UPDATE journal_state SET applied_seq = $1 WHERE id = 1 AND applied_seq < $1",
+                )
+                .bind(seq)
+                .execute(tx)
+                .await
+                .map(|_| ());
+                let keep = r.is_ok();
+                (r, keep)
+            })
+        })
+        .await
+    }
+
+    /// Keeps a record that fails to apply in `journal_failed`, with its error, and moves the
+    /// watermark past it.
+    pub(crate) async fn journal_set_aside(
+        &self,
+        seq: u64,
+        record: String,
+        error: String,
+    ) -> StoreResult<()> {
+        let seq = seq as i64;
+        let now = to_ms(Utc::now());
+        self.write(move |tx| {
+            Box::pin(async move {
+                let r = async {
+                    query(
+                        "INSERT INTO journal_failed (seq, record, error, failed_at) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (seq) DO NOTHING",
+                    )
+                    .bind(seq)
+                    .bind(record)
+                    .bind(error)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    query("UPDATE journal_state SET applied_seq = $1 WHERE id = 1 AND applied_seq < $1")
+                        .bind(seq)
+                        .execute(&mut *tx)
+                        .await?;
+                    Ok(())
+                }
+                .await;
+                let keep = r.is_ok();
+                (r, keep)
+            })
+        })
+        .await
+    }
+}
+
+/// Applies journal record `seq` inside the writer's job savepoint. `Ok(None)`: applied before.
+async fn apply_journaled(
+    tx: &mut dyn Exec,
+    seq: i64,
+    record: &crate::journal::Record,
+    prepared: &[Prepared],
+    options: &IngestOptions,
+) -> StoreResult<Option<IngestOutcome>> {
+    let applied: i64 = query_scalar("SELECT applied_seq FROM journal_state WHERE id = 1")
+        .fetch_one(&mut *tx)
+        .await?;
+    if applied >= seq {
+        return Ok(None);
+    }
+    if applied != seq - 1 {
+        return Err(StoreError::Commit(format!(
+            "journal record {seq} waits for record {} (applied up to {applied})",
+            applied + 1
+        )));
+    }
+    query("SAVEPOINT journal_record").execute(&mut *tx).await?;
+    let outcome = ingest_in(&mut *tx, record.ingest(), prepared, None, options).await?;
+    if outcome == IngestOutcome::Duplicate {
+        // A redelivery: its delivery ids are not kept, but the record counts as applied.
+        query("ROLLBACK TO SAVEPOINT journal_record")
+            .execute(&mut *tx)
+            .await?;
+    }
+    query("RELEASE SAVEPOINT journal_record")
+        .execute(&mut *tx)
+        .await?;
+    query("UPDATE journal_state SET applied_seq = $1 WHERE id = 1")
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+    Ok(Some(outcome))
 }

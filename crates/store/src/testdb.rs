@@ -19,6 +19,8 @@ pub struct TestDb {
     pub url: String,
     dir: Option<tempfile::TempDir>,
     schema: Option<(String, String)>,
+    /// SQLite's ingest journal, when the test wants it on.
+    journal: Option<crate::journal::JournalSettings>,
 }
 
 impl TestDb {
@@ -34,6 +36,7 @@ impl TestDb {
                     url,
                     dir: Some(dir),
                     schema: None,
+                    journal: None,
                 })
             }
             Backend::Postgres => {
@@ -56,13 +59,24 @@ impl TestDb {
                     url,
                     dir: None,
                     schema: Some((base, schema)),
+                    journal: None,
                 })
             }
         }
     }
 
     pub async fn open(&self) -> StoreResult<SqlStore> {
-        SqlStore::open_with(&self.url, 8).await
+        let store = SqlStore::open_with(&self.url, 8).await?;
+        match &self.journal {
+            Some(settings) => store.with_journal(settings).await,
+            None => Ok(store),
+        }
+    }
+
+    /// Opens the store with SQLite's ingest journal on, as `settings` say (PostgreSQL has none).
+    pub fn with_journal(mut self, settings: crate::journal::JournalSettings) -> TestDb {
+        self.journal = Some(settings);
+        self
     }
 
     /// The folder of a SQLite database (tests put other files there).

@@ -101,6 +101,15 @@ macro_rules! on_every_backend {
                         super::$name(&db).await;
                     }
                 }
+                /// SQLite with the ingest journal: every webhook goes through it, and a lone one
+                /// is answered with its effects, as without it.
+                #[tokio::test]
+                async fn sqlite_journal() {
+                    if let Some(db) = cartback_store::testdb::TestDb::new(cartback_store::Backend::Sqlite).await {
+                        let db = db.with_journal(Default::default());
+                        super::$name(&db).await;
+                    }
+                }
                 #[tokio::test]
                 async fn postgres() {
                     if let Some(db) = cartback_store::testdb::TestDb::new(cartback_store::Backend::Postgres).await {
