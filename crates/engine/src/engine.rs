@@ -933,6 +933,8 @@ impl Engine {
             }
         }
         metrics::gauge!("cartback_timers_pending").set(self.store.pending_timers().await? as f64);
+        // Webhooks acknowledged (durable in SQLite's ingest journal) and not yet applied.
+        metrics::gauge!("cartback_ingest_backlog").set(self.store.ingest_backlog() as f64);
         for status in ["open", "abandoned", "converted"] {
             metrics::gauge!("cartback_carts", "status" => status).set(0.0);
         }
