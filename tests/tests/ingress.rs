@@ -431,3 +431,43 @@ async fn data_survives_a_restart() {
     assert_eq!(again.json::<Value>().await.unwrap()["status"], "duplicate");
     assert!(hub.dir.path().join("data").join("hub.db").exists());
 }
+
+/// With `wait_below = 0` every webhook is answered from SQLite's ingest journal: 202 once durable,
+/// its cart visible moments later, and a redelivery still changes nothing.
+#[tokio::test]
+async fn a_queued_webhook_is_answered_202_and_applied_once() {
+    let config = CONFIG.replace(
+        "url = \"sqlite://data/hub.db\"",
+        "url = \"sqlite://data/hub.db\"\n\n[store.journal]\nwait_below = 0",
+    );
+    let hub = spawn_hub(&config, &[("SHOPIFY_SECRET", SECRET)])
+        .await
+        .unwrap();
+    let body = shopify_checkout("tokq", "queued@example.com", "2026-11-20T10:05:00Z", 2);
+    for _ in 0..3 {
+        let resp = post(&hub, "checkouts/create", "w-q1", &body).await;
+        assert_eq!(resp.status(), 202);
+        let answer: Value = resp.json().await.unwrap();
+        assert_eq!(answer["status"], "queued");
+    }
+    cartback_e2e::until_within(10, "the queued cart is applied", || async {
+        carts_for(&hub, "queued@example.com").await.len() == 1
+    })
+    .await;
+    let carts = carts_for(&hub, "queued@example.com").await;
+    assert_eq!(carts.len(), 1, "three deliveries, one cart");
+    assert_eq!(carts[0]["items"][0]["quantity"], 2);
+    let metrics = hub
+        .client
+        .get(hub.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("outcome=\"queued\""),
+        "queued answers are counted: {metrics}"
+    );
+}

@@ -270,3 +270,28 @@ lease = "25s"
 fn p_has(p: &[String], needle: &str) -> bool {
     p.iter().any(|l| l.starts_with(needle))
 }
+
+#[test]
+fn the_ingest_journal_settings_are_checked() {
+    let cfg = load_str(
+        "[store]\nurl = \"sqlite://x.db\"\n[store.journal]\nwait_below = 0\nmax_pending_mb = 16\n",
+        Path::new("."),
+        &env(&[]),
+    )
+    .unwrap();
+    assert_eq!(cfg.store.journal.wait_below, 0);
+    assert_eq!(cfg.store.journal.max_pending_mb, 16);
+    assert!(cfg.store.journal.enabled, "on unless turned off");
+    let bad = problems(
+        "[store.journal]\nmax_pending_mb = 0\nwait_below = 2000000\n",
+        &env(&[]),
+    );
+    for needle in [
+        "store.journal.max_pending_mb: must be between 1 and 65536",
+        "store.journal.wait_below: must be at most 1000000",
+    ] {
+        assert!(p_has(&bad, needle), "{needle} missing in {bad:?}");
+    }
+    let unknown = problems("[store.journal]\nwait_for = 3\n", &env(&[]));
+    assert!(p_has(&unknown, "store.journal"), "{unknown:?}");
+}

@@ -195,7 +195,6 @@ async fn queued_webhooks_are_applied_once_in_order_and_redeliveries_change_nothi
 
 /// Appends a record to a segment file the way the journal thread does.
 fn append(file: &Path, seq: u64, delivery: &str, event: &Event) {
-    use std::os::unix::fs::FileExt;
     let payload = serde_json::to_vec(&serde_json::json!({
         "source_id": "shop",
         "delivery_ids": [delivery],
@@ -205,6 +204,11 @@ fn append(file: &Path, seq: u64, delivery: &str, event: &Event) {
         "cart_check_after_ms": null,
     }))
     .unwrap();
+    append_raw(file, seq, payload);
+}
+
+fn append_raw(file: &Path, seq: u64, payload: Vec<u8>) {
+    use std::os::unix::fs::FileExt;
     let mut crc = crc32fast::Hasher::new();
     crc.update(&seq.to_le_bytes());
     crc.update(&payload);
@@ -326,4 +330,80 @@ async fn a_second_store_on_the_same_database_is_refused_while_the_first_runs() {
     let _first = db.open().await.unwrap();
     let err = db.open().await.unwrap_err().to_string();
     assert!(err.contains("another cartback process"), "{err}");
+}
+
+#[tokio::test]
+async fn a_record_that_never_applies_is_set_aside_and_the_rest_goes_on() {
+    let db = sqlite(settings(32)).await;
+    let file = {
+        let store = db.open().await.unwrap();
+        store.close().await;
+        segment_files(&journal_dir(&db))[0].clone()
+    };
+    // Sound on disk (length and checksum agree), but not a record this hub can apply.
+    append_raw(&file, 1, br#"{"not":"a record"}"#.to_vec());
+    append(&file, 2, "d2", &checkout("e2", "k2", 1));
+    let store = db.open().await.unwrap();
+    assert_eq!(
+        store.carts(&all()).await.unwrap().len(),
+        1,
+        "record 2 applied"
+    );
+    let conn = rusqlite::Connection::open(db_file(&db)).unwrap();
+    let (seq, record, error): (i64, String, String) = conn
+        .query_row("SELECT seq, record, error FROM journal_failed", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!(seq, 1);
+    assert_eq!(
+        record, r#"{"not":"a record"}"#,
+        "kept whole for an operator"
+    );
+    assert!(error.contains("decode"), "{error}");
+    let applied: i64 = conn
+        .query_row("SELECT applied_seq FROM journal_state", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(applied, 2);
+}
+
+#[tokio::test]
+async fn past_max_pending_callers_wait_for_their_projection() {
+    let db = sqlite(JournalSettings {
+        wait_below: 0,
+        max_pending_mb: 1,
+        ..Default::default()
+    })
+    .await;
+    let store = std::sync::Arc::new(db.open().await.unwrap());
+    // 200 webhooks of ~40 KB at once: far more than 1 MiB waiting to be applied.
+    let mut tasks = Vec::new();
+    for i in 0..200u32 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut e = checkout(&format!("e{i}"), &format!("k{i}"), 1);
+            if let EventKind::CheckoutStarted(snap) = &mut e.kind {
+                let item = snap.items[0].clone();
+                snap.items = (0..200)
+                    .map(|n| LineItem {
+                        title: format!("Item {n} with a long enough title"),
+                        ..item.clone()
+                    })
+                    .collect();
+            }
+            send(&store, &format!("d{i}"), e).await
+        }));
+    }
+    let mut waited = 0;
+    for t in tasks {
+        if matches!(t.await.unwrap(), IngestOutcome::Accepted { .. }) {
+            waited += 1;
+        }
+    }
+    assert!(
+        waited > 0,
+        "with the journal full, callers wait (backpressure)"
+    );
+    drained(&store).await;
+    assert_eq!(store.carts(&all()).await.unwrap().len(), 200);
 }
