@@ -22,8 +22,9 @@
 //! projection, the projector holds back (at most [`MAX_HOLD`] at a time, then applies a batch) so
 //! the cores go to answering. Records waiting to be applied are
 //! counted in bytes: past `max_pending_mb` every caller waits for its own projection, so a hub
-//! fed faster than its database can apply answers at the database's pace and its memory stays
-//! bounded. A segment file is deleted once every record in it is applied (`SEGMENT_BYTES` each).
+//! fed faster than its database can apply answers at the database's pace and its disk use stays
+//! bounded. A waiting record is read back from its segment when applied (the page cache keeps it
+//! warm): memory holds only its place, about 100 bytes. A segment file is deleted once every record in it is applied (`SEGMENT_BYTES` each).
 //!
 //! # Crashes
 //! At start, before anything is served, every record after the watermark is read back and applied
@@ -214,12 +215,46 @@ struct Append {
     applied: Applied,
 }
 
-/// A flushed record on its way to the database, kept encoded (compact; decoded when applied).
+/// A flushed record on its way to the database, read back and decoded when applied.
 struct Entry {
     seq: u64,
-    payload: Arc<Vec<u8>>,
+    body: Body,
     applied: Option<Applied>,
     attempts: u32,
+}
+
+/// Where a record's payload is while it waits: in its segment file (the page cache keeps it
+/// warm, and the caller's buffer is freed at once, so a burst does not pile up on the heap), or in
+/// memory when it was read back at start.
+enum Body {
+    File {
+        file: Arc<std::fs::File>,
+        offset: u64,
+        len: u64,
+    },
+    Memory(Vec<u8>),
+}
+
+impl Body {
+    fn len(&self) -> u64 {
+        match self {
+            Body::File { len, .. } => *len,
+            Body::Memory(b) => b.len() as u64,
+        }
+    }
+
+    fn bytes(&self) -> StoreResult<std::borrow::Cow<'_, [u8]>> {
+        match self {
+            Body::Memory(b) => Ok(std::borrow::Cow::Borrowed(b)),
+            Body::File { file, offset, len } => {
+                let mut buf = vec![0u8; *len as usize];
+                file.read_exact_at(&mut buf, *offset).map_err(|e| {
+                    StoreError::Commit(format!("cannot read back a journal record: {e}"))
+                })?;
+                Ok(std::borrow::Cow::Owned(buf))
+            }
+        }
+    }
 }
 
 /// The handle [`SqlStore::ingest`] goes through when the journal is on.
@@ -313,7 +348,7 @@ pub(crate) async fn open(
             bytes += payload.len() as u64;
             queue.push_back(Entry {
                 seq,
-                payload: Arc::new(payload),
+                body: Body::Memory(payload),
                 applied: None,
                 attempts: 0,
             });
@@ -463,23 +498,25 @@ fn read_segment(path: &Path) -> std::io::Result<Vec<(u64, Vec<u8>)>> {
     Ok(out)
 }
 
-fn new_segment(dir: &Path, first: u64) -> std::io::Result<(PathBuf, std::fs::File)> {
+fn new_segment(dir: &Path, first: u64) -> std::io::Result<(PathBuf, Arc<std::fs::File>)> {
     let path = dir.join(format!("{first:020}.log"));
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
+        .read(true)
         .write(true)
         .open(&path)?;
     // The new name must survive a power loss as much as what is written in it.
     std::fs::File::open(dir)?.sync_all()?;
-    Ok((path, file))
+    Ok((path, Arc::new(file)))
 }
 
 struct JournalThread {
     /// Held while the thread runs: one process, one store, per journal.
     _lock: std::fs::File,
     dir: PathBuf,
-    file: std::fs::File,
+    /// The current segment, shared with the entries that read their records back from it.
+    file: Arc<std::fs::File>,
     len: u64,
     /// Segment files not yet deleted, oldest first, with their first seq; the last is `file`.
     segments: VecDeque<(u64, PathBuf)>,
@@ -524,8 +561,10 @@ impl JournalThread {
             last_group = batch.len();
             buf.clear();
             let first_seq = self.next_seq;
+            let mut offsets = Vec::with_capacity(batch.len());
             for (i, a) in batch.iter().enumerate() {
                 let seq = first_seq + i as u64;
+                offsets.push(self.len + (buf.len() + HEADER) as u64);
                 let mut hasher = crc32fast::Hasher::new();
                 hasher.update(&seq.to_le_bytes());
                 hasher.update(&a.payload);
@@ -572,11 +611,15 @@ impl JournalThread {
                 .fetch_add(batch.len() as u64, Ordering::SeqCst);
             self.shared.pending_bytes.fetch_add(bytes, Ordering::SeqCst);
             let applied = self.shared.applied.load(Ordering::SeqCst);
-            for (i, a) in batch.into_iter().enumerate() {
+            for (i, (a, offset)) in batch.into_iter().zip(offsets).enumerate() {
                 let seq = first_seq + i as u64;
                 let entry = Entry {
                     seq,
-                    payload: Arc::new(a.payload),
+                    body: Body::File {
+                        file: self.file.clone(),
+                        offset,
+                        len: a.payload.len() as u64,
+                    },
                     applied: Some(a.applied),
                     attempts: 0,
                 };
@@ -688,7 +731,11 @@ async fn apply_round(store: &SqlStore, queue: &mut VecDeque<Entry>, shared: &Sha
     }
     let mut answers = Vec::with_capacity(n);
     for entry in queue.iter().take(n) {
-        answers.push(store.journal_apply(entry.seq, &entry.payload).await);
+        let answer = match entry.body.bytes() {
+            Ok(bytes) => store.journal_apply(entry.seq, &bytes).await,
+            Err(e) => Err(e),
+        };
+        answers.push(answer);
     }
     let mut failure = None;
     for answer in answers {
@@ -724,7 +771,11 @@ async fn apply_round(store: &SqlStore, queue: &mut VecDeque<Entry>, shared: &Sha
     }
     tracing::warn!(seq = entry.seq, attempt = entry.attempts, error = %error, "Could not apply an ingest journal record; it is retried.");
     if entry.attempts >= MAX_ATTEMPTS {
-        let record = String::from_utf8_lossy(&entry.payload).into_owned();
+        let record = entry
+            .body
+            .bytes()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
         match store
             .journal_set_aside(entry.seq, record, error.to_string())
             .await
@@ -750,5 +801,5 @@ fn done(shared: &Shared, entry: &Entry) {
     shared.pending.fetch_sub(1, Ordering::SeqCst);
     shared
         .pending_bytes
-        .fetch_sub(entry.payload.len() as u64, Ordering::SeqCst);
+        .fetch_sub(entry.body.len(), Ordering::SeqCst);
 }
