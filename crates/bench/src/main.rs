@@ -2,7 +2,7 @@
 //! the same run on the same machine, so ratios mean something across machines.
 //!
 //! ```text
-//! cargo run --release -p cartback-bench -- ingest  [--n 20000] [--conns 64]
+//! cargo run --release -p cartback-bench -- ingest  [--n 20000] [--conns 64] [--no-journal]
 //! cargo run --release -p cartback-bench -- timers  [--n 1000000]
 //! cargo run --release -p cartback-bench -- send    [--n 5000] [--rate 100]
 //! cargo run --release -p cartback-bench -- startup
@@ -130,9 +130,20 @@ abandon_after = "1h"
   send = { channel = "web" }
 "#;
 
-async fn ingest(n: usize, conns: usize) -> anyhow::Result<()> {
+async fn ingest(n: usize, conns: usize, journal: bool) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let cfg = cartback_cli::config::load_str(HUB_CONFIG, dir.path(), &Default::default())
+    // `--no-journal`: every webhook waits for its whole commit, as before the ingest journal.
+    let config = if journal {
+        HUB_CONFIG.to_string()
+    } else {
+        format!(
+            "{HUB_CONFIG}
+[store.journal]
+enabled = false
+"
+        )
+    };
+    let cfg = cartback_cli::config::load_str(&config, dir.path(), &Default::default())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -680,7 +691,14 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let run_ingest = || ingest(arg(&args, "--n", 20_000), arg(&args, "--conns", 64));
+        let journal = !args.iter().any(|a| a == "--no-journal");
+        let run_ingest = || {
+            ingest(
+                arg(&args, "--n", 20_000),
+                arg(&args, "--conns", 64),
+                journal,
+            )
+        };
         match what {
             "ingest" => run_ingest().await,
             "timers" => timers(arg(&args, "--n", 1_000_000)).await,
