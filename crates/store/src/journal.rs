@@ -381,6 +381,13 @@ pub(crate) async fn open(
         }
         apply_round(store, &mut queue, &shared).await;
         applied = shared.applied.load(Ordering::SeqCst);
+        if let Some(stuck) = queue.front().filter(|e| e.attempts > MAX_ATTEMPTS) {
+            // Not even set aside: the database refuses writes. Starting would serve on top of it.
+            return Err(StoreError::Commit(format!(
+                "ingest journal record {} can be neither applied nor set aside; see the log",
+                stuck.seq
+            )));
+        }
     }
     for (_, path) in &old {
         std::fs::remove_file(path).map_err(|e| io("cannot delete an applied segment", e))?;

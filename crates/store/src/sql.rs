@@ -1831,42 +1831,6 @@ fn cart_record(r: &DbRow) -> StoreResult<CartRecord> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_write_that_panics_is_undone_and_the_writer_carries_on() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = SqlStore::open(&url).await.unwrap();
-        let r: StoreResult<()> = store
-            .write(|tx| {
-                Box::pin(async move {
-                    query("INSERT INTO poll_cursors (source_id, cursor, updated_at) VALUES ('s', 'x', 0)")
-                        .execute(tx)
-                        .await
-                        .unwrap();
-                    panic!("a bug in a write");
-                })
-            })
-            .await;
-        assert!(r.is_err(), "the caller hears it was not committed");
-        assert_eq!(store.poll_cursor("s").await.unwrap(), None, "undone");
-        // The writer is still there.
-        let key = store.hub_key("k", Utc::now()).await.unwrap();
-        assert_eq!(key.len(), 32);
-        let r: StoreResult<()> = store
-            .read(|_| Box::pin(async move { panic!("a bug in a read") }))
-            .await;
-        assert!(r.is_err());
-        assert!(
-            store.cart("none").await.unwrap().is_none(),
-            "readers carry on"
-        );
-    }
-}
-
 /// The ingest journal's side of the database (SQLite; see `journal`).
 impl SqlStore {
     /// Every journal record up to this one is applied.
@@ -2005,4 +1969,40 @@ async fn apply_journaled(
         .execute(&mut *tx)
         .await?;
     Ok(Some(outcome))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_write_that_panics_is_undone_and_the_writer_carries_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqlStore::open(&url).await.unwrap();
+        let r: StoreResult<()> = store
+            .write(|tx| {
+                Box::pin(async move {
+                    query("INSERT INTO poll_cursors (source_id, cursor, updated_at) VALUES ('s', 'x', 0)")
+                        .execute(tx)
+                        .await
+                        .unwrap();
+                    panic!("a bug in a write");
+                })
+            })
+            .await;
+        assert!(r.is_err(), "the caller hears it was not committed");
+        assert_eq!(store.poll_cursor("s").await.unwrap(), None, "undone");
+        // The writer is still there.
+        let key = store.hub_key("k", Utc::now()).await.unwrap();
+        assert_eq!(key.len(), 32);
+        let r: StoreResult<()> = store
+            .read(|_| Box::pin(async move { panic!("a bug in a read") }))
+            .await;
+        assert!(r.is_err());
+        assert!(
+            store.cart("none").await.unwrap().is_none(),
+            "readers carry on"
+        );
+    }
 }
