@@ -935,6 +935,9 @@ impl Engine {
         metrics::gauge!("cartback_timers_pending").set(self.store.pending_timers().await? as f64);
         // Webhooks acknowledged (durable in SQLite's ingest journal) and not yet applied.
         metrics::gauge!("cartback_ingest_backlog").set(self.store.ingest_backlog() as f64);
+        // Records that could not be applied, kept in `journal_failed`: anything above 0 wants an operator.
+        metrics::gauge!("cartback_ingest_set_aside")
+            .set(self.store.ingest_set_aside().await? as f64);
         for status in ["open", "abandoned", "converted"] {
             metrics::gauge!("cartback_carts", "status" => status).set(0.0);
         }

@@ -120,6 +120,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         0
     }
 
+    /// Journal records that failed to apply again and again and were set aside in
+    /// `journal_failed` for an operator (SQLite; 0 elsewhere).
+    async fn ingest_set_aside(&self) -> StoreResult<u64> {
+        Ok(0)
+    }
+
     /// Where a polled source resumes.
     async fn poll_cursor(&self, source_id: &str) -> StoreResult<Option<String>>;
 

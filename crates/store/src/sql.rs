@@ -797,6 +797,16 @@ impl Store for SqlStore {
         .await
     }
 
+    async fn ingest_set_aside(&self) -> StoreResult<u64> {
+        if self.backend != Backend::Sqlite {
+            return Ok(0);
+        }
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM journal_failed")
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     async fn pending_timers(&self) -> StoreResult<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM timers")
             .fetch_one(&self.reader)

@@ -361,6 +361,7 @@ async fn a_record_that_never_applies_is_set_aside_and_the_rest_goes_on() {
         "kept whole for an operator"
     );
     assert!(error.contains("decode"), "{error}");
+    assert_eq!(store.ingest_set_aside().await.unwrap(), 1, "and counted");
     let applied: i64 = conn
         .query_row("SELECT applied_seq FROM journal_state", [], |r| r.get(0))
         .unwrap();
