@@ -200,11 +200,6 @@ impl SqlStore {
         Ok(self)
     }
 
-    /// Records of the ingest journal flushed and not yet applied (0 without a journal).
-    pub fn journal_pending(&self) -> u64 {
-        self.journal.as_ref().map_or(0, |j| j.pending())
-    }
-
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -320,29 +315,27 @@ impl SqlStore {
                 "only SQLite queues jobs for a writer thread".into(),
             ));
         };
-        {
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            let job: WriteJob = Box::new(move |tx| {
-                Box::pin(async move {
-                    let (r, keep) = work(tx).await;
-                    let keep = keep && r.is_ok();
-                    Done {
-                        keep,
-                        deliver: Box::new(move |failure| {
-                            let _ = reply.send(match failure {
-                                Some(e) => Err(StoreError::Commit(e.to_string())),
-                                None => r,
-                            });
-                        }),
-                    }
-                })
-            });
-            group
-                .send(job)
-                .await
-                .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
-            Ok(answer)
-        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: WriteJob = Box::new(move |tx| {
+            Box::pin(async move {
+                let (r, keep) = work(tx).await;
+                let keep = keep && r.is_ok();
+                Done {
+                    keep,
+                    deliver: Box::new(move |failure| {
+                        let _ = reply.send(match failure {
+                            Some(e) => Err(StoreError::Commit(e.to_string())),
+                            None => r,
+                        });
+                    }),
+                }
+            })
+        });
+        group
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
+        Ok(answer)
     }
 }
 
@@ -675,7 +668,7 @@ impl Store for SqlStore {
     }
 
     fn ingest_backlog(&self) -> u64 {
-        self.journal_pending()
+        self.journal.as_ref().map_or(0, |j| j.pending())
     }
 
     async fn poll_cursor(&self, source_id: &str) -> StoreResult<Option<String>> {
@@ -751,7 +744,7 @@ impl Store for SqlStore {
     async fn close(&self) {
         // What the journal holds is durable either way; applying it now spares the next start.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while self.journal_pending() > 0 && std::time::Instant::now() < deadline {
+        while self.ingest_backlog() > 0 && std::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         self.reader.close().await;
@@ -1841,6 +1834,10 @@ fn cart_record(r: &DbRow) -> StoreResult<CartRecord> {
     })
 }
 
+/// Moves the ingest journal's watermark forward to `$1` (never back).
+const JOURNAL_SKIP_TO: &str =
+    "UPDATE journal_state SET applied_seq = $1 WHERE id = 1 AND applied_seq < $1";
+
 /// The ingest journal's side of the database (SQLite; see `journal`).
 impl SqlStore {
     /// Every journal record up to this one is applied.
@@ -1891,13 +1888,11 @@ impl SqlStore {
         let seq = seq as i64;
         self.write(move |tx| {
             Box::pin(async move {
-                let r = query(
-                    "UPDATE journal_state SET applied_seq = $1 WHERE id = 1 AND applied_seq < $1",
-                )
-                .bind(seq)
-                .execute(tx)
-                .await
-                .map(|_| ());
+                let r = query(JOURNAL_SKIP_TO)
+                    .bind(seq)
+                    .execute(tx)
+                    .await
+                    .map(|_| ());
                 let keep = r.is_ok();
                 (r, keep)
             })
@@ -1928,7 +1923,7 @@ impl SqlStore {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
-                    query("UPDATE journal_state SET applied_seq = $1 WHERE id = 1 AND applied_seq < $1")
+                    query(JOURNAL_SKIP_TO)
                         .bind(seq)
                         .execute(&mut *tx)
                         .await?;

@@ -91,7 +91,7 @@ fn all() -> CartFilter {
 
 async fn drained(store: &SqlStore) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while store.journal_pending() > 0 {
+    while store.ingest_backlog() > 0 {
         assert!(Instant::now() < deadline, "the journal was not applied");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -131,7 +131,7 @@ async fn a_lone_webhook_is_answered_with_its_effects() {
         panic!("a lone webhook waits for its projection");
     };
     assert_eq!(effects.len(), 1);
-    assert_eq!(store.journal_pending(), 0);
+    assert_eq!(store.ingest_backlog(), 0);
     let carts = store.carts(&all()).await.unwrap();
     assert_eq!(carts.len(), 1, "its cart is there when it is answered");
     assert_eq!(
