@@ -223,37 +223,21 @@ struct Entry {
     attempts: u32,
 }
 
-/// Where a record's payload is while it waits: in its segment file (the page cache keeps it
-/// warm, and the caller's buffer is freed at once, so a burst does not pile up on the heap), or in
-/// memory when it was read back at start.
-enum Body {
-    File {
-        file: Arc<std::fs::File>,
-        offset: u64,
-        len: u64,
-    },
-    Memory(Vec<u8>),
+/// Where a record's payload is while it waits: in its segment file. The page cache keeps it warm,
+/// and the caller's buffer is freed at once, so a burst does not pile up on the heap.
+struct Body {
+    file: Arc<std::fs::File>,
+    offset: u64,
+    len: u64,
 }
 
 impl Body {
-    fn len(&self) -> u64 {
-        match self {
-            Body::File { len, .. } => *len,
-            Body::Memory(b) => b.len() as u64,
-        }
-    }
-
-    fn bytes(&self) -> StoreResult<std::borrow::Cow<'_, [u8]>> {
-        match self {
-            Body::Memory(b) => Ok(std::borrow::Cow::Borrowed(b)),
-            Body::File { file, offset, len } => {
-                let mut buf = vec![0u8; *len as usize];
-                file.read_exact_at(&mut buf, *offset).map_err(|e| {
-                    StoreError::Commit(format!("cannot read back a journal record: {e}"))
-                })?;
-                Ok(std::borrow::Cow::Owned(buf))
-            }
-        }
+    fn bytes(&self) -> StoreResult<Vec<u8>> {
+        let mut buf = vec![0u8; self.len as usize];
+        self.file
+            .read_exact_at(&mut buf, self.offset)
+            .map_err(|e| StoreError::Commit(format!("cannot read back a journal record: {e}")))?;
+        Ok(buf)
     }
 }
 
@@ -340,15 +324,15 @@ pub(crate) async fn open(
     let mut queue = VecDeque::new();
     let mut bytes = 0u64;
     for (_, path) in &old {
-        for (seq, payload) in read_segment(path).map_err(|e| io("cannot read a segment", e))? {
+        for (seq, body) in read_segment(path).map_err(|e| io("cannot read a segment", e))? {
             last_seq = last_seq.max(seq);
             if seq <= applied {
                 continue;
             }
-            bytes += payload.len() as u64;
+            bytes += body.len;
             queue.push_back(Entry {
                 seq,
-                body: Body::Memory(payload),
+                body,
                 applied: None,
                 attempts: 0,
             });
@@ -475,22 +459,33 @@ fn segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
     Ok(out)
 }
 
-/// The records of one segment, in order, up to the first one that is torn or damaged.
-fn read_segment(path: &Path) -> std::io::Result<Vec<(u64, Vec<u8>)>> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?.read_to_end(&mut bytes)?;
+/// The records of one segment (each seq, and where its payload is), in order, up to the first one
+/// that is torn or damaged; read through once to check them, not kept in memory.
+fn read_segment(path: &Path) -> std::io::Result<Vec<(u64, Body)>> {
+    let file = Arc::new(std::fs::File::open(path)?);
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file.as_ref());
     let mut out = Vec::new();
-    let mut at = 0usize;
-    while bytes.len() - at >= HEADER {
-        let word =
-            |i: usize| u32::from_le_bytes(bytes[at + i..at + i + 4].try_into().unwrap_or([0; 4]));
-        let len = word(0) as usize;
-        let crc = word(4);
+    let mut at = 0u64;
+    let mut header = [0u8; HEADER];
+    let mut payload = Vec::new();
+    loop {
+        if let Err(e) = reader.read_exact(&mut header) {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                break; // the end of the file
+            }
+            return Err(e);
+        }
+        let word = |i: usize| u32::from_le_bytes(header[i..i + 4].try_into().unwrap_or([0; 4]));
+        let (len, crc) = (word(0), word(4));
         if len == 0 && crc == 0 {
             break; // the zeros written ahead: the end of the records
         }
-        let end = at + HEADER + len;
-        if end > bytes.len() || crc32fast::hash(&bytes[at + 8..end]) != crc {
+        payload.resize(len as usize, 0);
+        let whole = reader.read_exact(&mut payload).is_ok();
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(&header[8..]);
+        hasher.update(&payload);
+        if !whole || hasher.finalize() != crc {
             tracing::warn!(
                 segment = %path.display(),
                 offset = at,
@@ -498,9 +493,16 @@ fn read_segment(path: &Path) -> std::io::Result<Vec<(u64, Vec<u8>)>> {
             );
             break;
         }
-        let seq = u64::from_le_bytes(bytes[at + 8..at + 16].try_into().unwrap_or([0; 8]));
-        out.push((seq, bytes[at + HEADER..end].to_vec()));
-        at = end;
+        let seq = u64::from_le_bytes(header[8..].try_into().unwrap_or([0; 8]));
+        out.push((
+            seq,
+            Body {
+                file: file.clone(),
+                offset: at + HEADER as u64,
+                len: u64::from(len),
+            },
+        ));
+        at += HEADER as u64 + u64::from(len);
     }
     Ok(out)
 }
@@ -622,7 +624,7 @@ impl JournalThread {
                 let seq = first_seq + i as u64;
                 let entry = Entry {
                     seq,
-                    body: Body::File {
+                    body: Body {
                         file: self.file.clone(),
                         offset,
                         len: a.payload.len() as u64,
@@ -808,5 +810,5 @@ fn done(shared: &Shared, entry: &Entry) {
     shared.pending.fetch_sub(1, Ordering::SeqCst);
     shared
         .pending_bytes
-        .fetch_sub(entry.body.len(), Ordering::SeqCst);
+        .fetch_sub(entry.body.len, Ordering::SeqCst);
 }
