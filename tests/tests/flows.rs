@@ -125,15 +125,7 @@ async fn a_webhook_becomes_a_sent_reminder_and_a_purchase_stops_the_flow() {
         .unwrap();
     assert_eq!(carts["carts"][0]["status"], "converted");
     // The metrics say the same.
-    let text = hub
-        .client
-        .get(hub.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = hub.metrics().await.unwrap();
     for needle in [
         r#"cartback_sends_total{channel="email",outcome="sent"}"#,
         "cartback_enrolments_total",

@@ -385,15 +385,7 @@ async fn health_readiness_and_metrics() {
         &shopify_checkout("tokm", "m@example.com", "2026-11-20T10:05:00-05:00", 1),
     )
     .await;
-    let text = hub
-        .client
-        .get(hub.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = hub.metrics().await.unwrap();
     assert!(
         text.lines()
             .any(|l| l.starts_with("cartback_webhooks_total")
@@ -457,15 +449,7 @@ async fn a_queued_webhook_is_answered_202_and_applied_once() {
     let carts = carts_for(&hub, "queued@example.com").await;
     assert_eq!(carts.len(), 1, "three deliveries, one cart");
     assert_eq!(carts[0]["items"][0]["quantity"], 2);
-    let metrics = hub
-        .client
-        .get(hub.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = hub.metrics().await.unwrap();
     assert!(
         metrics.contains("outcome=\"queued\""),
         "queued answers are counted: {metrics}"

@@ -81,6 +81,17 @@ impl Hub {
         format!("{}{path}", self.url)
     }
 
+    /// The Prometheus text of `GET /metrics`.
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        Ok(self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?)
+    }
+
     /// GET an admin API path with the admin token.
     pub async fn admin_get(&self, path: &str) -> anyhow::Result<reqwest::Response> {
         Ok(self
