@@ -6,7 +6,8 @@ use serde::Deserialize;
 use std::time::Duration;
 
 fn default_replay_window() -> HumanDuration {
-    // Shopify retries for up to 4 hours with the original payload; 48 h leaves room for outages.
+    // Shopify retries 8 times over 4 hours with the original payload (shared/platforms.md §1);
+    // 48 h leaves room for an outage of the hub.
     HumanDuration(Duration::from_secs(48 * 3600))
 }
 
@@ -22,7 +23,10 @@ pub struct ShopifySettings {
     /// ISO 3166 country for phones without a `+country` prefix; else the address's country is used.
     #[serde(default)]
     pub default_phone_region: Option<String>,
-    /// When set, `X-Shopify-Shop-Domain` must equal it.
+    /// The shop's `<name>.myshopify.com` domain. When set, `X-Shopify-Shop-Domain` must equal it,
+    /// and so must the signed body's `shop_domain` in the privacy topics (`customers/redact`,
+    /// `customers/data_request`, `shop/redact`). When not set, `shop/redact` is refused (400):
+    /// erasing every shopper needs the shop named in the body to be this source's shop.
     #[serde(default)]
     pub shop_domain: Option<String>,
 }
@@ -36,6 +40,38 @@ impl ShopifySettings {
             default_phone_region: None,
             shop_domain: None,
         }
+    }
+
+    /// The configured shop domain, trimmed; `None` when not set or blank.
+    pub fn shop_domain(&self) -> Option<&str> {
+        self.shop_domain
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+    }
+
+    /// Whether `domain` (a header or a body's `shop_domain`) names the configured shop. Always
+    /// true when no shop domain is configured.
+    pub fn is_own_shop(&self, domain: &str) -> bool {
+        match self.shop_domain() {
+            Some(own) => own.eq_ignore_ascii_case(domain.trim()),
+            None => true,
+        }
+    }
+
+    /// Settings that are valid but weaken what the hub can check, as one line each (for
+    /// `check-config` and start-up logging). Pure; empty when there is nothing to say.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.shop_domain().is_none() {
+            out.push(
+                "shop_domain is not set: shop/redact deliveries are refused (400) and the \
+                 shop named in customers/redact is not checked; set it to the shop's \
+                 \"<name>.myshopify.com\" domain"
+                    .to_string(),
+            );
+        }
+        out
     }
 
     /// Pure validation (no I/O): what `check-config` reports.
@@ -57,7 +93,10 @@ impl ShopifySettings {
             }
         }
         if let Some(d) = &self.shop_domain {
-            if d.trim().is_empty() || d.contains(['/', ' ']) {
+            if d.trim().is_empty()
+                || d.trim().contains(['/', ':', '@'])
+                || d.trim().contains(char::is_whitespace)
+            {
                 return Err(format!(
                     "shop_domain {d:?} must be a bare host such as \"my-shop.myshopify.com\""
                 ));

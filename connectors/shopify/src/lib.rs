@@ -3,14 +3,19 @@
 //!
 //! # Layout
 //! - [`config`]: [`ShopifySettings`], the `[source.<id>]` table with `type = "shopify"` (secrets
-//!   with rotation, replay window, default phone region, shop-domain pin), and its pure validation.
+//!   with rotation, replay window, default phone region, shop-domain pin), its pure validation
+//!   and [`ShopifySettings::warnings`] (valid but weaker setups, e.g. no `shop_domain`).
 //! - [`verify`]: the signature check (`X-Shopify-Hmac-Sha256` or `shopify-hmac-sha256`: base64
-//!   HMAC-SHA256 of the raw body, any configured secret, constant time), the replay window on
-//!   `X-Shopify-Triggered-At`, and [`verify::sign`] for tests and docs. It never parses the body.
+//!   HMAC-SHA256 of the raw body, any configured secret, constant time), the required
+//!   `X-Shopify-Triggered-At` and its replay window, and [`verify::sign`] for tests and docs. It
+//!   never parses the body.
 //! - [`payload`]: Shopify's wire types (checkouts, carts, orders, customers, privacy topics) with
-//!   serde; ids above 2^53 kept exactly as text, money kept as decimal text.
+//!   serde; ids above 2^53 kept exactly as text, money kept as decimal text. The privacy topics
+//!   are read strictly (every documented field required, no other field allowed): Shopify signs
+//!   the body, not the topic header, so the body must say what it is.
 //! - [`source`]: [`ShopifySource`], the `Source` implementation: topic routing, delivery ids, and
-//!   translation of the wire types into `cartback_core` events.
+//!   translation of the wire types into `cartback_core` events; privacy bodies must name the
+//!   configured shop, and `shop/redact` is refused unless `shop_domain` is configured.
 //!
 //! Tests live in `tests/` (signature vectors, golden translations of `tests/fixtures/`).
 

@@ -260,7 +260,7 @@ pub struct ShopifyOrder {
     pub shipping_address: Option<Address>,
 }
 
-/// The shopper named in `customers/redact`.
+/// The shopper named in `customers/redact` and `customers/data_request`.
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct RedactCustomer {
     #[serde(default)]
@@ -271,12 +271,41 @@ pub struct RedactCustomer {
     pub phone: Option<String>,
 }
 
-/// `customers/redact`.
+// The privacy topics are read strictly: Shopify signs the body, not the `X-Shopify-Topic`
+// header, so the body itself must say what it is. Every documented field is required and no
+// other field is allowed, so a checkout, order or customer body (or another privacy topic's
+// body) sent under a privacy topic is refused rather than read as an erasure. Shapes from
+// shopify.dev/docs/apps/build/privacy-law-compliance.
+
+/// `customers/redact`: `{"shop_id", "shop_domain", "customer": {"id", "email", "phone"},
+/// "orders_to_redact": [...]}`, and nothing else.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CustomerRedact {
-    #[serde(default)]
-    pub shop_domain: Option<String>,
+    pub shop_id: Id,
+    pub shop_domain: String,
     pub customer: RedactCustomer,
-    #[serde(default)]
     pub orders_to_redact: Vec<Id>,
+}
+
+/// `shop/redact`: `{"shop_id", "shop_domain"}`, and nothing else (every other privacy body has
+/// these two as well: only the absence of the rest tells a shop-wide erasure apart).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopRedact {
+    pub shop_id: Id,
+    pub shop_domain: String,
+}
+
+/// `customers/data_request`: `{"shop_id", "shop_domain", "customer", "orders_requested": [...],
+/// "data_request": {"id"}}`, and nothing else. Only acknowledged; read so that it is checked.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataRequest {
+    pub shop_id: Id,
+    pub shop_domain: String,
+    pub customer: RedactCustomer,
+    pub orders_requested: Vec<Id>,
+    #[serde(default)]
+    pub data_request: Option<serde::de::IgnoredAny>,
 }

@@ -1,13 +1,15 @@
 //! [`ShopifySource`]: topic routing and translation of Shopify payloads into normalized events.
 //!
 //! Routing reads headers only; the body is parsed for the topics the hub uses (and for
-//! `customers/data_request`, which must at least be JSON). Every failure is a
-//! [`TranslateError`], never a panic.
+//! `customers/data_request`, which is only acknowledged). Shopify signs the body but not the
+//! `X-Shopify-Topic` header, so each topic accepts only its own shape: the privacy topics are read
+//! strictly (see [`crate::payload`]) and must name the configured shop, and `shop/redact` needs a
+//! configured `shop_domain` at all. Every failure is a [`TranslateError`], never a panic.
 
 use crate::config::ShopifySettings;
 use crate::payload::{
-    Address, Amount, Checkout, Customer, CustomerRedact, LineItem as WireItem, MarketingConsent,
-    ShopifyCart, ShopifyOrder, Side,
+    Address, Amount, Checkout, Customer, CustomerRedact, DataRequest, LineItem as WireItem,
+    MarketingConsent, ShopRedact, ShopifyCart, ShopifyOrder, Side,
 };
 use crate::verify::{header, parse_time, TRIGGERED_AT_HEADERS};
 use cartback_core::contact::clean_email;
@@ -132,6 +134,9 @@ impl Source for ShopifySource {
             }
             Topic::Customer => {
                 let c: Customer = ctx.parse(body)?;
+                if c.id.is_none() {
+                    return Err(ctx.schema("customer has no id"));
+                }
                 let at = first_time(&[c.updated_at.as_deref(), c.created_at.as_deref()]);
                 let info = ctx.contact(&ContactParts {
                     customer: Some(&c),
@@ -141,14 +146,17 @@ impl Source for ShopifySource {
             }
             Topic::CustomerRedact => {
                 let r: CustomerRedact = ctx.parse(body)?;
+                ctx.own_shop(&r.shop_domain)?;
                 (EventKind::Erasure(ctx.redact(r)?), None)
             }
             Topic::ShopRedact => {
-                let _: serde_json::Value = ctx.parse(body)?;
+                let r: ShopRedact = ctx.parse(body)?;
+                ctx.shop_wide(&r.shop_domain)?;
                 (EventKind::Erasure(Erasure::Source), None)
             }
             Topic::DataRequest => {
-                let _: serde_json::Value = ctx.parse(body)?;
+                let r: DataRequest = ctx.parse(body)?;
+                ctx.own_shop(&r.shop_domain)?;
                 return Ok(Translation {
                     delivery_ids,
                     ..Translation::ignored(topic, "data request acknowledged")
@@ -237,6 +245,31 @@ impl Ctx<'_> {
             JsonError::Syntax(m) => TranslateError::Json(m),
             JsonError::Schema(m) => self.schema(m),
         })
+    }
+
+    /// A privacy body's `shop_domain` (signed, unlike the `X-Shopify-Shop-Domain` header) must
+    /// not be blank, and must name the configured shop when one is configured.
+    fn own_shop(&self, body_domain: &str) -> Result<(), TranslateError> {
+        if body_domain.trim().is_empty() {
+            return Err(self.schema("shop_domain is empty"));
+        }
+        match self.settings.shop_domain() {
+            Some(own) if !self.settings.is_own_shop(body_domain) => Err(self.schema(format!(
+                "shop_domain {body_domain:?} is not this source's shop {own:?}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// `shop/redact` erases every shopper of the source: refused unless `shop_domain` is
+    /// configured and the body names that shop.
+    fn shop_wide(&self, body_domain: &str) -> Result<(), TranslateError> {
+        if self.settings.shop_domain().is_none() {
+            return Err(self.schema(
+                "refused: a shop-wide erasure needs shop_domain set in this source's settings",
+            ));
+        }
+        self.own_shop(body_domain)
     }
 
     fn time(&self, field: &str, s: &str) -> Result<DateTime<Utc>, TranslateError> {

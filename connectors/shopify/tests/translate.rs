@@ -352,6 +352,7 @@ fn unprefixed_headers_and_triggered_at() {
             ("x-shopify-topic", ""),
             ("x-shopify-webhook-id", ""),
             ("x-shopify-event-id", ""),
+            ("x-shopify-triggered-at", ""),
             ("shopify-topic", "checkouts/create"),
             ("shopify-event-id", "evt-1"),
             ("shopify-triggered-at", "2026-11-20T15:59:00Z"),
@@ -401,7 +402,14 @@ fn schema_errors_name_the_problem() {
             br#"{"id": 5, "total_price": "1.00", "currency": "USD"}"#,
             "processed_at",
         ),
-        ("customers/redact", br#"{"customer": {}}"#, "customer has no id"),
+        (
+            "customers/redact",
+            br#"{"shop_id": 1, "shop_domain": "test-shop.myshopify.com", "customer": {},
+                "orders_to_redact": []}"#,
+            "customer has no id",
+        ),
+        ("customers/redact", br#"{"customer": {}}"#, "shop_id"),
+        ("customers/update", br#"{"email": "a@b.co"}"#, "customer has no id"),
     ];
     for (topic, body, needle) in cases {
         match translate(topic, body, &[]) {

@@ -6,7 +6,7 @@ mod common;
 use cartback_core::{Source, VerifyError};
 use cartback_kit::{Secret, SecretList};
 use cartback_shopify::{verify::sign, ShopifySettings, ShopifySource};
-use common::{request, settings, SECRET};
+use common::{request, settings, unpinned, SECRET};
 
 #[test]
 fn published_vector() {
@@ -172,19 +172,63 @@ fn body_is_never_parsed_and_blank_headers_count_as_missing() {
 }
 
 #[test]
-fn no_triggered_at_means_no_window_check() {
+fn missing_triggered_at_is_refused() {
+    // The header is required: a captured body re-sent without it no longer passes.
+    let src = ShopifySource::new(settings());
+    for headers in [
+        &[("x-shopify-triggered-at", "")][..],
+        &[("x-shopify-triggered-at", " ")][..],
+    ] {
+        assert_eq!(
+            src.verify(&request("orders/create", b"{}", headers)),
+            Err(VerifyError::MissingHeader("X-Shopify-Triggered-At".into()))
+        );
+    }
+    // The unprefixed spelling of newer deliveries counts.
+    src.verify(&request(
+        "orders/create",
+        b"{}",
+        &[
+            ("x-shopify-triggered-at", ""),
+            ("shopify-triggered-at", "2026-11-20T15:59:00Z"),
+        ],
+    ))
+    .unwrap();
+}
+
+#[test]
+fn triggered_at_window_follows_replay_window() {
     let mut s = settings();
     s.replay_window = cartback_core::duration::HumanDuration(std::time::Duration::from_secs(1));
     let src = ShopifySource::new(s);
-    let mut req = request("orders/create", b"{}", &[]);
-    req.received_at = common::now() + chrono::Duration::days(365);
-    src.verify(&req).unwrap();
+    src.verify(&request("orders/create", b"{}", &[])).unwrap();
+    let mut late = request("orders/create", b"{}", &[]);
+    late.received_at = common::now() + chrono::Duration::days(365);
+    assert_eq!(src.verify(&late), Err(VerifyError::Stale));
     let stale = request(
         "orders/create",
         b"{}",
-        &[("shopify-triggered-at", "2026-11-20T15:59:00Z")],
+        &[
+            ("x-shopify-triggered-at", ""),
+            ("shopify-triggered-at", "2026-11-20T15:59:00Z"),
+        ],
     );
     assert_eq!(src.verify(&stale), Err(VerifyError::Stale));
+}
+
+#[test]
+fn unpinned_settings_accept_any_shop_header_and_warn() {
+    let src = ShopifySource::new(unpinned());
+    src.verify(&request(
+        "orders/create",
+        b"{}",
+        &[("x-shopify-shop-domain", "other.myshopify.com")],
+    ))
+    .unwrap();
+    let warnings = unpinned().warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("shop_domain") && warnings[0].contains("shop/redact"));
+    assert!(settings().warnings().is_empty());
 }
 
 #[test]
@@ -196,6 +240,8 @@ fn settings_defaults_and_validation() {
         r#"{"secret": ""}"#,
         r#"{"secret": "a", "default_phone_region": "USA"}"#,
         r#"{"secret": "a", "shop_domain": "https://x.myshopify.com/"}"#,
+        r#"{"secret": "a", "shop_domain": "x.myshopify.com:443"}"#,
+        r#"{"secret": "a", "shop_domain": " "}"#,
         r#"{"secret": "a", "replay_window": "0s"}"#,
     ] {
         // Rejected when read or when validated; either way never accepted.
