@@ -19,8 +19,9 @@ pub const MAX_CATEGORIES: usize = 10;
 /// `event_webhook_public_key` is the "Verification Key" SendGrid shows when the Signed Event
 /// Webhook is enabled: base64 DER SubjectPublicKeyInfo of an ECDSA P-256 key. When it is set,
 /// every event webhook must carry a valid signature. When it is **not** set, event webhooks are
-/// accepted unsigned: anyone who knows the URL can forge bounces and opt-outs. That is insecure,
-/// and `check-config` should warn about it.
+/// refused (401), unless `allow_unsigned_events = true` says to accept them unsigned: then anyone
+/// who knows the URL can forge bounces, opt-outs and resubscriptions, and [`Self::warnings`]
+/// says so. Setting both is contradictory and fails [`Self::validate`].
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SendGridSettings {
@@ -40,6 +41,11 @@ pub struct SendGridSettings {
     /// Base64 DER SPKI ECDSA P-256 public key; when set, event webhooks must be signed.
     #[serde(default)]
     pub event_webhook_public_key: Option<String>,
+    /// Accept event webhooks without a signature when no `event_webhook_public_key` is set
+    /// (insecure: anyone who knows the URL can forge events). Off by default: without a key,
+    /// event webhooks are refused.
+    #[serde(default)]
+    pub allow_unsigned_events: bool,
     /// Ask SendGrid to validate but not send (`mail_settings.sandbox_mode`).
     #[serde(default)]
     pub sandbox_mode: bool,
@@ -99,6 +105,7 @@ impl SendGridSettings {
             base_url: None,
             categories: Vec::new(),
             event_webhook_public_key: None,
+            allow_unsigned_events: false,
             sandbox_mode: false,
         }
     }
@@ -189,11 +196,39 @@ impl SendGridSettings {
                 self.categories.len()
             ));
         }
+        self.validate_event_webhook()
+    }
+
+    /// The Event Webhook part of [`Self::validate`]: a key that parses, and not both a key and
+    /// `allow_unsigned_events = true`.
+    fn validate_event_webhook(&self) -> Result<(), String> {
         if let Some(k) = &self.event_webhook_public_key {
+            if self.allow_unsigned_events {
+                return Err(
+                    "allow_unsigned_events = true contradicts event_webhook_public_key: \
+                     with a key every event must be signed; remove allow_unsigned_events"
+                        .into(),
+                );
+            }
             crate::verify::parse_public_key(k)
                 .map_err(|e| format!("event_webhook_public_key: {e}"))?;
         }
         Ok(())
+    }
+
+    /// Settings that are valid but insecure, as one line each (for `check-config` and start-up
+    /// logging). Pure; empty when there is nothing to say.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.allow_unsigned_events && self.event_webhook_public_key.is_none() {
+            out.push(
+                "allow_unsigned_events = true: event webhooks are accepted without a signature, \
+                 so anyone who knows the URL can forge bounces, opt-outs and resubscriptions; \
+                 set event_webhook_public_key instead"
+                    .to_string(),
+            );
+        }
+        out
     }
 }
 

@@ -3,8 +3,8 @@
 //!
 //! # Layout
 //! - [`config`]: [`SendGridSettings`], the `type = "sendgrid"` table (API key, sender, reply-to,
-//!   base URL, categories, event-webhook verification key, sandbox mode), sender parsing and its
-//!   pure validation.
+//!   base URL, categories, event-webhook verification key or `allow_unsigned_events`, sandbox
+//!   mode), sender parsing, its pure validation and [`SendGridSettings::warnings`].
 //! - [`payload`]: SendGrid's wire types: the `mail/send` request body, its error body, and one
 //!   Event Webhook event. Kept apart so the shapes can be checked against SendGrid's docs.
 //! - [`sink`]: [`SendGridSink`], the `Sink` implementation: builds the request body (custom args
@@ -13,11 +13,13 @@
 //!   errors).
 //! - [`verify`]: the Signed Event Webhook check (ECDSA P-256 / SHA-256 over timestamp + raw body)
 //!   and the 10-minute replay window, as two separate steps, plus [`verify::sign`] for tests.
-//! - [`source`]: [`SendGridEvents`], the `Source` implementation: verification when a key is
-//!   configured, and translation of the event array into message statuses and opt-outs.
+//! - [`source`]: [`SendGridEvents`], the `Source` implementation: verification with the
+//!   configured key, and translation of the event array into message statuses and opt-outs.
 //!
-//! Without `event_webhook_public_key`, event webhooks are accepted unsigned: anyone who knows the
-//! URL can forge bounces and opt-outs. That is insecure and `check-config` should warn about it.
+//! Without `event_webhook_public_key`, event webhooks are refused (401): an unsigned event could
+//! be forged by anyone who knows the URL (a `group_resubscribe` would undo an opt-out). Only
+//! `allow_unsigned_events = true` accepts them unsigned; [`SendGridSettings::warnings`] then
+//! reports it, and a key together with that flag fails validation.
 //!
 //! Tests live in `tests/` (wiremock sink classification, the official signature vector, golden
 //! translation of `tests/fixtures/`).

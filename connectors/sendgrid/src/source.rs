@@ -1,5 +1,6 @@
-//! [`SendGridEvents`]: the Event Webhook as a source. Verification (when a key is configured),
-//! then translation of the event array into message statuses and opt-outs.
+//! [`SendGridEvents`]: the Event Webhook as a source. Verification (with the configured key;
+//! without one, requests are refused unless `allow_unsigned_events` is set), then translation of
+//! the event array into message statuses and opt-outs.
 //!
 //! Every failure is a [`TranslateError`], never a panic. The request has no delivery id of its
 //! own: each event carries `sg_event_id`, which becomes the event id the store dedupes on.
@@ -20,7 +21,10 @@ pub const TOPIC: &str = "event";
 /// What the configured verification key turned into.
 #[derive(Debug, Clone)]
 enum KeyState {
-    /// No key configured: every request is accepted unsigned (insecure; `check-config` warns).
+    /// No key configured: every request is refused (fail closed).
+    NoKey,
+    /// No key and `allow_unsigned_events = true`: every request is accepted unsigned (insecure;
+    /// [`SendGridSettings::warnings`] says so).
     Unsigned,
     Key(Box<VerifyingKey>),
     /// A key was configured but does not parse: every request is refused (fail closed).
@@ -35,10 +39,13 @@ pub struct SendGridEvents {
 
 impl SendGridEvents {
     /// Reads the verification key from `settings`. A key that does not parse makes every
-    /// request fail verification ([`SendGridSettings::validate`] reports it).
+    /// request fail verification ([`SendGridSettings::validate`] reports it), and so does no key
+    /// at all unless `allow_unsigned_events` is set. A key always wins over
+    /// `allow_unsigned_events` (the two together fail validation).
     pub fn new(settings: SendGridSettings) -> Self {
         let key = match settings.event_webhook_public_key.as_deref() {
-            None => KeyState::Unsigned,
+            None if settings.allow_unsigned_events => KeyState::Unsigned,
+            None => KeyState::NoKey,
             Some(k) => match crate::verify::parse_public_key(k) {
                 Ok(key) => KeyState::Key(Box::new(key)),
                 Err(_) => KeyState::Invalid,
@@ -47,7 +54,7 @@ impl SendGridEvents {
         SendGridEvents { key }
     }
 
-    /// True when requests must be signed.
+    /// True when requests must be signed (false only with `allow_unsigned_events` and no key).
     pub fn requires_signature(&self) -> bool {
         !matches!(self.key, KeyState::Unsigned)
     }
@@ -206,7 +213,7 @@ impl Source for SendGridEvents {
         match &self.key {
             KeyState::Unsigned => Ok(()),
             KeyState::Key(key) => crate::verify::verify(key, request),
-            KeyState::Invalid => Err(VerifyError::MissingCredentials),
+            KeyState::NoKey | KeyState::Invalid => Err(VerifyError::MissingCredentials),
         }
     }
 

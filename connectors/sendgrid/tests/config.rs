@@ -36,6 +36,41 @@ fn minimal_and_full_settings() {
 }
 
 #[test]
+fn unsigned_events_are_opt_in_and_exclusive_with_a_key() {
+    let s = parse(serde_json::json!({"api_key": "SG.x", "from": "shop@example.com"})).unwrap();
+    assert!(!s.allow_unsigned_events, "off by default");
+    assert!(s.warnings().is_empty());
+
+    let open = parse(serde_json::json!({
+        "api_key": "SG.x",
+        "from": "shop@example.com",
+        "allow_unsigned_events": true
+    }))
+    .unwrap();
+    open.validate().unwrap();
+    let warnings = open.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("allow_unsigned_events"),
+        "{warnings:?}"
+    );
+    assert!(!warnings[0].contains('\n'));
+
+    let both = parse(serde_json::json!({
+        "api_key": "SG.x",
+        "from": "shop@example.com",
+        "event_webhook_public_key": vector::PUBLIC_KEY,
+        "allow_unsigned_events": true
+    }))
+    .unwrap();
+    let err = both.validate().unwrap_err();
+    assert!(
+        err.contains("allow_unsigned_events") && err.contains("event_webhook_public_key"),
+        "{err}"
+    );
+}
+
+#[test]
 fn typo_is_rejected() {
     let err = parse(serde_json::json!({
         "api_key": "SG.x",

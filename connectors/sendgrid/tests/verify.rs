@@ -184,10 +184,22 @@ fn pem_wrapped_key_is_accepted() {
 }
 
 #[test]
-fn unsigned_when_no_key_and_closed_when_key_is_bad() {
-    let open = source(None);
-    assert!(!open.requires_signature());
-    open.verify(&request(b"[]", &[], Utc::now())).unwrap();
+fn closed_when_no_key_or_a_bad_key() {
+    let closed = source(None);
+    assert!(closed.requires_signature());
+    assert_eq!(
+        closed.verify(&request(b"[]", &[], Utc::now())),
+        Err(VerifyError::MissingCredentials)
+    );
+    // Without a key even SendGrid's genuine signature cannot be checked: refused.
+    assert_eq!(
+        closed.verify(&signed(
+            vector::PAYLOAD,
+            vector::TIMESTAMP,
+            vector::SIGNATURE
+        )),
+        Err(VerifyError::MissingCredentials)
+    );
 
     let broken = source(Some("not a key"));
     assert_eq!(
