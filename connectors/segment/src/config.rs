@@ -8,12 +8,23 @@ use serde::Deserialize;
 pub const DEFAULT_CURRENCY: &str = "USD";
 
 /// A Segment source.
+///
+/// Segment has two kinds of write key. A **browser** source's key (analytics.js) ships in the
+/// shop's pages: anyone can read it and send with it, for any address. What such a request says
+/// about a shopper is a claim (`cartback_core::Trust::Claimed`): kept, shown, but never sent to
+/// until a verified source (a signed platform webhook, a server key, a signed webhook) reports
+/// the same address. A **server** source's key (the shop's backend) is a secret: believed.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SegmentSettings {
-    /// Write keys accepted on the Segment-compatible API (`/v1/*`): as the HTTP basic-auth user,
-    /// or as the JSON body's `writeKey`. A list during a rotation.
-    pub write_keys: SecretList,
+    /// Browser write keys accepted on the Segment-compatible API (`/v1/*`): as the HTTP
+    /// basic-auth user, or as the JSON body's `writeKey`. Public: contact details sent with them
+    /// are claims. A list during a rotation.
+    #[serde(default)]
+    pub write_keys: Option<SecretList>,
+    /// Server write keys (the shop's backend libraries), accepted the same way and believed.
+    #[serde(default)]
+    pub server_write_keys: Option<SecretList>,
     /// The shared secret of a Segment Webhooks destination pointed at `/webhooks/{id}`
     /// (`X-Signature`). Without it, webhook-mode requests must carry a write key instead.
     #[serde(default)]
@@ -24,23 +35,68 @@ pub struct SegmentSettings {
 }
 
 impl SegmentSettings {
-    /// Settings with `write_keys` and every other field at its default.
+    /// Settings with browser `write_keys` and every other field at its default.
     pub fn new(write_keys: SecretList) -> Self {
         SegmentSettings {
-            write_keys,
+            write_keys: Some(write_keys),
+            server_write_keys: None,
             shared_secret: None,
             default_currency: None,
         }
     }
 
+    /// Settings with `server_write_keys` and every other field at its default.
+    pub fn server(server_write_keys: SecretList) -> Self {
+        SegmentSettings {
+            write_keys: None,
+            server_write_keys: Some(server_write_keys),
+            shared_secret: None,
+            default_currency: None,
+        }
+    }
+
+    /// Every write key with whether it is a server key.
+    pub fn keys(&self) -> impl Iterator<Item = (&cartback_kit::Secret, bool)> {
+        let browser = self
+            .write_keys
+            .iter()
+            .flat_map(|l| l.iter().map(|k| (k, false)));
+        let server = self
+            .server_write_keys
+            .iter()
+            .flat_map(|l| l.iter().map(|k| (k, true)));
+        browser.chain(server)
+    }
+
     /// Pure validation (no I/O): what `check-config` reports.
     pub fn validate(&self) -> Result<(), String> {
-        if self.write_keys.iter().any(|s| s.expose().trim().is_empty()) {
-            return Err("write_keys must not be empty".into());
+        for (name, list) in [
+            ("write_keys", &self.write_keys),
+            ("server_write_keys", &self.server_write_keys),
+            ("shared_secret", &self.shared_secret),
+        ] {
+            if list
+                .as_ref()
+                .is_some_and(|l| l.iter().any(|s| s.expose().trim().is_empty()))
+            {
+                return Err(format!("{name} must not be empty"));
+            }
         }
-        if let Some(secret) = &self.shared_secret {
-            if secret.iter().any(|s| s.expose().trim().is_empty()) {
-                return Err("shared_secret must not be empty".into());
+        if self.write_keys.is_none()
+            && self.server_write_keys.is_none()
+            && self.shared_secret.is_none()
+        {
+            return Err(
+                "give write_keys (browser sources), server_write_keys (server sources) or shared_secret (a Webhooks destination)"
+                    .into(),
+            );
+        }
+        if let (Some(b), Some(s)) = (&self.write_keys, &self.server_write_keys) {
+            if b.iter().any(|k| s.iter().any(|t| t.expose() == k.expose())) {
+                return Err(
+                    "a key is listed in both write_keys and server_write_keys; a key that ships in a page is never a server key"
+                        .into(),
+                );
             }
         }
         if let Some(code) = &self.default_currency {

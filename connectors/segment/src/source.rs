@@ -14,11 +14,12 @@
 
 use crate::config::SegmentSettings;
 use crate::payload::{Amount, Message, Product, Properties, Traits};
-use crate::verify::Mode;
+use crate::verify::{Credential, Mode};
 use cartback_core::contact::clean_email;
 use cartback_core::{
     normalize_phone, CartSnapshot, ContactInfo, Currency, Event, EventKind, InboundRequest,
-    LineItem, Money, MoneyError, Order, Source, TranslateError, Translation, Verified, VerifyError,
+    LineItem, Money, MoneyError, Order, Source, TranslateError, Translation, Trust, Verified,
+    VerifyError,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
@@ -77,6 +78,12 @@ impl Source for SegmentSource {
         crate::verify::verify(&self.settings, request)
     }
 
+    /// A browser write key is public: what it says about a shopper is a claim.
+    fn trust(&self, request: Verified<'_>) -> Trust {
+        crate::verify::credential(&self.settings, request.request())
+            .map_or(Trust::Claimed, |c| c.trust())
+    }
+
     fn translate(&self, request: Verified<'_>) -> Result<Translation, TranslateError> {
         let req = request.request();
         let mode = crate::verify::mode(req);
@@ -105,6 +112,15 @@ impl Source for SegmentSource {
                     "body is not a message object, a {\"batch\": [...]} or an array",
                 ))
             }
+        };
+        // The classic Webhooks destination signs only a batch's first element: nothing after it
+        // is authenticated, so nothing after it is acted on.
+        let signed = crate::verify::credential(&self.settings, req)
+            .map_err(|e| TranslateError::Invalid(format!("not verified: {e}")))?;
+        let items: Vec<Value> = if signed == Credential::SignedFirstElement {
+            items.into_iter().take(1).collect()
+        } else {
+            items
         };
         let mut events = Vec::new();
         let mut topics = Vec::new();

@@ -7,16 +7,21 @@
 //!   every configured write key. No credential at all is [`VerifyError::MissingCredentials`].
 //! - **Webhook mode** (`/webhooks/{id}`): the Segment Webhooks destination's
 //!   `X-Signature = hex(HMAC-SHA1(shared_secret, JSON.stringify(body)))`. For a batch (a JSON
-//!   array) Segment signs `JSON.stringify(body[0])` only, so when the raw body does not verify
-//!   and is an array, the raw text of its first element is tried (as sent, then without
-//!   insignificant whitespace, which keeps the original key order). A webhook-mode request with
+//!   array) the classic destination signs `JSON.stringify(body[0])` only, so when the raw body
+//!   does not verify and is an array, the raw text of its first element is tried (as sent, then
+//!   without insignificant whitespace, which keeps the original key order). Such a request is
+//!   [`Credential::SignedFirstElement`]: only that element is translated; the rest, which nobody
+//!   signed, are dropped (docs/CONNECTORS.md: turn batching off, or use Webhooks (Actions)).
+//!
+//! A browser write key is public ([`Credential::BrowserKey`]): what it says about a shopper is a
+//! claim ([`Trust::Claimed`]). Server write keys and signatures are believed. A webhook-mode request with
 //!   no `X-Signature` may instead carry `Authorization: Basic` with a write key (Webhooks
 //!   (Actions) can send custom headers).
 
 use crate::config::SegmentSettings;
 use base64::Engine as _;
-use cartback_core::{InboundRequest, VerifyError};
-use cartback_kit::{constant_time_eq, SecretList};
+use cartback_core::{InboundRequest, Trust, VerifyError};
+use cartback_kit::constant_time_eq;
 
 /// The Segment-compatible API paths the hub answers at its root (`POST` only).
 pub const API_PATHS: [&str; 4] = ["/v1/batch", "/v1/track", "/v1/identify", "/v1/page"];
@@ -55,8 +60,40 @@ pub fn mode(req: &InboundRequest) -> Mode {
         .map_or(Mode::Webhook, |p| Mode::Api(p))
 }
 
+/// What a verified request was authenticated by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// A browser write key: public, so contact details are claims.
+    BrowserKey,
+    /// A server write key.
+    ServerKey,
+    /// `X-Signature` over the whole body (Webhooks (Actions), or an unbatched classic delivery).
+    SignedBody,
+    /// `X-Signature` over the first element of a batch only (the classic Webhooks destination
+    /// with batching on): the other elements are unauthenticated and never acted on.
+    SignedFirstElement,
+}
+
+impl Credential {
+    /// How far what the request says about a shopper is believed.
+    pub fn trust(&self) -> Trust {
+        match self {
+            Credential::BrowserKey => Trust::Claimed,
+            _ => Trust::Verified,
+        }
+    }
+}
+
 /// Verifies a request in the mode its path selects.
 pub fn verify(settings: &SegmentSettings, req: &InboundRequest) -> Result<(), VerifyError> {
+    credential(settings, req).map(|_| ())
+}
+
+/// Verifies a request and says what authenticated it.
+pub fn credential(
+    settings: &SegmentSettings,
+    req: &InboundRequest,
+) -> Result<Credential, VerifyError> {
     match mode(req) {
         Mode::Api(_) => verify_api(settings, req),
         Mode::Webhook => verify_webhook(settings, req),
@@ -67,18 +104,21 @@ fn header<'a>(req: &'a InboundRequest, name: &str) -> Option<&'a str> {
     req.header(name).map(str::trim).filter(|v| !v.is_empty())
 }
 
-fn verify_api(settings: &SegmentSettings, req: &InboundRequest) -> Result<(), VerifyError> {
+fn verify_api(settings: &SegmentSettings, req: &InboundRequest) -> Result<Credential, VerifyError> {
     if let Some(auth) = header(req, "authorization") {
-        return check_basic(&settings.write_keys, auth);
+        return check_basic(settings, auth);
     }
     let key = body_write_key(&req.body).ok_or(VerifyError::MissingCredentials)?;
-    check_key(&settings.write_keys, &key)
+    check_key(settings, &key)
 }
 
-fn verify_webhook(settings: &SegmentSettings, req: &InboundRequest) -> Result<(), VerifyError> {
+fn verify_webhook(
+    settings: &SegmentSettings,
+    req: &InboundRequest,
+) -> Result<Credential, VerifyError> {
     let Some(sig) = header(req, SIGNATURE_HEADER) else {
         if let Some(auth) = header(req, "authorization") {
-            return check_basic(&settings.write_keys, auth);
+            return check_basic(settings, auth);
         }
         return Err(VerifyError::MissingHeader("X-Signature".into()));
     };
@@ -89,22 +129,22 @@ fn verify_webhook(settings: &SegmentSettings, req: &InboundRequest) -> Result<()
     let check = |bytes: &[u8]| cartback_kit::verify_hex(secret, "X-Signature", sig, &[bytes], true);
     match check(&req.body) {
         Err(VerifyError::Mismatch) => {}
-        other => return other,
+        other => return other.map(|()| Credential::SignedBody),
     }
     let first = first_array_element(&req.body).ok_or(VerifyError::Mismatch)?;
     match check(first) {
         Err(VerifyError::Mismatch) => {}
-        other => return other,
+        other => return other.map(|()| Credential::SignedFirstElement),
     }
     let compact = minify(first);
     if compact.as_slice() == first {
         return Err(VerifyError::Mismatch);
     }
-    check(&compact)
+    check(&compact).map(|()| Credential::SignedFirstElement)
 }
 
 /// `Authorization: Basic base64(writeKey:password)`; the password is ignored.
-fn check_basic(keys: &SecretList, auth: &str) -> Result<(), VerifyError> {
+fn check_basic(settings: &SegmentSettings, auth: &str) -> Result<Credential, VerifyError> {
     let malformed = || VerifyError::MalformedHeader("Authorization".into());
     let (scheme, encoded) = auth.split_once(' ').ok_or_else(malformed)?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -120,26 +160,28 @@ fn check_basic(keys: &SecretList, auth: &str) -> Result<(), VerifyError> {
     if user.is_empty() {
         return Err(VerifyError::MissingCredentials);
     }
-    check_key_bytes(keys, user)
+    check_key_bytes(settings, user)
 }
 
-fn check_key(keys: &SecretList, given: &str) -> Result<(), VerifyError> {
+fn check_key(settings: &SegmentSettings, given: &str) -> Result<Credential, VerifyError> {
     if given.is_empty() {
         return Err(VerifyError::MissingCredentials);
     }
-    check_key_bytes(keys, given.as_bytes())
+    check_key_bytes(settings, given.as_bytes())
 }
 
 /// Constant time against every key (no early exit, so timing does not tell which matched).
-fn check_key_bytes(keys: &SecretList, given: &[u8]) -> Result<(), VerifyError> {
-    let mut ok = false;
-    for k in keys.iter() {
-        ok |= constant_time_eq(k.as_bytes(), given);
+fn check_key_bytes(settings: &SegmentSettings, given: &[u8]) -> Result<Credential, VerifyError> {
+    let (mut browser, mut server) = (false, false);
+    for (k, is_server) in settings.keys() {
+        let hit = constant_time_eq(k.as_bytes(), given);
+        server |= hit & is_server;
+        browser |= hit & !is_server;
     }
-    if ok {
-        Ok(())
-    } else {
-        Err(VerifyError::Mismatch)
+    match (server, browser) {
+        (true, _) => Ok(Credential::ServerKey),
+        (false, true) => Ok(Credential::BrowserKey),
+        (false, false) => Err(VerifyError::Mismatch),
     }
 }
 

@@ -97,7 +97,7 @@ pub fn clean_email(email: &str) -> Option<String> {
     if local.is_empty()
         || domain.is_empty()
         || domain.contains('@')
-        || e.len() > 320
+        || e.len() > crate::check::MAX_EMAIL_LEN
         || e.contains(char::is_whitespace)
     {
         return None;

@@ -2,6 +2,8 @@
 //! implement. No I/O lives here.
 //!
 //! # Layout
+//! - [`check`]: [`check_events`], what every translated event must pass (no negative prices, no
+//!   over-long addresses, no control characters in names).
 //! - [`money`]: [`Money`] in integer minor units with its ISO 4217 [`Currency`]; exact decimal parsing.
 //! - [`contact`]: [`ContactInfo`], per-channel [`Consent`], email and E.164 phone normalization.
 //! - [`cart`]: [`CartSnapshot`] as a source reports it, [`Cart`] as the hub keeps it, [`LineItem`].
@@ -9,30 +11,39 @@
 //! - [`event`]: [`Event`] and [`EventKind`], the normalized events sources emit.
 //! - [`source`]: the [`Source`] trait (webhooks) and the [`Poller`] trait (platform APIs read on a schedule), [`InboundRequest`], the [`Verified`] wrapper that makes
 //!   "translate before verify" impossible, and the verify/translate errors.
+//! - [`links`]: [`LinkPolicy`], the hosts a link the hub redirects to or renders may point to.
 //! - [`sink`]: the [`Sink`] trait, [`OutboundMessage`] and [`DeliveryError`] (retryable, permanent, unknown).
 //! - [`clock`]: the [`Clock`] every time-dependent part reads; [`ManualClock`] for tests.
 //! - [`duration`]: human durations (`"30m"`, `"6h"`, `"7d"`) for configuration.
 
 pub mod cart;
+pub mod check;
 pub mod clock;
 pub mod contact;
 pub mod duration;
 pub mod event;
+pub mod links;
 pub mod money;
 pub mod order;
 pub mod sink;
 pub mod source;
 
 pub use cart::{Cart, CartSnapshot, CartStatus, LineItem};
+pub use check::check_events;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use contact::{normalize_email, normalize_phone, Consent, ContactInfo, PhoneError};
 pub use event::{
     Erasure, Event, EventKind, MessageStatus, MessageStatusUpdate, OptOut, OptOutChannel,
 };
+pub use links::LinkPolicy;
 pub use money::{Currency, Money, MoneyError};
 pub use order::Order;
 pub use sink::{DeliveryError, OutboundMessage, Receipt, Recipient, Sink, SinkContext};
 pub use source::{
     verify, Handshake, InboundRequest, PollBatch, PollError, Poller, Source, TranslateError,
-    Translation, Verified, VerifyError,
+    Translation, Trust, Verified, VerifyError,
 };
+
+/// Events the hub itself observes (tracked links, unsubscribes, the on-site pop-up) are recorded
+/// under this source id.
+pub const HUB_SOURCE: &str = "hub";

@@ -111,6 +111,31 @@ impl Translation {
     }
 }
 
+/// How far the hub believes what a request says about who a shopper is.
+///
+/// A key that ships in a shop's page (a Segment browser write key) is public: anyone can send
+/// with it, for any address. What such a request says is a claim: its emails and phones are
+/// stored, but never sent to until a [`Trust::Verified`] source reports the same address, and
+/// its consent claims are ignored (see docs/SECURITY.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trust {
+    /// Signed by the platform, or sent with a key only the shop's servers hold.
+    #[default]
+    Verified,
+    /// Sent with a key anyone can read: contact details are claims until vouched for.
+    Claimed,
+}
+
+impl Trust {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Trust::Verified => "verified",
+            Trust::Claimed => "claimed",
+        }
+    }
+}
+
 /// An answer given before any signature check (WooCommerce's unsigned creation ping).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Handshake {
@@ -141,6 +166,12 @@ pub trait Source: Send + Sync + std::fmt::Debug {
 
     /// Translates a verified request into normalized events.
     fn translate(&self, request: Verified<'_>) -> Result<Translation, TranslateError>;
+
+    /// How far this verified request is believed about who a shopper is: [`Trust::Verified`]
+    /// unless the credential it carries is public (a browser write key).
+    fn trust(&self, _request: Verified<'_>) -> Trust {
+        Trust::Verified
+    }
 }
 
 /// What one poll of a platform's API returned.

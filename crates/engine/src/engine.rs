@@ -11,8 +11,8 @@ use crate::flows::{Flow, Step};
 use crate::links::Tracker;
 use crate::template::{format_money, Templates};
 use cartback_core::{
-    Cart, CartStatus, Clock, Consent, ContactInfo, DeliveryError, Money, OutboundMessage,
-    Recipient, Sink,
+    Cart, CartStatus, Clock, Consent, ContactInfo, DeliveryError, LinkPolicy, Money,
+    OutboundMessage, Recipient, Sink,
 };
 use cartback_kit::token::{LinkKind, LinkSigner};
 use cartback_store::{
@@ -119,6 +119,8 @@ pub struct Engine {
     channels: BTreeMap<String, Channel>,
     public_url: String,
     links: LinkSigner,
+    /// Where links may point (`[server] link_hosts`), and the shop's recovery page.
+    link_policy: LinkPolicy,
     /// Timers claimed per round, and their lease.
     pub timer_batch: u32,
     pub timer_lease: Duration,
@@ -176,6 +178,7 @@ impl Engine {
             channels,
             public_url: public_url.into(),
             links: LinkSigner::new(uuid::Uuid::new_v4().as_bytes().to_vec()),
+            link_policy: LinkPolicy::default(),
             timer_batch: 512,
             timer_lease: Duration::from_secs(60),
             idle_poll: Duration::from_millis(200),
@@ -190,6 +193,16 @@ impl Engine {
 
     pub fn link_signer(&self) -> &LinkSigner {
         &self.links
+    }
+
+    /// Only links on these hosts are stored, redirected to or rendered.
+    pub fn with_link_policy(mut self, policy: LinkPolicy) -> Self {
+        self.link_policy = policy;
+        self
+    }
+
+    pub fn link_policy(&self) -> &LinkPolicy {
+        &self.link_policy
     }
 
     pub fn channel(&self, id: &str) -> Option<&Channel> {
@@ -302,9 +315,9 @@ impl Engine {
                 continue;
             };
             let reachable = flow.channels().any(|c| {
-                self.channels.get(c).is_some_and(|ch| {
-                    reachable(ch.address, &contact.info, flow.settings.require_consent)
-                })
+                self.channels
+                    .get(c)
+                    .is_some_and(|ch| reachable(ch.address, contact, flow.settings.require_consent))
             });
             if !reachable {
                 continue;
@@ -518,15 +531,14 @@ impl Engine {
                     Some(format!("channel {} not configured", send.channel)),
                 )),
                 Some(channel)
-                    if !reachable(
-                        channel.address,
-                        &contact.info,
-                        flow.settings.require_consent,
-                    ) =>
+                    if !reachable(channel.address, contact, flow.settings.require_consent) =>
                 {
-                    commit
-                        .steps
-                        .push(log("no_consent", Some(channel.id.clone())));
+                    let why = unreachable(channel.address, contact, flow.settings.require_consent);
+                    let status = match why {
+                        Some("unverified_address") => "unverified_address",
+                        _ => "no_consent",
+                    };
+                    commit.steps.push(log(status, Some(channel.id.clone())));
                 }
                 Some(channel) => {
                     if let Some(quiet) = &flow.quiet {
@@ -666,12 +678,16 @@ impl Engine {
             }
         };
         // Every URL the shopper can click goes through the hub: product pages, the cart, anything else.
-        let mut tracker = Tracker::new(&self.links, &self.public_url, &message_id);
+        // Checked again here, whatever was stored: only the shop's own hosts (docs/SECURITY.md).
+        let policy = &self.link_policy;
+        let mut tracker = Tracker::new(&self.links, &self.public_url, &message_id, policy);
         let mut tracked = cart.clone();
-        if let Some(r) = &cart.recovery_url {
-            tracked.recovery_url = Some(tracker.track(r, LinkKind::Recover));
-        }
+        let recovery = policy
+            .keep(cart.recovery_url.as_deref())
+            .or_else(|| policy.fallback().map(str::to_string));
+        tracked.recovery_url = recovery.map(|r| tracker.track(&r, LinkKind::Recover));
         for item in tracked.items.iter_mut() {
+            policy.scrub_item(item);
             if let Some(u) = &item.url {
                 item.url = Some(tracker.track(u, LinkKind::Click));
             }
@@ -1070,7 +1086,7 @@ impl Engine {
                     .push(format!("step {i}: channel {} not configured", send.channel));
                 continue;
             };
-            if !reachable(channel.address, &contact.info, false) {
+            if !reachable(channel.address, &contact, false) {
                 report.skipped.push(format!(
                     "step {i}: contact not reachable on {} (address or opt-out)",
                     channel.id
@@ -1146,20 +1162,53 @@ impl Facts {
     }
 }
 
-/// Can this contact be sent to on a channel of this kind? Email: an address, not opted out
-/// (and subscribed when the flow requires consent). SMS: an E.164 number with SMS consent, always.
-pub fn reachable(kind: AddressKind, c: &ContactInfo, require_consent: bool) -> bool {
+/// Can this contact be sent to on a channel of this kind? See [`unreachable`].
+pub fn reachable(kind: AddressKind, contact: &ContactRecord, require_consent: bool) -> bool {
+    unreachable(kind, contact, require_consent).is_none()
+}
+
+/// Why this contact cannot be sent to on a channel of this kind, or `None` when it can.
+/// Email: an address (`no_address`) that a verified source reported, not one only claimed through
+/// a public key (`unverified_address`), not opted out (and subscribed when the flow requires
+/// consent) (`no_consent`). SMS: a verified E.164 number with SMS consent, always. A hand-off: a
+/// verified address of either kind.
+pub fn unreachable(
+    kind: AddressKind,
+    contact: &ContactRecord,
+    require_consent: bool,
+) -> Option<&'static str> {
+    let c = &contact.info;
+    let check = |present: bool, verified: bool, consent: bool| {
+        if !present {
+            Some("no_address")
+        } else if !verified {
+            Some("unverified_address")
+        } else if !consent {
+            Some("no_consent")
+        } else {
+            None
+        }
+    };
     match kind {
-        AddressKind::Email => {
-            c.email.is_some()
-                && c.email_consent != Consent::Unsubscribed
-                && (!require_consent || c.email_consent == Consent::Subscribed)
+        AddressKind::Email => check(
+            c.email.is_some(),
+            contact.email_verified,
+            c.email_consent != Consent::Unsubscribed
+                && (!require_consent || c.email_consent == Consent::Subscribed),
+        ),
+        AddressKind::Phone => check(
+            c.phone.as_deref().is_some_and(|p| p.starts_with('+')),
+            contact.phone_verified,
+            c.sms_consent == Consent::Subscribed,
+        ),
+        AddressKind::Identity => {
+            let email = check(c.email.is_some(), contact.email_verified, true);
+            let phone = check(c.phone.is_some(), contact.phone_verified, true);
+            match (email, phone) {
+                (None, _) | (_, None) => None,
+                (Some(e), Some(p)) => Some(if e == "no_address" { p } else { e }),
+            }
         }
-        AddressKind::Phone => {
-            c.phone.as_deref().is_some_and(|p| p.starts_with('+'))
-                && c.sms_consent == Consent::Subscribed
-        }
-        AddressKind::Identity => c.is_identified(),
     }
 }
 

@@ -1,7 +1,12 @@
 //! Tracked links: every URL a message carries is replaced by a signed hub link
 //! (`/t/` product and other links, `/r/` cart recovery, `/o/` open pixel, `/u/` unsubscribe).
 //! The real URLs are stored with the message by index; tokens only name (message, index).
+//!
+//! A URL in a rendered message that is neither the hub's own nor on the shop's `link_hosts`
+//! ([`LinkPolicy`]) is removed: a product title that carries `http://evil.example` never becomes
+//! a link, tracked or not.
 
+use cartback_core::LinkPolicy;
 use cartback_kit::token::{LinkKind, LinkSigner, LinkToken};
 
 /// Collects a message's redirect targets and hands out tracked URLs for them.
@@ -9,15 +14,22 @@ pub struct Tracker<'a> {
     signer: &'a LinkSigner,
     base: &'a str,
     message_id: &'a str,
+    policy: &'a LinkPolicy,
     pub links: Vec<String>,
 }
 
 impl<'a> Tracker<'a> {
-    pub fn new(signer: &'a LinkSigner, base: &'a str, message_id: &'a str) -> Self {
+    pub fn new(
+        signer: &'a LinkSigner,
+        base: &'a str,
+        message_id: &'a str,
+        policy: &'a LinkPolicy,
+    ) -> Self {
         Tracker {
             signer,
             base,
             message_id,
+            policy,
             links: Vec::new(),
         }
     }
@@ -45,15 +57,42 @@ impl<'a> Tracker<'a> {
         )
     }
 
-    /// Rewrites every `http(s)://` URL in plain text that is not already a hub link.
-    pub fn rewrite_text(&mut self, text: &str) -> String {
-        rewrite(text, self.base, |u| self.track(u, LinkKind::Click), false)
+    /// The tracked URL for an allowed `url`; `None` for one on a host the shop did not configure.
+    fn track_allowed(&mut self, url: &str) -> Option<String> {
+        self.policy
+            .allows(url)
+            .then(|| self.track(url, LinkKind::Click))
     }
 
-    /// Rewrites every `href="http(s)://..."` in HTML that is not already a hub link.
-    pub fn rewrite_html(&mut self, html: &str) -> String {
-        rewrite(html, self.base, |u| self.track(u, LinkKind::Click), true)
+    /// Rewrites every `http(s)://` URL in plain text that is not already a hub link; removes
+    /// those on hosts the shop did not configure.
+    pub fn rewrite_text(&mut self, text: &str) -> String {
+        let base = self.base;
+        rewrite(
+            text,
+            base,
+            |u| self.track_allowed(u).unwrap_or_default(),
+            false,
+        )
     }
+
+    /// Rewrites every `href="http(s)://..."` in HTML that is not already a hub link; one on a
+    /// host the shop did not configure becomes `#`.
+    pub fn rewrite_html(&mut self, html: &str) -> String {
+        let base = self.base;
+        rewrite(
+            html,
+            base,
+            |u| self.track_allowed(u).unwrap_or_else(|| "#".into()),
+            true,
+        )
+    }
+}
+
+/// Is `url` one of the hub's own links (`base` itself, or a path under it)?
+fn is_hub_link(url: &str, base: &str) -> bool {
+    url.strip_prefix(base)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
 }
 
 fn rewrite(s: &str, base: &str, mut track: impl FnMut(&str) -> String, html: bool) -> String {
@@ -76,7 +115,7 @@ fn rewrite(s: &str, base: &str, mut track: impl FnMut(&str) -> String, html: boo
         } else {
             raw.to_string()
         };
-        if url.starts_with(base) {
+        if is_hub_link(&url, base) {
             out.push_str(raw);
         } else {
             out.push_str(&track(&url));
@@ -134,7 +173,8 @@ mod tests {
     #[test]
     fn rewrites_text_and_hrefs_but_not_hub_links() {
         let signer = LinkSigner::new(b"k".to_vec());
-        let mut t = Tracker::new(&signer, "https://hub.test", "m1");
+        let policy = LinkPolicy::new(&["shop.test".into()], None).unwrap();
+        let mut t = Tracker::new(&signer, "https://hub.test", "m1", &policy);
         let text = t.rewrite_text(
             "See https://shop.test/a?x=1&y=2. Or (http://shop.test/b), https://hub.test/u/keep",
         );
@@ -153,5 +193,21 @@ mod tests {
         );
         assert!(html.contains(r#"href="/rel""#));
         assert_eq!(html.matches("https://hub.test/t/").count(), 2, "{html}");
+    }
+
+    #[test]
+    fn urls_on_other_hosts_are_removed_not_tracked() {
+        let signer = LinkSigner::new(b"k".to_vec());
+        let policy = LinkPolicy::new(&["shop.test".into()], None).unwrap();
+        let mut t = Tracker::new(&signer, "https://hub.test", "m1", &policy);
+        let text = t.rewrite_text(
+            "ACTION REQUIRED http://evil.example/card now; https://hub.test.evil.example/x and https://shop.test/a",
+        );
+        assert!(!text.contains("evil.example/card"), "{text}");
+        assert!(!text.contains("hub.test.evil"), "{text}");
+        assert_eq!(t.links, vec!["https://shop.test/a"]);
+        let html = t.rewrite_html(r#"<a href="http://evil.example/card">Pay</a>"#);
+        assert_eq!(html, r##"<a href="#">Pay</a>"##);
+        assert_eq!(t.links.len(), 1);
     }
 }

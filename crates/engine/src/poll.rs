@@ -1,7 +1,7 @@
 //! Polled sources: one worker per source reads the platform's API on its interval, commits the
 //! events together with the next cursor, and backs off as the platform asks.
 
-use cartback_core::{Clock, PollError, Poller};
+use cartback_core::{Clock, LinkPolicy, PollError, Poller};
 use cartback_store::{Ingest, IngestOptions, Store, StoreResult};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,14 +11,17 @@ pub async fn poll_once(
     store: &dyn Store,
     clock: &dyn Clock,
     options: &IngestOptions,
+    links: &LinkPolicy,
     source_id: &str,
     poller: &dyn Poller,
 ) -> StoreResult<Duration> {
     let cursor = store.poll_cursor(source_id).await?;
     let now = clock.now();
     match poller.poll(source_id, cursor.as_deref(), now).await {
-        Ok(batch) => {
+        Ok(mut batch) => {
             let n = batch.events.len();
+            // Only links on the shop's own hosts are kept (docs/SECURITY.md).
+            links.scrub_events(&mut batch.events);
             store
                 .ingest_polled(
                     Ingest {
@@ -26,6 +29,7 @@ pub async fn poll_once(
                         delivery_ids: &[],
                         events: &batch.events,
                         received_at: now,
+                        trust: cartback_core::Trust::Verified,
                     },
                     batch.cursor.as_deref(),
                     options,
@@ -64,6 +68,7 @@ pub fn spawn(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     options: Arc<IngestOptions>,
+    links: LinkPolicy,
     source_id: String,
     poller: Arc<dyn Poller>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
@@ -74,6 +79,7 @@ pub fn spawn(
                 store.as_ref(),
                 clock.as_ref(),
                 &options,
+                &links,
                 &source_id,
                 poller.as_ref(),
             )

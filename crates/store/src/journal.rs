@@ -35,7 +35,7 @@
 use crate::model::IngestOutcome;
 use crate::sql::SqlStore;
 use crate::{Ingest, IngestOptions, StoreError, StoreResult};
-use cartback_core::Event;
+use cartback_core::{Event, Trust};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -133,6 +133,9 @@ pub(crate) struct Record {
     pub delivery_ids: Vec<String>,
     pub events: Vec<Event>,
     pub received_at: DateTime<Utc>,
+    /// Records written before trust levels existed were all from verified sources.
+    #[serde(default)]
+    pub trust: Trust,
     /// The ingest options in force when it arrived, so a replay applies it the same way.
     order_match_window_ms: u64,
     cart_check_after_ms: Option<u64>,
@@ -145,6 +148,7 @@ struct RecordRef<'a> {
     delivery_ids: &'a [String],
     events: &'a [Event],
     received_at: DateTime<Utc>,
+    trust: Trust,
     order_match_window_ms: u64,
     cart_check_after_ms: Option<u64>,
 }
@@ -160,6 +164,7 @@ impl Record {
                 delivery_ids: ingest.delivery_ids,
                 events: ingest.events,
                 received_at: ingest.received_at,
+                trust: ingest.trust,
                 order_match_window_ms: options.order_match_window.as_millis() as u64,
                 cart_check_after_ms: options.cart_check_after.map(|d| d.as_millis() as u64),
             },
@@ -179,6 +184,7 @@ impl Record {
             delivery_ids: &self.delivery_ids,
             events: &self.events,
             received_at: self.received_at,
+            trust: self.trust,
         }
     }
 

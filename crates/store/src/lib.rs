@@ -25,7 +25,7 @@ pub mod testdb;
 pub mod time;
 
 use async_trait::async_trait;
-use cartback_core::Event;
+use cartback_core::{Event, Trust};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -91,6 +91,8 @@ pub struct Ingest<'a> {
     pub delivery_ids: &'a [String],
     pub events: &'a [Event],
     pub received_at: DateTime<Utc>,
+    /// Whether the request's contact details are the shopper's or only claims (a public key).
+    pub trust: Trust,
 }
 
 #[async_trait]

@@ -10,6 +10,11 @@ pub struct ContactRecord {
     pub id: String,
     #[serde(flatten)]
     pub info: ContactInfo,
+    /// A verified source (a signed webhook, a server key) reported this email: it may be sent to.
+    /// `false` while it is only claimed by a public key (`cartback_core::Trust::Claimed`).
+    pub email_verified: bool,
+    /// The same for the phone.
+    pub phone_verified: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -22,7 +22,7 @@ use crate::{Ingest, IngestOptions, MessageFilter, Store, StoreError, StoreResult
 use async_trait::async_trait;
 use cartback_core::{
     Cart, CartSnapshot, CartStatus, Consent, ContactInfo, Currency, Erasure, Event, EventKind,
-    LineItem, Money, OptOut, OptOutChannel, Order,
+    LineItem, Money, OptOut, OptOutChannel, Order, Trust,
 };
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyPoolOptions;
@@ -238,6 +238,7 @@ impl SqlStore {
             .map(Prepared::of)
             .collect::<StoreResult<Vec<_>>>()?;
         let received_at = ingest.received_at;
+        let trust = ingest.trust;
         let cursor = cursor.map(str::to_string);
         let options = options.clone();
         self.write(move |tx| {
@@ -247,6 +248,7 @@ impl SqlStore {
                     delivery_ids: &delivery_ids,
                     events: &events,
                     received_at,
+                    trust,
                 };
                 let r = ingest_in(tx, ingest, &prepared, cursor.as_deref(), &options).await;
                 // A duplicate is answered, and changes nothing.
@@ -574,7 +576,7 @@ async fn ingest_in(
         let prep = prepared
             .get(effects.len())
             .ok_or_else(|| corrupt("an event without its prepared payload"))?;
-        let kind = apply_event(tx, event, prep, received, options).await?;
+        let kind = apply_event(tx, event, prep, received, ingest.trust, options).await?;
         effects.push(Effect {
             event_id: event.event_id.clone(),
             kind,
@@ -1038,6 +1040,7 @@ async fn apply_event(
     event: &Event,
     prep: &Prepared,
     received: i64,
+    trust: Trust,
     options: &IngestOptions,
 ) -> StoreResult<EffectKind> {
     let payload = prep.payload.as_str();
@@ -1062,7 +1065,9 @@ async fn apply_event(
     let (effect, cart_id, contact_id) = match &event.kind {
         EventKind::CartUpdated(snap) | EventKind::CheckoutStarted(snap) => {
             let contact_id = match &snap.contact {
-                Some(c) => upsert_contact(tx, &event.source_id, c, to_ms(snap.updated_at)).await?,
+                Some(c) => {
+                    upsert_contact(tx, &event.source_id, c, to_ms(snap.updated_at), trust).await?
+                }
                 None => None,
             };
             let items = prep.items.as_deref().unwrap_or("[]");
@@ -1089,7 +1094,9 @@ async fn apply_event(
         }
         EventKind::OrderPlaced(order) => {
             let contact_id = match &order.contact {
-                Some(c) => upsert_contact(tx, &event.source_id, c, to_ms(order.placed_at)).await?,
+                Some(c) => {
+                    upsert_contact(tx, &event.source_id, c, to_ms(order.placed_at), trust).await?
+                }
                 None => None,
             };
             let (cart_id, new) = record_order(
@@ -1111,7 +1118,7 @@ async fn apply_event(
             )
         }
         EventKind::ContactUpdated(info) => {
-            let contact_id = upsert_contact(tx, &event.source_id, info, at).await?;
+            let contact_id = upsert_contact(tx, &event.source_id, info, at, trust).await?;
             (
                 EffectKind::ContactUpserted {
                     contact_id: contact_id.clone(),
@@ -1121,7 +1128,12 @@ async fn apply_event(
             )
         }
         EventKind::OptOut(opt) => {
-            let n = apply_opt_out(tx, opt).await?;
+            // A public key must not be able to unsubscribe (or resubscribe) anyone.
+            let n = if trust == Trust::Verified {
+                apply_opt_out(tx, opt, event.source_id == cartback_core::HUB_SOURCE).await?
+            } else {
+                0
+            };
             (EffectKind::ConsentChanged { contacts: n }, None, None)
         }
         EventKind::MessageStatus(update) => {
@@ -1178,11 +1190,17 @@ async fn find_contact(
 
 /// Creates or updates the contact `info` describes; returns its id, or `None` if `info`
 /// identifies nobody. Newer reports overwrite; older ones only fill in what is missing.
+///
+/// A [`Trust::Claimed`] report (a public key) is never believed over what is known: it only fills
+/// gaps, its consent is ignored, and an address it adds stays unverified (never sent to) until a
+/// verified source reports the same address. Consent never overrides an opt-out the shopper made
+/// through the hub's own unsubscribe link.
 async fn upsert_contact(
     tx: &mut dyn Exec,
     source_id: &str,
     info: &ContactInfo,
     at: i64,
+    trust: Trust,
 ) -> StoreResult<Option<String>> {
     let email_norm = info.email_norm();
     let mut existing = None;
@@ -1242,6 +1260,11 @@ async fn upsert_contact(
     } else {
         (None, None)
     };
+    let verified = i64::from(trust == Trust::Verified);
+    let (email_consent, sms_consent) = match trust {
+        Trust::Verified => (info.email_consent, info.sms_consent),
+        Trust::Claimed => (Consent::Unknown, Consent::Unknown),
+    };
     match existing {
         None => {
             if email_norm.is_none() && phone.is_none() {
@@ -1250,8 +1273,9 @@ async fn upsert_contact(
             let id = new_id();
             query(
                 "INSERT INTO contacts (id, source_id, email, email_norm, phone, first_name, last_name,
-                    locale, time_zone, email_consent, sms_consent, external_id, updated_at, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                    locale, time_zone, email_consent, sms_consent, external_id, updated_at, created_at,
+                    email_verified, phone_verified)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)",
             )
             .bind(&id)
             .bind(source_id)
@@ -1262,27 +1286,33 @@ async fn upsert_contact(
             .bind(&info.last_name)
             .bind(&info.locale)
             .bind(&info.time_zone)
-            .bind(info.email_consent.as_str())
-            .bind(info.sms_consent.as_str())
+            .bind(email_consent.as_str())
+            .bind(sms_consent.as_str())
             .bind(&info.external_id)
             .bind(at)
             .bind(at)
+            .bind(verified)
             .execute(&mut *tx)
             .await?;
             Ok(Some(id))
         }
-        Some(ex) if at >= ex.updated_at => {
-            let email_consent =
-                (info.email_consent != Consent::Unknown).then(|| info.email_consent.as_str());
-            let sms_consent =
-                (info.sms_consent != Consent::Unknown).then(|| info.sms_consent.as_str());
+        Some(ex) if at >= ex.updated_at && trust == Trust::Verified => {
+            let email_consent = (email_consent != Consent::Unknown).then(|| email_consent.as_str());
+            let sms_consent = (sms_consent != Consent::Unknown).then(|| sms_consent.as_str());
             query(
                 "UPDATE contacts SET
                     email = COALESCE($1, email), email_norm = COALESCE($2, email_norm),
-                    phone = COALESCE($3, phone), first_name = COALESCE($4, first_name),
+                    email_verified = CASE WHEN $2 IS NOT NULL THEN 1 ELSE email_verified END,
+                    phone = COALESCE($3, phone),
+                    phone_verified = CASE WHEN $3 IS NOT NULL THEN 1 ELSE phone_verified END,
+                    first_name = COALESCE($4, first_name),
                     last_name = COALESCE($5, last_name), locale = COALESCE($6, locale),
-                    time_zone = COALESCE($7, time_zone), email_consent = COALESCE($8, email_consent),
-                    sms_consent = COALESCE($9, sms_consent), external_id = COALESCE($10, external_id),
+                    time_zone = COALESCE($7, time_zone),
+                    email_consent = CASE WHEN email_optout_hub = 1 THEN email_consent
+                        ELSE COALESCE($8, email_consent) END,
+                    sms_consent = CASE WHEN sms_optout_hub = 1 THEN sms_consent
+                        ELSE COALESCE($9, sms_consent) END,
+                    external_id = COALESCE($10, external_id),
                     updated_at = $11
                  WHERE id = $12",
             )
@@ -1303,9 +1333,18 @@ async fn upsert_contact(
             Ok(Some(ex.id))
         }
         Some(ex) => {
-            // An older report: fill gaps only; consent only where nothing is known yet.
+            // An older report, or a claim: fill gaps only; consent only where nothing is known
+            // yet. An address filled in is verified only if the report is.
             query(
                 "UPDATE contacts SET
+                    email_verified = CASE WHEN $2 IS NULL THEN email_verified
+                        WHEN email_norm IS NULL THEN $12
+                        WHEN email_norm = $2 AND $12 = 1 THEN 1
+                        ELSE email_verified END,
+                    phone_verified = CASE WHEN $3 IS NULL THEN phone_verified
+                        WHEN phone IS NULL THEN $12
+                        WHEN phone = $3 AND $12 = 1 THEN 1
+                        ELSE phone_verified END,
                     email = COALESCE(email, $1), email_norm = COALESCE(email_norm, $2),
                     phone = COALESCE(phone, $3), first_name = COALESCE(first_name, $4),
                     last_name = COALESCE(last_name, $5), locale = COALESCE(locale, $6),
@@ -1322,10 +1361,11 @@ async fn upsert_contact(
             .bind(&info.last_name)
             .bind(&info.locale)
             .bind(&info.time_zone)
-            .bind(info.email_consent.as_str())
-            .bind(info.sms_consent.as_str())
+            .bind(email_consent.as_str())
+            .bind(sms_consent.as_str())
             .bind(&info.external_id)
             .bind(&ex.id)
+            .bind(verified)
             .execute(&mut *tx)
             .await?;
             Ok(Some(ex.id))
@@ -1647,28 +1687,33 @@ async fn record_order(
     Ok((cart_id, true))
 }
 
-async fn apply_opt_out(tx: &mut dyn Exec, opt: &OptOut) -> StoreResult<u64> {
-    let state = if opt.resubscribe {
-        Consent::Subscribed
-    } else {
-        Consent::Unsubscribed
+/// Applies an opt-out or a resubscribe. An opt-out the shopper made through the hub's own
+/// unsubscribe link (`by_hub`) is remembered, and no provider's resubscribe overrides it.
+async fn apply_opt_out(tx: &mut dyn Exec, opt: &OptOut, by_hub: bool) -> StoreResult<u64> {
+    let (consent, sticky, address) = match opt.channel {
+        OptOutChannel::Email => (
+            "email_consent",
+            "email_optout_hub",
+            cartback_core::normalize_email(&opt.address),
+        ),
+        OptOutChannel::Sms => ("sms_consent", "sms_optout_hub", opt.address.clone()),
     };
-    let result = match opt.channel {
-        OptOutChannel::Email => {
-            query("UPDATE contacts SET email_consent = $1 WHERE email_norm = $2")
-                .bind(state.as_str())
-                .bind(cartback_core::normalize_email(&opt.address))
-                .execute(&mut *tx)
-                .await?
+    let key = match opt.channel {
+        OptOutChannel::Email => "email_norm",
+        OptOutChannel::Sms => "phone",
+    };
+    let sql = match (opt.resubscribe, by_hub) {
+        (true, _) => format!(
+            "UPDATE contacts SET {consent} = 'subscribed' WHERE {key} = $1 AND {sticky} = 0"
+        ),
+        (false, true) => {
+            format!("UPDATE contacts SET {consent} = 'unsubscribed', {sticky} = 1 WHERE {key} = $1")
         }
-        OptOutChannel::Sms => {
-            query("UPDATE contacts SET sms_consent = $1 WHERE phone = $2")
-                .bind(state.as_str())
-                .bind(&opt.address)
-                .execute(&mut *tx)
-                .await?
+        (false, false) => {
+            format!("UPDATE contacts SET {consent} = 'unsubscribed' WHERE {key} = $1")
         }
     };
+    let result = query(&sql).bind(address).execute(&mut *tx).await?;
     Ok(result.rows_affected())
 }
 
@@ -1766,6 +1811,7 @@ async fn erase(
 const CONTACT_COLS: &str = "p.id AS p_id, p.email AS p_email, p.phone AS p_phone, p.first_name AS p_first_name,
     p.last_name AS p_last_name, p.locale AS p_locale, p.time_zone AS p_time_zone,
     p.email_consent AS p_email_consent, p.sms_consent AS p_sms_consent, p.external_id AS p_external_id,
+    p.email_verified AS p_email_verified, p.phone_verified AS p_phone_verified,
     p.created_at AS p_created_at, p.updated_at AS p_updated_at";
 
 const CART_SELECT: &str = "SELECT c.id, c.source_id, c.cart_key, c.cart_token, c.checkout_token, c.platform_id,
@@ -1774,6 +1820,7 @@ const CART_SELECT: &str = "SELECT c.id, c.source_id, c.cart_key, c.cart_token, c
     p.id AS p_id, p.email AS p_email, p.phone AS p_phone, p.first_name AS p_first_name,
     p.last_name AS p_last_name, p.locale AS p_locale, p.time_zone AS p_time_zone,
     p.email_consent AS p_email_consent, p.sms_consent AS p_sms_consent, p.external_id AS p_external_id,
+    p.email_verified AS p_email_verified, p.phone_verified AS p_phone_verified,
     p.created_at AS p_created_at, p.updated_at AS p_updated_at
     FROM carts c LEFT JOIN contacts p ON p.id = c.contact_id";
 
@@ -1795,6 +1842,8 @@ fn contact_record(r: &DbRow, _prefix: &str) -> StoreResult<Option<ContactRecord>
             sms_consent: Consent::parse(&sms_consent),
             external_id: r.try_get("p_external_id")?,
         },
+        email_verified: r.try_get::<i64, _>("p_email_verified")? != 0,
+        phone_verified: r.try_get::<i64, _>("p_phone_verified")? != 0,
         created_at: from_ms(r.try_get("p_created_at")?),
         updated_at: from_ms(r.try_get("p_updated_at")?),
     }))

@@ -61,6 +61,7 @@ async fn send(store: &SqlStore, delivery: &str, event: Event) -> IngestOutcome {
                 delivery_ids: &ids,
                 events: &[event],
                 received_at: t(0),
+                trust: cartback_core::Trust::Verified,
             },
             &IngestOptions::default(),
         )

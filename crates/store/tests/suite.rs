@@ -83,6 +83,7 @@ async fn ingest(store: &dyn Store, delivery: &str, events: Vec<Event>) -> Ingest
                 delivery_ids: &ids,
                 events: &events,
                 received_at: t(10_000),
+                trust: cartback_core::Trust::Verified,
             },
             &IngestOptions::default(),
         )
@@ -652,6 +653,7 @@ async fn timers_are_claimed_once_and_debounced(db: &TestDb) {
                 delivery_ids: &ids,
                 events: &[ev],
                 received_at: t(0),
+                trust: cartback_core::Trust::Verified,
             },
             &opts,
         )
@@ -678,6 +680,7 @@ async fn timers_are_claimed_once_and_debounced(db: &TestDb) {
                 delivery_ids: &ids,
                 events: &[ev],
                 received_at: t(1800),
+                trust: cartback_core::Trust::Verified,
             },
             &opts,
         )
@@ -744,6 +747,7 @@ async fn concurrent_ingest_of_one_new_cart(db: &TestDb) {
                         delivery_ids: &ids,
                         events: &[ev],
                         received_at: t(10),
+                        trust: cartback_core::Trust::Verified,
                     },
                     &IngestOptions::default(),
                 )

@@ -7,12 +7,16 @@ use cartback_segment::verify::basic_auth;
 use cartback_segment::SegmentSettings;
 use chrono::{DateTime, TimeZone, Utc};
 
+/// A browser source's write key (public: what it says about a shopper is a claim).
 pub const WRITE_KEY: &str = "wk_9f2c4e7a1b";
+/// A server source's write key (believed).
+pub const SERVER_KEY: &str = "wk_srv_77d1e0c9";
 pub const SHARED_SECRET: &str = "abc123";
 
 pub fn settings() -> SegmentSettings {
     SegmentSettings {
-        write_keys: SecretList::new(vec![Secret::new(WRITE_KEY)]),
+        write_keys: Some(SecretList::new(vec![Secret::new(WRITE_KEY)])),
+        server_write_keys: Some(SecretList::new(vec![Secret::new(SERVER_KEY)])),
         shared_secret: Some(SecretList::new(vec![Secret::new(SHARED_SECRET)])),
         default_currency: None,
     }
