@@ -124,6 +124,8 @@ pub async fn start(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Running> {
+    // server.max_connections, not the open-file table, bounds how many clients are served.
+    cartback_server::conn::raise_fd_limit(cfg.server.max_connections);
     let state = build_state(cfg, clock).await?;
     let addr = listener.local_addr()?;
     let drain = cfg.server.shutdown_grace.0;

@@ -178,6 +178,35 @@ fn server_problems_are_reported() {
 }
 
 #[test]
+fn connection_limits_have_defaults_and_are_checked() {
+    let cfg = load_str("", Path::new("."), &env(&[])).unwrap();
+    assert_eq!(cfg.server.header_read_timeout.0.as_secs(), 10);
+    assert_eq!(cfg.server.idle_timeout.0.as_secs(), 60);
+    assert_eq!(cfg.server.max_connections, 10_000);
+    let cfg = load_str(
+        "[server]\nheader_read_timeout = \"500ms\"\nidle_timeout = \"5m\"\nmax_connections = 50\n",
+        Path::new("."),
+        &env(&[]),
+    )
+    .unwrap();
+    assert_eq!(cfg.server.header_read_timeout.0.as_millis(), 500);
+    assert_eq!(cfg.server.max_connections, 50);
+    let bad = problems(
+        "[server]\nheader_read_timeout = \"0s\"\nidle_timeout = \"2h\"\nmax_connections = 0\n",
+        &env(&[]),
+    );
+    for needle in [
+        "server.header_read_timeout: must be between 100ms and 10m",
+        "server.idle_timeout: must be between 100ms and 60m",
+        "server.max_connections: must be between 1 and 1000000",
+    ] {
+        assert!(p_has(&bad, needle), "{needle} missing in {bad:?}");
+    }
+    let unparsable = problems("[server]\nidle_timeout = \"soon\"\n", &env(&[]));
+    assert!(p_has(&unparsable, "server"), "{unparsable:?}");
+}
+
+#[test]
 fn toml_syntax_errors_are_reported() {
     let p = problems(
         "[source.shop]\ntype = \"shopify\"\ntype = \"again\"\n",

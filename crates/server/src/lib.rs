@@ -8,6 +8,7 @@
 //! - [`flows`]: test mode (`POST /api/v1/flows/{id}/test`), a cart's runs, the message queue and redrive.
 //! - [`tracking`]: `/t/`, `/r/`, `/o/`, `/u/`: signed links that record clicks, opens and unsubscribes.
 //! - [`dashboard`]: `/dashboard`, the server-rendered report page (login form, HttpOnly cookie).
+//! - [`conn`]: the accept loop: header and idle timeouts, the connection cap, the fd limit.
 //! - [`onsite`]: the return-visit pop-up: `widget.js`, the shopper's cart, identify, events; the `web` channel.
 //! - [`health`]: `/healthz` (process up) and `/readyz` (store reachable).
 //! - [`metrics`]: the Prometheus recorder, `/metrics`, and the request-latency layer.
@@ -17,6 +18,7 @@
 //! listener the caller bound (tests bind port 0) until the shutdown future resolves.
 
 pub mod admin;
+pub mod conn;
 pub mod dashboard;
 pub mod error;
 pub mod flows;
@@ -109,36 +111,14 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves, then drains in-flight requests
-/// for at most `drain` before returning.
+/// for at most `drain` before returning. Connections are bounded by `[server]`'s
+/// `header_read_timeout`, `idle_timeout` and `max_connections` (see [`conn`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Duration,
 ) -> std::io::Result<()> {
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let app = router(state);
-    // Answers go out as soon as they are written (no Nagle delay behind an unacknowledged segment).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %err, "Could not set TCP_NODELAY on a connection.");
-        }
-    });
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = tx.send(());
-    });
-    let server = tokio::spawn(async move { server.await });
-    let _ = rx.await;
-    // The shutdown signal fired: give in-flight requests `drain` to finish.
-    match tokio::time::timeout(drain, server).await {
-        Ok(joined) => joined.map_err(std::io::Error::other)?,
-        Err(_) => {
-            tracing::warn!(
-                drain_secs = drain.as_secs(),
-                "Drain deadline passed; closing remaining connections."
-            );
-            Ok(())
-        }
-    }
+    let limits = conn::Limits::from_settings(&state.settings);
+    conn::serve(listener, router(state), limits, shutdown, drain).await
 }

@@ -68,3 +68,20 @@ pub fn webhook(source: &str, topic: &str, outcome: &'static str) {
     )
     .increment(1);
 }
+
+/// `cartback_http_connections`: connections open now (the gauge moves by `delta`).
+pub fn connections(delta: f64) {
+    metrics::gauge!("cartback_http_connections").increment(delta);
+}
+
+/// `cartback_http_connections_closed_total{reason}`: connections the hub closed on its own:
+/// `header_timeout` (headers not in within `server.header_read_timeout`), `idle` (nothing for
+/// `server.idle_timeout`), `shed` (idle while `server.max_connections` were open).
+pub fn connection_closed(reason: &'static str) {
+    metrics::counter!("cartback_http_connections_closed_total", "reason" => reason).increment(1);
+}
+
+/// `cartback_http_connections_at_cap_total`: times the accept loop found every slot taken.
+pub fn connections_at_cap() {
+    metrics::counter!("cartback_http_connections_at_cap_total").increment(1);
+}

@@ -31,10 +31,33 @@ pub struct ServerSettings {
     /// How long SIGTERM waits for in-flight requests.
     #[serde(default = "default_drain")]
     pub shutdown_grace: cartback_core::duration::HumanDuration,
+    /// How long a client may take to send a request's headers, from their first byte
+    /// (slow-header clients are closed after it). See `crate::conn`.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout: cartback_core::duration::HumanDuration,
+    /// How long a connection with no request in flight (and none arriving) stays open.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout: cartback_core::duration::HumanDuration,
+    /// Connections served at once. Past it the hub accepts no more (they wait in the listen
+    /// backlog) and closes its idle connections to make room.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 fn default_drain() -> cartback_core::duration::HumanDuration {
     cartback_core::duration::HumanDuration(std::time::Duration::from_secs(10))
+}
+
+fn default_header_read_timeout() -> cartback_core::duration::HumanDuration {
+    cartback_core::duration::HumanDuration(std::time::Duration::from_secs(10))
+}
+
+fn default_idle_timeout() -> cartback_core::duration::HumanDuration {
+    cartback_core::duration::HumanDuration(std::time::Duration::from_secs(60))
+}
+
+fn default_max_connections() -> usize {
+    10_000
 }
 
 impl Default for ServerSettings {
@@ -46,6 +69,9 @@ impl Default for ServerSettings {
             link_secret: None,
             max_body: ByteSize::default(),
             shutdown_grace: default_drain(),
+            header_read_timeout: default_header_read_timeout(),
+            idle_timeout: default_idle_timeout(),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -82,6 +108,23 @@ impl ServerSettings {
         }
         if self.shutdown_grace.0.as_secs() > 300 {
             out.push(("shutdown_grace".into(), "must be at most 5m".into()));
+        }
+        for (key, d, max) in [
+            ("header_read_timeout", self.header_read_timeout.0, 600),
+            ("idle_timeout", self.idle_timeout.0, 3600),
+        ] {
+            if d < std::time::Duration::from_millis(100) || d.as_secs() > max {
+                out.push((
+                    key.into(),
+                    format!("must be between 100ms and {}m", max / 60),
+                ));
+            }
+        }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            out.push((
+                "max_connections".into(),
+                "must be between 1 and 1000000".into(),
+            ));
         }
         out
     }
