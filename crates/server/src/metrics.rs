@@ -6,7 +6,8 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::sync::OnceLock;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -56,6 +57,38 @@ pub async fn track_latency(req: Request, next: Next) -> Response {
     )
     .record(start.elapsed().as_secs_f64());
     resp
+}
+
+/// Topic labels kept per source; later new topics are counted as `other`.
+pub const MAX_TOPICS: usize = 32;
+
+/// The `topic` label of `cartback_webhooks_total` for a verified request: the topic, lower-cased,
+/// when the source `known` it (translated it, or rejected its payload as that topic's). Anything
+/// else (a topic the source does not use, which an unsigned header may name at will), an
+/// odd-looking name, or one past the first [`MAX_TOPICS`] of a source is `other`, so the number
+/// of series stays bounded whatever callers send.
+pub fn topic_label(source: &str, topic: &str, known: bool) -> String {
+    static SEEN: OnceLock<Mutex<HashMap<String, HashSet<String>>>> = OnceLock::new();
+    let topic = topic.trim().to_ascii_lowercase();
+    let tidy = !topic.is_empty()
+        && topic.len() <= 64
+        && topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b" _-./:".contains(&b));
+    if !known || !tidy {
+        return "other".into();
+    }
+    let mut seen = SEEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let topics = seen.entry(source.to_string()).or_default();
+    if topics.contains(&topic) || topics.len() < MAX_TOPICS {
+        topics.insert(topic.clone());
+        topic
+    } else {
+        "other".into()
+    }
 }
 
 /// Counts one webhook by source, topic and outcome.

@@ -108,14 +108,18 @@ async fn process(
     let translation = match source.translate(verified) {
         Ok(t) => t,
         Err(err) => {
-            metrics::webhook(&source_id, topic_of(&err), "bad_request");
+            let label = metrics::topic_label(&source_id, topic_of(&err), true);
+            metrics::webhook(&source_id, &label, "bad_request");
             tracing::info!(%source_id, reason = %err, "Rejected webhook: payload does not fit.");
             return Err(ApiError::BadRequest(err.to_string()));
         }
     };
     let topic = translation.topic.clone();
+    // Label only topics the source uses: an unused one is whatever an unsigned header said.
+    let known = translation.ignored.as_deref() != Some("topic not used");
+    let label = metrics::topic_label(&source_id, &topic, known);
     if let Some(reason) = &translation.ignored {
-        metrics::webhook(&source_id, &topic, "ignored");
+        metrics::webhook(&source_id, &label, "ignored");
         if reason == "topic not used" {
             tracing::debug!(%source_id, %topic, %reason, "Ignored webhook topic.");
         } else {
@@ -138,16 +142,16 @@ async fn process(
             &state.ingest,
         )
         .await
-        .inspect_err(|_| metrics::webhook(&source_id, &topic, "store_error"))?;
+        .inspect_err(|_| metrics::webhook(&source_id, &label, "store_error"))?;
     match outcome {
         IngestOutcome::Duplicate => {
-            metrics::webhook(&source_id, &topic, "duplicate");
+            metrics::webhook(&source_id, &label, "duplicate");
             tracing::debug!(%source_id, %topic, "Duplicate delivery acknowledged.");
             Ok(ok(json!({ "status": "duplicate" })))
         }
         IngestOutcome::Queued => {
             // Durable; carts, contacts and timers follow within moments, redeliveries change nothing.
-            metrics::webhook(&source_id, &topic, "queued");
+            metrics::webhook(&source_id, &label, "queued");
             tracing::debug!(%source_id, %topic, "Accepted webhook into the ingest journal.");
             Ok((
                 StatusCode::ACCEPTED,
@@ -157,7 +161,7 @@ async fn process(
                 .into_response())
         }
         IngestOutcome::Accepted { effects } => {
-            metrics::webhook(&source_id, &topic, "accepted");
+            metrics::webhook(&source_id, &label, "accepted");
             let stale = effects
                 .iter()
                 .filter(|e| matches!(e.kind, EffectKind::CartUpserted { stale: true, .. }))
