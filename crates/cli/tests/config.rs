@@ -178,6 +178,32 @@ fn server_problems_are_reported() {
 }
 
 #[test]
+fn a_guessable_admin_token_is_refused_with_the_reason() {
+    for (token, why) in [
+        ("password", "is 8 characters long; use at least 16"),
+        ("dev-admin-token", "is 15 characters long; use at least 16"),
+        ("abababababababababab", "has only 2 distinct characters"),
+        (
+            "correcthorsebatterystaple",
+            "uses one kind of character only",
+        ),
+        ("12345678901234567890", "uses one kind of character only"),
+    ] {
+        let p = problems(&format!("[server]\nadmin_token = \"{token}\"\n"), &env(&[]));
+        assert!(
+            p_has(&p, &format!("server.admin_token: {why}")),
+            "{token}: {p:?}"
+        );
+        // The message never repeats the token.
+        assert!(p.iter().all(|l| !l.contains(token)), "{p:?}");
+    }
+    for token in ["a-long-admin-token", "3f9a0c7e2b1d4a6f8e0c2b4d6f8a0c1e"] {
+        let p = problems(&format!("[server]\nadmin_token = \"{token}\"\n"), &env(&[]));
+        assert!(p.is_empty(), "{token}: {p:?}");
+    }
+}
+
+#[test]
 fn connection_limits_have_defaults_and_are_checked() {
     let cfg = load_str("", Path::new("."), &env(&[])).unwrap();
     assert_eq!(cfg.server.header_read_timeout.0.as_secs(), 10);
@@ -225,7 +251,7 @@ fn the_shipped_default_config_is_valid() {
     let cfg = load(
         &path,
         &env(&[
-            ("CARTBACK_ADMIN_TOKEN", "dev-admin-token"),
+            ("CARTBACK_ADMIN_TOKEN", "dev-admin-token-local"),
             ("SHOPIFY_WEBHOOK_SECRET", "dev"),
         ]),
     );

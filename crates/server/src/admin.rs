@@ -3,7 +3,6 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
@@ -36,7 +35,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route_layer(axum::middleware::from_fn_with_state(state, require_admin))
 }
 
-/// Constant-time bearer check. No token configured: the admin API is closed.
+/// Constant-time bearer check. No token configured: the admin API is closed. Wrong tokens are
+/// rate-limited per client: past the burst every attempt gets `429` unchecked (`crate::auth`).
 pub async fn require_admin(
     State(state): State<AppState>,
     req: Request,
@@ -47,17 +47,27 @@ pub async fn require_admin(
             "the admin API is disabled: set server.admin_token".into(),
         ));
     };
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+    let guards = req
+        .extensions()
+        .get::<std::sync::Arc<crate::auth::Guards>>()
+        .cloned();
+    let client = crate::auth::Client::from_extensions(req.extensions());
+    let given = crate::auth::bearer(req.headers());
+    if let (Some(_), Some(g)) = (given, &guards) {
+        if let Err(wait) = g.limiter.check(client) {
+            return Ok(axum::response::IntoResponse::into_response(wait));
+        }
+    }
     match given {
         Some(t) if cartback_kit::constant_time_eq(t.as_bytes(), expected.as_bytes()) => {
             Ok(next.run(req).await)
         }
-        Some(_) => Err(ApiError::Unauthorized("invalid admin token".into())),
+        Some(_) => {
+            if let Some(g) = &guards {
+                g.limiter.fail(client);
+            }
+            Err(ApiError::Unauthorized("invalid admin token".into()))
+        }
         None => Err(ApiError::Unauthorized(
             "missing Authorization: Bearer <admin token>".into(),
         )),

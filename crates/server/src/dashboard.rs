@@ -2,53 +2,51 @@
 //! vs holdout with the uplift's confidence interval, revenue by currency, a table per step and
 //! channel, and the last 50 messages. No build step, no CDN: HTML, CSS and SVG come from here.
 //!
-//! Access: the admin token, entered once in a login form, sets an HttpOnly, SameSite=Strict
-//! cookie holding an HMAC of the token (the token itself never sits in the browser).
+//! Access: the admin token, entered once in a login form, starts a session (`crate::session`):
+//! a random id in an HttpOnly, SameSite=Strict cookie, valid for 12 hours or until sign-out,
+//! kept in memory (a restart signs everyone out). The forms refuse cross-site posts; wrong
+//! tokens are rate-limited per client (`crate::auth`); the pages carry a strict
+//! Content-Security-Policy (`crate::headers`): no script, no inline `style=` attributes.
 
+use crate::auth::{Client, Guards, TooManyAttempts};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::Form;
+use axum::{Extension, Form};
 use cartback_engine::report::{FlowReport, GroupStats, MessageStats};
 use cartback_store::MessageFilter;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 const COOKIE: &str = "cartback_session";
 
-fn session_value(state: &AppState) -> Option<String> {
-    let token = state.settings.admin_token.as_ref()?;
-    Some(hex::encode(cartback_kit::hmac_sha256(
-        token.as_bytes(),
-        &[b"cartback dashboard session v1"],
-    )))
-}
-
-fn logged_in(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(expected) = session_value(state) else {
-        return false;
+/// Signed in: a live session cookie, or the admin token as a bearer (a wrong one counts
+/// against the client's attempts).
+fn logged_in(
+    state: &AppState,
+    guards: &Guards,
+    client: Client,
+    headers: &HeaderMap,
+) -> Result<bool, TooManyAttempts> {
+    if crate::session::cookies(headers, COOKIE).any(|id| guards.sessions.valid(id)) {
+        return Ok(true);
+    }
+    let (Some(given), Some(token)) = (
+        crate::auth::bearer(headers),
+        state.settings.admin_token.as_ref(),
+    ) else {
+        return Ok(false);
     };
-    let from_cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .any(|(k, v)| {
-            k == COOKIE && cartback_kit::constant_time_eq(v.as_bytes(), expected.as_bytes())
-        });
-    let from_bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .zip(state.settings.admin_token.as_ref())
-        .is_some_and(|(given, token)| {
-            cartback_kit::constant_time_eq(given.trim().as_bytes(), token.as_bytes())
-        });
-    from_cookie || from_bearer
+    guards.limiter.check(client)?;
+    if cartback_kit::constant_time_eq(given.as_bytes(), token.as_bytes()) {
+        return Ok(true);
+    }
+    guards.limiter.fail(client);
+    Ok(false)
 }
 
 fn esc(s: &str) -> String {
@@ -66,7 +64,8 @@ fn esc(s: &str) -> String {
     out
 }
 
-const STYLE: &str = "
+/// The one stylesheet; `crate::headers` allows it by its hash.
+pub(crate) const STYLE: &str = "
 :root{--fg:#1d2433;--muted:#5b6475;--line:#e3e6ec;--accent:#2f6fde;--good:#1a8a4a;--bad:#c2412d;--bg:#f7f8fa}
 *{box-sizing:border-box}body{margin:0;font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:var(--fg);background:var(--bg)}
 header{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:center;padding:.8rem 1.2rem;background:#fff;border-bottom:1px solid var(--line)}
@@ -81,7 +80,7 @@ th{font-weight:600;color:var(--muted);font-size:.85rem}.pos{color:var(--good)}.n
 svg text{font:12px system-ui,sans-serif;fill:var(--fg)}
 form.login{max-width:22rem;margin:4rem auto;background:#fff;border:1px solid var(--line);border-radius:8px;padding:1.5rem}
 form.login input{width:100%;padding:.6rem;margin:.5rem 0 1rem;font:inherit}form.login button,header button{padding:.5rem 1rem;font:inherit;cursor:pointer}
-.status-sent{color:var(--good)}.status-failed,.status-unknown{color:var(--bad)}
+.status-sent{color:var(--good)}.spaced{margin-top:1rem}td.left{text-align:left}.status-failed,.status-unknown{color:var(--bad)}
 @media (max-width:600px){main{padding:.5rem}.big{font-size:1.3rem}}
 ";
 
@@ -116,29 +115,52 @@ pub struct LoginForm {
     token: String,
 }
 
-pub async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+pub async fn login(
+    State(state): State<AppState>,
+    Extension(guards): Extension<Arc<Guards>>,
+    client: Client,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    if let Err(wait) = guards.limiter.check(client) {
+        let secs = wait.seconds();
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, secs.to_string())],
+            login_page(Some(&format!(
+                "Too many wrong tokens: try again in {secs} s."
+            ))),
+        )
+            .into_response();
+    }
     let ok = state.settings.admin_token.as_ref().is_some_and(|t| {
         cartback_kit::constant_time_eq(form.token.trim().as_bytes(), t.as_bytes())
     });
-    match (ok, session_value(&state)) {
-        (true, Some(value)) => {
-            let secure = if state.settings.public_base().starts_with("https://") {
-                "; Secure"
-            } else {
-                ""
-            };
-            let cookie = format!("{COOKIE}={value}; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=43200{secure}");
-            ([(header::SET_COOKIE, cookie)], Redirect::to("/dashboard")).into_response()
-        }
-        _ => (
+    if !ok {
+        guards.limiter.fail(client);
+        return (
             StatusCode::UNAUTHORIZED,
             login_page(Some("That token is not right.")),
         )
-            .into_response(),
+            .into_response();
     }
+    let id = guards.sessions.create();
+    let secure = if state.settings.public_base().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{COOKIE}={id}; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        guards.sessions.lifetime().as_secs()
+    );
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/dashboard")).into_response()
 }
 
-pub async fn logout() -> Response {
+/// Ends the session server-side (the cookie stops working even where it was copied) and clears it.
+pub async fn logout(Extension(guards): Extension<Arc<Guards>>, headers: HeaderMap) -> Response {
+    for id in crate::session::cookies(&headers, COOKIE) {
+        guards.sessions.revoke(id);
+    }
     (
         [(
             header::SET_COOKIE,
@@ -230,11 +252,15 @@ fn stats_cells(s: &MessageStats) -> String {
 
 pub async fn dashboard(
     State(state): State<AppState>,
+    Extension(guards): Extension<Arc<Guards>>,
+    client: Client,
     headers: HeaderMap,
     query: Result<Query<DashboardQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    if !logged_in(&state, &headers) {
-        return Ok(Redirect::to("/dashboard/login").into_response());
+    match logged_in(&state, &guards, client, &headers) {
+        Ok(true) => {}
+        Ok(false) => return Ok(Redirect::to("/dashboard/login").into_response()),
+        Err(wait) => return Ok(wait.into_response()),
     }
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let flows: Vec<String> = state.engine.flow_ids().map(str::to_string).collect();
@@ -303,7 +329,7 @@ pub async fn dashboard(
         money(&r.treated.revenue)
     );
     let head = "<th>Sent</th><th>Delivered</th><th>Opened</th><th>Clicked</th><th>Click rate</th><th>Unsub.</th><th>Converted</th><th>Revenue</th>";
-    let _ = write!(body, "<section class=\"card\" style=\"margin-top:1rem\"><h2>Steps and channels</h2><div class=\"scroll\"><table><thead><tr><th>Step</th><th>Channel</th>{head}</tr></thead><tbody>");
+    let _ = write!(body, "<section class=\"card spaced\"><h2>Steps and channels</h2><div class=\"scroll\"><table><thead><tr><th>Step</th><th>Channel</th>{head}</tr></thead><tbody>");
     for s in &r.steps {
         let _ = write!(
             body,
@@ -329,7 +355,7 @@ pub async fn dashboard(
     }
     body.push_str("</tbody></table></div></section>");
     if !r.variants.is_empty() {
-        let _ = write!(body, "<section class=\"card\" style=\"margin-top:1rem\"><h2>Variants</h2><div class=\"scroll\"><table><thead><tr><th>Variant</th><th>Enrolled</th><th>Converted</th><th>Rate</th><th>Revenue</th></tr></thead><tbody>");
+        let _ = write!(body, "<section class=\"card spaced\"><h2>Variants</h2><div class=\"scroll\"><table><thead><tr><th>Variant</th><th>Enrolled</th><th>Converted</th><th>Rate</th><th>Revenue</th></tr></thead><tbody>");
         for v in &r.variants {
             body.push_str(&group_row(
                 &esc(&v.variant),
@@ -346,7 +372,7 @@ pub async fn dashboard(
             ..Default::default()
         })
         .await?;
-    let _ = write!(body, "<section class=\"card\" style=\"margin-top:1rem\"><h2>Last 50 messages</h2><div class=\"scroll\"><table><thead><tr><th>When (UTC)</th><th>Channel</th><th>Step</th><th>Subject</th><th>Status</th><th>Attempts</th></tr></thead><tbody>");
+    let _ = write!(body, "<section class=\"card spaced\"><h2>Last 50 messages</h2><div class=\"scroll\"><table><thead><tr><th>When (UTC)</th><th>Channel</th><th>Step</th><th>Subject</th><th>Status</th><th>Attempts</th></tr></thead><tbody>");
     for m in messages
         .iter()
         .filter(|m| m.message.metadata.get("flow_id").is_none_or(|f| *f == flow))
@@ -354,7 +380,7 @@ pub async fn dashboard(
         let status = m.status.as_str();
         let _ = write!(
             body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td style=\"text-align:left\">{}{}</td><td class=\"status-{status}\">{status}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"left\">{}{}</td><td class=\"status-{status}\">{status}</td><td>{}</td></tr>",
             m.created_at.format("%Y-%m-%d %H:%M"),
             esc(&m.channel_id),
             m.step + 1,

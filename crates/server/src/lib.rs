@@ -7,7 +7,10 @@
 //! - [`admin`]: `/api/v1/...` behind the bearer admin token: carts and contacts.
 //! - [`flows`]: test mode (`POST /api/v1/flows/{id}/test`), a cart's runs, the message queue and redrive.
 //! - [`tracking`]: `/t/`, `/r/`, `/o/`, `/u/`: signed links that record clicks, opens and unsubscribes.
-//! - [`dashboard`]: `/dashboard`, the server-rendered report page (login form, HttpOnly cookie).
+//! - [`dashboard`]: `/dashboard`, the server-rendered report page (login form, HttpOnly cookie);
+//!   [`session`]: its sessions and the same-origin rule for its forms; [`headers`]: the
+//!   Content-Security-Policy and friends on the dashboard and `/u/` pages.
+//! - [`auth`]: how strong the admin token must be; wrong tokens rate-limited per client.
 //! - [`conn`]: the accept loop: header and idle timeouts, the connection cap, the fd limit.
 //! - [`onsite`]: the return-visit pop-up: `widget.js`, the shopper's cart, identify, events; the `web` channel.
 //! - [`health`]: `/healthz` (process up) and `/readyz` (store reachable).
@@ -18,13 +21,16 @@
 //! listener the caller bound (tests bind port 0) until the shutdown future resolves.
 
 pub mod admin;
+pub mod auth;
 pub mod conn;
 pub mod dashboard;
 pub mod error;
 pub mod flows;
+pub mod headers;
 pub mod health;
 pub mod metrics;
 pub mod onsite;
+pub mod session;
 pub mod settings;
 pub mod state;
 pub mod tracking;
@@ -83,7 +89,9 @@ pub fn router(state: AppState) -> Router {
         .route("/o/{token}", get(tracking::open))
         .route(
             "/u/{token}",
-            get(tracking::unsubscribe_page).post(tracking::unsubscribe),
+            get(tracking::unsubscribe_page)
+                .post(tracking::unsubscribe)
+                .layer(axum::middleware::map_response(headers::unsubscribe_page)),
         )
         .route("/onsite/widget.js", get(onsite::widget))
         .route("/onsite/cart", get(onsite::cart))
@@ -92,12 +100,7 @@ pub fn router(state: AppState) -> Router {
             "/onsite/event",
             post(onsite::event).layer(DefaultBodyLimit::max(4096)),
         )
-        .route("/dashboard", get(dashboard::dashboard))
-        .route(
-            "/dashboard/login",
-            get(dashboard::login_form).post(dashboard::login),
-        )
-        .route("/dashboard/logout", post(dashboard::logout))
+        .merge(dashboard_routes(state.clone()))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
@@ -107,7 +110,27 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             max_body.saturating_add(1024),
         ))
+        .layer(axum::Extension(
+            std::sync::Arc::new(auth::Guards::default()),
+        ))
         .with_state(state)
+}
+
+/// `/dashboard`, its sign-in and sign-out: cross-site posts refused, security headers on every
+/// answer.
+fn dashboard_routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/dashboard", get(dashboard::dashboard))
+        .route(
+            "/dashboard/login",
+            get(dashboard::login_form).post(dashboard::login),
+        )
+        .route("/dashboard/logout", post(dashboard::logout))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            session::same_origin_only,
+        ))
+        .layer(axum::middleware::map_response(headers::dashboard))
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves, then drains in-flight requests

@@ -98,10 +98,12 @@ impl ServerSettings {
                 format!("{:?} is not an http(s) URL", self.public_url),
             ));
         }
-        if let Some(t) = &self.admin_token {
-            if t.expose().len() < 8 {
-                out.push(("admin_token".into(), "must be at least 8 characters".into()));
-            }
+        if let Some(problem) = self
+            .admin_token
+            .as_ref()
+            .and_then(|t| crate::auth::weak(t.expose()))
+        {
+            out.push(("admin_token".into(), problem));
         }
         if self.max_body.bytes() < 1024 {
             out.push(("max_body".into(), "must be at least 1KiB".into()));
