@@ -68,7 +68,7 @@ impl Limits {
 #[derive(Debug)]
 struct Activity {
     state: Mutex<State>,
-    /// Wakes the watcher when a deadline may have moved.
+    /// Wakes the watcher when a deadline moved earlier (a request's first byte).
     changed: Notify,
 }
 
@@ -121,12 +121,13 @@ impl Activity {
         }
     }
 
+    // Neither moves a deadline earlier than the one the watcher sleeps to, so neither wakes it:
+    // it looks again when that deadline comes.
     fn request_started(&self) {
         self.with(|s| {
             s.in_flight += 1;
             s.head_since = None;
         });
-        self.changed.notify_one();
     }
 
     fn request_finished(&self) {
@@ -134,13 +135,12 @@ impl Activity {
             s.in_flight = s.in_flight.saturating_sub(1);
             s.quiet_since = Instant::now();
         });
-        self.changed.notify_one();
     }
 
     fn verdict(&self, limits: &Limits, now: Instant) -> Verdict {
         let s = self.with(|s| *s);
         if s.in_flight > 0 {
-            // Re-checked when the request finishes (`changed`).
+            // Once it finishes, the idle deadline is later than this.
             Verdict::Wait(now + limits.idle_timeout)
         } else if let Some(t) = s.head_since {
             let at = t + limits.header_read_timeout;
