@@ -72,7 +72,8 @@ pub async fn rig_in(dir: tempfile::TempDir, flows: &str, clock: ManualClock) -> 
         cartback_engine::flows::compile_limits(&cfg.limits).unwrap(),
         channels,
         "http://hub.test",
-    );
+    )
+    .with_link_policy(cartback_core::LinkPolicy::new(&["shop.test".into()], None).unwrap());
     let opts = IngestOptions {
         order_match_window: cfg.order_match_window(),
         cart_check_after: engine.cart_check_after(),
@@ -176,6 +177,7 @@ impl Rig {
                     delivery_ids: &ids,
                     events: &[ev],
                     received_at: self.clock_now(),
+                    trust: cartback_core::Trust::Verified,
                 },
                 &self.opts,
             )

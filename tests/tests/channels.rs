@@ -24,6 +24,7 @@ const SID: &str = "AC0123456789abcdef0123456789abcdef";
 
 const CONFIG: &str = r#"
 [server]
+link_hosts = ["shop.example", "*.shop.example", "*.myshopify.com", "shop.test", "127.0.0.1"]
 listen = "127.0.0.1:0"
 admin_token = "${CARTBACK_ADMIN_TOKEN}"
 

@@ -9,6 +9,7 @@ use cartback_testkit::spawn_hub;
 
 const CONFIG: &str = r#"
 [server]
+link_hosts = ["shop.example", "*.shop.example", "*.myshopify.com", "shop.test", "127.0.0.1"]
 listen = "127.0.0.1:0"
 admin_token = "${CARTBACK_ADMIN_TOKEN}"
 

@@ -581,6 +581,8 @@ async fn test_mode_runs_every_step_at_once() {
     let contact = cartback_store::ContactRecord {
         id: "test-c".into(),
         info: contact("qa@test.io"),
+        email_verified: true,
+        phone_verified: true,
         created_at: now,
         updated_at: now,
     };
@@ -598,6 +600,8 @@ async fn test_mode_runs_every_step_at_once() {
             cartback_store::ContactRecord {
                 id: "x".into(),
                 info: ContactInfo::default(),
+                email_verified: true,
+                phone_verified: true,
                 created_at: now,
                 updated_at: now
             }

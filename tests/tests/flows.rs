@@ -13,6 +13,7 @@ const SECRET: &str = "flows-secret";
 
 const CONFIG: &str = r#"
 [server]
+link_hosts = ["shop.example", "*.shop.example", "*.myshopify.com", "shop.test", "127.0.0.1"]
 listen = "127.0.0.1:0"
 admin_token = "${CARTBACK_ADMIN_TOKEN}"
 

@@ -28,6 +28,10 @@ fn request(topic: &str, body: Vec<u8>) -> InboundRequest {
         http::HeaderValue::from_str(&sign("s", &body)).unwrap(),
     );
     h.insert("x-shopify-webhook-id", http::HeaderValue::from_static("w"));
+    h.insert(
+        "x-shopify-triggered-at",
+        http::HeaderValue::from_str(&chrono::Utc::now().to_rfc3339()).unwrap(),
+    );
     InboundRequest {
         source_id: "shop".into(),
         method: http::Method::POST,

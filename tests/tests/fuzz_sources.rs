@@ -689,7 +689,8 @@ mod seg {
 
 fn segment_source() -> cartback_segment::SegmentSource {
     cartback_segment::SegmentSource::new(cartback_segment::SegmentSettings {
-        write_keys: secrets(seg::WRITE_KEY),
+        write_keys: Some(secrets(seg::WRITE_KEY)),
+        server_write_keys: None,
         shared_secret: Some(secrets(seg::SHARED_SECRET)),
         default_currency: None,
     })
@@ -1318,16 +1319,18 @@ fn sendgrid_translate(body: Vec<u8>) {
     let _ = src.translate(v);
 }
 
-/// A delivery to a source without a verification key (accepted unsigned). Translation does not
+/// A delivery to a source without a verification key (accepted unsigned: explicitly allowed). Translation does not
 /// depend on the key, and an ECDSA signature costs milliseconds in a debug build: the shaped
 /// payloads use this, the arbitrary bytes above are signed.
 fn sendgrid_translate_unsigned(body: Vec<u8>) {
     static UNSIGNED: OnceLock<cartback_sendgrid::SendGridEvents> = OnceLock::new();
     let src = UNSIGNED.get_or_init(|| {
-        let src = cartback_sendgrid::SendGridEvents::new(cartback_sendgrid::SendGridSettings::new(
+        let mut settings = cartback_sendgrid::SendGridSettings::new(
             Secret::new("SG.test-key.secret-part"),
             "Shop <shop@example.com>",
-        ));
+        );
+        settings.allow_unsigned_events = true;
+        let src = cartback_sendgrid::SendGridEvents::new(settings);
         assert!(!src.requires_signature());
         src
     });

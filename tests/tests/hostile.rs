@@ -11,6 +11,7 @@ const SECRET: &str = "hostile-secret";
 
 const CONFIG: &str = r#"
 [server]
+link_hosts = ["shop.example", "*.shop.example", "*.myshopify.com", "shop.test", "127.0.0.1"]
 listen = "127.0.0.1:0"
 admin_token = "${CARTBACK_ADMIN_TOKEN}"
 max_body = "256KiB"

@@ -18,6 +18,7 @@ fn config(shop_origin: &str) -> String {
     format!(
         r#"
 [server]
+link_hosts = ["shop.example", "*.shop.example", "*.myshopify.com", "shop.test", "127.0.0.1"]
 listen = "127.0.0.1:0"
 admin_token = "${{CARTBACK_ADMIN_TOKEN}}"
 
@@ -254,6 +255,7 @@ async fn the_popup_shows_the_last_two_products_and_respects_the_rules() {
         .client
         .get(hub.url("/onsite/cart"))
         .query(&[("site", "pk_test_shop"), ("visitor", &format!("{v}x"))])
+        .header("origin", &shop_origin)
         .send()
         .await
         .unwrap();

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 const CONFIG: &str = r#"
 [server]
+link_hosts = ["shop.example", "*.shop.example", "*.myshopify.com", "shop.test", "127.0.0.1"]
 listen = "127.0.0.1:0"
 admin_token = "${CARTBACK_ADMIN_TOKEN}"
 
@@ -20,7 +21,7 @@ url = "sqlite://hub.db"
 
 [source.web]
 type = "segment"
-write_keys = ["wk_live_abc"]
+server_write_keys = ["wk_live_abc"]
 
 [source.klaviyo]
 type = "klaviyo"

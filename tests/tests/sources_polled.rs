@@ -25,6 +25,7 @@ fn config(magento: &str) -> String {
     format!(
         r#"
 [server]
+link_hosts = ["shop.example", "*.shop.example", "*.myshopify.com", "shop.test", "127.0.0.1"]
 listen = "127.0.0.1:0"
 admin_token = "${{CARTBACK_ADMIN_TOKEN}}"
 [store]

@@ -270,6 +270,7 @@ async fn post_webhooks(
                 .header("content-type", "application/json")
                 .header("x-shopify-topic", topic)
                 .header("x-shopify-webhook-id", format!("bench-{topic}-{i}"))
+                .header("x-shopify-triggered-at", chrono::Utc::now().to_rfc3339())
                 .header("x-shopify-hmac-sha256", sig)
                 .body(body.clone())
                 .send()
@@ -304,6 +305,7 @@ async fn ingest_parts(
                 ("content-type", "application/json".to_string()),
                 ("x-shopify-topic", "checkouts/create".to_string()),
                 ("x-shopify-webhook-id", format!("parts-{i}")),
+                ("x-shopify-triggered-at", chrono::Utc::now().to_rfc3339()),
                 ("x-shopify-hmac-sha256", sig),
             ] {
                 headers.insert(k, v.parse()?);
@@ -351,6 +353,7 @@ async fn ingest_parts(
                         delivery_ids: &t.delivery_ids,
                         events: &t.events,
                         received_at: chrono::Utc::now(),
+                        trust: cartback_core::Trust::Verified,
                     },
                     &options,
                 )

@@ -38,7 +38,7 @@ pub fn build_engine(
             .map_err(|e| anyhow::anyhow!("channel.{id}: {e}"))?;
         channels.insert(id.clone(), channel);
     }
-    let mut engine = Engine::new(
+    let engine = Engine::new(
         store,
         clock,
         flows,
@@ -46,6 +46,11 @@ pub fn build_engine(
         limits,
         channels,
         cfg.server.public_base(),
+    );
+    let mut engine = engine.with_link_policy(
+        cfg.server
+            .link_policy()
+            .map_err(|e| anyhow::anyhow!("server.{e}"))?,
     );
     engine.timer_lease = cfg.engine.timer_lease.0;
     engine.idle_poll = cfg.engine.poll_interval.0;
@@ -137,6 +142,7 @@ pub async fn start(
                 state.store.clone(),
                 state.clock.clone(),
                 state.ingest.clone(),
+                state.engine.link_policy().clone(),
                 id.clone(),
                 poller,
                 stop_rx.clone(),

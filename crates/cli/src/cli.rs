@@ -148,10 +148,32 @@ fn check_config(path: &std::path::Path) -> ExitCode {
                 cfg.templates.len(),
                 plural(cfg.templates.len()),
             );
+            for w in warnings(&cfg) {
+                println!("warning: {w}");
+            }
             ExitCode::SUCCESS
         }
         Err(_) => ExitCode::from(1),
     }
+}
+
+/// Every warning of a configuration that loads, each with its key path.
+pub fn warnings(cfg: &HubConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    if cfg.server.link_hosts.is_empty() {
+        out.push("server.link_hosts: empty, so every link in incoming carts is dropped and reminders carry no recovery link; list the shop's hosts (docs/SECURITY.md)".to_string());
+    }
+    for (id, entry) in &cfg.sources {
+        for w in crate::registry::source_warnings(&entry.settings) {
+            out.push(format!("source.{id}: {w}"));
+        }
+    }
+    for (id, entry) in &cfg.channels {
+        for w in crate::registry::channel_warnings(&entry.settings) {
+            out.push(format!("channel.{id}: {w}"));
+        }
+    }
+    out
 }
 
 fn plural(n: usize) -> &'static str {
@@ -185,6 +207,9 @@ async fn serve(cfg: HubConfig) -> anyhow::Result<()> {
     );
     if cfg.server.admin_token.is_none() {
         tracing::warn!("server.admin_token is not set: the admin API refuses every call.");
+    }
+    for w in warnings(&cfg) {
+        tracing::warn!("{w}");
     }
     running.task.await??;
     tracing::info!("cartback stopped.");

@@ -229,6 +229,33 @@ pub fn channel_settings(
     }
 }
 
+/// What a working but risky source configuration should hear about: `check-config` prints these
+/// and `serve` logs them at warn.
+pub fn source_warnings(settings: &SourceSettings) -> Vec<String> {
+    match settings {
+        #[cfg(feature = "shopify")]
+        SourceSettings::Shopify(s) => s.warnings(),
+        #[cfg(feature = "segment")]
+        SourceSettings::Segment(s)
+            if s.server_write_keys.is_none() && s.shared_secret.is_none() =>
+        {
+            vec!["only browser write_keys are configured: they are public, so shoppers they name are never sent to until a verified source (a server write key, a signed webhook, a platform) reports the same address".into()]
+        }
+        #[allow(unreachable_patterns)]
+        _ => Vec::new(),
+    }
+}
+
+/// The same for a channel.
+pub fn channel_warnings(settings: &ChannelSettings) -> Vec<String> {
+    match settings {
+        #[cfg(feature = "sendgrid")]
+        ChannelSettings::SendGrid(s) => s.warnings(),
+        #[allow(unreachable_patterns)]
+        _ => Vec::new(),
+    }
+}
+
 /// The webhook receiver of a source (`None` for sources that are only polled).
 pub fn build_source(settings: &SourceSettings) -> Option<Arc<dyn Source>> {
     match settings {

@@ -14,7 +14,7 @@ fn check_config_accepts_the_default_and_names_problems() {
     let default = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/cartback.toml");
     let ok = Command::new(BIN)
         .args(["check-config", "--config", default])
-        .env("CARTBACK_ADMIN_TOKEN", "dev-admin-token")
+        .env("CARTBACK_ADMIN_TOKEN", "dev-admin-token-local")
         .env("SHOPIFY_WEBHOOK_SECRET", "dev")
         .output()
         .unwrap();
@@ -126,7 +126,8 @@ fn sigterm_drains_in_flight_requests_then_exits() {
         .unwrap();
     write!(
         stream,
-        "POST /webhooks/shop HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\nx-shopify-topic: products/update\r\nx-shopify-webhook-id: d-1\r\nx-shopify-hmac-sha256: {sig}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        "POST /webhooks/shop HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\nx-shopify-topic: products/update\r\nx-shopify-webhook-id: d-1\r\nx-shopify-triggered-at: {}\r\nx-shopify-hmac-sha256: {sig}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        chrono::Utc::now().to_rfc3339(),
         body.len()
     )
     .unwrap();
@@ -169,7 +170,7 @@ fn the_readme_webhook_prints_a_reminder_on_the_default_config() {
     let default = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/cartback.toml");
     let mut child = Command::new(BIN)
         .args(["serve", "--config", default])
-        .env("CARTBACK_ADMIN_TOKEN", "dev-admin-token")
+        .env("CARTBACK_ADMIN_TOKEN", "dev-admin-token-local")
         .env("SHOPIFY_WEBHOOK_SECRET", "dev-shopify-secret")
         .env("CARTBACK__SERVER__LISTEN", "127.0.0.1:0")
         .env(
@@ -214,7 +215,8 @@ fn the_readme_webhook_prints_a_reminder_on_the_default_config() {
     let mut stream = TcpStream::connect(&addr).unwrap();
     write!(
         stream,
-        "POST /webhooks/shop HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\nx-shopify-topic: checkouts/create\r\nx-shopify-webhook-id: readme-test-1\r\nx-shopify-hmac-sha256: {sig}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        "POST /webhooks/shop HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\nx-shopify-topic: checkouts/create\r\nx-shopify-webhook-id: readme-test-1\r\nx-shopify-triggered-at: {}\r\nx-shopify-hmac-sha256: {sig}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        chrono::Utc::now().to_rfc3339(),
         body.len()
     )
     .unwrap();
@@ -255,7 +257,7 @@ fn report_prints_a_flow_table() {
         Command::new(BIN)
             .args(["report", "--config", default])
             .args(args)
-            .env("CARTBACK_ADMIN_TOKEN", "dev-admin-token")
+            .env("CARTBACK_ADMIN_TOKEN", "dev-admin-token-local")
             .env("SHOPIFY_WEBHOOK_SECRET", "dev")
             .env(
                 "CARTBACK__STORE__URL",

@@ -23,6 +23,7 @@ fn config(provider: &str) -> String {
     format!(
         r#"
 [server]
+link_hosts = ["shop.example", "*.shop.example", "*.myshopify.com", "shop.test", "127.0.0.1"]
 listen = "127.0.0.1:0"
 admin_token = "crash-admin-token"
 

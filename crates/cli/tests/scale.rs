@@ -23,6 +23,7 @@ fn config(db_url: &str, hook: &str) -> String {
     format!(
         r#"
 [server]
+link_hosts = ["shop.example", "*.shop.example", "*.myshopify.com", "shop.test", "127.0.0.1"]
 listen = "127.0.0.1:0"
 admin_token = "scale-admin-token"
 

@@ -45,6 +45,9 @@ impl LinkPolicy {
     /// A host as configured (`shop.example`, `*.shop.example`), lower-cased, or why it is not one.
     pub fn check_host(host: &str) -> Result<String, String> {
         let h = host.trim().trim_end_matches('.').to_ascii_lowercase();
+        if h.parse::<std::net::IpAddr>().is_ok() {
+            return Ok(h);
+        }
         let bare = h.strip_prefix("*.").unwrap_or(&h);
         let ok = !bare.is_empty()
             && bare.len() <= 253
@@ -82,10 +85,14 @@ impl LinkPolicy {
         {
             return false;
         }
-        let Some(url::Host::Domain(host)) = u.host() else {
-            return false;
+        let host = match u.host() {
+            Some(url::Host::Domain(d)) => d.trim_end_matches('.').to_string(),
+            // An address only when listed as such (a shop on `127.0.0.1` while trying things out).
+            Some(url::Host::Ipv4(ip)) => return self.hosts.iter().any(|h| *h == ip.to_string()),
+            Some(url::Host::Ipv6(ip)) => return self.hosts.iter().any(|h| *h == ip.to_string()),
+            None => return false,
         };
-        let host = host.trim_end_matches('.');
+        let host = host.as_str();
         self.hosts
             .iter()
             .any(|allowed| match allowed.strip_prefix("*.") {
@@ -197,6 +204,9 @@ mod tests {
         }
         assert_eq!(p.fallback(), Some("https://shop.example/cart"));
         assert!(!LinkPolicy::default().allows("https://shop.example/"));
+        let local = LinkPolicy::new(&["127.0.0.1".into()], None).unwrap();
+        assert!(local.allows("http://127.0.0.1:8081/cart"));
+        assert!(!local.allows("http://127.0.0.2/cart"));
     }
 
     #[test]

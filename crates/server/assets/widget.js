@@ -33,7 +33,12 @@
   }
   function el(tag, attrs, text) {
     var e = document.createElement(tag);
-    for (var k in attrs) e.setAttribute(k, attrs[k]);
+    for (var k in attrs) {
+      // Defence in depth (the hub already sends only its own or the shop's http(s) links):
+      // never a javascript:, data: or other scheme in an href or src.
+      if ((k === "href" || k === "src") && !/^https?:\/\//i.test(String(attrs[k] || ""))) continue;
+      e.setAttribute(k, attrs[k]);
+    }
     if (text) e.textContent = text;
     return e;
   }

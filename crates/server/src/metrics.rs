@@ -102,6 +102,12 @@ pub fn webhook(source: &str, topic: &str, outcome: &'static str) {
     .increment(1);
 }
 
+/// Links dropped from incoming carts because their host is not in `server.link_hosts`.
+pub fn links_dropped(source: &str, n: usize) {
+    metrics::counter!("cartback_links_dropped_total", "source" => source.to_string())
+        .increment(n as u64);
+}
+
 /// `cartback_http_connections`: connections open now (the gauge moves by `delta`).
 pub fn connections(delta: f64) {
     metrics::gauge!("cartback_http_connections").increment(delta);

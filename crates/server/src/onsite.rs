@@ -38,6 +38,10 @@ fn default_window() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(3 * 86_400))
 }
 
+fn default_visitor_lifetime() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30 * 86_400))
+}
+
 /// The `[channel.<id>]` table with `type = "web"`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,6 +60,9 @@ pub struct WebSettings {
     /// How long after the step the pop-up stays on.
     #[serde(default = "default_window")]
     pub window: HumanDuration,
+    /// How long a visitor token (`cb_v`) reads the shopper's cart (default 30 days).
+    #[serde(default = "default_visitor_lifetime")]
+    pub visitor_lifetime: HumanDuration,
     #[serde(default)]
     pub title: Option<String>,
     #[serde(default)]
@@ -92,6 +99,9 @@ impl WebSettings {
         if self.window.0.is_zero() {
             return Err("window must be longer than zero".into());
         }
+        if self.visitor_lifetime.0.is_zero() || self.visitor_lifetime.0.as_secs() > 400 * 86_400 {
+            return Err("visitor_lifetime must be between 1s and 400d".into());
+        }
         Ok(())
     }
 }
@@ -126,6 +136,18 @@ fn site<'a>(state: &'a AppState, key: &str) -> Result<&'a Site, ApiError> {
         .sites
         .get(key)
         .ok_or_else(|| ApiError::NotFound("unknown site".into()))
+}
+
+/// CORS for `/onsite/cart`: the shopper's cart is read only from the site's own pages, so a
+/// request must name one of the site's origins (a browser always sends `Origin` on the widget's
+/// cross-origin `fetch`).
+fn cors_required(site: &Site, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
+    match cors(site, headers)? {
+        Some(o) => Ok(o),
+        None => Err(ApiError::Forbidden(
+            "an Origin of this site is required".into(),
+        )),
+    }
 }
 
 /// CORS: only the site's own origins; requests without an Origin (curl, servers) pass.
@@ -175,13 +197,55 @@ pub async fn widget() -> Response {
         .into_response()
 }
 
-/// The visitor token of a contact.
-pub fn visitor_token(state: &AppState, contact_id: &str) -> String {
+/// The visitor token of a contact, good for `lifetime`: its index is the Unix second it expires.
+pub fn visitor_token(state: &AppState, contact_id: &str, lifetime: &HumanDuration) -> String {
+    let expires = state
+        .clock
+        .now()
+        .timestamp()
+        .saturating_add(lifetime.0.as_secs() as i64);
     state.engine.link_signer().sign(&LinkToken {
         kind: LinkKind::Visitor,
         message_id: contact_id.to_string(),
-        index: 0,
+        index: u32::try_from(expires.max(0)).unwrap_or(u32::MAX),
     })
+}
+
+/// The contact a visitor token names, if it is one of ours and has not expired.
+fn visitor(state: &AppState, token: &str) -> Option<String> {
+    let t = state
+        .engine
+        .link_signer()
+        .verify(token)
+        .filter(|t| t.kind == LinkKind::Visitor)?;
+    (i64::from(t.index) > state.clock.now().timestamp()).then_some(t.message_id)
+}
+
+/// The site whose origins include `url`'s origin: a visitor token is only ever appended to a
+/// link to one of the shop's own pages.
+pub fn site_for_url<'a>(state: &'a AppState, url: &str) -> Option<&'a Site> {
+    let u = url::Url::parse(url).ok()?;
+    let origin = u.origin().ascii_serialization();
+    state.sites.values().find(|s| {
+        s.settings
+            .origins
+            .iter()
+            .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(&origin))
+    })
+}
+
+/// A link the widget may use: one of the hub's own (tracked) links, or one on `link_hosts`.
+fn widget_link(state: &AppState, url: Option<&str>) -> Option<String> {
+    let url = url?;
+    let base = state.settings.public_base();
+    let own = url
+        .strip_prefix(base)
+        .is_some_and(|rest| rest.starts_with('/'));
+    if own || state.engine.link_policy().allows(url) {
+        Some(url.to_string())
+    } else {
+        None
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,7 +265,7 @@ pub async fn cart(
 ) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let site = site(&state, &q.site)?;
-    let origin = cors(site, &headers)?;
+    let origin = Some(cors_required(site, &headers)?);
     let signer = state.engine.link_signer();
     let body = if let Some(p) = q.preview.as_deref() {
         // The brief's force link: an admin-issued preview shows the pop-up at once, rules ignored.
@@ -214,14 +278,12 @@ pub async fn cart(
             .cart(&t.message_id)
             .await?
             .ok_or_else(|| ApiError::NotFound("unknown preview".into()))?;
-        Some(content(site, None, &rec.cart))
+        Some(content(&state, site, None, &rec.cart))
     } else {
         let v = q.visitor.as_deref().unwrap_or_default();
-        let t = signer
-            .verify(v)
-            .filter(|t| t.kind == LinkKind::Visitor)
-            .ok_or_else(|| ApiError::NotFound("unknown visitor".into()))?;
-        active(&state, site, &t.message_id).await?
+        let contact = visitor(&state, v)
+            .ok_or_else(|| ApiError::NotFound("unknown or expired visitor".into()))?;
+        active(&state, site, &contact).await?
     };
     Ok(with_cors(
         match body {
@@ -268,20 +330,29 @@ async fn active(
         {
             // The message's own cart carries its tracked links.
             let cart = m.message.cart.clone().unwrap_or_else(|| rec.cart.clone());
-            return Ok(Some(content(site, Some(&m.id), &cart)));
+            return Ok(Some(content(state, site, Some(&m.id), &cart)));
         }
     }
     Ok(None)
 }
 
-fn content(site: &Site, message_id: Option<&str>, cart: &cartback_core::Cart) -> serde_json::Value {
+/// The pop-up's content. Every link in it is the hub's own or on `link_hosts`: the widget sets
+/// them as `href` and `src` on the shop's page.
+fn content(
+    state: &AppState,
+    site: &Site,
+    message_id: Option<&str>,
+    cart: &cartback_core::Cart,
+) -> serde_json::Value {
     let n = cart.items.len();
     let items: Vec<serde_json::Value> = cart.items[n.saturating_sub(2)..]
         .iter()
         .rev()
         .map(|i| {
             json!({
-                "title": i.title, "quantity": i.quantity, "image_url": i.image_url, "url": i.url,
+                "title": i.title, "quantity": i.quantity,
+                "image_url": widget_link(state, i.image_url.as_deref()),
+                "url": widget_link(state, i.url.as_deref()),
                 "price": cartback_engine::template::format_money(&i.unit_price),
             })
         })
@@ -290,7 +361,8 @@ fn content(site: &Site, message_id: Option<&str>, cart: &cartback_core::Cart) ->
         "message_id": message_id,
         "items": items,
         "item_count": n,
-        "recovery_url": cart.recovery_url,
+        "recovery_url": widget_link(state, cart.recovery_url.as_deref())
+            .or_else(|| state.engine.link_policy().fallback().map(str::to_string)),
         "total": cartback_engine::template::format_money(&cart.total),
         "landing_only": site.settings.landing_only,
         "title": site.settings.title,
@@ -340,9 +412,10 @@ pub async fn identify(
         })
         .await?;
     let resp = match carts.first().and_then(|c| c.contact.as_ref()) {
-        Some(contact) => {
-            axum::Json(json!({ "visitor": visitor_token(&state, &contact.id) })).into_response()
-        }
+        Some(contact) => axum::Json(json!({
+            "visitor": visitor_token(&state, &contact.id, &site.settings.visitor_lifetime)
+        }))
+        .into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     };
     Ok(with_cors(resp, origin))
@@ -368,13 +441,11 @@ pub async fn event(
         .map_err(|e| ApiError::BadRequest(format!("invalid event: {e}")))?;
     let site = site(&state, &e.site)?;
     let origin = cors(site, &headers)?;
-    let signer = state.engine.link_signer();
-    let visitor = e
+    let contact = e
         .visitor
         .as_deref()
-        .and_then(|v| signer.verify(v))
-        .filter(|t| t.kind == LinkKind::Visitor)
-        .ok_or_else(|| ApiError::Unauthorized("unknown visitor".into()))?;
+        .and_then(|v| visitor(&state, v))
+        .ok_or_else(|| ApiError::Unauthorized("unknown or expired visitor".into()))?;
     let message_id = e
         .message
         .ok_or_else(|| ApiError::BadRequest("message is required".into()))?;
@@ -384,9 +455,7 @@ pub async fn event(
         .outbox_message(&message_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("unknown message".into()))?;
-    if row.contact_id.as_deref() != Some(visitor.message_id.as_str())
-        || row.channel_id != site.channel_id
-    {
+    if row.contact_id.as_deref() != Some(contact.as_str()) || row.channel_id != site.channel_id {
         return Err(ApiError::NotFound("unknown message".into()));
     }
     let statuses: &[MessageStatus] = match e.kind.as_str() {
@@ -399,7 +468,7 @@ pub async fn event(
     let events: Vec<Event> = statuses
         .iter()
         .map(|s| Event {
-            source_id: crate::tracking::HUB_SOURCE.into(),
+            source_id: cartback_core::HUB_SOURCE.into(),
             event_id: format!("web:{message_id}:{s:?}"),
             topic: format!("onsite/{}", e.kind),
             occurred_at: now,
@@ -415,10 +484,11 @@ pub async fn event(
         .store
         .ingest(
             Ingest {
-                source_id: crate::tracking::HUB_SOURCE,
+                source_id: cartback_core::HUB_SOURCE,
                 delivery_ids: &[],
                 events: &events,
                 received_at: now,
+                trust: cartback_core::Trust::Verified,
             },
             &state.ingest,
         )

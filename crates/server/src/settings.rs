@@ -42,6 +42,15 @@ pub struct ServerSettings {
     /// backlog) and closes its idle connections to make room.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Hosts a link the hub redirects to or renders may point to (`"shop.example"`, or
+    /// `"*.shop.example"` for every subdomain): carts' recovery URLs, product pages and images,
+    /// and links in templates. Any other URL is dropped (docs/SECURITY.md).
+    #[serde(default)]
+    pub link_hosts: Vec<String>,
+    /// The shop's own recovery page (`https://shop.example/cart`), where a message's recovery link
+    /// points when the cart's recovery URL is missing or was dropped. Must be on `link_hosts`.
+    #[serde(default)]
+    pub recovery_page: Option<String>,
 }
 
 fn default_drain() -> cartback_core::duration::HumanDuration {
@@ -72,6 +81,8 @@ impl Default for ServerSettings {
             header_read_timeout: default_header_read_timeout(),
             idle_timeout: default_idle_timeout(),
             max_connections: default_max_connections(),
+            link_hosts: Vec::new(),
+            recovery_page: None,
         }
     }
 }
@@ -128,7 +139,22 @@ impl ServerSettings {
                 "must be between 1 and 1000000".into(),
             ));
         }
+        for (i, h) in self.link_hosts.iter().enumerate() {
+            if let Err(e) = cartback_core::LinkPolicy::check_host(h) {
+                out.push((format!("link_hosts[{i}]"), e));
+            }
+        }
+        if let Err(e) = self.link_policy() {
+            if e.starts_with("recovery_page") {
+                out.push(("recovery_page".into(), e));
+            }
+        }
         out
+    }
+
+    /// The hosts links may point to, and the recovery page (see [`cartback_core::LinkPolicy`]).
+    pub fn link_policy(&self) -> Result<cartback_core::LinkPolicy, String> {
+        cartback_core::LinkPolicy::new(&self.link_hosts, self.recovery_page.as_deref())
     }
 
     pub fn public_base(&self) -> &str {

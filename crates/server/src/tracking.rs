@@ -15,7 +15,7 @@ use cartback_kit::token::{LinkKind, LinkToken};
 use cartback_store::Ingest;
 
 /// Events the hub itself observes are recorded under this source id.
-pub const HUB_SOURCE: &str = "hub";
+pub use cartback_core::HUB_SOURCE;
 
 fn token(state: &AppState, raw: &str, kind: LinkKind) -> Result<LinkToken, ApiError> {
     match state.engine.link_signer().verify(raw) {
@@ -41,6 +41,7 @@ async fn record(state: &AppState, event_id: String, kind: EventKind) {
                 delivery_ids: &[],
                 events: std::slice::from_ref(&event),
                 received_at: now,
+                trust: cartback_core::Trust::Verified,
             },
             &state.ingest,
         )
@@ -70,12 +71,17 @@ async fn redirect(state: AppState, raw: String, kind: LinkKind) -> Result<Respon
     )
     .await;
     metrics::counter!("cartback_clicks_total", "kind" => if kind == LinkKind::Recover { "recover" } else { "link" }).increment(1);
-    // With an on-site pop-up configured, the shop's page learns who this is (a signed visitor
-    // token in `cb_v`, which the widget keeps first-party and removes from the address bar).
-    let url = if state.sites.is_empty() {
-        url
-    } else {
-        match state
+    // Stored links were checked when the cart arrived; checked again here, so a link stored
+    // before `link_hosts` changed is not followed either.
+    if !state.engine.link_policy().allows(&url) {
+        return Err(ApiError::NotFound("unknown link".into()));
+    }
+    // With an on-site pop-up on the page this link opens, the page learns who this is (a signed,
+    // expiring visitor token in `cb_v`, which the widget keeps first-party and removes from the
+    // address bar). Never appended to a link to any other host.
+    let url = match crate::onsite::site_for_url(&state, &url) {
+        None => url,
+        Some(site) => match state
             .store
             .outbox_message(&t.message_id)
             .await?
@@ -84,10 +90,10 @@ async fn redirect(state: AppState, raw: String, kind: LinkKind) -> Result<Respon
             Some(contact) => with_param(
                 &url,
                 "cb_v",
-                &crate::onsite::visitor_token(&state, &contact),
+                &crate::onsite::visitor_token(&state, &contact, &site.settings.visitor_lifetime),
             ),
             None => url,
-        }
+        },
     };
     Ok((
         StatusCode::FOUND,

@@ -105,7 +105,8 @@ async fn process(
             return Err(ApiError::Unauthorized(err.to_string()));
         }
     };
-    let translation = match source.translate(verified) {
+    let trust = source.trust(verified);
+    let mut translation = match source.translate(verified) {
         Ok(t) => t,
         Err(err) => {
             let label = metrics::topic_label(&source_id, topic_of(&err), true);
@@ -130,6 +131,15 @@ async fn process(
             json!({ "status": "ignored", "topic": topic, "reason": reason }),
         ));
     }
+    // A cart's links came from whoever sent it: only the shop's own hosts are kept.
+    let dropped = state
+        .engine
+        .link_policy()
+        .scrub_events(&mut translation.events);
+    if dropped > 0 {
+        metrics::links_dropped(&source_id, dropped);
+        tracing::info!(%source_id, %topic, dropped, "Dropped links to hosts not in server.link_hosts.");
+    }
     let outcome = state
         .store
         .ingest(
@@ -138,6 +148,7 @@ async fn process(
                 delivery_ids: &translation.delivery_ids,
                 events: &translation.events,
                 received_at: request.received_at,
+                trust,
             },
             &state.ingest,
         )

@@ -10,7 +10,12 @@ pub fn shopify(secret: &str, body: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-/// A Shopify webhook request: signed, with topic and ids.
+/// `X-Shopify-Triggered-At` for a delivery made now (RFC 3339, UTC).
+pub fn triggered_at() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A Shopify webhook request: signed, with topic, ids and the time Shopify triggered it.
 pub fn shopify_request(
     client: &reqwest::Client,
     url: &str,
@@ -27,5 +32,6 @@ pub fn shopify_request(
         .header("x-shopify-shop-domain", "test-shop.myshopify.com")
         .header("x-shopify-api-version", "2025-01")
         .header("x-shopify-webhook-id", webhook_id)
+        .header("x-shopify-triggered-at", triggered_at())
         .body(body.to_vec())
 }

@@ -77,6 +77,10 @@ pub async fn post(
         .header("content-type", "application/json")
         .header("x-shopify-topic", "checkouts/create")
         .header("x-shopify-webhook-id", format!("scale-{i}"))
+        .header(
+            "x-shopify-triggered-at",
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
         .header("x-shopify-hmac-sha256", sig)
         .body(body)
         .send()
