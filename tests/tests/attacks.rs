@@ -1,7 +1,8 @@
 //! The attacks of the outside review, replayed end to end against a running hub: each must now do
 //! no harm. (1) a public Segment browser key used as a phishing relay; (2) a captured Shopify
 //! checkout re-sent as a privacy request; (3) a forged element behind a signed one in a Segment
-//! batch; (4) an unsigned SendGrid resubscribe; (5) script through the on-site pop-up's links.
+//! batch; (4) an unsigned SendGrid resubscribe; (5) script through the on-site pop-up's links;
+//! and the input the review found accepted (negative prices, over-long addresses, CR/LF in names).
 #![allow(clippy::unwrap_used)]
 
 use cartback_e2e::until;
@@ -373,4 +374,63 @@ async fn the_pop_up_only_ever_gets_http_links_on_the_shops_hosts() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn negative_prices_long_addresses_and_line_breaks_in_names_do_not_get_through() {
+    let (hub, _receiver) = hub().await;
+    let checkout = |id: &str, email: &str, first_name: &str, price: &str| {
+        serde_json::to_vec(&json!({
+            "id": 1, "token": format!("tok-{id}"), "cart_token": format!("cart-{id}"), "email": email,
+            "updated_at": chrono::Utc::now().to_rfc3339(), "currency": "USD", "total_price": "50.00",
+            "customer": { "id": 7, "email": email, "first_name": first_name },
+            "line_items": [{ "product_id": 7, "variant_id": 8, "title": "Mug", "quantity": 1, "price": price }]
+        }))
+        .unwrap()
+    };
+    let post = |id: &'static str, body: Vec<u8>| {
+        let hub = &hub;
+        async move {
+            let r = shopify_request(
+                &hub.client,
+                &hub.url("/webhooks/shop"),
+                SHOPIFY_SECRET,
+                "checkouts/create",
+                id,
+                &body,
+            )
+            .send()
+            .await
+            .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, reason) = post("n1", checkout("n1", "ann@example.com", "Ann", "-50.00")).await;
+    assert_eq!(status, 400, "{reason}");
+    assert!(reason.contains("negative"), "{reason}");
+
+    let long = format!("{}@example.com", "a".repeat(290));
+    let (status, reason) = post("n2", checkout("n2", &long, "Ann", "50.00")).await;
+    // Refused outright, or stored without the address: never sent to a provider.
+    if status == 200 {
+        let carts = json(&hub, "/api/v1/carts?limit=10").await;
+        assert!(!carts.to_string().contains(&long), "{carts}");
+    } else {
+        assert_eq!(status, 400, "{reason}");
+    }
+
+    let (status, reason) = post(
+        "n3",
+        checkout(
+            "n3",
+            "bob@example.com",
+            "Bob\r\nBcc: victim@example.com",
+            "50.00",
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{reason}");
+    let carts = json(&hub, "/api/v1/carts?email=bob@example.com").await;
+    let name = carts["carts"][0]["contact"]["first_name"].as_str().unwrap();
+    assert!(!name.contains(['\r', '\n']), "{name:?}");
 }

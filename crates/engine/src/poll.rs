@@ -20,6 +20,17 @@ pub async fn poll_once(
     match poller.poll(source_id, cursor.as_deref(), now).await {
         Ok(mut batch) => {
             let n = batch.events.len();
+            // The same checks as a webhook's events; an event that fails them is left out (the
+            // cursor still moves: polling it again would fail again).
+            batch.events.retain_mut(|e| {
+                match cartback_core::check_events(std::slice::from_mut(e)) {
+                    Ok(()) => true,
+                    Err(reason) => {
+                        tracing::warn!(%source_id, %reason, "Skipped a polled event.");
+                        false
+                    }
+                }
+            });
             // Only links on the shop's own hosts are kept (docs/SECURITY.md).
             links.scrub_events(&mut batch.events);
             store

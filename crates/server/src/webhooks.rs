@@ -131,6 +131,13 @@ async fn process(
             json!({ "status": "ignored", "topic": topic, "reason": reason }),
         ));
     }
+    // What every source's events must pass: no negative prices, no over-long addresses, no
+    // control characters in names.
+    if let Err(reason) = cartback_core::check_events(&mut translation.events) {
+        metrics::webhook(&source_id, &label, "bad_request");
+        tracing::info!(%source_id, %reason, "Rejected webhook: an event does not pass the checks.");
+        return Err(ApiError::BadRequest(reason));
+    }
     // A cart's links came from whoever sent it: only the shop's own hosts are kept.
     let dropped = state
         .engine
