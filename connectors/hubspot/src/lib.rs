@@ -23,3 +23,25 @@ pub mod verify;
 
 pub use config::HubSpotSettings;
 pub use source::HubSpotSource;
+
+use cartback_core::Problem;
+use cartback_core::Source;
+use cartback_kit::plugin::{Connector, Role};
+use std::sync::Arc;
+
+/// The `hubspot` connector, as the registry lists it.
+pub struct HubSpot;
+
+impl Connector for HubSpot {
+    type Settings = HubSpotSettings;
+    const TYPE: &'static str = "hubspot";
+    const ROLE: Role = Role::Source;
+
+    fn validate(settings: &HubSpotSettings) -> Vec<Problem> {
+        cartback_core::problem::problems_of(settings.validate())
+    }
+
+    fn source(settings: &HubSpotSettings) -> Option<Arc<dyn Source>> {
+        Some(Arc::new(HubSpotSource::new(settings.clone())))
+    }
+}

@@ -24,3 +24,25 @@ pub mod verify;
 
 pub use config::KlaviyoSettings;
 pub use source::KlaviyoSource;
+
+use cartback_core::Problem;
+use cartback_core::Source;
+use cartback_kit::plugin::{Connector, Role};
+use std::sync::Arc;
+
+/// The `klaviyo` connector, as the registry lists it.
+pub struct Klaviyo;
+
+impl Connector for Klaviyo {
+    type Settings = KlaviyoSettings;
+    const TYPE: &'static str = "klaviyo";
+    const ROLE: Role = Role::Source;
+
+    fn validate(settings: &KlaviyoSettings) -> Vec<Problem> {
+        cartback_core::problem::problems_of(settings.validate())
+    }
+
+    fn source(settings: &KlaviyoSettings) -> Option<Arc<dyn Source>> {
+        Some(Arc::new(KlaviyoSource::new(settings.clone())))
+    }
+}

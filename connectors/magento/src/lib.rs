@@ -23,3 +23,26 @@ pub mod poll;
 
 pub use config::MagentoSettings;
 pub use poll::{Cursor, MagentoPoller};
+
+use cartback_core::Poller;
+use cartback_core::Problem;
+use cartback_kit::plugin::BuildError;
+use cartback_kit::plugin::{Connector, Role};
+use std::sync::Arc;
+
+/// The `magento` connector, as the registry lists it.
+pub struct Magento;
+
+impl Connector for Magento {
+    type Settings = MagentoSettings;
+    const TYPE: &'static str = "magento";
+    const ROLE: Role = Role::Source;
+
+    fn validate(settings: &MagentoSettings) -> Vec<Problem> {
+        cartback_core::problem::problems_of(settings.validate())
+    }
+
+    fn poller(settings: &MagentoSettings) -> Result<Option<Arc<dyn Poller>>, BuildError> {
+        Ok(Some(Arc::new(MagentoPoller::new(settings.clone()))))
+    }
+}

@@ -68,6 +68,19 @@ impl SegmentSettings {
         browser.chain(server)
     }
 
+    /// What works but is risky: only browser keys (public), so nobody becomes reachable from
+    /// this source alone.
+    pub fn warnings(&self) -> Vec<String> {
+        if self.write_keys.is_some()
+            && self.server_write_keys.is_none()
+            && self.shared_secret.is_none()
+        {
+            vec!["only browser write_keys are configured: they are public, so shoppers they name are never sent to until a verified source (a server write key, a signed webhook, a platform) reports the same address".into()]
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Pure validation (no I/O): what `check-config` reports.
     pub fn validate(&self) -> Result<(), String> {
         for (name, list) in [

@@ -24,3 +24,29 @@ pub mod verify;
 
 pub use config::SegmentSettings;
 pub use source::SegmentSource;
+
+use cartback_core::Problem;
+use cartback_core::Source;
+use cartback_kit::plugin::{Connector, Role};
+use std::sync::Arc;
+
+/// The `segment` connector, as the registry lists it.
+pub struct Segment;
+
+impl Connector for Segment {
+    type Settings = SegmentSettings;
+    const TYPE: &'static str = "segment";
+    const ROLE: Role = Role::Source;
+
+    fn validate(settings: &SegmentSettings) -> Vec<Problem> {
+        cartback_core::problem::problems_of(settings.validate())
+    }
+
+    fn warnings(settings: &SegmentSettings) -> Vec<String> {
+        settings.warnings()
+    }
+
+    fn source(settings: &SegmentSettings) -> Option<Arc<dyn Source>> {
+        Some(Arc::new(SegmentSource::new(settings.clone())))
+    }
+}

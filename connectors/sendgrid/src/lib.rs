@@ -33,3 +33,42 @@ pub mod verify;
 pub use config::SendGridSettings;
 pub use sink::SendGridSink;
 pub use source::SendGridEvents;
+
+use cartback_core::Problem;
+use cartback_core::{AddressKind, Sink, SinkContext, Source};
+use cartback_kit::plugin::BuildError;
+use cartback_kit::plugin::{Connector, Role};
+use std::sync::Arc;
+
+/// The `sendgrid` connector, as the registry lists it.
+pub struct SendGrid;
+
+impl Connector for SendGrid {
+    type Settings = SendGridSettings;
+    const TYPE: &'static str = "sendgrid";
+    const ROLE: Role = Role::Channel;
+
+    fn validate(settings: &SendGridSettings) -> Vec<Problem> {
+        cartback_core::problem::problems_of(settings.validate())
+    }
+
+    fn warnings(settings: &SendGridSettings) -> Vec<String> {
+        settings.warnings()
+    }
+
+    fn address(_: &SendGridSettings) -> Option<AddressKind> {
+        Some(AddressKind::Email)
+    }
+
+    fn sink(
+        settings: &SendGridSettings,
+        ctx: SinkContext,
+    ) -> Result<Option<Arc<dyn Sink>>, BuildError> {
+        Ok(Some(Arc::new(SendGridSink::new(settings.clone(), ctx)?)))
+    }
+
+    /// The Event Webhook (delivery, open, click, bounce, unsubscribe).
+    fn receiver(settings: &SendGridSettings) -> Option<Arc<dyn Source>> {
+        Some(Arc::new(SendGridEvents::new(settings.clone())))
+    }
+}

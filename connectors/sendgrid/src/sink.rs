@@ -10,6 +10,7 @@ use crate::payload::{
 };
 use cartback_core::{DeliveryError, OutboundMessage, Receipt, Sink, SinkContext};
 use cartback_kit::http::{status_error, transport_error};
+use cartback_kit::plugin::BuildError;
 use chrono::Utc;
 use std::collections::BTreeMap;
 
@@ -61,12 +62,12 @@ pub struct SendGridSink {
 
 impl SendGridSink {
     /// Validates `settings` and builds the HTTP client (timeout `ctx.timeout`).
-    pub fn new(settings: SendGridSettings, ctx: SinkContext) -> Result<Self, String> {
+    pub fn new(settings: SendGridSettings, ctx: SinkContext) -> Result<Self, BuildError> {
         settings.validate()?;
         let from = settings.from_mailbox()?;
         let reply_to = settings.reply_to_mailbox()?;
         let client = cartback_kit::http::client(ctx.timeout)
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| BuildError::Client(e.to_string()))?;
         Ok(SendGridSink {
             endpoint: settings.mail_send_url(),
             categories: settings.effective_categories(),

@@ -26,3 +26,29 @@ pub mod verify;
 
 pub use config::ShopifySettings;
 pub use source::ShopifySource;
+
+use cartback_core::Problem;
+use cartback_core::Source;
+use cartback_kit::plugin::{Connector, Role};
+use std::sync::Arc;
+
+/// The `shopify` connector, as the registry lists it.
+pub struct Shopify;
+
+impl Connector for Shopify {
+    type Settings = ShopifySettings;
+    const TYPE: &'static str = "shopify";
+    const ROLE: Role = Role::Source;
+
+    fn validate(settings: &ShopifySettings) -> Vec<Problem> {
+        cartback_core::problem::problems_of(settings.validate())
+    }
+
+    fn warnings(settings: &ShopifySettings) -> Vec<String> {
+        settings.warnings()
+    }
+
+    fn source(settings: &ShopifySettings) -> Option<Arc<dyn Source>> {
+        Some(Arc::new(ShopifySource::new(settings.clone())))
+    }
+}

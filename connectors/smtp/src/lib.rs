@@ -21,3 +21,33 @@ pub mod sink;
 
 pub use config::{Security, SmtpSettings};
 pub use sink::SmtpSink;
+
+use cartback_core::Problem;
+use cartback_core::{AddressKind, Sink, SinkContext};
+use cartback_kit::plugin::BuildError;
+use cartback_kit::plugin::{Connector, Role};
+use std::sync::Arc;
+
+/// The `smtp` connector, as the registry lists it.
+pub struct Smtp;
+
+impl Connector for Smtp {
+    type Settings = SmtpSettings;
+    const TYPE: &'static str = "smtp";
+    const ROLE: Role = Role::Channel;
+
+    fn validate(settings: &SmtpSettings) -> Vec<Problem> {
+        cartback_core::problem::problems_of(settings.validate())
+    }
+
+    fn address(_: &SmtpSettings) -> Option<AddressKind> {
+        Some(AddressKind::Email)
+    }
+
+    fn sink(
+        settings: &SmtpSettings,
+        ctx: SinkContext,
+    ) -> Result<Option<Arc<dyn Sink>>, BuildError> {
+        Ok(Some(Arc::new(SmtpSink::new(settings.clone(), ctx)?)))
+    }
+}

@@ -6,6 +6,7 @@
 use crate::config::{Security, SmtpSettings};
 use crate::message::{build, message_id};
 use cartback_core::{DeliveryError, OutboundMessage, Receipt, Sink, SinkContext};
+use cartback_kit::plugin::BuildError;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -33,7 +34,7 @@ impl std::fmt::Debug for SmtpSink {
 
 impl SmtpSink {
     /// Validates `settings` and builds the transport (no connection is opened until a delivery).
-    pub fn new(settings: SmtpSettings, ctx: SinkContext) -> Result<Self, String> {
+    pub fn new(settings: SmtpSettings, ctx: SinkContext) -> Result<Self, BuildError> {
         settings.validate()?;
         let security = settings.security_mode()?;
         let port = settings.effective_port()?;
@@ -43,9 +44,12 @@ impl SmtpSink {
         let builder = match security {
             Security::Plain => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host),
             Security::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&host)
-                .map_err(|e| format!("cannot set up STARTTLS for {host:?}: {e}"))?,
-            Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&host)
-                .map_err(|e| format!("cannot set up TLS for {host:?}: {e}"))?,
+                .map_err(|e| {
+                    BuildError::Settings(format!("cannot set up STARTTLS for {host:?}: {e}"))
+                })?,
+            Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&host).map_err(|e| {
+                BuildError::Settings(format!("cannot set up TLS for {host:?}: {e}"))
+            })?,
         };
         let mut builder = builder.port(port).timeout(Some(ctx.timeout));
         if let (Some(user), Some(password)) = (&settings.username, &settings.password) {

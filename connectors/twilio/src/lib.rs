@@ -29,3 +29,38 @@ pub use config::TwilioSettings;
 pub use sink::TwilioSink;
 pub use source::TwilioEvents;
 pub use verify::signature;
+
+use cartback_core::Problem;
+use cartback_core::{AddressKind, Sink, SinkContext, Source};
+use cartback_kit::plugin::BuildError;
+use cartback_kit::plugin::{Connector, Role};
+use std::sync::Arc;
+
+/// The `twilio` connector, as the registry lists it.
+pub struct Twilio;
+
+impl Connector for Twilio {
+    type Settings = TwilioSettings;
+    const TYPE: &'static str = "twilio";
+    const ROLE: Role = Role::Channel;
+
+    fn validate(settings: &TwilioSettings) -> Vec<Problem> {
+        cartback_core::problem::problems_of(settings.validate())
+    }
+
+    fn address(_: &TwilioSettings) -> Option<AddressKind> {
+        Some(AddressKind::Phone)
+    }
+
+    fn sink(
+        settings: &TwilioSettings,
+        ctx: SinkContext,
+    ) -> Result<Option<Arc<dyn Sink>>, BuildError> {
+        Ok(Some(Arc::new(TwilioSink::new(settings.clone(), ctx)?)))
+    }
+
+    /// Status callbacks and inbound SMS (STOP / START).
+    fn receiver(settings: &TwilioSettings) -> Option<Arc<dyn Source>> {
+        Some(Arc::new(TwilioEvents::new(settings.clone())))
+    }
+}

@@ -7,6 +7,7 @@ use crate::config::TwilioSettings;
 use crate::payload::{codes, describe, ErrorBody, MessageResource};
 use cartback_core::{DeliveryError, OutboundMessage, Receipt, Sink, SinkContext};
 use cartback_kit::http::{retry_after, status_error, transport_error};
+use cartback_kit::plugin::BuildError;
 use chrono::Utc;
 
 /// The Twilio SMS sink.
@@ -20,10 +21,10 @@ pub struct TwilioSink {
 
 impl TwilioSink {
     /// Validates `settings` and builds the HTTP client (timeout `ctx.timeout`).
-    pub fn new(settings: TwilioSettings, ctx: SinkContext) -> Result<Self, String> {
+    pub fn new(settings: TwilioSettings, ctx: SinkContext) -> Result<Self, BuildError> {
         settings.validate()?;
         let client = cartback_kit::http::client(ctx.timeout)
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| BuildError::Client(e.to_string()))?;
         let endpoint = settings.messages_url();
         let callback_url = settings.status_callback.then(|| ctx.callback_url());
         Ok(TwilioSink {

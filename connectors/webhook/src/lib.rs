@@ -24,3 +24,34 @@ pub mod sink;
 pub use config::WebhookSettings;
 pub use signature::sign;
 pub use sink::WebhookSink;
+
+use cartback_core::Problem;
+use cartback_core::{AddressKind, Sink, SinkContext};
+use cartback_kit::plugin::BuildError;
+use cartback_kit::plugin::{Connector, Role};
+use std::sync::Arc;
+
+/// The `webhook` connector, as the registry lists it.
+pub struct Webhook;
+
+impl Connector for Webhook {
+    type Settings = WebhookSettings;
+    const TYPE: &'static str = "webhook";
+    const ROLE: Role = Role::Channel;
+
+    fn validate(settings: &WebhookSettings) -> Vec<Problem> {
+        cartback_core::problem::problems_of(settings.validate())
+    }
+
+    /// A hand-off: the receiver gets the contact as the hub knows it.
+    fn address(_: &WebhookSettings) -> Option<AddressKind> {
+        Some(AddressKind::HandOff)
+    }
+
+    fn sink(
+        settings: &WebhookSettings,
+        ctx: SinkContext,
+    ) -> Result<Option<Arc<dyn Sink>>, BuildError> {
+        Ok(Some(Arc::new(WebhookSink::new(settings.clone(), ctx)?)))
+    }
+}

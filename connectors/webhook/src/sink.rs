@@ -8,6 +8,7 @@ use crate::payload::WebhookPayload;
 use crate::signature::sign;
 use cartback_core::{DeliveryError, OutboundMessage, Receipt, Sink, SinkContext};
 use cartback_kit::http::{status_error, transport_error};
+use cartback_kit::plugin::BuildError;
 use cartback_kit::Secret;
 use chrono::Utc;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
@@ -27,19 +28,23 @@ pub struct WebhookSink {
 
 impl WebhookSink {
     /// Validates `settings` and builds the HTTP client (timeout `ctx.timeout`).
-    pub fn new(settings: WebhookSettings, ctx: SinkContext) -> Result<Self, String> {
+    pub fn new(settings: WebhookSettings, ctx: SinkContext) -> Result<Self, BuildError> {
         settings.validate()?;
         let url = settings.parsed_url()?;
         let mut static_headers = HeaderMap::new();
         for (k, v) in &settings.headers {
-            let name = HeaderName::try_from(k.as_str())
-                .map_err(|_| format!("headers: {k:?} is not a valid header name"))?;
-            let value = HeaderValue::try_from(v.as_str())
-                .map_err(|_| format!("headers: the value of {k:?} is not a valid header value"))?;
+            let name = HeaderName::try_from(k.as_str()).map_err(|_| {
+                BuildError::Settings(format!("headers: {k:?} is not a valid header name"))
+            })?;
+            let value = HeaderValue::try_from(v.as_str()).map_err(|_| {
+                BuildError::Settings(format!(
+                    "headers: the value of {k:?} is not a valid header value"
+                ))
+            })?;
             static_headers.insert(name, value);
         }
         let client = cartback_kit::http::client(ctx.timeout)
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| BuildError::Client(e.to_string()))?;
         Ok(WebhookSink {
             url,
             secret: settings.secret,

@@ -30,3 +30,32 @@ pub mod verify;
 pub use config::WooSettings;
 pub use poll::WooPoller;
 pub use source::WooSource;
+
+use cartback_core::Problem;
+use cartback_core::{Poller, Source};
+use cartback_kit::plugin::BuildError;
+use cartback_kit::plugin::{Connector, Role};
+use std::sync::Arc;
+
+/// The `woocommerce` connector, as the registry lists it.
+pub struct WooCommerce;
+
+impl Connector for WooCommerce {
+    type Settings = WooSettings;
+    const TYPE: &'static str = "woocommerce";
+    const ROLE: Role = Role::Source;
+
+    fn validate(settings: &WooSettings) -> Vec<Problem> {
+        cartback_core::problem::problems_of(settings.validate())
+    }
+
+    fn source(settings: &WooSettings) -> Option<Arc<dyn Source>> {
+        Some(Arc::new(WooSource::new(settings.clone())))
+    }
+
+    /// Polled only when the REST API is configured (`store_url` and `consumer_key`).
+    fn poller(settings: &WooSettings) -> Result<Option<Arc<dyn Poller>>, BuildError> {
+        let polled = settings.store_url.is_some() && settings.consumer_key.is_some();
+        Ok(polled.then(|| Arc::new(WooPoller::new(settings.clone())) as Arc<dyn Poller>))
+    }
+}

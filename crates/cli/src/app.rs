@@ -1,7 +1,6 @@
 //! Turning a validated [`HubConfig`] into a running hub: store, sources, engine, server.
 
 use crate::config::HubConfig;
-use crate::registry;
 use cartback_core::{Clock, Source, SystemClock};
 use cartback_engine::Engine;
 use cartback_server::AppState;
@@ -34,8 +33,16 @@ pub fn build_engine(
             public_url: cfg.server.public_base().to_string(),
             timeout: entry.common.timeout.0,
         };
-        let channel = registry::build_channel(&entry.settings, &entry.common, ctx)
-            .map_err(|e| anyhow::anyhow!("channel.{id}: {e}"))?;
+        let sink = entry
+            .settings
+            .sink(ctx)
+            .map_err(|e| anyhow::anyhow!("channel.{id}: {e}"))?
+            .ok_or_else(|| anyhow::anyhow!("channel.{id}: type {} builds no sink", entry.kind))?;
+        let address = entry.settings.address().ok_or_else(|| {
+            anyhow::anyhow!("channel.{id}: type {} has no address kind", entry.kind)
+        })?;
+        let channel =
+            cartback_engine::Channel::with_settings(id.clone(), sink, address, &entry.common);
         channels.insert(id.clone(), channel);
     }
     let engine = Engine::new(
@@ -67,10 +74,10 @@ pub async fn build_state(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Resu
     let mut sources: HashMap<String, Arc<dyn Source>> = cfg
         .sources
         .iter()
-        .filter_map(|(id, entry)| registry::build_source(&entry.settings).map(|s| (id.clone(), s)))
+        .filter_map(|(id, entry)| entry.settings.source().map(|s| (id.clone(), s)))
         .collect();
     for (id, entry) in &cfg.channels {
-        if let Some(source) = registry::build_channel_source(&entry.settings) {
+        if let Some(source) = entry.settings.receiver() {
             sources.insert(id.clone(), source);
         }
     }
@@ -89,15 +96,18 @@ pub async fn build_state(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Resu
     let sites: HashMap<String, cartback_server::onsite::Site> = cfg
         .channels
         .iter()
-        .filter_map(|(id, entry)| match &entry.settings {
-            registry::ChannelSettings::Web(w) => Some((
+        .filter_map(|(id, entry)| {
+            let w = entry
+                .settings
+                .settings()
+                .downcast_ref::<cartback_web::WebSettings>()?;
+            Some((
                 w.site_key.clone(),
                 cartback_server::onsite::Site {
                     channel_id: id.clone(),
                     settings: w.clone(),
                 },
-            )),
-            _ => None,
+            ))
         })
         .collect();
     Ok(AppState {
@@ -137,7 +147,11 @@ pub async fn start(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut workers = state.engine.spawn(stop_rx.clone());
     for (id, entry) in &cfg.sources {
-        if let Some(poller) = registry::build_poller(&entry.settings) {
+        let poller = entry
+            .settings
+            .poller()
+            .map_err(|e| anyhow::anyhow!("source.{id}: {e}"))?;
+        if let Some(poller) = poller {
             workers.push(cartback_engine::poll::spawn(
                 state.store.clone(),
                 state.clock.clone(),

@@ -164,12 +164,12 @@ pub fn warnings(cfg: &HubConfig) -> Vec<String> {
         out.push("server.link_hosts: empty, so every link in incoming carts is dropped and reminders carry no recovery link; list the shop's hosts (docs/SECURITY.md)".to_string());
     }
     for (id, entry) in &cfg.sources {
-        for w in crate::registry::source_warnings(&entry.settings) {
+        for w in entry.settings.warnings() {
             out.push(format!("source.{id}: {w}"));
         }
     }
     for (id, entry) in &cfg.channels {
-        for w in crate::registry::channel_warnings(&entry.settings) {
+        for w in entry.settings.warnings() {
             out.push(format!("channel.{id}: {w}"));
         }
     }

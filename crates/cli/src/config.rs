@@ -2,8 +2,9 @@
 //! crate), interpolate `${VAR}` from the environment, then deserialize and validate each table,
 //! collecting **every** problem with its key path before anything starts.
 
-use crate::registry::{self, ChannelSettings, SourceSettings};
+use crate::registry;
 use cartback_engine::config::{validate_limits, FlowSettings, LimitsSettings, TemplateSettings};
+use cartback_kit::plugin::{Configured, Plugin, Role};
 use cartback_server::ServerSettings;
 use cartback_store::StoreSettings;
 use serde::de::DeserializeOwned;
@@ -11,23 +12,11 @@ use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// One thing wrong with the configuration, at a key path such as `source.shop.secret`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub path: String,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
-    }
-}
+/// One thing wrong with the configuration, at a key path such as `source.shop.secret`: the one
+/// problem type every part reports with.
+pub use cartback_core::Problem;
 
 /// Every problem found; nothing starts while there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,13 +44,15 @@ impl std::error::Error for ConfigError {}
 #[derive(Debug, Clone)]
 pub struct SourceEntry {
     pub kind: &'static str,
-    pub settings: SourceSettings,
+    /// The connector with its settings read and validated.
+    pub settings: Arc<dyn Configured>,
 }
 
 #[derive(Debug, Clone)]
 pub struct ChannelEntry {
     pub kind: &'static str,
-    pub settings: ChannelSettings,
+    /// The connector with its settings read and validated.
+    pub settings: Arc<dyn Configured>,
     /// The outbox's settings for this channel (rate, concurrency, timeout, lease, attempts).
     pub common: cartback_engine::config::ChannelCommon,
 }
@@ -312,22 +303,12 @@ fn build(
         None => ServerSettings::default(),
         Some(v) => typed(v, "server", problems).unwrap_or_default(),
     };
-    for (k, m) in server.validate() {
-        problems.push(Problem {
-            path: format!("server.{k}"),
-            message: m,
-        });
-    }
+    problems.extend(server.validate().into_iter().map(|p| p.under("server")));
     let store: StoreSettings = match root.remove("store") {
         None => StoreSettings::default(),
         Some(v) => typed(v, "store", problems).unwrap_or_default(),
     };
-    for (k, m) in store.validate() {
-        problems.push(Problem {
-            path: format!("store.{k}"),
-            message: m,
-        });
-    }
+    problems.extend(store.validate().into_iter().map(|p| p.under("store")));
 
     let mut sources = BTreeMap::new();
     let source_table = take_table(root, "source", problems);
@@ -340,11 +321,15 @@ fn build(
                 message: "ids are lower-case a-z, 0-9 and _".into(),
             });
         }
-        let Some((kind, rest)) = split_type(v, &at, registry::SOURCE_TYPES, problems) else {
+        let Some((plugin, rest)) = split_type(v, &at, Role::Source, problems) else {
             continue;
         };
-        if let Some(settings) = registry::source_settings(kind, rest, &at, problems) {
-            sources.insert(id, SourceEntry { kind, settings });
+        match plugin.configure(rest, &at) {
+            Ok(settings) => {
+                let kind = plugin.kind();
+                sources.insert(id, SourceEntry { kind, settings });
+            }
+            Err(found) => problems.extend(found),
         }
     }
     let mut channels = BTreeMap::new();
@@ -362,19 +347,23 @@ fn build(
                 message: format!("duplicate id: source.{id} already uses it (sources and channels share /webhooks/{{id}})"),
             });
         }
-        let Some((kind, mut rest)) = split_type(v, &at, registry::CHANNEL_TYPES, problems) else {
+        let Some((plugin, mut rest)) = split_type(v, &at, Role::Channel, problems) else {
             continue;
         };
-        let common = registry::channel_common(&mut rest, &at, problems);
-        if let Some(settings) = registry::channel_settings(kind, rest, &at, problems) {
-            channels.insert(
-                id,
-                ChannelEntry {
-                    kind,
-                    settings,
-                    common,
-                },
-            );
+        let common = channel_common(&mut rest, &at, problems);
+        match plugin.configure(rest, &at) {
+            Ok(settings) => {
+                let kind = plugin.kind();
+                channels.insert(
+                    id,
+                    ChannelEntry {
+                        kind,
+                        settings,
+                        common,
+                    },
+                );
+            }
+            Err(found) => problems.extend(found),
         }
     }
     let mut templates = BTreeMap::new();
@@ -477,12 +466,39 @@ fn build(
 }
 
 /// Splits the `type` tag off a connector table and checks it against the registry.
+/// Splits the outbox's own keys (`rate`, `concurrency`, `timeout`, ...) off a channel table.
+fn channel_common(
+    value: &mut Value,
+    at: &str,
+    problems: &mut Vec<Problem>,
+) -> cartback_engine::config::ChannelCommon {
+    let mut common = serde_json::Map::new();
+    if let Value::Object(m) = value {
+        for key in cartback_engine::config::ChannelCommon::KEYS {
+            if let Some(v) = m.remove(*key) {
+                common.insert((*key).to_string(), v);
+            }
+        }
+    }
+    let parsed: cartback_engine::config::ChannelCommon =
+        typed(Value::Object(common), at, problems).unwrap_or_default();
+    for p in parsed.validate() {
+        problems.push(Problem {
+            path: format!("{at}.{}", p.path),
+            message: p.message,
+        });
+    }
+    parsed
+}
+
+/// The table's `type`, looked up in the registry among connectors of `role`.
 fn split_type(
     v: Value,
     at: &str,
-    known: &[&'static str],
+    role: Role,
     problems: &mut Vec<Problem>,
-) -> Option<(&'static str, Value)> {
+) -> Option<(&'static dyn Plugin, Value)> {
+    let known = registry::types(role);
     let Value::Object(mut m) = v else {
         problems.push(Problem {
             path: at.into(),
@@ -507,8 +523,8 @@ fn split_type(
             return None;
         }
     };
-    match known.iter().find(|k| **k == kind) {
-        Some(k) => Some((*k, Value::Object(m))),
+    match registry::find(role, &kind) {
+        Some(plugin) => Some((plugin, Value::Object(m))),
         None => {
             problems.push(Problem {
                 path: format!("{at}.type"),

@@ -4,8 +4,8 @@
 //! # Layout
 //! - [`config`]: read the TOML file, layer `CARTBACK__...` overrides, interpolate `${VAR}`, validate
 //!   every table and report every problem with its key path.
-//! - [`registry`]: config `type` → connector: the only file that names every connector.
-//! - [`console`]: the built-in `console` channel (prints messages; no provider account needed).
+//! - [`registry`]: the list of connectors ([`registry::CONNECTORS`]), one line each: the only file
+//!   that names every connector.
 //! - [`app`]: builds the shared state from a validated config and runs the server.
 //! - [`report`]: `cartback report --flow ID`: a flow's report as a terminal table.
 //! - [`cli`]: the commands (`serve`, `check-config`, `report`).
@@ -13,6 +13,5 @@
 pub mod app;
 pub mod cli;
 pub mod config;
-pub mod console;
 pub mod registry;
 pub mod report;

@@ -12,6 +12,7 @@
 //! - [`source`]: the [`Source`] trait (webhooks) and the [`Poller`] trait (platform APIs read on a schedule), [`InboundRequest`], the [`Verified`] wrapper that makes
 //!   "translate before verify" impossible, and the verify/translate errors.
 //! - [`links`]: [`LinkPolicy`], the hosts a link the hub redirects to or renders may point to.
+//! - [`problem`]: [`Problem`], one configuration problem at its key path (one type for every part).
 //! - [`sink`]: the [`Sink`] trait, [`OutboundMessage`] and [`DeliveryError`] (retryable, permanent, unknown).
 //! - [`clock`]: the [`Clock`] every time-dependent part reads; [`ManualClock`] for tests.
 //! - [`duration`]: human durations (`"30m"`, `"6h"`, `"7d"`) for configuration.
@@ -25,6 +26,7 @@ pub mod event;
 pub mod links;
 pub mod money;
 pub mod order;
+pub mod problem;
 pub mod sink;
 pub mod source;
 
@@ -38,7 +40,10 @@ pub use event::{
 pub use links::LinkPolicy;
 pub use money::{Currency, Money, MoneyError};
 pub use order::Order;
-pub use sink::{DeliveryError, OutboundMessage, Receipt, Recipient, Sink, SinkContext};
+pub use problem::Problem;
+pub use sink::{
+    AddressKind, DeliveryError, OutboundMessage, Receipt, Recipient, Sink, SinkContext,
+};
 pub use source::{
     verify, Handshake, InboundRequest, PollBatch, PollError, Poller, Source, TranslateError,
     Translation, Trust, Verified, VerifyError,

@@ -8,6 +8,34 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// What address a channel sends to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressKind {
+    Email,
+    Phone,
+    /// The shopper on the shop's own site (the on-site pop-up): any identified contact.
+    Web,
+    /// No address of its own: a hand-off to a platform (or a signed webhook) that receives the
+    /// contact as the hub knows it; any identified contact.
+    HandOff,
+}
+
+impl AddressKind {
+    /// Reaches any identified contact (email or phone), not one kind of address.
+    pub fn any_identity(&self) -> bool {
+        matches!(self, AddressKind::Web | AddressKind::HandOff)
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AddressKind::Email => "email",
+            AddressKind::Phone => "phone",
+            AddressKind::Web => "web",
+            AddressKind::HandOff => "hand-off",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Recipient {
     #[serde(default, skip_serializing_if = "Option::is_none")]

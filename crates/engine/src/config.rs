@@ -221,12 +221,9 @@ fn parse_hhmm(s: &str) -> Option<(u32, u32)> {
     (h < 24 && m < 60 && s.trim().len() == 5).then_some((h, m))
 }
 
-/// A problem found while validating, with the key path below the flow (`step[1].send.channel`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub path: String,
-    pub message: String,
-}
+/// A problem found while validating, with the key path below the table (`step[1].send.channel`):
+/// the one problem type of the whole configuration.
+pub use cartback_core::Problem;
 
 impl FlowSettings {
     /// Pure validation: every problem, with its path relative to the flow table.

@@ -27,14 +27,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// What address a channel sends to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AddressKind {
-    Email,
-    Phone,
-    /// Any identified contact (on-site pop-up, hand-off to a marketing platform).
-    Identity,
-}
+pub use cartback_core::AddressKind;
 
 type Limiter = governor::RateLimiter<
     governor::state::NotKeyed,
@@ -733,10 +726,10 @@ impl Engine {
             }
         }
         let to = Recipient {
-            email: matches!(channel.address, AddressKind::Email | AddressKind::Identity)
+            email: (channel.address == AddressKind::Email || channel.address.any_identity())
                 .then(|| contact.info.email.clone())
                 .flatten(),
-            phone: matches!(channel.address, AddressKind::Phone | AddressKind::Identity)
+            phone: (channel.address == AddressKind::Phone || channel.address.any_identity())
                 .then(|| contact.info.phone.clone())
                 .flatten(),
             name: full_name(&contact.info),
@@ -858,7 +851,7 @@ impl Engine {
                 let opted_out = match channel.address {
                     AddressKind::Email => c.info.email_consent == Consent::Unsubscribed,
                     AddressKind::Phone => c.info.sms_consent == Consent::Unsubscribed,
-                    AddressKind::Identity => false,
+                    AddressKind::Web | AddressKind::HandOff => false,
                 };
                 if opted_out {
                     return Ok((
@@ -1201,7 +1194,7 @@ pub fn unreachable(
             contact.phone_verified,
             c.sms_consent == Consent::Subscribed,
         ),
-        AddressKind::Identity => {
+        AddressKind::Web | AddressKind::HandOff => {
             let email = check(c.email.is_some(), contact.email_verified, true);
             let phone = check(c.phone.is_some(), contact.phone_verified, true);
             match (email, phone) {

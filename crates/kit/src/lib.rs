@@ -7,10 +7,13 @@
 //!   comparison against every configured secret, and replay-window checks on platform timestamps.
 //! - [`http`]: the reqwest client builder every HTTP connector uses, HTTP status → retryable /
 //!   permanent classification, `Retry-After` parsing, and reqwest errors → [`cartback_core::DeliveryError`].
+//! - [`plugin`]: the plugin seam: [`plugin::Connector`] (a connector describes itself), the
+//!   registry's [`plugin::Entry`], and what it builds.
 //! - [`wire`]: ids and amounts as platforms send them (integer or string; string or number), kept exactly.
 //! - [`token`]: signed link tokens for tracked links (click, recover, open, unsubscribe).
 
 pub mod http;
+pub mod plugin;
 pub mod secret;
 pub mod signature;
 pub mod token;

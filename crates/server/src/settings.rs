@@ -89,11 +89,11 @@ impl Default for ServerSettings {
 
 impl ServerSettings {
     /// Pure validation: `(key, message)` for each problem.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn validate(&self) -> Vec<cartback_core::Problem> {
         let mut out = Vec::new();
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
-            out.push((
-                "listen".into(),
+            out.push(cartback_core::Problem::new(
+                "listen",
                 format!(
                     "{:?} is not an address like \"127.0.0.1:8080\"",
                     self.listen
@@ -104,8 +104,8 @@ impl ServerSettings {
         if !(url.starts_with("http://") || url.starts_with("https://"))
             || url.contains(char::is_whitespace)
         {
-            out.push((
-                "public_url".into(),
+            out.push(cartback_core::Problem::new(
+                "public_url",
                 format!("{:?} is not an http(s) URL", self.public_url),
             ));
         }
@@ -114,39 +114,45 @@ impl ServerSettings {
             .as_ref()
             .and_then(|t| crate::auth::weak(t.expose()))
         {
-            out.push(("admin_token".into(), problem));
+            out.push(cartback_core::Problem::new("admin_token", problem));
         }
         if self.max_body.bytes() < 1024 {
-            out.push(("max_body".into(), "must be at least 1KiB".into()));
+            out.push(cartback_core::Problem::new(
+                "max_body",
+                "must be at least 1KiB",
+            ));
         }
         if self.shutdown_grace.0.as_secs() > 300 {
-            out.push(("shutdown_grace".into(), "must be at most 5m".into()));
+            out.push(cartback_core::Problem::new(
+                "shutdown_grace",
+                "must be at most 5m",
+            ));
         }
         for (key, d, max) in [
             ("header_read_timeout", self.header_read_timeout.0, 600),
             ("idle_timeout", self.idle_timeout.0, 3600),
         ] {
             if d < std::time::Duration::from_millis(100) || d.as_secs() > max {
-                out.push((
-                    key.into(),
+                out.push(cartback_core::Problem::new(
+                    key,
                     format!("must be between 100ms and {}m", max / 60),
                 ));
             }
         }
         if !(1..=1_000_000).contains(&self.max_connections) {
-            out.push((
-                "max_connections".into(),
-                "must be between 1 and 1000000".into(),
+            out.push(cartback_core::Problem::new(
+                "max_connections",
+                "must be between 1 and 1000000",
             ));
         }
         for (i, h) in self.link_hosts.iter().enumerate() {
             if let Err(e) = cartback_core::LinkPolicy::check_host(h) {
-                out.push((format!("link_hosts[{i}]"), e));
+                out.push(cartback_core::Problem::new(format!("link_hosts[{i}]"), e));
             }
         }
         if let Err(e) = self.link_policy() {
             if e.starts_with("recovery_page") {
-                out.push(("recovery_page".into(), e));
+                out.push(cartback_core::Problem::new("recovery_page", e));
             }
         }
         out

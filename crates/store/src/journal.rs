@@ -108,18 +108,18 @@ impl Default for JournalSettings {
 }
 
 impl JournalSettings {
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn validate(&self) -> Vec<cartback_core::Problem> {
         let mut errors = Vec::new();
         if self.wait_below > 1_000_000 {
-            errors.push((
-                "journal.wait_below".into(),
-                "must be at most 1000000".into(),
+            errors.push(cartback_core::Problem::new(
+                "journal.wait_below",
+                "must be at most 1000000",
             ));
         }
         if self.max_pending_mb == 0 || self.max_pending_mb > 65_536 {
-            errors.push((
-                "journal.max_pending_mb".into(),
-                "must be between 1 and 65536".into(),
+            errors.push(cartback_core::Problem::new(
+                "journal.max_pending_mb",
+                "must be between 1 and 65536",
             ));
         }
         errors

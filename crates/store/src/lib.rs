@@ -334,19 +334,22 @@ impl Default for StoreSettings {
 }
 
 impl StoreSettings {
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn validate(&self) -> Vec<cartback_core::Problem> {
         if self.url.starts_with("sqlite:")
             || self.url.starts_with("postgres://")
             || self.url.starts_with("postgresql://")
         {
             let mut errors = self.journal.validate();
             if self.pool_size == 0 || self.pool_size > 1000 {
-                errors.push(("pool_size".into(), "must be between 1 and 1000".into()));
+                errors.push(cartback_core::Problem::new(
+                    "pool_size",
+                    "must be between 1 and 1000",
+                ));
             }
             errors
         } else {
-            vec![(
-                "url".into(),
+            vec![cartback_core::Problem::new(
+                "url",
                 format!("{:?} is not a sqlite:// or postgres:// URL", self.url),
             )]
         }

@@ -1,37 +1,9 @@
-//! The `console` channel: prints each rendered message to standard output. For trying the hub
-//! without a provider account, and for demos.
+//! [`ConsoleSink`]: prints each rendered message to standard output.
 
+use crate::config::ConsoleSettings;
 use async_trait::async_trait;
 use cartback_core::{DeliveryError, OutboundMessage, Receipt, Sink};
-use serde::Deserialize;
 use std::io::Write;
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConsoleSettings {
-    /// Print the HTML body too (default: subject and text only).
-    #[serde(default)]
-    pub show_html: bool,
-    /// What the channel stands in for: `"email"` (default), `"sms"` or `"any"`. Decides which
-    /// address and consent a message needs.
-    #[serde(default = "default_address")]
-    pub address: String,
-}
-
-fn default_address() -> String {
-    "email".into()
-}
-
-impl ConsoleSettings {
-    pub fn validate(&self) -> Result<(), String> {
-        match self.address.as_str() {
-            "email" | "sms" | "any" => Ok(()),
-            other => Err(format!(
-                "address {other:?} must be \"email\", \"sms\" or \"any\""
-            )),
-        }
-    }
-}
 
 #[derive(Debug)]
 pub struct ConsoleSink {
