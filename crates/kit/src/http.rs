@@ -1,7 +1,8 @@
 //! Outbound HTTP shared by every provider connector: one client builder, one status table,
-//! one `Retry-After` parser, one mapping from transport errors to [`DeliveryError`].
+//! one `Retry-After` parser, one mapping from transport errors to [`DeliveryError`] (and, for
+//! pollers, to [`PollError`]), and [`permanent`] for a message that can never be sent.
 
-use cartback_core::DeliveryError;
+use cartback_core::{DeliveryError, PollError};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -83,6 +84,53 @@ pub fn transport_error(err: &reqwest::Error) -> DeliveryError {
     }
 }
 
+/// A message that can never be sent as it is (no address, no body, a header that cannot be
+/// sent): [`DeliveryError::Permanent`] with `reason`. For every sink, HTTP or not.
+pub fn permanent(reason: impl Into<String>) -> DeliveryError {
+    DeliveryError::Permanent {
+        reason: reason.into(),
+    }
+}
+
+/// A delivery outcome as a poll sees it: permanent stays permanent; retryable keeps its
+/// `Retry-After`; unknown (a read that may have been served) is simply read again.
+pub fn poll_error(err: DeliveryError) -> PollError {
+    match err {
+        DeliveryError::Permanent { reason } => PollError::Permanent { reason },
+        DeliveryError::Retryable {
+            reason,
+            retry_after,
+        } => PollError::Retryable {
+            reason,
+            retry_after,
+        },
+        DeliveryError::Unknown { reason } => PollError::Retryable {
+            reason,
+            retry_after: None,
+        },
+    }
+}
+
+/// A poll's non-2xx answer: [`status_error`]'s table (401, 403, 404 permanent; 429 and 5xx
+/// retryable after `Retry-After`), as a [`PollError`].
+pub fn poll_status_error(
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body_excerpt: &str,
+    now: DateTime<Utc>,
+) -> PollError {
+    poll_error(status_error(status, headers, body_excerpt, now))
+}
+
+/// A poll's request that failed in transport (`what`: `"request"` when sending, `"reading the
+/// response"` when reading the body): always retryable, since a read is safe to repeat.
+pub fn poll_transport_error(what: &str, err: &reqwest::Error) -> PollError {
+    PollError::Retryable {
+        reason: format!("{what} failed: {err}"),
+        retry_after: None,
+    }
+}
+
 /// An error and its causes on one line (`a: b: c`), so a reset and a refused connection read
 /// differently in `last_error`. Repeated texts (wrappers that echo their source) appear once.
 fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
@@ -157,6 +205,60 @@ mod tests {
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(86_400)));
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h, now), None);
+    }
+
+    #[tokio::test]
+    async fn poll_errors_are_read_as_a_poll_sees_them() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("30"));
+        let now = Utc::now();
+        assert_eq!(
+            poll_status_error(429, &h, "slow down", now),
+            PollError::Retryable {
+                reason: "HTTP 429: slow down".into(),
+                retry_after: Some(Duration::from_secs(30)),
+            }
+        );
+        assert_eq!(
+            poll_status_error(401, &h, "bad token", now),
+            PollError::Permanent {
+                reason: "HTTP 401: bad token".into()
+            }
+        );
+        // A timeout after the request went out is only read again.
+        assert_eq!(
+            poll_error(DeliveryError::Unknown { reason: "t".into() }),
+            PollError::Retryable {
+                reason: "t".into(),
+                retry_after: None
+            }
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let err = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .unwrap_err();
+        match poll_transport_error("request", &err) {
+            PollError::Retryable {
+                reason,
+                retry_after: None,
+            } => assert!(reason.starts_with("request failed: "), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn permanent_says_why() {
+        assert_eq!(
+            permanent(format!("header {:?} is not valid", "X")),
+            DeliveryError::Permanent {
+                reason: "header \"X\" is not valid".into()
+            }
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Wire types platforms share: ids sent as a JSON integer or a string, amounts sent as a decimal
 //! string or a JSON number. Both are kept as text, exactly — never through `f64`. Also how bodies
-//! are read: [`from_json`] in one pass, [`lenient`] / [`lenient_value`] for nice-to-have fields.
+//! are read: [`from_json`] in one pass, [`lenient`] / [`lenient_value`] for nice-to-have fields
+//! of any type, and the loose readers platforms need again and again: [`text`] /
+//! [`lenient_text`] (a string or a number as text), [`lenient_string`], [`lenient_image`].
 
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -124,6 +126,50 @@ where
     Ok(serde_json::from_value(value).ok())
 }
 
+/// A non-empty trimmed string, or a number as its text (`42`, `1.5`); anything else is `None`.
+/// What platforms that send ids, names and times as either mean by "some text".
+pub fn text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// For `#[serde(default, deserialize_with = "lenient_text")]`: the field's [`text`], any other
+/// JSON (`null`, objects, lists, booleans) as `None`. Never fails on shape.
+pub fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(text(&serde_json::Value::deserialize(d)?))
+}
+
+/// For `#[serde(default, deserialize_with = "lenient_string")]`: a non-empty string, trimmed;
+/// anything else (numbers included) as `None`. Never fails on shape.
+pub fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        _ => None,
+    })
+}
+
+/// For `#[serde(default, deserialize_with = "lenient_image")]`: an image as a URL string or an
+/// object with `src` (else `url`), as storefront and admin APIs variously send it; trimmed,
+/// non-empty, else `None`. Never fails on shape.
+pub fn lenient_image<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    let found = match &value {
+        serde_json::Value::String(s) => Some(s.as_str()),
+        serde_json::Value::Object(o) => o
+            .get("src")
+            .or_else(|| o.get("url"))
+            .and_then(|v| v.as_str()),
+        _ => None,
+    };
+    Ok(found
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +238,56 @@ mod tests {
         assert_eq!(read(serde_json::json!({})), None);
         let from_bytes: FromTree = from_json(br#"{"extra": [4, 5]}"#).unwrap();
         assert_eq!(from_bytes.extra, Some(vec![4, 5]));
+    }
+
+    #[derive(Debug, Default, serde::Deserialize)]
+    struct Loose {
+        #[serde(default, deserialize_with = "lenient_text")]
+        text: Option<String>,
+        #[serde(default, deserialize_with = "lenient_string")]
+        string: Option<String>,
+        #[serde(default, deserialize_with = "lenient_image")]
+        image: Option<String>,
+    }
+
+    #[test]
+    fn loose_fields_read_what_fits_and_drop_the_rest() {
+        let read = |v: serde_json::Value| {
+            let from_tree = serde_json::from_value::<Loose>(v.clone()).unwrap();
+            let from_bytes: Loose = from_json(v.to_string().as_bytes()).unwrap();
+            assert_eq!(
+                (&from_tree.text, &from_tree.string, &from_tree.image),
+                (&from_bytes.text, &from_bytes.string, &from_bytes.image)
+            );
+            (from_tree.text, from_tree.string, from_tree.image)
+        };
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(
+            read(serde_json::json!({"text": " a ", "string": " b ", "image": " https://i/1.png "})),
+            (some("a"), some("b"), some("https://i/1.png"))
+        );
+        // Numbers are text, not strings; an image may be an object with `src`, else `url`.
+        assert_eq!(
+            read(serde_json::json!({"text": 42, "string": 42, "image": {"src": "s", "url": "u"}})),
+            (some("42"), None, some("s"))
+        );
+        assert_eq!(
+            read(serde_json::json!({"text": 1.5, "image": {"url": "u"}})),
+            (some("1.5"), None, some("u"))
+        );
+        // Blank, null and other shapes are absent, never an error.
+        for odd in [
+            serde_json::json!(null),
+            serde_json::json!("  "),
+            serde_json::json!(true),
+            serde_json::json!([1]),
+            serde_json::json!({"src": 3}),
+        ] {
+            let v = serde_json::json!({"text": odd, "string": odd, "image": odd});
+            assert_eq!(read(v), (None, None, None), "{odd}");
+        }
+        assert_eq!(read(serde_json::json!({})), (None, None, None));
+        assert_eq!(text(&serde_json::json!("x")), some("x"));
+        assert_eq!(text(&serde_json::json!({"a": 1})), None);
     }
 }
