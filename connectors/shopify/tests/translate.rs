@@ -430,8 +430,9 @@ fn schema_errors_name_the_problem() {
     ));
 }
 
+/// Odd bodies on every topic (truncated and generated ones: `tests/conformance.rs`).
 #[test]
-fn never_panics_on_odd_or_truncated_bodies() {
+fn never_panics_on_odd_bodies() {
     let topics = [
         "checkouts/create",
         "carts/update",
@@ -453,19 +454,9 @@ fn never_panics_on_odd_or_truncated_bodies() {
             "line_items": [{"title": "x", "quantity": 4294967295, "price": "92233720368547758.07"}]}"#,
         "{\"token\": \"\u{1F600}\", \"email\": \"\u{0}@\u{0}\"}".as_bytes(),
     ];
-    let fixture_bodies = [
-        fixture("checkouts_create.json"),
-        fixture("orders_create.json"),
-        fixture("carts_update.json"),
-    ];
     for topic in topics {
         for body in odd {
             let _ = translate(topic, body, &[]);
-        }
-        for full in &fixture_bodies {
-            for cut in (0..full.len()).step_by(97) {
-                let _ = translate(topic, full.get(..cut).unwrap(), &[]);
-            }
         }
     }
 }
