@@ -11,21 +11,9 @@
 //!
 //! Everything optional is read leniently: a shape we do not expect makes the field absent.
 
+use cartback_kit::wire::{lenient_text, text};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
-
-/// A non-empty string, or a number as its text; anything else is `None`.
-pub fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(text(&Value::deserialize(d)?))
-}
 
 /// The system webhook envelope. `data` items are read one by one (errors name the index).
 #[derive(Debug, Clone, Deserialize)]

@@ -10,6 +10,7 @@
 use serde::de;
 use serde::{Deserialize, Deserializer};
 
+use cartback_kit::wire::lenient_text;
 use cartback_kit::wire::lenient_value as lenient;
 pub use cartback_kit::wire::Id;
 
@@ -51,9 +52,9 @@ pub struct Flag(pub bool);
 #[derive(Debug, Clone, Deserialize)]
 pub struct MagentoCart {
     pub id: Id,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub created_at: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub updated_at: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
     pub is_active: Option<Flag>,
@@ -78,38 +79,38 @@ pub struct MagentoCart {
 pub struct Customer {
     #[serde(default, deserialize_with = "lenient")]
     pub id: Option<Id>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub email: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub firstname: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub lastname: Option<String>,
 }
 
 /// A quote or order address (`AddressInterface` / `OrderAddressInterface`).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Address {
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub email: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub firstname: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub lastname: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub telephone: Option<String>,
     /// ISO 3166 alpha-2.
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub country_id: Option<String>,
 }
 
 /// `CartInterface::currency` (`CurrencyInterface`).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct CartCurrency {
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub quote_currency_code: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub store_currency_code: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub base_currency_code: Option<String>,
 }
 
@@ -119,16 +120,16 @@ pub struct CartCurrency {
 pub struct CartItem {
     #[serde(default, deserialize_with = "lenient")]
     pub item_id: Option<Id>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub sku: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
     pub qty: Option<Amount>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub name: Option<String>,
     /// Unit price in the quote currency.
     #[serde(default, deserialize_with = "lenient")]
     pub price: Option<Amount>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub product_type: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
     pub product_id: Option<Id>,
@@ -166,9 +167,9 @@ pub struct Totals {
     pub base_grand_total: Option<Amount>,
     #[serde(default, deserialize_with = "lenient")]
     pub subtotal: Option<Amount>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub quote_currency_code: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub base_currency_code: Option<String>,
     #[serde(default, deserialize_with = "lenient_items")]
     pub items: Vec<TotalsItem>,
@@ -187,16 +188,16 @@ pub struct TotalsItem {
 #[derive(Debug, Clone, Deserialize)]
 pub struct MagentoOrder {
     pub entity_id: Id,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub increment_id: Option<String>,
     /// `OrderInterface::QUOTE_ID`: the quote this order was placed from (`cart.id`).
     #[serde(default, deserialize_with = "lenient")]
     pub quote_id: Option<Id>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub customer_email: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub customer_firstname: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub customer_lastname: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
     pub customer_id: Option<Id>,
@@ -206,13 +207,13 @@ pub struct MagentoOrder {
     pub billing_address: Option<Address>,
     #[serde(default, deserialize_with = "lenient")]
     pub grand_total: Option<Amount>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub order_currency_code: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub created_at: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub state: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub status: Option<String>,
     #[serde(default, deserialize_with = "lenient_items")]
     pub items: Vec<OrderItem>,
@@ -228,9 +229,9 @@ pub struct OrderItem {
     pub product_id: Option<Id>,
     #[serde(default, deserialize_with = "lenient")]
     pub parent_item_id: Option<Id>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub sku: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
     pub qty_ordered: Option<Amount>,
@@ -244,7 +245,7 @@ pub struct OrderItem {
 /// (positional `%1`), or named parameters (`{"fieldName": "id"}` for `%fieldName`).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ErrorBody {
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub message: Option<String>,
     #[serde(default)]
     pub parameters: Option<serde_json::Value>,
@@ -342,16 +343,6 @@ where
     T: Deserialize<'de> + Default,
 {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// A non-empty trimmed string (numbers are read as their text), else `None`.
-fn lenient_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let value = serde_json::Value::deserialize(d)?;
-    Ok(match value {
-        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    })
 }
 
 /// A list whose entries that do not fit are dropped (and `null` as empty).

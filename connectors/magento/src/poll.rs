@@ -42,9 +42,10 @@ use crate::payload::{
 };
 use cartback_core::contact::clean_email;
 use cartback_core::{
-    CartSnapshot, ContactInfo, Currency, DeliveryError, Event, EventKind, LineItem, Money,
-    MoneyError, Order, PollBatch, PollError, Poller,
+    CartSnapshot, ContactInfo, Currency, Event, EventKind, LineItem, Money, MoneyError, Order,
+    PollBatch, PollError, Poller,
 };
+use cartback_kit::http::{poll_status_error, poll_transport_error};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use std::time::Duration;
 
@@ -195,23 +196,6 @@ pub fn to_quantity(amount: &Amount) -> Option<u32> {
     Some(q.max(1))
 }
 
-fn poll_error(err: DeliveryError) -> PollError {
-    match err {
-        DeliveryError::Permanent { reason } => PollError::Permanent { reason },
-        DeliveryError::Retryable {
-            reason,
-            retry_after,
-        } => PollError::Retryable {
-            reason,
-            retry_after,
-        },
-        DeliveryError::Unknown { reason } => PollError::Retryable {
-            reason,
-            retry_after: None,
-        },
-    }
-}
-
 /// A non-2xx answer (status and the error as the poll reports it).
 struct Failed {
     status: u16,
@@ -298,19 +282,13 @@ impl MagentoPoller {
             .await
             .map_err(|e| Failed {
                 status: 0,
-                error: PollError::Retryable {
-                    reason: format!("request failed: {e}"),
-                    retry_after: None,
-                },
+                error: poll_transport_error("request", &e),
             })?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(|e| Failed {
             status,
-            error: PollError::Retryable {
-                reason: format!("reading the response failed: {e}"),
-                retry_after: None,
-            },
+            error: poll_transport_error("reading the response", &e),
         })?;
         if (200..300).contains(&status) {
             return Ok(body.to_vec());
@@ -319,9 +297,7 @@ impl MagentoPoller {
             ErrorBody::parse(&body).unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
         Err(Failed {
             status,
-            error: poll_error(cartback_kit::http::status_error(
-                status, &headers, &message, now,
-            )),
+            error: poll_status_error(status, &headers, &message, now),
         })
     }
 

@@ -6,22 +6,10 @@
 //! whatever the page code passes. Strictness lives in the translation: a message the hub uses
 //! must have a `messageId`, and amounts must be exact decimals.
 
+use cartback_kit::wire::lenient_text;
 use cartback_kit::wire::lenient_value as lenient;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
-
-/// A non-empty string, or a number as its text; anything else is `None`.
-pub fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(text(&Value::deserialize(d)?))
-}
 
 /// A money amount as sent: a JSON number (read exactly with `Money::from_json_number`) or a
 /// decimal string (`Money::parse_decimal`).

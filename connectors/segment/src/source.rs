@@ -98,7 +98,7 @@ impl Source for SegmentSource {
             Value::Array(items) => (items, None, true),
             Value::Object(mut obj) => match obj.remove("batch") {
                 Some(Value::Array(items)) => {
-                    let sent = obj.get("sentAt").and_then(crate::payload::text);
+                    let sent = obj.get("sentAt").and_then(cartback_kit::wire::text);
                     (items, sent, true)
                 }
                 Some(_) => {

@@ -9,7 +9,7 @@ use crate::payload::{
     Address, Content, Enable, ErrorBody, MailSend, MailSettings, Personalization, TrackingSettings,
 };
 use cartback_core::{DeliveryError, OutboundMessage, Receipt, Sink, SinkContext};
-use cartback_kit::http::{status_error, transport_error};
+use cartback_kit::http::{permanent, status_error, transport_error};
 use cartback_kit::plugin::BuildError;
 use chrono::Utc;
 use std::collections::BTreeMap;
@@ -145,12 +145,6 @@ fn address(m: &Mailbox) -> Address {
     Address {
         email: m.email.clone(),
         name: m.name.clone(),
-    }
-}
-
-fn permanent(reason: impl Into<String>) -> DeliveryError {
-    DeliveryError::Permanent {
-        reason: reason.into(),
     }
 }
 

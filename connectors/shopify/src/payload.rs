@@ -6,36 +6,10 @@
 //! fields that are only nice to have (`url`, `image`, the `*_set` money bags) are read leniently:
 //! a shape we do not expect there makes the field absent, never the delivery fail.
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
-use cartback_kit::wire::lenient;
+use cartback_kit::wire::{lenient, lenient_image, lenient_string};
 pub use cartback_kit::wire::{Amount, Id};
-
-/// A non-empty string, else `None` (whatever the JSON holds).
-fn lenient_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let value = serde_json::Value::deserialize(d)?;
-    Ok(match value {
-        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        _ => None,
-    })
-}
-
-/// An image as a URL string or an object with `src` / `url` (storefront and admin shapes differ).
-fn lenient_image<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let value = serde_json::Value::deserialize(d)?;
-    let text = match &value {
-        serde_json::Value::String(s) => Some(s.as_str()),
-        serde_json::Value::Object(o) => o
-            .get("src")
-            .or_else(|| o.get("url"))
-            .and_then(|v| v.as_str()),
-        _ => None,
-    };
-    Ok(text
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string))
-}
 
 /// `email_marketing_consent` / `sms_marketing_consent`: only `state` is read.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -144,7 +118,7 @@ pub struct LineItem {
     pub price_set: Option<MoneySet>,
     #[serde(default, deserialize_with = "lenient")]
     pub line_price_set: Option<MoneySet>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub url: Option<String>,
     #[serde(default, alias = "image_url", deserialize_with = "lenient_image")]
     pub image: Option<String>,

@@ -1,6 +1,7 @@
 //! The MIME message for one [`OutboundMessage`]. Pure: no I/O, so it can be checked in isolation.
 
 use cartback_core::{DeliveryError, OutboundMessage};
+use cartback_kit::http::permanent;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{Address, Message};
@@ -112,10 +113,4 @@ pub fn build(
         (None, None) => return Err(permanent("the message has neither a text nor an HTML body")),
     };
     built.map_err(|e| permanent(format!("cannot build the message: {e}")))
-}
-
-fn permanent(reason: impl Into<String>) -> DeliveryError {
-    DeliveryError::Permanent {
-        reason: reason.into(),
-    }
 }

@@ -6,7 +6,7 @@
 use crate::config::TwilioSettings;
 use crate::payload::{codes, describe, ErrorBody, MessageResource};
 use cartback_core::{DeliveryError, OutboundMessage, Receipt, Sink, SinkContext};
-use cartback_kit::http::{retry_after, status_error, transport_error};
+use cartback_kit::http::{permanent, retry_after, status_error, transport_error};
 use cartback_kit::plugin::BuildError;
 use chrono::Utc;
 
@@ -63,12 +63,6 @@ impl TwilioSink {
             fields.push(("StatusCallback", cb.clone()));
         }
         Ok(fields)
-    }
-}
-
-fn permanent(reason: impl Into<String>) -> DeliveryError {
-    DeliveryError::Permanent {
-        reason: reason.into(),
     }
 }
 

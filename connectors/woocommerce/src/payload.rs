@@ -9,16 +9,8 @@
 
 use serde::{Deserialize, Deserializer};
 
+use cartback_kit::wire::{lenient_image, lenient_string};
 pub use cartback_kit::wire::{Amount, Id};
-
-/// A non-empty trimmed string, else `None` (whatever the JSON holds).
-fn lenient_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let value = serde_json::Value::deserialize(d)?;
-    Ok(match value {
-        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        _ => None,
-    })
-}
 
 /// An id that may be absent, `null`, `0` or `""`: `None` for all of those.
 fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Id>, D::Error> {
@@ -27,36 +19,19 @@ fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Id>, D::Error> {
     Ok(id.filter(|i| i.non_zero().is_some()))
 }
 
-/// An image as a URL string or an object with `src` (the REST line item shape).
-fn lenient_image<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let value = serde_json::Value::deserialize(d)?;
-    let text = match &value {
-        serde_json::Value::String(s) => Some(s.as_str()),
-        serde_json::Value::Object(o) => o
-            .get("src")
-            .or_else(|| o.get("url"))
-            .and_then(|v| v.as_str()),
-        _ => None,
-    };
-    Ok(text
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string))
-}
-
 /// The order's `billing` block (the only place a guest's email and phone live).
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct Billing {
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub first_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub last_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub email: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub phone: Option<String>,
     /// ISO 3166 alpha-2.
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub country: Option<String>,
 }
 
@@ -77,7 +52,7 @@ pub struct OrderLine {
     pub subtotal: Option<Amount>,
     /// Line total after discounts, excluding tax.
     pub total: Amount,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub sku: Option<String>,
     #[serde(default, deserialize_with = "lenient_image")]
     pub image: Option<String>,
@@ -87,17 +62,17 @@ pub struct OrderLine {
 #[derive(Debug, Clone, Deserialize)]
 pub struct WooOrder {
     pub id: Id,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub number: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub order_key: Option<String>,
     pub status: String,
     pub currency: String,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub date_created_gmt: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub date_modified_gmt: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub date_paid_gmt: Option<String>,
     /// Grand total including tax and shipping.
     pub total: Amount,
@@ -108,7 +83,7 @@ pub struct WooOrder {
     #[serde(default)]
     pub line_items: Vec<OrderLine>,
     /// The store's own pay-for-order link (REST v3); used when `store_url` is not configured.
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub payment_url: Option<String>,
 }
 
@@ -119,15 +94,15 @@ pub struct CartLine {
     pub product_id: Option<Id>,
     #[serde(default, deserialize_with = "lenient_id")]
     pub variation_id: Option<Id>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub sku: Option<String>,
     pub name: String,
     pub quantity: u32,
     /// Unit price.
     pub price: Amount,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub url: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub image_url: Option<String>,
 }
 
@@ -136,23 +111,23 @@ pub struct CartLine {
 #[derive(Debug, Clone, Deserialize)]
 pub struct AbandonedCart {
     pub cart_id: Id,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub email: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub phone: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub first_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub last_name: Option<String>,
     /// ISO 3166 alpha-2, to read a national phone number.
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub country: Option<String>,
     #[serde(default, deserialize_with = "lenient_id")]
     pub customer_id: Option<Id>,
     pub currency: String,
     /// ISO-8601; without an offset it is read as UTC.
     pub updated_at: String,
-    #[serde(default, deserialize_with = "lenient_str")]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub recovery_url: Option<String>,
     /// Cart total; the sum of the lines when absent.
     #[serde(default)]

@@ -18,7 +18,8 @@
 use crate::config::WooSettings;
 use crate::payload::WooOrder;
 use crate::source::{format_gmt, parse_gmt, Ctx, OrderOutcome};
-use cartback_core::{DeliveryError, PollBatch, PollError, Poller};
+use cartback_core::{PollBatch, PollError, Poller};
+use cartback_kit::http::{poll_status_error, poll_transport_error};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -97,23 +98,6 @@ impl Cursor {
     }
 }
 
-fn poll_error(err: DeliveryError) -> PollError {
-    match err {
-        DeliveryError::Permanent { reason } => PollError::Permanent { reason },
-        DeliveryError::Retryable {
-            reason,
-            retry_after,
-        } => PollError::Retryable {
-            reason,
-            retry_after,
-        },
-        DeliveryError::Unknown { reason } => PollError::Retryable {
-            reason,
-            retry_after: None,
-        },
-    }
-}
-
 #[async_trait::async_trait]
 impl Poller for WooPoller {
     fn kind(&self) -> &'static str {
@@ -154,21 +138,16 @@ impl Poller for WooPoller {
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| PollError::Retryable {
-                reason: format!("request failed: {e}"),
-                retry_after: None,
-            })?;
+            .map_err(|e| poll_transport_error("request", &e))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| PollError::Retryable {
-            reason: format!("reading the response failed: {e}"),
-            retry_after: None,
-        })?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| poll_transport_error("reading the response", &e))?;
         if !(200..300).contains(&status) {
             let text = String::from_utf8_lossy(&body);
-            return Err(poll_error(cartback_kit::http::status_error(
-                status, &headers, &text, now,
-            )));
+            return Err(poll_status_error(status, &headers, &text, now));
         }
         let orders: Vec<serde_json::Value> =
             serde_json::from_slice(&body).map_err(|e| PollError::Permanent {

@@ -6,15 +6,21 @@
 //! - [`signature`]: HMAC-SHA256 / HMAC-SHA1 over raw bytes, hex and base64 encodings, constant-time
 //!   comparison against every configured secret, and replay-window checks on platform timestamps.
 //! - [`http`]: the reqwest client builder every HTTP connector uses, HTTP status → retryable /
-//!   permanent classification, `Retry-After` parsing, and reqwest errors → [`cartback_core::DeliveryError`].
+//!   permanent classification, `Retry-After` parsing, reqwest errors → [`cartback_core::DeliveryError`]
+//!   ([`http::permanent`] for a message that can never be sent), and the same answers as a
+//!   poller's [`cartback_core::PollError`] ([`http::poll_status_error`], [`http::poll_transport_error`]).
 //! - [`plugin`]: the plugin seam: [`plugin::Connector`] (a connector describes itself), the
 //!   registry's [`plugin::Entry`], and what it builds.
-//! - [`wire`]: ids and amounts as platforms send them (integer or string; string or number), kept exactly.
+//! - [`settings`]: checks settings tables share (blank secrets, zero durations, phone regions,
+//!   shop URLs), each a [`cartback_core::Problem`] at its key; [`settings::first`] for `validate`.
+//! - [`wire`]: ids and amounts as platforms send them (integer or string; string or number), kept
+//!   exactly; lenient readers for nice-to-have fields (`lenient_text`, `lenient_image`, ...).
 //! - [`token`]: signed link tokens for tracked links (click, recover, open, unsubscribe).
 
 pub mod http;
 pub mod plugin;
 pub mod secret;
+pub mod settings;
 pub mod signature;
 pub mod token;
 pub mod wire;
