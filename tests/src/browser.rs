@@ -1,5 +1,8 @@
 //! A minimal WebDriver client (Debian's `chromium` + `chromium-driver`) for browser tests: start
 //! chromedriver on a free port, open a headless session, navigate, type, click, read, screenshot.
+//!
+//! Where Chromium cannot be had, a browser test prints why and passes without running, except
+//! under CI (`CI=true`), where it fails: CI must run it.
 
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -13,7 +16,32 @@ pub struct Browser {
     http: reqwest::Client,
 }
 
-/// `None` (with the reason printed) when Chromium or ChromeDriver is not installed here.
+/// Whether this is a CI run (`CI=true`).
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// A browser test that cannot run: fails under CI, else prints why and is skipped.
+fn unavailable(reason: &str) -> Option<Browser> {
+    unavailable_in(reason, in_ci())
+}
+
+fn unavailable_in(reason: &str, ci: bool) -> Option<Browser> {
+    assert!(
+        !ci,
+        "CI=true but the browser test cannot run: {reason}. CI runs the browser tests (.ci/run \
+         installs Debian's chromium and chromium-driver), so this test fails rather than pass \
+         without running"
+    );
+    eprintln!("skipped: {reason}; install Debian's chromium and chromium-driver to run browser tests (.ci/run does)");
+    None
+}
+
+/// `None` (with the reason printed) when Chromium or ChromeDriver is not installed here or does
+/// not start.
+///
+/// # Panics
+/// Instead of `None` when `CI=true`.
 pub async fn launch(width: u32, height: u32) -> Option<Browser> {
     let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
@@ -22,26 +50,41 @@ pub async fn launch(width: u32, height: u32) -> Option<Browser> {
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());
     let (Some(chromium), Some(driver_bin)) = (chromium, driver_bin) else {
-        eprintln!("skipped: install Debian's chromium and chromium-driver to run browser tests (.ci/run does)");
-        return None;
+        return unavailable("/usr/bin/chromium or /usr/bin/chromedriver is missing");
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let driver = Command::new(driver_bin)
+    let port = match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
+        Ok(addr) => addr.port(),
+        Err(e) => return unavailable(&format!("no free port for chromedriver: {e}")),
+    };
+    let driver = match Command::new(driver_bin)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .ok()?;
+    {
+        Ok(driver) => driver,
+        Err(e) => return unavailable(&format!("{driver_bin} does not start: {e}")),
+    };
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while http.get(format!("{base}/status")).send().await.is_err() {
+    // From here on `browser` owns chromedriver: dropping it (an early return) stops it.
+    let mut browser = Browser {
+        driver,
+        base,
+        session: String::new(),
+        http,
+    };
+    let base = browser.base.clone();
+    while browser
+        .http
+        .get(format!("{base}/status"))
+        .send()
+        .await
+        .is_err()
+    {
         if Instant::now() > deadline {
-            return None;
+            return unavailable("chromedriver did not answer within 20 s");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -52,28 +95,28 @@ pub async fn launch(width: u32, height: u32) -> Option<Browser> {
                  "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  format!("--user-data-dir={}", profile.display()), format!("--window-size={width},{height}")]
     } } } });
-    let resp: Value = http
+    let resp: Value = match browser
+        .http
         .post(format!("{base}/session"))
         .json(&caps)
         .send()
         .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-    let session = resp["value"]["sessionId"].as_str()?.to_string();
+    {
+        Ok(resp) => resp.json().await.unwrap_or_default(),
+        Err(e) => return unavailable(&format!("chromedriver refused a session: {e}")),
+    };
+    let Some(session) = resp["value"]["sessionId"].as_str() else {
+        return unavailable(&format!("Chromium did not start a session: {resp}"));
+    };
+    browser.session = session.to_string();
     // Element look-ups wait up to 5 s for the page (navigation after a form submit).
-    let _ = http
-        .post(format!("{base}/session/{session}/timeouts"))
+    let _ = browser
+        .http
+        .post(format!("{base}/session/{}/timeouts", browser.session))
         .json(&json!({ "implicit": 5000, "pageLoad": 20000 }))
         .send()
         .await;
-    Some(Browser {
-        driver,
-        base,
-        session,
-        http,
-    })
+    Some(browser)
 }
 
 impl Browser {
@@ -216,4 +259,20 @@ pub fn artifact(name: &str) -> std::path::PathBuf {
         .join("..")
         .join("target")
         .join(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unavailable_in;
+
+    #[test]
+    #[should_panic(expected = "CI=true but the browser test cannot run")]
+    fn a_missing_browser_fails_under_ci() {
+        let _ = unavailable_in("/usr/bin/chromium is missing", true);
+    }
+
+    #[test]
+    fn a_missing_browser_is_skipped_elsewhere() {
+        assert!(unavailable_in("/usr/bin/chromium is missing", false).is_none());
+    }
 }

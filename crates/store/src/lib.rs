@@ -8,7 +8,8 @@
 //!   the engine's tables live in `sql_engine`; migrations per backend under `migrations/`.
 //! - [`journal`]: SQLite's ingest journal: a webhook is answered once its translated events are
 //!   flushed to an append-only file; a projector applies them in order, exactly once, moments later.
-//! - [`testdb`]: throw-away SQLite files and PostgreSQL schemas for tests (`CARTBACK_TEST_PG_URL`).
+//! - `testdb` (cargo feature `testdb`, for dev-dependencies): throw-away SQLite files and
+//!   PostgreSQL schemas for tests (`CARTBACK_TEST_PG_URL`).
 //! - [`time`]: instants as integer milliseconds, the one representation every backend stores.
 //!
 //! The [`Store`] trait is the contract: an implementation commits an inbound request's delivery ids,
@@ -21,6 +22,7 @@ pub mod journal;
 pub mod model;
 pub mod sql;
 mod sql_engine;
+#[cfg(feature = "testdb")]
 pub mod testdb;
 pub mod time;
 

@@ -1,5 +1,9 @@
 //! Throw-away databases for tests: a temporary SQLite file, or a fresh schema in the PostgreSQL
 //! named by `CARTBACK_TEST_PG_URL`, dropped when the guard is dropped.
+//!
+//! Without `CARTBACK_TEST_PG_URL` a PostgreSQL test prints why and passes without running, except
+//! under CI (`CI=true`), where it fails: CI must run it. Behind the `testdb` cargo feature, which
+//! only dev-dependencies turn on.
 
 use crate::sql::{Backend, SqlStore};
 use crate::StoreResult;
@@ -10,6 +14,12 @@ pub fn pg_url() -> Option<String> {
     std::env::var("CARTBACK_TEST_PG_URL")
         .ok()
         .filter(|u| !u.trim().is_empty())
+}
+
+/// Whether this is a CI run (`CI=true`): there a test that cannot get its database fails instead
+/// of passing without running.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
 /// Keeps a test database alive; removes it on drop.
@@ -26,10 +36,14 @@ pub struct TestDb {
 impl TestDb {
     /// A fresh, empty database of `backend`, or `None` (with the reason printed) when PostgreSQL
     /// is not configured.
+    ///
+    /// # Panics
+    /// When PostgreSQL is not configured and `CI=true`, when `CARTBACK_TEST_PG_URL` cannot be
+    /// reached, or when no temporary folder can be made.
     pub async fn new(backend: Backend) -> Option<TestDb> {
         match backend {
             Backend::Sqlite => {
-                let dir = tempfile::tempdir().ok()?;
+                let dir = tempfile::tempdir().expect("a temporary folder for the test database");
                 let url = format!("sqlite://{}", dir.path().join("test.db").display());
                 Some(TestDb {
                     backend,
@@ -41,14 +55,22 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let Some(base) = pg_url() else {
+                    assert!(
+                        !in_ci(),
+                        "CI=true but CARTBACK_TEST_PG_URL is not set: CI runs the PostgreSQL tests \
+                         (.ci/run points it at the machine's PostgreSQL), so this test fails rather than \
+                         pass without running"
+                    );
                     eprintln!("skipped: set CARTBACK_TEST_PG_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run the PostgreSQL tests");
                     return None;
                 };
                 let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
                 sqlx::any::install_default_drivers();
-                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&base)
-                    .await
-                    .expect("CARTBACK_TEST_PG_URL must be reachable");
+                let mut conn = match <sqlx::AnyConnection as sqlx::Connection>::connect(&base).await
+                {
+                    Ok(conn) => conn,
+                    Err(e) => panic!("CARTBACK_TEST_PG_URL cannot be reached: {e}"),
+                };
                 conn.execute(format!("CREATE SCHEMA {schema}").as_str())
                     .await
                     .expect("create schema");
