@@ -1,7 +1,8 @@
 //! The `[source.<id>]` table for `type = "shopify"`.
 
 use cartback_core::duration::HumanDuration;
-use cartback_kit::SecretList;
+use cartback_core::Problem;
+use cartback_kit::{settings, SecretList};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -74,37 +75,60 @@ impl ShopifySettings {
         out
     }
 
-    /// Pure validation (no I/O): what `check-config` reports.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.secret.iter().any(|s| s.expose().trim().is_empty()) {
-            return Err("secret must not be empty".into());
-        }
-        if let Some(r) = &self.default_phone_region {
-            let two_letters =
-                r.trim().len() == 2 && r.trim().bytes().all(|b| b.is_ascii_alphabetic());
-            let known = !matches!(
-                cartback_core::normalize_phone("1", Some(r)),
-                Err(cartback_core::PhoneError::BadRegion(_))
-            );
-            if !two_letters || !known {
-                return Err(format!(
-                    "default_phone_region {r:?} is not an ISO 3166 two-letter country code"
-                ));
-            }
-        }
+    /// Every problem, each at its key path (pure: no I/O): what `check-config` reports.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        out.extend(settings::secrets("secret", &self.secret));
+        out.extend(settings::phone_region(
+            "default_phone_region",
+            self.default_phone_region.as_deref(),
+        ));
         if let Some(d) = &self.shop_domain {
             if d.trim().is_empty()
                 || d.trim().contains(['/', ':', '@'])
                 || d.trim().contains(char::is_whitespace)
             {
-                return Err(format!(
-                    "shop_domain {d:?} must be a bare host such as \"my-shop.myshopify.com\""
+                out.push(Problem::new(
+                    "shop_domain",
+                    format!("{d:?} must be a bare host such as \"my-shop.myshopify.com\""),
                 ));
             }
         }
-        if self.replay_window.0.is_zero() {
-            return Err("replay_window must be longer than zero".into());
-        }
-        Ok(())
+        out.extend(settings::positive("replay_window", self.replay_window.0));
+        out
+    }
+
+    /// The first of [`Self::problems`] as one line (`"secret must not be empty"`).
+    pub fn validate(&self) -> Result<(), String> {
+        settings::first(self.problems())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_reported_at_its_key() {
+        let s: ShopifySettings = serde_json::from_value(serde_json::json!({
+            "secret": ["ok", " "],
+            "default_phone_region": "USA",
+            "shop_domain": "https://x.myshopify.com/",
+            "replay_window": "0s"
+        }))
+        .expect("the table parses");
+        let paths: Vec<String> = s.problems().into_iter().map(|p| p.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "secret",
+                "default_phone_region",
+                "shop_domain",
+                "replay_window"
+            ]
+        );
+        assert_eq!(s.validate(), Err("secret must not be empty".to_string()));
+        let fine = ShopifySettings::new(SecretList::new(vec![cartback_kit::Secret::new("s")]));
+        assert_eq!(fine.problems(), Vec::new());
     }
 }

@@ -41,7 +41,7 @@ impl Connector for Shopify {
     const ROLE: Role = Role::Source;
 
     fn validate(settings: &ShopifySettings) -> Vec<Problem> {
-        cartback_core::problem::problems_of(settings.validate())
+        settings.problems()
     }
 
     fn warnings(settings: &ShopifySettings) -> Vec<String> {
