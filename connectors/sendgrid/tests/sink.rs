@@ -1,4 +1,6 @@
-//! The sink against a wiremock SendGrid: the exact request, and the status classification table.
+//! The sink against a wiremock SendGrid: the exact request, SendGrid's reasons, and what is
+//! refused before any request. The status classification table (429, 5xx, other 4xx, timeout,
+//! closed port) is the sink suite's: `tests/conformance.rs`.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -146,80 +148,6 @@ async fn bad_request_is_permanent_with_sendgrid_reason() {
         }
         other => panic!("{other:?}"),
     }
-}
-
-#[tokio::test]
-async fn too_many_requests_is_retryable_after_retry_after() {
-    let server = server_answering(
-        ResponseTemplate::new(429)
-            .insert_header("Retry-After", "7")
-            .set_body_string(r#"{"errors":[{"field":null,"message":"too many requests"}]}"#),
-    )
-    .await;
-    let sink = sink_with(settings(&server.uri()), Duration::from_secs(5));
-    match sink.deliver(&message()).await {
-        Err(DeliveryError::Retryable {
-            retry_after,
-            reason,
-        }) => {
-            assert_eq!(retry_after, Some(Duration::from_secs(7)));
-            assert!(reason.contains("too many requests"), "{reason}");
-        }
-        other => panic!("{other:?}"),
-    }
-}
-
-#[tokio::test]
-async fn server_error_is_retryable() {
-    let server = server_answering(ResponseTemplate::new(500).set_body_string("oops")).await;
-    let sink = sink_with(settings(&server.uri()), Duration::from_secs(5));
-    assert!(matches!(
-        sink.deliver(&message()).await,
-        Err(DeliveryError::Retryable {
-            retry_after: None,
-            ..
-        })
-    ));
-}
-
-#[tokio::test]
-async fn unauthorized_is_permanent() {
-    let server = server_answering(ResponseTemplate::new(401).set_body_string(
-        r#"{"errors":[{"field":null,"message":"The provided authorization grant is invalid, expired, or revoked"}]}"#,
-    ))
-    .await;
-    let sink = sink_with(settings(&server.uri()), Duration::from_secs(5));
-    assert!(matches!(
-        sink.deliver(&message()).await,
-        Err(DeliveryError::Permanent { .. })
-    ));
-}
-
-#[tokio::test]
-async fn closed_port_is_retryable() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let sink = sink_with(
-        settings(&format!("http://127.0.0.1:{port}")),
-        Duration::from_secs(5),
-    );
-    match sink.deliver(&message()).await {
-        Err(DeliveryError::Retryable { reason, .. }) => assert!(!reason.contains(API_KEY)),
-        other => panic!("{other:?}"),
-    }
-}
-
-#[tokio::test]
-async fn timeout_after_sending_is_unknown() {
-    let server =
-        server_answering(ResponseTemplate::new(202).set_delay(Duration::from_secs(2))).await;
-    let sink = sink_with(settings(&server.uri()), Duration::from_millis(300));
-    assert!(matches!(
-        sink.deliver(&message()).await,
-        Err(DeliveryError::Unknown { .. })
-    ));
 }
 
 #[test]
