@@ -1,7 +1,8 @@
 //! The `[source.<id>]` table for `type = "hubspot"`.
 
 use cartback_core::duration::HumanDuration;
-use cartback_kit::SecretList;
+use cartback_core::Problem;
+use cartback_kit::{settings, SecretList};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -34,18 +35,38 @@ impl HubSpotSettings {
         self.max_age.map(|d| d.as_std()).unwrap_or(DEFAULT_MAX_AGE)
     }
 
-    /// Pure validation (no I/O): what `check-config` reports.
+    /// Every problem, each at its key path (pure: no I/O): what `check-config` reports.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        out.extend(settings::secrets("client_secret", &self.client_secret));
+        if let Some(d) = self.max_age {
+            out.extend(settings::positive("max_age", d.0));
+        }
+        out
+    }
+
+    /// The first of [`Self::problems`] as one line (`"client_secret must not be empty"`).
     pub fn validate(&self) -> Result<(), String> {
-        if self
-            .client_secret
-            .iter()
-            .any(|s| s.expose().trim().is_empty())
-        {
-            return Err("client_secret must not be empty".into());
-        }
-        if self.max_age.is_some_and(|d| d.0.is_zero()) {
-            return Err("max_age must be longer than zero".into());
-        }
-        Ok(())
+        settings::first(self.problems())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_reported_at_its_key() {
+        let s: HubSpotSettings = serde_json::from_value(serde_json::json!({
+            "client_secret": " ",
+            "max_age": "0s"
+        }))
+        .expect("the table parses");
+        let paths: Vec<String> = s.problems().into_iter().map(|p| p.path).collect();
+        assert_eq!(paths, ["client_secret", "max_age"]);
+        assert_eq!(
+            s.validate(),
+            Err("client_secret must not be empty".to_string())
+        );
     }
 }

@@ -38,7 +38,7 @@ impl Connector for HubSpot {
     const ROLE: Role = Role::Source;
 
     fn validate(settings: &HubSpotSettings) -> Vec<Problem> {
-        cartback_core::problem::problems_of(settings.validate())
+        settings.problems()
     }
 
     fn source(settings: &HubSpotSettings) -> Option<Arc<dyn Source>> {

@@ -1,7 +1,8 @@
 //! The `[source.<id>]` table for `type = "klaviyo"`.
 
 use cartback_core::duration::HumanDuration;
-use cartback_kit::SecretList;
+use cartback_core::Problem;
+use cartback_kit::{settings, SecretList};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -35,14 +36,33 @@ impl KlaviyoSettings {
         self.max_age.map_or(DEFAULT_MAX_AGE, |d| d.0)
     }
 
-    /// Pure validation (no I/O): what `check-config` reports.
+    /// Every problem, each at its key path (pure: no I/O): what `check-config` reports.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        out.extend(settings::secrets("secret", &self.secret));
+        out.extend(settings::positive("max_age", self.max_age()));
+        out
+    }
+
+    /// The first of [`Self::problems`] as one line (`"secret must not be empty"`).
     pub fn validate(&self) -> Result<(), String> {
-        if self.secret.iter().any(|s| s.expose().trim().is_empty()) {
-            return Err("secret must not be empty".into());
-        }
-        if self.max_age().is_zero() {
-            return Err("max_age must be longer than zero".into());
-        }
-        Ok(())
+        settings::first(self.problems())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_reported_at_its_key() {
+        let s: KlaviyoSettings = serde_json::from_value(serde_json::json!({
+            "secret": ["pk_new", " "],
+            "max_age": "0s"
+        }))
+        .expect("the table parses");
+        let paths: Vec<String> = s.problems().into_iter().map(|p| p.path).collect();
+        assert_eq!(paths, ["secret", "max_age"]);
+        assert_eq!(s.validate(), Err("secret must not be empty".to_string()));
     }
 }

@@ -39,7 +39,7 @@ impl Connector for Klaviyo {
     const ROLE: Role = Role::Source;
 
     fn validate(settings: &KlaviyoSettings) -> Vec<Problem> {
-        cartback_core::problem::problems_of(settings.validate())
+        settings.problems()
     }
 
     fn source(settings: &KlaviyoSettings) -> Option<Arc<dyn Source>> {
