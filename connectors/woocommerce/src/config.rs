@@ -1,7 +1,8 @@
 //! The `[source.<id>]` table for `type = "woocommerce"`.
 
 use cartback_core::duration::HumanDuration;
-use cartback_kit::{Secret, SecretList};
+use cartback_core::Problem;
+use cartback_kit::{settings, Secret, SecretList};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -63,58 +64,75 @@ impl WooSettings {
             .filter(|u| !u.is_empty())
     }
 
-    /// Pure validation (no I/O): what `check-config` reports.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Every problem, each at its key path (pure: no I/O): what `check-config` reports.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
         if let Some(secret) = &self.secret {
-            if secret.iter().any(|s| s.expose().trim().is_empty()) {
-                return Err("secret must not be empty".into());
-            }
+            out.extend(settings::secrets("secret", secret));
         }
         match (&self.consumer_key, &self.consumer_secret) {
-            (Some(_), None) => return Err("consumer_key needs consumer_secret".into()),
-            (None, Some(_)) => return Err("consumer_secret needs consumer_key".into()),
+            (Some(_), None) => out.push(Problem::new("consumer_key", "needs consumer_secret")),
+            (None, Some(_)) => out.push(Problem::new("consumer_secret", "needs consumer_key")),
             _ => {}
         }
         if let Some(raw) = &self.store_url {
-            let parsed = url::Url::parse(raw.trim())
-                .map_err(|e| format!("store_url {raw:?} is not a URL: {e}"))?;
-            if !matches!(parsed.scheme(), "https" | "http") || parsed.host_str().is_none() {
-                return Err(format!(
-                    "store_url {raw:?} must be an http(s) URL such as \"https://shop.example\""
-                ));
-            }
-            if parsed.query().is_some() || parsed.fragment().is_some() {
-                return Err(format!(
-                    "store_url {raw:?} must not have a query or fragment"
-                ));
-            }
+            out.extend(settings::site_url("store_url", raw).err());
         } else if self.consumer_key.is_some() {
-            return Err("consumer_key and consumer_secret need store_url".into());
+            out.push(Problem::new(
+                "store_url",
+                "must be set: consumer_key and consumer_secret need it",
+            ));
         }
         if self.secret.is_none() && !self.polls() {
-            return Err(
-                "set secret (webhooks), or store_url with consumer_key and consumer_secret (polling)"
-                    .into(),
-            );
+            out.push(Problem::new(
+                "",
+                "set secret (webhooks), or store_url with consumer_key and consumer_secret (polling)",
+            ));
         }
-        if let Some(d) = &self.poll_interval {
-            if d.0.is_zero() {
-                return Err("poll_interval must be longer than zero".into());
-            }
+        if let Some(d) = self.poll_interval {
+            out.extend(settings::positive("poll_interval", d.0));
         }
-        if let Some(r) = &self.default_phone_region {
-            let two_letters =
-                r.trim().len() == 2 && r.trim().bytes().all(|b| b.is_ascii_alphabetic());
-            let known = !matches!(
-                cartback_core::normalize_phone("1", Some(r)),
-                Err(cartback_core::PhoneError::BadRegion(_))
-            );
-            if !two_letters || !known {
-                return Err(format!(
-                    "default_phone_region {r:?} is not an ISO 3166 two-letter country code"
-                ));
-            }
-        }
-        Ok(())
+        out.extend(settings::phone_region(
+            "default_phone_region",
+            self.default_phone_region.as_deref(),
+        ));
+        out
+    }
+
+    /// The first of [`Self::problems`] as one line (`"secret must not be empty"`).
+    pub fn validate(&self) -> Result<(), String> {
+        settings::first(self.problems())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_reported_at_its_key() {
+        let s: WooSettings = serde_json::from_value(serde_json::json!({
+            "secret": " ",
+            "store_url": "https://shop.example/?a=1",
+            "consumer_key": "ck_1",
+            "poll_interval": "0s",
+            "default_phone_region": "USA"
+        }))
+        .expect("the table parses");
+        let paths: Vec<String> = s.problems().into_iter().map(|p| p.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "secret",
+                "consumer_key",
+                "store_url",
+                "poll_interval",
+                "default_phone_region"
+            ]
+        );
+        assert_eq!(s.validate(), Err("secret must not be empty".to_string()));
+        let nothing = WooSettings::default().problems();
+        assert_eq!(nothing.len(), 1);
+        assert_eq!(nothing[0].path, "");
     }
 }

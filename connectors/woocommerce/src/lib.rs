@@ -46,7 +46,7 @@ impl Connector for WooCommerce {
     const ROLE: Role = Role::Source;
 
     fn validate(settings: &WooSettings) -> Vec<Problem> {
-        cartback_core::problem::problems_of(settings.validate())
+        settings.problems()
     }
 
     fn source(settings: &WooSettings) -> Option<Arc<dyn Source>> {
