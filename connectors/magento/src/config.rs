@@ -1,7 +1,8 @@
 //! The `[source.<id>]` table for `type = "magento"`.
 
 use cartback_core::duration::HumanDuration;
-use cartback_kit::Secret;
+use cartback_core::Problem;
+use cartback_kit::{settings, Secret};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -97,87 +98,82 @@ impl MagentoSettings {
         }
     }
 
-    /// Pure validation (no I/O): what `check-config` reports.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Every problem, each at its key path (pure: no I/O): what `check-config` reports.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
         let raw = &self.base_url;
-        let parsed = url::Url::parse(raw.trim())
-            .map_err(|e| format!("base_url {raw:?} is not a URL: {e}"))?;
-        if !matches!(parsed.scheme(), "https" | "http") || parsed.host_str().is_none() {
-            return Err(format!(
-                "base_url {raw:?} must be an http(s) URL such as \"https://shop.example\""
-            ));
+        match settings::site_url("base_url", raw) {
+            Err(p) => out.push(p),
+            Ok(parsed) => {
+                let path = parsed.path().trim_end_matches('/').to_ascii_lowercase();
+                if path.ends_with("/rest") || path.ends_with("/v1") || path.contains("/rest/") {
+                    out.push(Problem::new(
+                        "base_url",
+                        format!(
+                            "{raw:?} must be the shop's URL; the REST path (/rest/V1) is added"
+                        ),
+                    ));
+                }
+            }
         }
-        if parsed.query().is_some() || parsed.fragment().is_some() {
-            return Err(format!(
-                "base_url {raw:?} must not have a query or fragment"
-            ));
-        }
-        let path = parsed.path().trim_end_matches('/').to_ascii_lowercase();
-        if path.ends_with("/rest") || path.ends_with("/v1") || path.contains("/rest/") {
-            return Err(format!(
-                "base_url {raw:?} must be the shop's URL; the REST path (/rest/V1) is added"
-            ));
-        }
-        if self.access_token.expose().trim().is_empty() {
-            return Err("access_token must not be empty".into());
-        }
+        out.extend(settings::secret("access_token", &self.access_token));
         if let Some(code) = &self.store_code {
             let c = code.trim();
             let valid = c.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
                 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
                 && c.len() <= 64;
             if !valid {
-                return Err(format!(
-                    "store_code {code:?} must be a Magento store code: letters, digits and \
-                     underscores, starting with a letter"
+                out.push(Problem::new(
+                    "store_code",
+                    format!(
+                        "{code:?} must be a Magento store code: letters, digits and \
+                         underscores, starting with a letter"
+                    ),
                 ));
             }
         }
-        if let Some(d) = &self.poll_interval {
-            if d.0.is_zero() {
-                return Err("poll_interval must be longer than zero".into());
-            }
+        if let Some(d) = self.poll_interval {
+            out.extend(settings::positive("poll_interval", d.0));
         }
         if let Some(n) = self.page_size {
             if n == 0 || n > MAX_PAGE_SIZE {
-                return Err(format!(
-                    "page_size {n} must be between 1 and {MAX_PAGE_SIZE}"
+                out.push(Problem::new(
+                    "page_size",
+                    format!("{n} must be between 1 and {MAX_PAGE_SIZE}"),
                 ));
             }
         }
         if let Some(t) = &self.product_url_template {
-            validate_template(t)?;
+            out.extend(template_problem(t).map(|m| Problem::new("product_url_template", m)));
         }
         if let Some(u) = &self.recovery_url {
             let probe = u.replace("{quote_id}", "1");
             let ok = url::Url::parse(probe.trim())
                 .is_ok_and(|p| matches!(p.scheme(), "https" | "http") && p.host_str().is_some());
             if !ok {
-                return Err(format!("recovery_url {u:?} must be an http(s) URL"));
-            }
-        }
-        if let Some(r) = &self.default_phone_region {
-            let two_letters =
-                r.trim().len() == 2 && r.trim().bytes().all(|b| b.is_ascii_alphabetic());
-            let known = !matches!(
-                cartback_core::normalize_phone("1", Some(r)),
-                Err(cartback_core::PhoneError::BadRegion(_))
-            );
-            if !two_letters || !known {
-                return Err(format!(
-                    "default_phone_region {r:?} is not an ISO 3166 two-letter country code"
+                out.push(Problem::new(
+                    "recovery_url",
+                    format!("{u:?} must be an http(s) URL"),
                 ));
             }
         }
-        Ok(())
+        out.extend(settings::phone_region(
+            "default_phone_region",
+            self.default_phone_region.as_deref(),
+        ));
+        out
+    }
+
+    /// The first of [`Self::problems`] as one line (`"access_token must not be empty"`).
+    pub fn validate(&self) -> Result<(), String> {
+        settings::first(self.problems())
     }
 }
 
-fn validate_template(t: &str) -> Result<(), String> {
+/// What is wrong with a `product_url_template`, if anything (the message after the key).
+fn template_problem(t: &str) -> Option<String> {
     if !t.contains("{sku}") && !t.contains("{product_id}") {
-        return Err(format!(
-            "product_url_template {t:?} must use {{sku}} or {{product_id}}"
-        ));
+        return Some(format!("{t:?} must use {{sku}} or {{product_id}}"));
     }
     let mut rest = t;
     while let Some(start) = rest.find('{') {
@@ -185,8 +181,8 @@ fn validate_template(t: &str) -> Result<(), String> {
         let end = tail.find('}').map_or(tail.len(), |e| e + 1);
         let placeholder = &tail[..end];
         if !PRODUCT_URL_PLACEHOLDERS.contains(&placeholder) {
-            return Err(format!(
-                "product_url_template {t:?} has an unknown placeholder {placeholder:?} \
+            return Some(format!(
+                "{t:?} has an unknown placeholder {placeholder:?} \
                  (use {{base_url}}, {{sku}}, {{product_id}})"
             ));
         }
@@ -198,12 +194,7 @@ fn validate_template(t: &str) -> Result<(), String> {
         .replace("{product_id}", "1");
     let ok = url::Url::parse(&probe)
         .is_ok_and(|p| matches!(p.scheme(), "https" | "http") && p.host_str().is_some());
-    if !ok {
-        return Err(format!(
-            "product_url_template {t:?} must give an http(s) URL"
-        ));
-    }
-    Ok(())
+    (!ok).then(|| format!("{t:?} must give an http(s) URL"))
 }
 
 #[cfg(test)]
@@ -297,5 +288,43 @@ mod tests {
         for s in bad {
             assert!(s.validate().is_err(), "{s:?} accepted");
         }
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_its_key() {
+        let s: MagentoSettings = serde_json::from_value(serde_json::json!({
+            "base_url": "https://shop.example/rest/V1",
+            "access_token": " ",
+            "store_code": "fr/../x",
+            "poll_interval": "0s",
+            "page_size": 0,
+            "product_url_template": "https://shop.example/{slug}/{sku}",
+            "recovery_url": "/checkout/cart",
+            "default_phone_region": "France"
+        }))
+        .expect("the table parses");
+        let paths: Vec<String> = s.problems().into_iter().map(|p| p.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "base_url",
+                "access_token",
+                "store_code",
+                "poll_interval",
+                "page_size",
+                "product_url_template",
+                "recovery_url",
+                "default_phone_region"
+            ]
+        );
+        assert_eq!(
+            s.validate(),
+            Err(
+                "base_url \"https://shop.example/rest/V1\" must be the shop's URL; \
+                 the REST path (/rest/V1) is added"
+                    .to_string()
+            )
+        );
+        assert_eq!(settings().problems(), Vec::new());
     }
 }

@@ -39,7 +39,7 @@ impl Connector for Magento {
     const ROLE: Role = Role::Source;
 
     fn validate(settings: &MagentoSettings) -> Vec<Problem> {
-        cartback_core::problem::problems_of(settings.validate())
+        settings.problems()
     }
 
     fn poller(settings: &MagentoSettings) -> Result<Option<Arc<dyn Poller>>, BuildError> {

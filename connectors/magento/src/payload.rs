@@ -7,6 +7,8 @@
 //! strings, and send `null` for empty fields): an unexpected shape makes a field absent, and the
 //! translation decides whether the record is still usable.
 
+use cartback_core::money::{plain_decimal, round_decimal};
+use cartback_core::{Currency, Money, MoneyError};
 use serde::de;
 use serde::{Deserialize, Deserializer};
 
@@ -27,7 +29,9 @@ pub struct SearchResult {
 /// A money amount or quantity. Magento sends JSON numbers (floats, so `19.900000000000002` and
 /// `-1.7763568394002505e-15` happen); some extensions send strings. Numbers are kept as
 /// [`serde_json::Number`] and read through their text (`Money::from_json_number`), never through
-/// float arithmetic.
+/// float arithmetic: when the text has more decimals than the currency allows or an exponent, it
+/// is expanded and rounded half-up (half away from zero) **on the decimal text** ([`to_money`]):
+/// `19.900000000000002` → 19.90, `8.335` → 8.34.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Amount {
     Number(serde_json::Number),
@@ -42,6 +46,32 @@ impl Amount {
             Amount::Text(s) => s.trim().to_string(),
         }
     }
+}
+
+/// An amount in `currency`: exact from the number's text, else expanded and rounded half-up on
+/// the text (see [`Amount`]).
+pub fn to_money(amount: &Amount, currency: Currency) -> Result<Money, MoneyError> {
+    if let Amount::Number(n) = amount {
+        match Money::from_json_number(n, currency) {
+            Ok(m) => return Ok(m),
+            Err(MoneyError::TooPrecise { .. } | MoneyError::NotDecimal(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let text = amount.text();
+    let plain = plain_decimal(&text).ok_or_else(|| MoneyError::NotDecimal(text.clone()))?;
+    Money::parse_decimal(&round_decimal(&plain, currency.exponent()), currency)
+}
+
+/// A quantity as a whole number of units (Magento quantities are floats; decimal quantities
+/// round half-up, and never below 1).
+pub fn to_quantity(amount: &Amount) -> Option<u32> {
+    let plain = plain_decimal(&amount.text())?;
+    if plain.starts_with('-') {
+        return None;
+    }
+    let q = round_decimal(&plain, 0).parse::<u32>().ok()?;
+    Some(q.max(1))
 }
 
 /// A flag sent as `true`/`false`, `1`/`0` or `"1"`/`"0"`.
@@ -412,5 +442,53 @@ mod tests {
         many.push_str(r#"","parameters":["0123456789"]}"#);
         let m = ErrorBody::parse(many.as_bytes()).unwrap_or_default();
         assert_eq!(m.len(), 2_000);
+    }
+
+    #[test]
+    fn decimals_expand_and_round_as_text() {
+        assert_eq!(plain_decimal("19.9").as_deref(), Some("19.9"));
+        assert_eq!(plain_decimal("1e3").as_deref(), Some("1000"));
+        assert_eq!(plain_decimal("2E+2").as_deref(), Some("200"));
+        assert_eq!(plain_decimal("1.5e-3").as_deref(), Some("0.0015"));
+        assert_eq!(
+            plain_decimal("-1.7763568394002505e-15").as_deref(),
+            Some("-0.0000000000000017763568394002505")
+        );
+        assert_eq!(plain_decimal("abc"), None);
+        assert_eq!(plain_decimal("1e999"), None);
+        assert_eq!(round_decimal("19.900000000000002", 2), "19.90");
+        assert_eq!(round_decimal("8.335", 2), "8.34");
+        assert_eq!(round_decimal("9.995", 2), "10.00");
+        assert_eq!(round_decimal("-0.005", 2), "-0.01");
+        assert_eq!(round_decimal("1499.5", 0), "1500");
+        assert_eq!(round_decimal("21.5", 2), "21.5");
+    }
+
+    #[test]
+    fn float_artefacts_become_exact_money() {
+        let usd = Currency::parse("USD").expect("usd");
+        let num = |s: &str| Amount::Number(serde_json::from_str(s).expect("number"));
+        assert_eq!(
+            to_money(&num("19.900000000000002"), usd).map(|m| m.minor),
+            Ok(1990)
+        );
+        assert_eq!(to_money(&num("59.97"), usd).map(|m| m.minor), Ok(5997));
+        assert_eq!(to_money(&num("45"), usd).map(|m| m.minor), Ok(4500));
+        assert_eq!(to_money(&num("0.125"), usd).map(|m| m.minor), Ok(13));
+        assert_eq!(
+            to_money(&num("-1.7763568394002505e-15"), usd).map(|m| m.minor),
+            Ok(0)
+        );
+        assert_eq!(
+            to_money(&Amount::Text("12.50".into()), usd).map(|m| m.minor),
+            Ok(1250)
+        );
+        assert!(to_money(&Amount::Text("12,50".into()), usd).is_err());
+        let jpy = Currency::parse("JPY").expect("jpy");
+        assert_eq!(to_money(&num("1499.5"), jpy).map(|m| m.minor), Ok(1500));
+        assert_eq!(to_quantity(&num("2")), Some(2));
+        assert_eq!(to_quantity(&num("2.0")), Some(2));
+        assert_eq!(to_quantity(&num("0.25")), Some(1));
+        assert_eq!(to_quantity(&num("-1")), None);
     }
 }

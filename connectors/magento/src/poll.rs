@@ -27,23 +27,18 @@
 //! An active quote with items and an email → `CheckoutStarted`, key `quote:<id>`,
 //! `checkout_token` = the quote id, event id `quote:<id>:<updated_at>`. An order →
 //! `OrderPlaced` with `checkout_token` = its `quote_id` (so it converts the quote's cart), event id
-//! `order:<entity_id>`; canceled orders are skipped.
-//!
-//! # Money
-//! Magento sends floats. Each amount is read from the number's text with
-//! `Money::from_json_number`; when the text has more decimals than the currency allows (float
-//! artefacts such as `19.900000000000002`) or an exponent (`-1.7763568394002505e-15`), it is
-//! expanded and rounded half-up (half away from zero) **on the decimal text**, never with `f64`
-//! arithmetic: `19.900000000000002` → 19.90, `8.335` → 8.34.
+//! `order:<entity_id>`; canceled orders are skipped. Amounts become exact money with
+//! [`to_money`] (see `payload.rs`).
 
 use crate::config::MagentoSettings;
+pub use crate::payload::{to_money, to_quantity};
 use crate::payload::{
-    Address, Amount, CartItem, ErrorBody, MagentoCart, MagentoOrder, SearchResult, Totals,
+    Address, CartItem, ErrorBody, MagentoCart, MagentoOrder, SearchResult, Totals,
 };
 use cartback_core::contact::clean_email;
 use cartback_core::{
-    CartSnapshot, ContactInfo, Currency, Event, EventKind, LineItem, Money, MoneyError, Order,
-    PollBatch, PollError, Poller,
+    CartSnapshot, ContactInfo, Currency, Event, EventKind, LineItem, Order, PollBatch, PollError,
+    Poller,
 };
 use cartback_kit::http::{poll_status_error, poll_transport_error};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -166,34 +161,6 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&Utc))
-}
-
-pub use cartback_core::money::{plain_decimal, round_decimal};
-
-/// An amount in `currency`: exact from the number's text, else expanded and rounded half-up on
-/// the text (see the module doc).
-pub fn to_money(amount: &Amount, currency: Currency) -> Result<Money, MoneyError> {
-    if let Amount::Number(n) = amount {
-        match Money::from_json_number(n, currency) {
-            Ok(m) => return Ok(m),
-            Err(MoneyError::TooPrecise { .. } | MoneyError::NotDecimal(_)) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    let text = amount.text();
-    let plain = plain_decimal(&text).ok_or_else(|| MoneyError::NotDecimal(text.clone()))?;
-    Money::parse_decimal(&round_decimal(&plain, currency.exponent()), currency)
-}
-
-/// A quantity as a whole number of units (Magento quantities are floats; decimal quantities
-/// round half-up, and never below 1).
-pub fn to_quantity(amount: &Amount) -> Option<u32> {
-    let plain = plain_decimal(&amount.text())?;
-    if plain.starts_with('-') {
-        return None;
-    }
-    let q = round_decimal(&plain, 0).parse::<u32>().ok()?;
-    Some(q.max(1))
 }
 
 /// A non-2xx answer (status and the error as the poll reports it).
@@ -830,53 +797,5 @@ mod tests {
         assert_eq!(t("2026-11-20T15:04:05"), t("2026-11-20 15:04:05"));
         assert_eq!(t("2026-11-20T16:04:05+01:00"), t("2026-11-20 15:04:05"));
         assert_eq!(parse_time("0000-00-00 00:00:00"), None);
-    }
-
-    #[test]
-    fn decimals_expand_and_round_as_text() {
-        assert_eq!(plain_decimal("19.9").as_deref(), Some("19.9"));
-        assert_eq!(plain_decimal("1e3").as_deref(), Some("1000"));
-        assert_eq!(plain_decimal("2E+2").as_deref(), Some("200"));
-        assert_eq!(plain_decimal("1.5e-3").as_deref(), Some("0.0015"));
-        assert_eq!(
-            plain_decimal("-1.7763568394002505e-15").as_deref(),
-            Some("-0.0000000000000017763568394002505")
-        );
-        assert_eq!(plain_decimal("abc"), None);
-        assert_eq!(plain_decimal("1e999"), None);
-        assert_eq!(round_decimal("19.900000000000002", 2), "19.90");
-        assert_eq!(round_decimal("8.335", 2), "8.34");
-        assert_eq!(round_decimal("9.995", 2), "10.00");
-        assert_eq!(round_decimal("-0.005", 2), "-0.01");
-        assert_eq!(round_decimal("1499.5", 0), "1500");
-        assert_eq!(round_decimal("21.5", 2), "21.5");
-    }
-
-    #[test]
-    fn float_artefacts_become_exact_money() {
-        let usd = Currency::parse("USD").expect("usd");
-        let num = |s: &str| Amount::Number(serde_json::from_str(s).expect("number"));
-        assert_eq!(
-            to_money(&num("19.900000000000002"), usd).map(|m| m.minor),
-            Ok(1990)
-        );
-        assert_eq!(to_money(&num("59.97"), usd).map(|m| m.minor), Ok(5997));
-        assert_eq!(to_money(&num("45"), usd).map(|m| m.minor), Ok(4500));
-        assert_eq!(to_money(&num("0.125"), usd).map(|m| m.minor), Ok(13));
-        assert_eq!(
-            to_money(&num("-1.7763568394002505e-15"), usd).map(|m| m.minor),
-            Ok(0)
-        );
-        assert_eq!(
-            to_money(&Amount::Text("12.50".into()), usd).map(|m| m.minor),
-            Ok(1250)
-        );
-        assert!(to_money(&Amount::Text("12,50".into()), usd).is_err());
-        let jpy = Currency::parse("JPY").expect("jpy");
-        assert_eq!(to_money(&num("1499.5"), jpy).map(|m| m.minor), Ok(1500));
-        assert_eq!(to_quantity(&num("2")), Some(2));
-        assert_eq!(to_quantity(&num("2.0")), Some(2));
-        assert_eq!(to_quantity(&num("0.25")), Some(1));
-        assert_eq!(to_quantity(&num("-1")), None);
     }
 }
