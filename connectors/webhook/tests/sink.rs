@@ -1,22 +1,19 @@
 //! The sink against wiremock receivers: headers, an independently verified signature, the body,
-//! and the status classification table.
+//! and the statuses the sink suite (`tests/conformance.rs`) leaves out.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use base64::Engine as _;
-use cartback_core::{
-    Cart, CartStatus, ContactInfo, Currency, DeliveryError, LineItem, Money, OutboundMessage,
-    Recipient, Sink, SinkContext,
-};
+use cartback_core::{DeliveryError, Sink, SinkContext};
 use cartback_kit::Secret;
 use cartback_webhook::{WebhookSettings, WebhookSink};
-use chrono::{TimeZone, Utc};
+use chrono::Utc;
+use common::{message, SECRET};
 use hmac::{Hmac, Mac};
-use std::collections::BTreeMap;
 use std::time::Duration;
 use wiremock::matchers::{header, header_exists, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn ctx(timeout: Duration) -> SinkContext {
     SinkContext {
@@ -30,70 +27,6 @@ fn sink(url: &str, timeout: Duration) -> WebhookSink {
     let mut s = WebhookSettings::new(url, Secret::new(SECRET));
     s.headers.insert("X-Api-Key".into(), "k-123".into());
     WebhookSink::new(s, ctx(timeout)).unwrap()
-}
-
-fn cart() -> Cart {
-    let usd = Currency::parse("USD").unwrap();
-    let at = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
-    Cart {
-        id: "cart_42".into(),
-        source_id: "shopify".into(),
-        key: "c1-token".into(),
-        cart_token: Some("c1-token".into()),
-        checkout_token: None,
-        platform_id: None,
-        status: CartStatus::Abandoned,
-        contact_id: Some("contact_7".into()),
-        items: vec![LineItem {
-            product_id: Some("p1".into()),
-            variant_id: None,
-            sku: Some("MUG-1".into()),
-            title: "Mug".into(),
-            variant_title: None,
-            quantity: 2,
-            unit_price: Money::new(1250, usd),
-            line_price: Money::new(2500, usd),
-            url: None,
-            image_url: None,
-        }],
-        currency: usd,
-        subtotal: Some(Money::new(2500, usd)),
-        total: Money::new(2500, usd),
-        recovery_url: Some("https://shop.example.com/cart/recover/c1".into()),
-        updated_at: at,
-        completed_at: None,
-        converted_at: None,
-        order_id: None,
-        created_at: at,
-    }
-}
-
-fn message() -> OutboundMessage {
-    let contact: ContactInfo = serde_json::from_value(serde_json::json!({
-        "email": "ann.lee@example.com",
-        "first_name": "Ann",
-    }))
-    .unwrap();
-    OutboundMessage {
-        id: "0193a6f0-7c1e-7b7a-9f00-000000000001".into(),
-        channel_id: "zapier".into(),
-        to: Recipient {
-            email: Some("ann.lee@example.com".into()),
-            phone: None,
-            name: Some("Ann Lee".into()),
-        },
-        subject: Some("You left something in your cart".into()),
-        html: None,
-        text: Some("Hi Ann, your cart is waiting.".into()),
-        headers: BTreeMap::new(),
-        metadata: BTreeMap::from([
-            ("flow_id".to_string(), "abandoned".to_string()),
-            ("step".to_string(), "1".to_string()),
-        ]),
-        contact: Some(contact),
-        cart: Some(cart()),
-        test: false,
-    }
 }
 
 async fn server_answering(template: ResponseTemplate) -> MockServer {
@@ -226,39 +159,16 @@ async fn webhook_id_is_stable_across_retries() {
     );
 }
 
+/// 501 is the one 5xx that is permanent (kit's status table); the rest of the table (429, 5xx,
+/// other 4xx, timeout, closed port) is the sink suite's: `tests/conformance.rs`.
 #[tokio::test]
-async fn status_classification_table() {
-    let cases = [
-        (
-            ResponseTemplate::new(400).set_body_string("bad payload"),
-            "permanent",
-            None,
-        ),
-        (ResponseTemplate::new(401), "permanent", None),
-        (ResponseTemplate::new(410), "permanent", None),
-        (
-            ResponseTemplate::new(429).insert_header("Retry-After", "17"),
-            "retryable",
-            Some(Duration::from_secs(17)),
-        ),
-        (ResponseTemplate::new(500), "retryable", None),
-        (ResponseTemplate::new(502), "retryable", None),
-        (ResponseTemplate::new(501), "permanent", None),
-    ];
-    for (template, want, want_after) in cases {
-        let server = server_answering(template).await;
-        let err = sink(&format!("{}/hook", server.uri()), Duration::from_secs(5))
-            .deliver(&message())
-            .await
-            .unwrap_err();
-        match (&err, want) {
-            (DeliveryError::Permanent { .. }, "permanent") => {}
-            (DeliveryError::Retryable { retry_after, .. }, "retryable") => {
-                assert_eq!(*retry_after, want_after, "{err:?}")
-            }
-            _ => panic!("expected {want}, got {err:?}"),
-        }
-    }
+async fn not_implemented_is_permanent() {
+    let server = server_answering(ResponseTemplate::new(501)).await;
+    let err = sink(&format!("{}/hook", server.uri()), Duration::from_secs(5))
+        .deliver(&message())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DeliveryError::Permanent { .. }), "{err:?}");
 }
 
 #[tokio::test]
@@ -272,30 +182,4 @@ async fn gone_is_permanent_with_a_reason() {
         DeliveryError::Permanent { reason } => assert!(reason.contains("410"), "{reason}"),
         other => panic!("{other:?}"),
     }
-}
-
-#[tokio::test]
-async fn closed_port_is_retryable() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    let err = sink(&format!("http://{addr}/hook"), Duration::from_secs(5))
-        .deliver(&message())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, DeliveryError::Retryable { .. }), "{err:?}");
-}
-
-#[tokio::test]
-async fn slow_receiver_is_unknown() {
-    let server =
-        server_answering(ResponseTemplate::new(200).set_delay(Duration::from_secs(5))).await;
-    let err = sink(
-        &format!("{}/hook", server.uri()),
-        Duration::from_millis(200),
-    )
-    .deliver(&message())
-    .await
-    .unwrap_err();
-    assert!(matches!(err, DeliveryError::Unknown { .. }), "{err:?}");
 }
