@@ -1,7 +1,7 @@
 //! The `[source.<id>]` table for `type = "segment"`.
 
-use cartback_core::Currency;
-use cartback_kit::SecretList;
+use cartback_core::{Currency, Problem};
+use cartback_kit::{settings, SecretList};
 use serde::Deserialize;
 
 /// The currency assumed when a message has no `properties.currency`.
@@ -81,42 +81,49 @@ impl SegmentSettings {
         }
     }
 
-    /// Pure validation (no I/O): what `check-config` reports.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Every problem, each at its key path (pure: no I/O): what `check-config` reports.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
         for (name, list) in [
             ("write_keys", &self.write_keys),
             ("server_write_keys", &self.server_write_keys),
             ("shared_secret", &self.shared_secret),
         ] {
-            if list
-                .as_ref()
-                .is_some_and(|l| l.iter().any(|s| s.expose().trim().is_empty()))
-            {
-                return Err(format!("{name} must not be empty"));
+            if let Some(list) = list {
+                out.extend(settings::secrets(name, list));
             }
         }
         if self.write_keys.is_none()
             && self.server_write_keys.is_none()
             && self.shared_secret.is_none()
         {
-            return Err(
-                "give write_keys (browser sources), server_write_keys (server sources) or shared_secret (a Webhooks destination)"
-                    .into(),
-            );
+            out.push(Problem::new(
+                "",
+                "give write_keys (browser sources), server_write_keys (server sources) or shared_secret (a Webhooks destination)",
+            ));
         }
         if let (Some(b), Some(s)) = (&self.write_keys, &self.server_write_keys) {
             if b.iter().any(|k| s.iter().any(|t| t.expose() == k.expose())) {
-                return Err(
-                    "a key is listed in both write_keys and server_write_keys; a key that ships in a page is never a server key"
-                        .into(),
-                );
+                out.push(Problem::new(
+                    "server_write_keys",
+                    "must not repeat a key of write_keys: a key listed in both ships in a page, so it is never a server key",
+                ));
             }
         }
         if let Some(code) = &self.default_currency {
-            Currency::parse(code)
-                .map_err(|_| format!("default_currency {code:?} is not an ISO 4217 code"))?;
+            if Currency::parse(code).is_err() {
+                out.push(Problem::new(
+                    "default_currency",
+                    format!("{code:?} is not an ISO 4217 code"),
+                ));
+            }
         }
-        Ok(())
+        out
+    }
+
+    /// The first of [`Self::problems`] as one line (`"write_keys must not be empty"`).
+    pub fn validate(&self) -> Result<(), String> {
+        settings::first(self.problems())
     }
 
     /// The default currency; `USD` when unset (or unreadable, which `validate` reports).
@@ -127,5 +134,38 @@ impl SegmentSettings {
             .unwrap_or_else(|| {
                 Currency::parse(DEFAULT_CURRENCY).expect("USD is three ASCII letters")
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_reported_at_its_key() {
+        let s: SegmentSettings = serde_json::from_value(serde_json::json!({
+            "write_keys": ["k1", " "],
+            "server_write_keys": "k1",
+            "shared_secret": " ",
+            "default_currency": "dollars"
+        }))
+        .expect("the table parses");
+        let paths: Vec<String> = s.problems().into_iter().map(|p| p.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "write_keys",
+                "shared_secret",
+                "server_write_keys",
+                "default_currency"
+            ]
+        );
+        assert_eq!(
+            s.validate(),
+            Err("write_keys must not be empty".to_string())
+        );
+        let none: SegmentSettings = serde_json::from_value(serde_json::json!({})).expect("empty");
+        assert_eq!(none.problems().len(), 1);
+        assert_eq!(none.problems()[0].path, "");
     }
 }

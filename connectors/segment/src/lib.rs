@@ -39,7 +39,7 @@ impl Connector for Segment {
     const ROLE: Role = Role::Source;
 
     fn validate(settings: &SegmentSettings) -> Vec<Problem> {
-        cartback_core::problem::problems_of(settings.validate())
+        settings.problems()
     }
 
     fn warnings(settings: &SegmentSettings) -> Vec<String> {
