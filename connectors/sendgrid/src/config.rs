@@ -1,7 +1,8 @@
 //! The `[channel.<id>]` table for `type = "sendgrid"`: [`SendGridSettings`] and its pure
 //! validation (no I/O; what `check-config` reports).
 
-use cartback_kit::Secret;
+use cartback_core::Problem;
+use cartback_kit::{settings, Secret};
 use serde::Deserialize;
 
 /// Where the SendGrid v3 API lives unless `base_url` says otherwise (EU subusers use
@@ -155,65 +156,92 @@ impl SendGridSettings {
             .transpose()
     }
 
-    /// Pure validation (no I/O): what `check-config` reports.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Every problem, each at its key path (pure: no I/O): what `check-config` reports.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
         let key = self.api_key.expose();
         if key.trim().is_empty() {
-            return Err("api_key must not be empty".into());
+            out.push(Problem::new("api_key", "must not be empty"));
+        } else if key.trim() != key || key.contains(char::is_control) {
+            out.push(Problem::new(
+                "api_key",
+                "must not contain spaces or line breaks",
+            ));
         }
-        if key.trim() != key || key.contains(char::is_control) {
-            return Err("api_key must not contain spaces or line breaks".into());
+        if let Err(e) = parse_mailbox(&self.from) {
+            out.push(Problem::new("from", format!("{:?} {e}", self.from)));
         }
-        self.from_mailbox()?;
-        self.reply_to_mailbox()?;
+        if let Some(r) = &self.reply_to {
+            if let Err(e) = parse_mailbox(r) {
+                out.push(Problem::new("reply_to", format!("{r:?} {e}")));
+            }
+        }
         if let Some(u) = &self.base_url {
             let u = u.trim();
-            let rest = u
+            match u
                 .strip_prefix("https://")
                 .or_else(|| u.strip_prefix("http://"))
-                .ok_or_else(|| format!("base_url {u:?} must start with https:// or http://"))?;
-            if rest.trim_end_matches('/').is_empty() || rest.contains(char::is_whitespace) {
-                return Err(format!("base_url {u:?} has no host"));
+            {
+                None => out.push(Problem::new(
+                    "base_url",
+                    format!("{u:?} must start with https:// or http://"),
+                )),
+                Some(rest)
+                    if rest.trim_end_matches('/').is_empty()
+                        || rest.contains(char::is_whitespace) =>
+                {
+                    out.push(Problem::new("base_url", format!("{u:?} has no host")))
+                }
+                Some(_) => {}
             }
         }
-        for c in &self.categories {
+        for (i, c) in self.categories.iter().enumerate() {
             let t = c.trim();
+            let at = format!("categories[{i}]");
             if t.is_empty() {
-                return Err("categories must not contain an empty name".into());
-            }
-            if t.len() > 255 || t.contains(char::is_control) {
-                return Err(format!(
-                    "category {t:?} must be at most 255 characters on one line"
+                out.push(Problem::new(at, "must not be an empty name"));
+            } else if t.len() > 255 || t.contains(char::is_control) {
+                out.push(Problem::new(
+                    at,
+                    format!("{t:?} must be at most 255 characters on one line"),
                 ));
             }
         }
         let n = self.effective_categories().len();
         if n > MAX_CATEGORIES {
-            return Err(format!(
-                "SendGrid accepts at most {MAX_CATEGORIES} categories and the hub adds {HUB_CATEGORY:?}: \
-                 list at most {} (got {})",
-                MAX_CATEGORIES - 1,
-                self.categories.len()
+            out.push(Problem::new(
+                "categories",
+                format!(
+                    "SendGrid accepts at most {MAX_CATEGORIES} categories and the hub adds \
+                     {HUB_CATEGORY:?}: list at most {} (got {})",
+                    MAX_CATEGORIES - 1,
+                    self.categories.len()
+                ),
             ));
         }
-        self.validate_event_webhook()
+        out.extend(self.event_webhook_problem());
+        out
     }
 
-    /// The Event Webhook part of [`Self::validate`]: a key that parses, and not both a key and
+    /// The first of [`Self::problems`] as one line (`"api_key must not be empty"`).
+    pub fn validate(&self) -> Result<(), String> {
+        settings::first(self.problems())
+    }
+
+    /// The Event Webhook part of [`Self::problems`]: a key that parses, and not both a key and
     /// `allow_unsigned_events = true`.
-    fn validate_event_webhook(&self) -> Result<(), String> {
-        if let Some(k) = &self.event_webhook_public_key {
-            if self.allow_unsigned_events {
-                return Err(
-                    "allow_unsigned_events = true contradicts event_webhook_public_key: \
-                     with a key every event must be signed; remove allow_unsigned_events"
-                        .into(),
-                );
-            }
-            crate::verify::parse_public_key(k)
-                .map_err(|e| format!("event_webhook_public_key: {e}"))?;
+    fn event_webhook_problem(&self) -> Option<Problem> {
+        let k = self.event_webhook_public_key.as_ref()?;
+        if self.allow_unsigned_events {
+            return Some(Problem::new(
+                "allow_unsigned_events",
+                "= true contradicts event_webhook_public_key: \
+                 with a key every event must be signed; remove allow_unsigned_events",
+            ));
         }
-        Ok(())
+        crate::verify::parse_public_key(k)
+            .err()
+            .map(|e| Problem::new("event_webhook_public_key", e))
     }
 
     /// Settings that are valid but insecure, as one line each (for `check-config` and start-up
@@ -287,6 +315,36 @@ mod tests {
         assert!(s.validate().unwrap_err().contains("at most 9"));
         s.categories.pop();
         s.validate().expect("nine plus the hub's");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_its_key() {
+        let mut s = SendGridSettings::new(Secret::new(" SG.x"), "Shop");
+        s.reply_to = Some("nope".into());
+        s.base_url = Some("api.sendgrid.com".into());
+        s.categories = vec!["ok".into(), " ".into()];
+        s.event_webhook_public_key = Some("bm90IGEga2V5".into());
+        let paths: Vec<String> = s.problems().into_iter().map(|p| p.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "api_key",
+                "from",
+                "reply_to",
+                "base_url",
+                "categories[1]",
+                "event_webhook_public_key"
+            ]
+        );
+        assert_eq!(
+            s.validate(),
+            Err("api_key must not contain spaces or line breaks".to_string())
+        );
+        s.allow_unsigned_events = true;
+        assert_eq!(
+            s.problems().last().map(|p| p.path.as_str()),
+            Some("allow_unsigned_events")
+        );
     }
 
     #[test]

@@ -49,7 +49,7 @@ impl Connector for SendGrid {
     const ROLE: Role = Role::Channel;
 
     fn validate(settings: &SendGridSettings) -> Vec<Problem> {
-        cartback_core::problem::problems_of(settings.validate())
+        settings.problems()
     }
 
     fn warnings(settings: &SendGridSettings) -> Vec<String> {
