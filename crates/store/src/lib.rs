@@ -19,6 +19,7 @@
 
 mod db;
 pub mod journal;
+mod migrations;
 pub mod model;
 pub mod sql;
 mod sql_engine;

@@ -29,8 +29,6 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 use std::time::Duration;
 
-static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Which database is behind the pools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +74,7 @@ impl SqlStore {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect(url)
                 .await?;
-            POSTGRES_MIGRATOR.run(&pool).await?;
+            crate::migrations::postgres().run(&pool).await?;
             return Ok(SqlStore {
                 writer: pool.clone(),
                 reader: pool,
@@ -119,7 +117,7 @@ impl SqlStore {
             })
             .connect(&rw)
             .await?;
-        SQLITE_MIGRATOR.run(&writer).await?;
+        crate::migrations::sqlite().run(&writer).await?;
         let reader = AnyPoolOptions::new()
             .max_connections(4)
             .after_connect(|conn, _| {
