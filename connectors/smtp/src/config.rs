@@ -1,6 +1,7 @@
 //! The `[sink.<id>]` table for `type = "smtp"`.
 
-use cartback_kit::Secret;
+use cartback_core::Problem;
+use cartback_kit::{settings, Secret};
 use lettre::message::Mailbox;
 use serde::Deserialize;
 
@@ -75,40 +76,58 @@ impl SmtpSettings {
         }
     }
 
-    /// Pure validation (no I/O): what `check-config` reports.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Every problem, each at its key path (pure: no I/O): what `check-config` reports.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
         let host = self.host.trim();
         if host.is_empty() || host.contains(['/', ' ', ':', '@']) {
-            return Err(format!(
-                "host {:?} must be a bare host name such as \"smtp.example.com\"",
-                self.host
+            out.push(Problem::new(
+                "host",
+                format!(
+                    "{:?} must be a bare host name such as \"smtp.example.com\"",
+                    self.host
+                ),
             ));
         }
-        self.security_mode()?;
+        out.extend(self.security().err());
         if self.port == Some(0) {
-            return Err("port must not be 0".into());
+            out.push(Problem::new("port", "must not be 0"));
         }
         match (&self.username, &self.password) {
             (Some(u), Some(_)) if u.trim().is_empty() => {
-                return Err("username must not be empty".into())
+                out.push(Problem::new("username", "must not be empty"))
             }
-            (Some(_), None) => return Err("username is set but password is not".into()),
-            (None, Some(_)) => return Err("password is set but username is not".into()),
+            (Some(_), None) => out.push(Problem::new("password", "is not set but username is")),
+            (None, Some(_)) => out.push(Problem::new("username", "is not set but password is")),
             _ => {}
         }
-        self.from_mailbox()?;
-        self.reply_to_mailbox()?;
-        Ok(())
+        out.extend(parse_mailbox("from", &self.from).err());
+        if let Some(r) = &self.reply_to {
+            out.extend(parse_mailbox("reply_to", r).err());
+        }
+        out
+    }
+
+    /// The first of [`Self::problems`] as one line (`"port must not be 0"`).
+    pub fn validate(&self) -> Result<(), String> {
+        settings::first(self.problems())
+    }
+
+    fn security(&self) -> Result<Security, Problem> {
+        Security::parse(&self.security).ok_or_else(|| {
+            Problem::new(
+                "security",
+                format!(
+                    "{:?} must be \"starttls\", \"tls\" or \"plain\"",
+                    self.security
+                ),
+            )
+        })
     }
 
     /// The parsed `security` mode.
     pub fn security_mode(&self) -> Result<Security, String> {
-        Security::parse(&self.security).ok_or_else(|| {
-            format!(
-                "security {:?} must be \"starttls\", \"tls\" or \"plain\"",
-                self.security
-            )
-        })
+        self.security().map_err(|p| settings::line(&p))
     }
 
     /// `port`, or the default for the security mode.
@@ -121,20 +140,53 @@ impl SmtpSettings {
 
     /// `from` parsed as a mailbox.
     pub fn from_mailbox(&self) -> Result<Mailbox, String> {
-        parse_mailbox("from", &self.from)
+        parse_mailbox("from", &self.from).map_err(|p| settings::line(&p))
     }
 
     /// `reply_to` parsed as a mailbox, when set.
     pub fn reply_to_mailbox(&self) -> Result<Option<Mailbox>, String> {
         self.reply_to
             .as_deref()
-            .map(|r| parse_mailbox("reply_to", r))
+            .map(|r| parse_mailbox("reply_to", r).map_err(|p| settings::line(&p)))
             .transpose()
     }
 }
 
-fn parse_mailbox(field: &str, value: &str) -> Result<Mailbox, String> {
+fn parse_mailbox(field: &str, value: &str) -> Result<Mailbox, Problem> {
     value.trim().parse::<Mailbox>().map_err(|e| {
-        format!("{field} {value:?} is not an address such as \"Shop <shop@example.com>\": {e}")
+        Problem::new(
+            field,
+            format!("{value:?} is not an address such as \"Shop <shop@example.com>\": {e}"),
+        )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_reported_at_its_key() {
+        let mut s = SmtpSettings::new("smtp.example.com:587", "Shop");
+        s.security = "ssl".into();
+        s.port = Some(0);
+        s.username = Some("shop".into());
+        s.reply_to = Some("<nope".into());
+        let paths: Vec<String> = s.problems().into_iter().map(|p| p.path).collect();
+        assert_eq!(
+            paths,
+            ["host", "security", "port", "password", "from", "reply_to"]
+        );
+        assert_eq!(
+            s.validate(),
+            Err(
+                "host \"smtp.example.com:587\" must be a bare host name such as \"smtp.example.com\""
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            SmtpSettings::new("smtp.example.com", "shop@example.com").problems(),
+            Vec::new()
+        );
+    }
 }

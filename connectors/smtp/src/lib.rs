@@ -37,7 +37,7 @@ impl Connector for Smtp {
     const ROLE: Role = Role::Channel;
 
     fn validate(settings: &SmtpSettings) -> Vec<Problem> {
-        cartback_core::problem::problems_of(settings.validate())
+        settings.problems()
     }
 
     fn address(_: &SmtpSettings) -> Option<AddressKind> {
