@@ -1,6 +1,7 @@
 //! The `[channel.<id>]` / `[source.<id>]` table for `type = "twilio"`, and its pure validation.
 
-use cartback_kit::Secret;
+use cartback_core::Problem;
+use cartback_kit::{settings, Secret};
 use serde::Deserialize;
 
 /// Where the Twilio REST API lives unless `base_url` says otherwise.
@@ -68,34 +69,45 @@ impl TwilioSettings {
         )
     }
 
-    /// Pure validation (no I/O): what `check-config` reports. Never mentions the auth token.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Every problem, each at its key path (pure: no I/O): what `check-config` reports. Never
+    /// mentions the auth token.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
         if !is_sid(&self.account_sid, "AC") {
-            return Err(format!(
-                "account_sid {:?} must be \"AC\" followed by 32 hex digits",
-                self.account_sid
+            out.push(Problem::new(
+                "account_sid",
+                format!(
+                    "{:?} must be \"AC\" followed by 32 hex digits",
+                    self.account_sid
+                ),
             ));
         }
-        if self.auth_token.expose().trim().is_empty() {
-            return Err("auth_token must not be empty".into());
-        }
+        out.extend(settings::secret("auth_token", &self.auth_token));
         match (&self.from, &self.messaging_service_sid) {
-            (Some(_), Some(_)) => {
-                return Err("set either from or messaging_service_sid, not both".into())
-            }
-            (None, None) => return Err("one of from or messaging_service_sid is required".into()),
+            (Some(_), Some(_)) => out.push(Problem::new(
+                "messaging_service_sid",
+                "must not be set together with from: set either, not both",
+            )),
+            (None, None) => out.push(Problem::new(
+                "",
+                "one of from or messaging_service_sid is required",
+            )),
             (Some(from), None) => {
                 if !is_sender(from) {
-                    return Err(format!(
-                        "from {from:?} must be an E.164 number (\"+15017122661\"), a short code \
-                         or an alphanumeric sender id"
+                    out.push(Problem::new(
+                        "from",
+                        format!(
+                            "{from:?} must be an E.164 number (\"+15017122661\"), a short code \
+                             or an alphanumeric sender id"
+                        ),
                     ));
                 }
             }
             (None, Some(mg)) => {
                 if !is_sid(mg, "MG") {
-                    return Err(format!(
-                        "messaging_service_sid {mg:?} must be \"MG\" followed by 32 hex digits"
+                    out.push(Problem::new(
+                        "messaging_service_sid",
+                        format!("{mg:?} must be \"MG\" followed by 32 hex digits"),
                     ));
                 }
             }
@@ -103,10 +115,18 @@ impl TwilioSettings {
         if let Some(raw) = &self.base_url {
             match url::Url::parse(raw.trim()) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-                _ => return Err(format!("base_url {raw:?} must be an http(s) URL")),
+                _ => out.push(Problem::new(
+                    "base_url",
+                    format!("{raw:?} must be an http(s) URL"),
+                )),
             }
         }
-        Ok(())
+        out
+    }
+
+    /// The first of [`Self::problems`] as one line (`"auth_token must not be empty"`).
+    pub fn validate(&self) -> Result<(), String> {
+        settings::first(self.problems())
     }
 }
 
@@ -147,6 +167,18 @@ mod tests {
         assert!(!is_sender("15017122661123"));
         assert!(!is_sender("An overly long name"));
         assert!(!is_sender(""));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_its_key() {
+        let mut s = TwilioSettings::with_from("AC123", Secret::new(" "), "+1 501 712 2661");
+        s.base_url = Some("ftp://x".into());
+        let paths: Vec<String> = s.problems().into_iter().map(|p| p.path).collect();
+        assert_eq!(paths, ["account_sid", "auth_token", "from", "base_url"]);
+        assert_eq!(
+            s.validate(),
+            Err("account_sid \"AC123\" must be \"AC\" followed by 32 hex digits".to_string())
+        );
     }
 
     #[test]

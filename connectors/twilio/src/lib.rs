@@ -45,7 +45,7 @@ impl Connector for Twilio {
     const ROLE: Role = Role::Channel;
 
     fn validate(settings: &TwilioSettings) -> Vec<Problem> {
-        cartback_core::problem::problems_of(settings.validate())
+        settings.problems()
     }
 
     fn address(_: &TwilioSettings) -> Option<AddressKind> {
