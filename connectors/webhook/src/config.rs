@@ -1,7 +1,8 @@
 //! The `[sink.<id>]` table for `type = "webhook"`.
 
 use crate::signature::signing_key;
-use cartback_kit::Secret;
+use cartback_core::Problem;
+use cartback_kit::{settings, Secret};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -39,40 +40,96 @@ impl WebhookSettings {
         }
     }
 
-    /// Pure validation (no I/O): what `check-config` reports.
-    pub fn validate(&self) -> Result<(), String> {
-        self.parsed_url()?;
-        signing_key(&self.secret)?;
+    /// Every problem, each at its key path (`headers.X-Api-Key`; pure: no I/O): what
+    /// `check-config` reports.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        out.extend(self.url().err());
+        if let Err(e) = signing_key(&self.secret) {
+            // signing_key's messages name the key first ("secret must not be empty").
+            let message = e.strip_prefix("secret ").unwrap_or(&e);
+            out.push(Problem::new("secret", message));
+        }
         for (name, value) in &self.headers {
+            let at = settings::key_path("headers", name);
             if http::HeaderName::try_from(name.as_str()).is_err() {
-                return Err(format!("headers: {name:?} is not a valid header name"));
-            }
-            if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-                return Err(format!("headers: {name:?} is set by the sink itself"));
-            }
-            if http::HeaderValue::try_from(value.as_str()).is_err() {
-                return Err(format!(
-                    "headers: the value of {name:?} is not a valid header value"
-                ));
+                out.push(Problem::new(at, "is not a valid header name"));
+            } else if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                out.push(Problem::new(at, "is set by the sink itself"));
+            } else if http::HeaderValue::try_from(value.as_str()).is_err() {
+                out.push(Problem::new(at, "is not a valid header value"));
             }
         }
-        Ok(())
+        out
+    }
+
+    /// The first of [`Self::problems`] as one line (`"url must not embed credentials; ..."`).
+    pub fn validate(&self) -> Result<(), String> {
+        settings::first(self.problems())
     }
 
     /// `url` parsed; only `http` and `https` URLs with a host and no credentials are accepted.
     pub fn parsed_url(&self) -> Result<reqwest::Url, String> {
-        let url = reqwest::Url::parse(self.url.trim())
-            .map_err(|e| format!("url {:?} is not a valid URL: {e}", self.url))?;
+        self.url().map_err(|p| settings::line(&p))
+    }
+
+    fn url(&self) -> Result<reqwest::Url, Problem> {
+        let raw = &self.url;
+        let url = reqwest::Url::parse(raw.trim())
+            .map_err(|e| Problem::new("url", format!("{raw:?} is not a valid URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("url {:?} must be an http or https URL", self.url));
+            return Err(Problem::new(
+                "url",
+                format!("{raw:?} must be an http or https URL"),
+            ));
         }
         match url.host_str() {
             Some(h) if !h.is_empty() => {}
-            _ => return Err(format!("url {:?} has no host", self.url)),
+            _ => return Err(Problem::new("url", format!("{raw:?} has no host"))),
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err("url must not embed credentials; use headers instead".into());
+            return Err(Problem::new(
+                "url",
+                "must not embed credentials; use headers instead",
+            ));
         }
         Ok(url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_reported_at_its_key() {
+        let mut s = WebhookSettings::new(
+            "https://user:pass@example.com/hook",
+            Secret::new("whsec_%%%"),
+        );
+        s.headers.insert("X-Key".into(), "a\r\nb".into());
+        s.headers.insert("Bad Header".into(), "v".into());
+        s.headers
+            .insert("Webhook-Signature".into(), "forged".into());
+        s.headers.insert("X-Fine".into(), "ok".into());
+        let paths: Vec<String> = s.problems().into_iter().map(|p| p.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "url",
+                "secret",
+                "headers.\"Bad Header\"",
+                "headers.Webhook-Signature",
+                "headers.X-Key"
+            ]
+        );
+        assert_eq!(
+            s.validate(),
+            Err("url must not embed credentials; use headers instead".to_string())
+        );
+        assert_eq!(
+            s.problems()[1].message,
+            "starts with \"whsec_\" but the rest is not base64"
+        );
     }
 }

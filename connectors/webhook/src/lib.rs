@@ -40,7 +40,7 @@ impl Connector for Webhook {
     const ROLE: Role = Role::Channel;
 
     fn validate(settings: &WebhookSettings) -> Vec<Problem> {
-        cartback_core::problem::problems_of(settings.validate())
+        settings.problems()
     }
 
     /// A hand-off: the receiver gets the contact as the hub knows it.
