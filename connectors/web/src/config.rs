@@ -1,7 +1,8 @@
 //! The `[channel.<id>]` table for `type = "web"`: the on-site "Previously added to cart" pop-up.
 
 use cartback_core::duration::HumanDuration;
-use cartback_kit::Secret;
+use cartback_core::Problem;
+use cartback_kit::{settings, Secret};
 use serde::Deserialize;
 
 fn default_true() -> bool {
@@ -44,20 +45,25 @@ pub struct WebSettings {
 }
 
 impl WebSettings {
-    /// Pure validation: what `check-config` reports (the first problem).
-    pub fn validate(&self) -> Result<(), String> {
+    /// Every problem, each at its key path (`origins[1]`; pure: no I/O): what `check-config`
+    /// reports.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
         if self.site_key.trim().is_empty()
             || !self
                 .site_key
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
-            return Err("site_key must be letters, digits, _ or -".into());
+            out.push(Problem::new("site_key", "must be letters, digits, _ or -"));
         }
         if self.origins.is_empty() {
-            return Err("origins must list the shop's origins (https://shop.example)".into());
+            out.push(Problem::new(
+                "origins",
+                "must list the shop's origins (https://shop.example)",
+            ));
         }
-        for o in &self.origins {
+        for (i, o) in self.origins.iter().enumerate() {
             let rest = o
                 .split_once("://")
                 .map(|(_, r)| r.trim_end_matches('/'))
@@ -66,17 +72,49 @@ impl WebSettings {
                 || rest.is_empty()
                 || rest.contains('/')
             {
-                return Err(format!(
-                    "origin {o:?} must be scheme://host[:port] with no path"
+                out.push(Problem::new(
+                    format!("origins[{i}]"),
+                    format!("{o:?} must be scheme://host[:port] with no path"),
                 ));
             }
         }
-        if self.window.0.is_zero() {
-            return Err("window must be longer than zero".into());
-        }
+        out.extend(settings::positive("window", self.window.0));
         if self.visitor_lifetime.0.is_zero() || self.visitor_lifetime.0.as_secs() > 400 * 86_400 {
-            return Err("visitor_lifetime must be between 1s and 400d".into());
+            out.push(Problem::new(
+                "visitor_lifetime",
+                "must be between 1s and 400d",
+            ));
         }
-        Ok(())
+        out
+    }
+
+    /// The first of [`Self::problems`] as one line (`"window must be longer than zero"`).
+    pub fn validate(&self) -> Result<(), String> {
+        settings::first(self.problems())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_reported_at_its_key() {
+        let s: WebSettings = serde_json::from_value(serde_json::json!({
+            "site_key": "a b",
+            "origins": ["https://shop.example", "https://shop.example/cart"],
+            "window": "0s",
+            "visitor_lifetime": "500d"
+        }))
+        .expect("the table parses");
+        let paths: Vec<String> = s.problems().into_iter().map(|p| p.path).collect();
+        assert_eq!(
+            paths,
+            ["site_key", "origins[1]", "window", "visitor_lifetime"]
+        );
+        assert_eq!(
+            s.validate(),
+            Err("site_key must be letters, digits, _ or -".to_string())
+        );
     }
 }

@@ -24,7 +24,7 @@ impl Connector for Web {
     const ROLE: Role = Role::Channel;
 
     fn validate(settings: &WebSettings) -> Vec<Problem> {
-        cartback_core::problem::problems_of(settings.validate())
+        settings.problems()
     }
 
     /// A shopper on the shop's own site: any identified contact.
