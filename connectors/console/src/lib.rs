@@ -23,7 +23,7 @@ impl Connector for Console {
     const ROLE: Role = Role::Channel;
 
     fn validate(settings: &ConsoleSettings) -> Vec<Problem> {
-        settings.validate()
+        settings.problems()
     }
 
     fn address(settings: &ConsoleSettings) -> Option<AddressKind> {
