@@ -110,14 +110,10 @@ impl SegmentSettings {
                 ));
             }
         }
-        if let Some(code) = &self.default_currency {
-            if Currency::parse(code).is_err() {
-                out.push(Problem::new(
-                    "default_currency",
-                    format!("{code:?} is not an ISO 4217 code"),
-                ));
-            }
-        }
+        out.extend(settings::currency(
+            "default_currency",
+            self.default_currency.as_deref(),
+        ));
         out
     }
 

@@ -440,18 +440,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rounds_decimals_as_text() {
-        assert_eq!(round_decimal("21.5", 2), "21.5");
-        assert_eq!(round_decimal("8.333333", 2), "8.33");
-        assert_eq!(round_decimal("8.335", 2), "8.34");
-        assert_eq!(round_decimal("9.995", 2), "10.00");
-        assert_eq!(round_decimal("-0.005", 2), "-0.01");
-        assert_eq!(round_decimal(".999", 2), "1.00");
-        assert_eq!(round_decimal("1499.6", 0), "1500");
-        assert_eq!(round_decimal("1e3", 2), "1e3");
-    }
-
-    #[test]
     fn statuses_and_times() {
         assert_eq!(OrderStage::of("wc-pending"), OrderStage::Checkout);
         assert_eq!(OrderStage::of("checkout-draft"), OrderStage::Checkout);

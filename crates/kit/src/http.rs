@@ -160,18 +160,22 @@ mod tests {
     use super::*;
     use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 
-    #[tokio::test]
-    async fn a_refused_connection_says_so_and_is_retryable() {
-        // A port that was just free: nothing listens there.
+    /// The error of a request to a port that was just free: nothing listens there.
+    async fn refused() -> reqwest::Error {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .unwrap();
-        let err = reqwest::Client::new()
+        reqwest::Client::new()
             .get(format!("http://127.0.0.1:{port}/"))
             .send()
             .await
-            .unwrap_err();
+            .unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_says_so_and_is_retryable() {
+        let err = refused().await;
         match transport_error(&err) {
             DeliveryError::Retryable { reason, .. } => {
                 assert!(reason.to_lowercase().contains("refused"), "{reason}");
@@ -233,15 +237,7 @@ mod tests {
                 retry_after: None
             }
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap();
-        let err = reqwest::Client::new()
-            .get(format!("http://127.0.0.1:{port}/"))
-            .send()
-            .await
-            .unwrap_err();
+        let err = refused().await;
         match poll_transport_error("request", &err) {
             PollError::Retryable {
                 reason,

@@ -12,7 +12,8 @@
 //! - [`plugin`]: the plugin seam: [`plugin::Connector`] (a connector describes itself), the
 //!   registry's [`plugin::Entry`], and what it builds.
 //! - [`settings`]: checks settings tables share (blank secrets, zero durations, phone regions,
-//!   shop URLs), each a [`cartback_core::Problem`] at its key; [`settings::first`] for `validate`.
+//!   currencies, shop URLs), each a [`cartback_core::Problem`] at its key; [`settings::first`]
+//!   turns a connector's `problems()` into its `validate()`.
 //! - [`wire`]: ids and amounts as platforms send them (integer or string; string or number), kept
 //!   exactly; lenient readers for nice-to-have fields (`lenient_text`, `lenient_image`, ...).
 //! - [`token`]: signed link tokens for tracked links (click, recover, open, unsubscribe).

@@ -11,7 +11,7 @@ use cartback_core::Problem;
 use std::time::Duration;
 
 /// `problems` as `validate` reports them: `Ok` when there are none, else the first as one line
-/// (see [`line`]).
+/// (see [`line()`]).
 pub fn first(problems: Vec<Problem>) -> Result<(), String> {
     match problems.into_iter().next() {
         None => Ok(()),
@@ -89,6 +89,14 @@ pub fn phone_region(key: &str, region: Option<&str>) -> Option<Problem> {
             format!("{r:?} is not an ISO 3166 two-letter country code"),
         )
     })
+}
+
+/// `default_currency`-style keys: when set, an ISO 4217 code ([`cartback_core::Currency`]).
+pub fn currency(key: &str, code: Option<&str>) -> Option<Problem> {
+    let code = code?;
+    cartback_core::Currency::parse(code)
+        .is_err()
+        .then(|| Problem::new(key, format!("{code:?} is not an ISO 4217 code")))
 }
 
 /// A shop's base URL (`https://shop.example`, maybe with a path): http(s), a host, no query or
@@ -179,6 +187,18 @@ mod tests {
                 format!("default_phone_region {bad:?} is not an ISO 3166 two-letter country code")
             );
         }
+    }
+
+    #[test]
+    fn currencies() {
+        assert_eq!(currency("default_currency", None), None);
+        assert_eq!(currency("default_currency", Some("eur")), None);
+        assert_eq!(
+            currency("default_currency", Some("dollars"))
+                .map(|p| line(&p))
+                .as_deref(),
+            Some("default_currency \"dollars\" is not an ISO 4217 code")
+        );
     }
 
     #[test]
