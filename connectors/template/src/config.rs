@@ -34,24 +34,18 @@ impl TemplateSettings {
         }
     }
 
-    /// Every problem, each at its key path (pure: no I/O).
+    /// Every problem, each at its key path (pure: no I/O). `cartback_kit::settings` has the
+    /// checks connectors share (secrets, durations, currencies, phone regions, site URLs).
     pub fn problems(&self) -> Vec<Problem> {
-        let mut out = Vec::new();
-        if self.secret.iter().any(|s| s.expose().trim().is_empty()) {
-            out.push(Problem::new("secret", "must not be empty"));
-        }
-        if self.max_age.0.is_zero() {
-            out.push(Problem::new("max_age", "must be longer than zero"));
-        }
-        if let Some(code) = &self.default_currency {
-            if Currency::parse(code).is_err() {
-                out.push(Problem::new(
-                    "default_currency",
-                    format!("{code:?} is not an ISO 4217 code"),
-                ));
-            }
-        }
-        out
+        use cartback_kit::settings;
+        [
+            settings::secrets("secret", &self.secret),
+            settings::positive("max_age", self.max_age.0),
+            settings::currency("default_currency", self.default_currency.as_deref()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     /// The currency for bodies without one.

@@ -41,14 +41,6 @@ impl fmt::Display for Problem {
     }
 }
 
-/// `Ok` or one problem about the whole table: how a `validate() -> Result<(), String>` reads.
-pub fn problems_of(result: Result<(), String>) -> Vec<Problem> {
-    match result {
-        Ok(()) => Vec::new(),
-        Err(message) => vec![Problem::new("", message)],
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
