@@ -2,7 +2,7 @@
 //! the rest): batches shaped like the fixture under every signature version, hostile values in
 //! all four signature headers, v3's replay window, and signatures over any URL.
 //!
-//! `PROPTEST_CASES` sets the number of cases (`cartback_testkit::conformance::proptest_config`).
+//! `PROPTEST_CASES` sets the number of cases (`cartback_testkit::conformance::property_config`).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -14,7 +14,7 @@ use cartback_testkit::conformance::gen::{
     accepted_outside_window, bytes_of, header_text, header_value, hostile_path, inbound, json_of,
     shaped_one_of, Kind,
 };
-use cartback_testkit::conformance::{proptest_config, NOW_SECS};
+use cartback_testkit::conformance::{property_config, NOW_SECS};
 use chrono::DateTime;
 use common::{fixture, settings, SECRET, URL};
 use proptest::collection::vec;
@@ -121,7 +121,7 @@ fn batch() -> impl Strategy<Value = Value> {
 }
 
 proptest! {
-    #![proptest_config(proptest_config())]
+    #![proptest_config(property_config())]
 
     #[test]
     fn events_never_panic(body in batch(), version in select(VERSIONS)) {

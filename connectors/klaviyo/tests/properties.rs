@@ -2,7 +2,7 @@
 //! the rest): system and flow webhooks shaped like the fixtures, in every mode and at a time in
 //! every form; hostile values in all three credential headers; the replay window.
 //!
-//! `PROPTEST_CASES` sets the number of cases (`cartback_testkit::conformance::proptest_config`).
+//! `PROPTEST_CASES` sets the number of cases (`cartback_testkit::conformance::property_config`).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -13,7 +13,7 @@ use cartback_klaviyo::KlaviyoSource;
 use cartback_testkit::conformance::gen::{
     accepted_outside_window, bytes_of, header_text, header_value, inbound, json_of, shaped, Kind,
 };
-use cartback_testkit::conformance::{proptest_config, NOW_SECS};
+use cartback_testkit::conformance::{property_config, NOW_SECS};
 use common::{fixture, settings, SECRET, WEBHOOK_ID};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -142,7 +142,7 @@ fn translate(mode: &str, ts: &str, body: Vec<u8>) {
 }
 
 proptest! {
-    #![proptest_config(proptest_config())]
+    #![proptest_config(property_config())]
 
     #[test]
     fn system_webhooks_never_panic(

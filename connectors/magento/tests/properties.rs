@@ -2,7 +2,7 @@
 //! conformance suite): what it translates from REST JSON (search pages of quotes and orders, a
 //! quote's totals), its error bodies and its stored cursor never panic.
 //!
-//! `PROPTEST_CASES` sets the number of cases (`cartback_testkit::conformance::proptest_config`).
+//! `PROPTEST_CASES` sets the number of cases (`cartback_testkit::conformance::property_config`).
 #![allow(clippy::unwrap_used)]
 
 use cartback_core::ContactInfo;
@@ -12,7 +12,7 @@ use cartback_magento::{Cursor, MagentoPoller, MagentoSettings};
 use cartback_testkit::conformance::gen::{
     any_json, bytes_of, edges, form_text, hostile_bytes, json_of, shaped, shaped_one_of, Kind,
 };
-use cartback_testkit::conformance::proptest_config;
+use cartback_testkit::conformance::property_config;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -135,7 +135,7 @@ fn records(fixture: &str) -> Vec<Value> {
 }
 
 proptest! {
-    #![proptest_config(proptest_config())]
+    #![proptest_config(property_config())]
 
     #[test]
     fn translation_never_panics_on_bytes(

@@ -3,7 +3,7 @@
 //! kind of credential; hostile `X-Signature` and `Authorization` together; write keys with any
 //! password, and in the body.
 //!
-//! `PROPTEST_CASES` sets the number of cases (`cartback_testkit::conformance::proptest_config`).
+//! `PROPTEST_CASES` sets the number of cases (`cartback_testkit::conformance::property_config`).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -15,7 +15,7 @@ use cartback_segment::{SegmentSettings, SegmentSource};
 use cartback_testkit::conformance::gen::{
     any_json, b64, bytes_of, edges, header_value, inbound, json_of, shaped, Kind,
 };
-use cartback_testkit::conformance::proptest_config;
+use cartback_testkit::conformance::property_config;
 use common::{fixture, SHARED_SECRET, WRITE_KEY};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -184,7 +184,7 @@ fn bad_authorization() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(proptest_config())]
+    #![proptest_config(property_config())]
 
     #[test]
     fn messages_never_panic(body in body(), path in select(PATHS), auth in auth()) {

@@ -2,7 +2,7 @@
 //! has the rest): event batches shaped like the fixture, DER-shaped signatures, the replay
 //! window, and arbitrary bytes signed as SendGrid signs them.
 //!
-//! `PROPTEST_CASES` sets the number of cases (`cartback_testkit::conformance::proptest_config`).
+//! `PROPTEST_CASES` sets the number of cases (`cartback_testkit::conformance::property_config`).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -15,7 +15,7 @@ use cartback_testkit::conformance::gen::{
     accepted_outside_window, b64, bytes_of, header_value, hostile_bytes, inbound, json_of,
     shaped_one_of, Kind,
 };
-use cartback_testkit::conformance::{proptest_config, NOW_SECS};
+use cartback_testkit::conformance::{property_config, NOW_SECS};
 use chrono::DateTime;
 use common::fixture;
 use p256::ecdsa::SigningKey;
@@ -116,17 +116,8 @@ fn bad_signature() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-/// A sixteenth of the configured cases: each signs with ECDSA.
-fn signed_config() -> ProptestConfig {
-    let config = proptest_config();
-    ProptestConfig {
-        cases: (config.cases / 16).max(1),
-        ..config
-    }
-}
-
 proptest! {
-    #![proptest_config(signed_config())]
+    #![proptest_config(property_config())]
 
     #[test]
     fn signed_arbitrary_bytes_verify_and_never_panic(body in hostile_bytes(fixture("events_batch.json"))) {
@@ -137,10 +128,7 @@ proptest! {
         let v = verify(src, &req).unwrap();
         let _ = src.translate(v);
     }
-}
 
-proptest! {
-    #![proptest_config(proptest_config())]
 
     #[test]
     fn events_never_panic(body in events()) {
@@ -159,10 +147,7 @@ proptest! {
         let (_, src) = signed_receiver();
         prop_assert!(src.verify(&request(&ts, &sig, body)).is_err());
     }
-}
 
-proptest! {
-    #![proptest_config(signed_config())]
 
     #[test]
     fn accepts_only_timestamps_in_the_window(

@@ -2,7 +2,7 @@
 //! the rest): callback forms with fields removed, replaced or sent twice; hostile signatures,
 //! content types and paths; signatures over any URL.
 //!
-//! `PROPTEST_CASES` sets the number of cases (`cartback_testkit::conformance::proptest_config`).
+//! `PROPTEST_CASES` sets the number of cases (`cartback_testkit::conformance::property_config`).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -11,7 +11,7 @@ use cartback_core::{verify, InboundRequest, Source};
 use cartback_testkit::conformance::gen::{
     edits, form_text, header_value, hostile_path, inbound, Edit, Kind,
 };
-use cartback_testkit::conformance::proptest_config;
+use cartback_testkit::conformance::property_config;
 use cartback_twilio::payload::form_pairs;
 use cartback_twilio::{signature, TwilioEvents};
 use common::{settings, TOKEN, URL};
@@ -132,7 +132,7 @@ fn query_has(url: &str, name: &str) -> bool {
 }
 
 proptest! {
-    #![proptest_config(proptest_config())]
+    #![proptest_config(property_config())]
 
     #[test]
     fn callbacks_never_panic(body in callback_form(), mode in select(MODES)) {

@@ -2,14 +2,14 @@
 //! has the rest): orders, order lines and abandoned carts shaped like the fixtures with fields
 //! at the edges of their meaning.
 //!
-//! `PROPTEST_CASES` sets the number of cases (`cartback_testkit::conformance::proptest_config`).
+//! `PROPTEST_CASES` sets the number of cases (`cartback_testkit::conformance::property_config`).
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use cartback_core::{verify, EventKind, Source};
 use cartback_testkit::conformance::gen::{bytes_of, json_of, shaped, shaped_one_of, Kind};
-use cartback_testkit::conformance::proptest_config;
+use cartback_testkit::conformance::property_config;
 use cartback_woocommerce::WooSource;
 use common::{fixture, request, settings};
 use proptest::collection::vec;
@@ -142,7 +142,7 @@ fn huge_subtotal_over_quantity_is_exact() {
 }
 
 proptest! {
-    #![proptest_config(proptest_config())]
+    #![proptest_config(property_config())]
 
     #[test]
     fn orders_never_panic(body in shaped(order(), ORDER_FIELDS), topic in select(ORDER_TOPICS)) {

@@ -27,9 +27,11 @@
 //!   fields at the edges of their meaning) for the suite and for connectors' own property tests.
 //!
 //! # How many generated cases
-//! [`proptest_config`]: `PROPTEST_CASES` when set; else 10,000 under `CI=true` and
-//! [`LOCAL_CASES`] otherwise. `PROPTEST_CASES=100000 cargo test -p cartback-<connector>` runs
-//! the long version.
+//! The suite's properties ([`suite_config`]): `PROPTEST_CASES` when set; else [`CI_CASES`]
+//! (10,000) under `CI=true` and [`LOCAL_CASES`] (1,000) otherwise, since 10,000 take 5 to 15 s
+//! per connector in a debug build. Connectors' own property tests ([`property_config`]):
+//! `PROPTEST_CASES`, else [`PROPERTY_CASES`]. `PROPTEST_CASES=100000 cargo test -p
+//! cartback-<connector>` runs the long version of both.
 
 pub mod gen;
 mod logs;
@@ -47,6 +49,10 @@ pub const LOCAL_CASES: u32 = 1_000;
 
 /// Generated cases per property under `CI=true` (unless `PROPTEST_CASES` says otherwise).
 pub const CI_CASES: u32 = 10_000;
+
+/// Cases per connector-specific property test unless `PROPTEST_CASES` is set (what
+/// `tests/tests/fuzz_sources.rs` ran before they moved into the connectors).
+pub const PROPERTY_CASES: u32 = 512;
 
 /// [`NOW_SECS`] as a time.
 pub fn now() -> DateTime<Utc> {
@@ -69,15 +75,25 @@ fn source_id(url: &str) -> String {
         .unwrap_or_else(|| "source".into())
 }
 
-/// The property tests' settings: [`CI_CASES`] under `CI=true`, else [`LOCAL_CASES`], unless
-/// `PROPTEST_CASES` is set; no failure files; a fast generator (the cases need no
-/// cryptographic randomness).
-pub fn proptest_config() -> proptest::test_runner::Config {
+/// The suite's property tests' settings (generated bodies, hostile signatures): [`CI_CASES`]
+/// under `CI=true`, else [`LOCAL_CASES`], unless `PROPTEST_CASES` is set; no failure files; a
+/// fast generator (the cases need no cryptographic randomness).
+pub fn suite_config() -> proptest::test_runner::Config {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    config(if ci { CI_CASES } else { LOCAL_CASES })
+}
+
+/// Connectors' own property tests' settings: `PROPTEST_CASES` when set, else
+/// [`PROPERTY_CASES`]; otherwise as [`suite_config`].
+pub fn property_config() -> proptest::test_runner::Config {
+    config(PROPERTY_CASES)
+}
+
+fn config(default_cases: u32) -> proptest::test_runner::Config {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|c| c.parse().ok())
-        .unwrap_or(if ci { CI_CASES } else { LOCAL_CASES });
+        .unwrap_or(default_cases);
     proptest::test_runner::Config {
         cases,
         failure_persistence: None,

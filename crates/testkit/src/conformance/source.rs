@@ -10,7 +10,7 @@
 //! | a topic the hub does not use is `Translation::ignored` | 200 ignored |
 //! | every truncation of every seed body, and generated bodies, never panic | — |
 
-use super::{gen, proptest_config};
+use super::{gen, suite_config};
 use cartback_core::{verify, InboundRequest, Source, TranslateError, Translation, VerifyError};
 use proptest::prelude::*;
 use proptest::test_runner::{TestCaseError, TestRunner};
@@ -245,7 +245,7 @@ pub fn hostile_signatures_are_refused<C: SourceCase>(case: &C) {
     let header = case.signature_header();
     let (request, signature) = accepted_valid(case, &source);
     let name = http::HeaderName::from_bytes(header.as_bytes()).expect("a header name");
-    TestRunner::new(proptest_config())
+    TestRunner::new(suite_config())
         .run(&gen::header_value(), |value| {
             let mut r = request.clone();
             match http::HeaderValue::from_bytes(&value) {
@@ -335,7 +335,7 @@ fn exercise<C: SourceCase>(
 }
 
 /// Every truncation of every seed's body (of each distinct body once), then
-/// [`proptest_config`]'s count of bodies drawn from [`gen::body_like`] of a seed, each sent in
+/// [`suite_config`]'s count of bodies drawn from [`gen::body_like`] of a seed, each sent in
 /// that seed: none panics, every signed body verifies, and every refusal and ignore has a reason
 /// (see [`SourceCase::unsigned_source`] for a platform whose signing is slow).
 pub fn generated_bodies_never_panic<C: SourceCase>(case: &C) {
@@ -369,7 +369,7 @@ pub fn generated_bodies_never_panic<C: SourceCase>(case: &C) {
         .enumerate()
         .map(|(i, s)| (Just(i), gen::body_like(&s.body)))
         .collect();
-    TestRunner::new(proptest_config())
+    TestRunner::new(suite_config())
         .run(&proptest::strategy::Union::new(bodies), |(i, body)| {
             exercise(case, source, &seeds[i], body)
         })
