@@ -1,5 +1,6 @@
-//! The sink against a scripted SMTP listener: the exact envelope and message, and the
-//! classification of refusals, transient failures, closed ports and silent relays.
+//! The sink against a scripted SMTP listener: the exact envelope and message, and refusals at
+//! `RCPT TO`. Refusals after DATA, closed ports and silent relays are the sink suite's
+//! (`tests/conformance.rs`).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -157,33 +158,4 @@ async fn rcpt_451_is_retryable() {
         DeliveryError::Retryable { reason, .. } => assert!(reason.contains("451"), "{reason}"),
         other => panic!("{other:?}"),
     }
-}
-
-#[tokio::test]
-async fn closed_port_is_retryable() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    let sink = SmtpSink::new(settings(addr), ctx(Duration::from_secs(5))).unwrap();
-    let err = sink.deliver(&message()).await.unwrap_err();
-    assert!(
-        matches!(err, DeliveryError::Retryable { .. }),
-        "closed port: {err:?}"
-    );
-}
-
-#[tokio::test]
-async fn silence_after_data_is_unknown() {
-    let server = SmtpServer::start(Script {
-        silent_after_data: true,
-        ..Script::default()
-    })
-    .await;
-    let err = sink(&server, Duration::from_millis(300))
-        .deliver(&message())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, DeliveryError::Unknown { .. }), "{err:?}");
-    // The message did reach the relay: re-sending it could deliver it twice.
-    assert_eq!(server.transactions().len(), 1);
 }

@@ -1,5 +1,5 @@
-//! A scripted SMTP listener for the sink tests: plain SMTP on 127.0.0.1 port 0, recording what
-//! each client sent.
+//! A scripted SMTP listener for the sink tests: plain SMTP on 127.0.0.1 port 0 (with AUTH PLAIN
+//! and LOGIN), recording what each client sent; also the conformance suite's fake provider.
 #![allow(dead_code)]
 
 use cartback_core::{OutboundMessage, Recipient, SinkContext};
@@ -16,6 +16,8 @@ use tokio::net::TcpListener;
 pub struct Script {
     /// The reply to `RCPT TO` instead of `250 OK`, e.g. `"550 5.1.1 No such user"`.
     pub rcpt_reply: Option<&'static str>,
+    /// The reply to the end of DATA instead of `250 OK queued` (the message was received).
+    pub data_reply: Option<&'static str>,
     /// Read the data, then never answer (the client times out after DATA was sent).
     pub silent_after_data: bool,
 }
@@ -32,6 +34,8 @@ pub struct Transaction {
 pub struct SmtpServer {
     pub addr: SocketAddr,
     pub transactions: Arc<Mutex<Vec<Transaction>>>,
+    /// Every `AUTH` the listener accepted, as `user:password`.
+    pub logins: Arc<Mutex<Vec<String>>>,
 }
 
 impl SmtpServer {
@@ -39,28 +43,46 @@ impl SmtpServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let transactions = Arc::new(Mutex::new(Vec::new()));
-        let log = transactions.clone();
+        let logins = Arc::new(Mutex::new(Vec::new()));
+        let (log, auth_log) = (transactions.clone(), logins.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let log = log.clone();
+                let (log, auth_log) = (log.clone(), auth_log.clone());
                 let script = script.clone();
                 tokio::spawn(async move {
-                    let _ = session(stream, script, log).await;
+                    let _ = session(stream, script, log, auth_log).await;
                 });
             }
         });
-        SmtpServer { addr, transactions }
+        SmtpServer {
+            addr,
+            transactions,
+            logins,
+        }
     }
 
     pub fn transactions(&self) -> Vec<Transaction> {
         self.transactions.lock().unwrap().clone()
     }
+
+    pub fn logins(&self) -> Vec<String> {
+        self.logins.lock().unwrap().clone()
+    }
+}
+
+fn base64_text(b64: &str) -> String {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 async fn session(
     stream: tokio::net::TcpStream,
     script: Script,
     log: Arc<Mutex<Vec<Transaction>>>,
+    logins: Arc<Mutex<Vec<String>>>,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
@@ -75,7 +97,34 @@ async fn session(
         let cmd = line.trim_end().to_string();
         let upper = cmd.to_ascii_uppercase();
         let reply: &str = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-            "250 localhost"
+            "250-localhost\r\n250 AUTH PLAIN LOGIN"
+        } else if upper.starts_with("AUTH PLAIN") {
+            let mut initial = cmd["AUTH PLAIN".len()..].trim().to_string();
+            if initial.is_empty() {
+                write.write_all(b"334 \r\n").await?;
+                line.clear();
+                lines.read_line(&mut line).await?;
+                initial = line.trim().to_string();
+            }
+            // authzid NUL authcid NUL password
+            let plain = base64_text(&initial);
+            let mut parts = plain.split('\0').skip(1);
+            let (user, password) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            logins.lock().unwrap().push(format!("{user}:{password}"));
+            "235 2.7.0 Authentication successful"
+        } else if upper.starts_with("AUTH LOGIN") {
+            write.write_all(b"334 VXNlcm5hbWU6\r\n").await?;
+            line.clear();
+            lines.read_line(&mut line).await?;
+            let user = base64_text(&line);
+            write.write_all(b"334 UGFzc3dvcmQ6\r\n").await?;
+            line.clear();
+            lines.read_line(&mut line).await?;
+            logins
+                .lock()
+                .unwrap()
+                .push(format!("{user}:{}", base64_text(&line)));
+            "235 2.7.0 Authentication successful"
         } else if upper.starts_with("MAIL FROM:") {
             tx = Transaction {
                 mail_from: cmd["MAIL FROM:".len()..].to_string(),
@@ -112,7 +161,7 @@ async fn session(
                 tokio::time::sleep(Duration::from_secs(3600)).await;
                 return Ok(());
             }
-            "250 OK queued"
+            script.data_reply.unwrap_or("250 OK queued")
         } else if upper == "QUIT" {
             write.write_all(b"221 Bye\r\n").await?;
             return Ok(());
