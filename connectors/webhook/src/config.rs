@@ -17,8 +17,8 @@ pub const RESERVED_HEADERS: &[&str] = &[
     "transfer-encoding",
 ];
 
-/// A webhook receiver.
-#[derive(Debug, Clone, Deserialize)]
+/// A webhook receiver. `Debug` shows the header names, never their values (API keys).
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
     /// Where each message is posted: an `http` or `https` URL.
@@ -28,6 +28,23 @@ pub struct WebhookSettings {
     /// Extra static headers sent with every request (an API key the receiver expects, say).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSettings")
+            .field("url", &self.url)
+            .field("secret", &self.secret)
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .keys()
+                    .map(|k| (k, "***"))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+            .finish()
+    }
 }
 
 impl WebhookSettings {
@@ -131,5 +148,18 @@ mod tests {
             s.problems()[1].message,
             "starts with \"whsec_\" but the rest is not base64"
         );
+    }
+
+    #[test]
+    fn debug_never_shows_header_values() {
+        let mut s = WebhookSettings::new(
+            "https://hooks.example/x",
+            cartback_kit::Secret::new("whsec_c2VjcmV0LWtleS0xMjM0NTY3OA=="),
+        );
+        s.headers
+            .insert("X-Api-Key".into(), "key-that-must-not-leak-123".into());
+        let shown = format!("{s:?}");
+        assert!(shown.contains("X-Api-Key"), "{shown}");
+        assert!(!shown.contains("key-that-must-not-leak-123"), "{shown}");
     }
 }

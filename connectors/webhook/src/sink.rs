@@ -36,11 +36,13 @@ impl WebhookSink {
             let name = HeaderName::try_from(k.as_str()).map_err(|_| {
                 BuildError::Settings(format!("headers: {k:?} is not a valid header name"))
             })?;
-            let value = HeaderValue::try_from(v.as_str()).map_err(|_| {
+            let mut value = HeaderValue::try_from(v.as_str()).map_err(|_| {
                 BuildError::Settings(format!(
                     "headers: the value of {k:?} is not a valid header value"
                 ))
             })?;
+            // Usually an API key: `Debug` of the map prints `Sensitive`, never the value.
+            value.set_sensitive(true);
             static_headers.insert(name, value);
         }
         let client = cartback_kit::http::client(ctx.timeout)
