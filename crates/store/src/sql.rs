@@ -29,7 +29,6 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 use std::time::Duration;
 
-
 /// Which database is behind the pools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
