@@ -3,6 +3,9 @@
 //! when that is not set — CI sets it).
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
+mod backends;
+
 use cartback_core::{
     CartSnapshot, CartStatus, Consent, ContactInfo, Currency, Erasure, Event, EventKind, LineItem,
     Money, OptOut, OptOutChannel, Order,
@@ -89,37 +92,6 @@ async fn ingest(store: &dyn Store, delivery: &str, events: Vec<Event>) -> Ingest
         )
         .await
         .unwrap()
-}
-
-/// Runs a test body on every backend.
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test]
-                async fn sqlite() {
-                    if let Some(db) = cartback_store::testdb::TestDb::new(cartback_store::Backend::Sqlite).await {
-                        super::$name(&db).await;
-                    }
-                }
-                /// SQLite with the ingest journal: every webhook goes through it, and a lone one
-                /// is answered with its effects, as without it.
-                #[tokio::test]
-                async fn sqlite_journal() {
-                    if let Some(db) = cartback_store::testdb::TestDb::new(cartback_store::Backend::Sqlite).await {
-                        let db = db.with_journal(Default::default());
-                        super::$name(&db).await;
-                    }
-                }
-                #[tokio::test]
-                async fn postgres() {
-                    if let Some(db) = cartback_store::testdb::TestDb::new(cartback_store::Backend::Postgres).await {
-                        super::$name(&db).await;
-                    }
-                }
-            }
-        )*
-    };
 }
 
 on_every_backend!(

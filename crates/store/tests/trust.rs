@@ -3,6 +3,9 @@
 //! Every test runs on SQLite, SQLite with the journal, and PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
+mod backends;
+
 use cartback_core::{
     Consent, ContactInfo, Event, EventKind, OptOut, OptOutChannel, Trust, HUB_SOURCE,
 };
@@ -63,33 +66,6 @@ async fn send(
 
 async fn contact(store: &dyn Store, id: &str) -> ContactRecord {
     store.contact(id).await.unwrap().unwrap()
-}
-
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test]
-                async fn sqlite() {
-                    if let Some(db) = cartback_store::testdb::TestDb::new(cartback_store::Backend::Sqlite).await {
-                        super::$name(&db).await;
-                    }
-                }
-                #[tokio::test]
-                async fn sqlite_journal() {
-                    if let Some(db) = cartback_store::testdb::TestDb::new(cartback_store::Backend::Sqlite).await {
-                        super::$name(&db.with_journal(Default::default())).await;
-                    }
-                }
-                #[tokio::test]
-                async fn postgres() {
-                    if let Some(db) = cartback_store::testdb::TestDb::new(cartback_store::Backend::Postgres).await {
-                        super::$name(&db).await;
-                    }
-                }
-            }
-        )*
-    };
 }
 
 on_every_backend!(
