@@ -1,4 +1,4 @@
-//! The `[sink.<id>]` table for `type = "smtp"`.
+//! The `[channel.<id>]` table for `type = "smtp"`.
 
 use cartback_core::Problem;
 use cartback_kit::{settings, Secret};

@@ -2,7 +2,7 @@
 //! Postfix on the same host, a local catcher in development).
 //!
 //! # Layout
-//! - [`config`]: [`SmtpSettings`], the `[sink.<id>]` table with `type = "smtp"` (host, port,
+//! - [`config`]: [`SmtpSettings`], the `[channel.<id>]` table with `type = "smtp"` (host, port,
 //!   security mode, credentials, sender), and its pure validation.
 //! - [`message`]: turns an [`cartback_core::OutboundMessage`] into a MIME message (From, To,
 //!   Reply-To, Subject, a `Message-ID` derived from the hub's message id, the message's extra

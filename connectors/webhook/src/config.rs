@@ -1,4 +1,4 @@
-//! The `[sink.<id>]` table for `type = "webhook"`.
+//! The `[channel.<id>]` table for `type = "webhook"`.
 
 use crate::signature::signing_key;
 use cartback_core::Problem;

@@ -3,7 +3,7 @@
 //! [Standard Webhooks](https://www.standardwebhooks.com/) way so any of its libraries can verify it.
 //!
 //! # Layout
-//! - [`config`]: [`WebhookSettings`], the `[sink.<id>]` table with `type = "webhook"` (target URL,
+//! - [`config`]: [`WebhookSettings`], the `[channel.<id>]` table with `type = "webhook"` (target URL,
 //!   signing secret, extra static headers), and its pure validation.
 //! - [`signature`]: [`sign`], the Standard Webhooks `v1` signature (base64 HMAC-SHA256 over
 //!   `{id}.{timestamp}.{body}`, the key taken from a `whsec_` secret), public so receivers and

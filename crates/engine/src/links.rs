@@ -124,14 +124,20 @@ fn rewrite(s: &str, base: &str, mut track: impl FnMut(&str) -> String, html: boo
     }
 }
 
-/// The next bare URL in text: from `http://` or `https://` to whitespace or a delimiter, without
-/// trailing sentence punctuation.
+/// Does `s` start with `http://` or `https://`, in any case?
+fn starts_with_http(s: &str) -> bool {
+    let b = s.as_bytes();
+    let has = |p: &[u8]| b.len() >= p.len() && b[..p.len()].eq_ignore_ascii_case(p);
+    has(b"http://") || has(b"https://")
+}
+
+/// The next bare URL in text: from `http://` or `https://` (any case) to whitespace or a
+/// delimiter, without trailing sentence punctuation.
 fn find_url(s: &str) -> Option<(usize, usize)> {
-    let start = match (s.find("https://"), s.find("http://")) {
-        (Some(a), Some(b)) => a.min(b),
-        (Some(a), None) | (None, Some(a)) => a,
-        (None, None) => return None,
-    };
+    let start = s
+        .char_indices()
+        .find(|&(i, c)| (c == 'h' || c == 'H') && starts_with_http(&s[i..]))?
+        .0;
     let tail = &s[start..];
     let mut end = tail
         .find(|c: char| {
@@ -144,26 +150,55 @@ fn find_url(s: &str) -> Option<(usize, usize)> {
     Some((start, start + end))
 }
 
-/// The next `href="http..."` value in HTML (double or single quotes).
+/// The next `href` attribute value in HTML that is an `http(s)` URL: the attribute name in any
+/// case, standing alone (`data-href` is another attribute), spaces allowed around `=`, the value
+/// in double, single or no quotes. Scans the text once, without copying it.
 fn find_href(s: &str) -> Option<(usize, usize)> {
-    let mut from = 0;
-    loop {
-        let lower = s[from..].to_ascii_lowercase();
-        let i = lower.find("href=")? + from;
-        let after = i + 5;
-        let quote = s[after..].chars().next()?;
-        if quote == '"' || quote == '\'' {
-            let vstart = after + 1;
-            let vend = s[vstart..].find(quote).map(|e| vstart + e)?;
-            let v = &s[vstart..vend];
-            if v.starts_with("http://") || v.starts_with("https://") {
-                return Some((vstart, vend));
-            }
-            from = vend;
-        } else {
-            from = after;
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i + 4 <= b.len() {
+        let is_name =
+            b[i..i + 4].eq_ignore_ascii_case(b"href") && i > 0 && b[i - 1].is_ascii_whitespace();
+        if !is_name {
+            i += 1;
+            continue;
         }
+        let mut j = i + 4;
+        while j < b.len() && b[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        if j >= b.len() || b[j] != b'=' {
+            i += 4;
+            continue;
+        }
+        j += 1;
+        while j < b.len() && b[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        let (vstart, vend) = match b.get(j) {
+            Some(&q) if q == b'"' || q == b'\'' => {
+                let vstart = j + 1;
+                let vend = b[vstart..]
+                    .iter()
+                    .position(|&c| c == q)
+                    .map(|e| vstart + e)?;
+                (vstart, vend)
+            }
+            Some(_) => {
+                let vend = b[j..]
+                    .iter()
+                    .position(|&c| c.is_ascii_whitespace() || c == b'>')
+                    .map_or(b.len(), |e| j + e);
+                (j, vend)
+            }
+            None => return None,
+        };
+        if starts_with_http(&s[vstart..vend]) {
+            return Some((vstart, vend));
+        }
+        i = vend.max(i + 4);
     }
+    None
 }
 
 #[cfg(test)]
@@ -209,5 +244,29 @@ mod tests {
         let html = t.rewrite_html(r#"<a href="http://evil.example/card">Pay</a>"#);
         assert_eq!(html, r##"<a href="#">Pay</a>"##);
         assert_eq!(t.links.len(), 1);
+    }
+
+    #[test]
+    fn hrefs_in_every_form_and_only_hrefs() {
+        let signer = LinkSigner::new(b"k".to_vec());
+        let policy = LinkPolicy::new(&["shop.test".into()], None).unwrap();
+        let mut t = Tracker::new(&signer, "https://hub.test", "m1", &policy);
+        let html = t.rewrite_html(concat!(
+            r#"<a href = "https://shop.test/a">A</a>"#,
+            r#"<a HREF='HTTPS://SHOP.TEST/b'>B</a>"#,
+            r#"<a href=https://shop.test/c>C</a>"#,
+            r#"<div data-href="https://shop.test/d">D</div>"#,
+            r#"<a class="x" href="mailto:ann@example.com">E</a>"#,
+        ));
+        assert_eq!(html.matches("https://hub.test/t/").count(), 3, "{html}");
+        assert!(
+            html.contains(r#"data-href="https://shop.test/d""#),
+            "{html}"
+        );
+        assert!(html.contains("mailto:ann@example.com"), "{html}");
+        assert_eq!(t.links.len(), 3, "{:?}", t.links);
+        let text = t.rewrite_text("Back to HTTPS://SHOP.TEST/a, or Http://shop.test/e.");
+        assert_eq!(text.matches("https://hub.test/t/").count(), 2, "{text}");
+        assert!(text.ends_with('.'), "{text}");
     }
 }

@@ -1,5 +1,5 @@
-//! SQLite implementation of the engine's tables: timers, runs, outbox. Called from the `Store`
-//! impl in `sqlite.rs`.
+//! The engine's tables (timers, runs, outbox, conversions, reports) for both SQLite and PostgreSQL,
+//! written once against `db::Exec`. Called from the `Store` impl in `sql.rs`.
 
 use crate::db::{query, query_scalar, DbRow, Exec, Pool};
 use crate::model::*;
