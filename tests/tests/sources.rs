@@ -2,13 +2,12 @@
 //! orders stop the flow; their consent changes are honoured.
 #![allow(clippy::unwrap_used)]
 
-use cartback_e2e::until;
+use cartback_e2e::{messages_of_run, until, until_settled};
 
 use cartback_testkit::{spawn_hub, Hub};
 use flate2::write::GzEncoder;
 use serde_json::{json, Value};
 use std::io::Write;
-use std::time::Duration;
 
 const CONFIG: &str = r#"
 [server]
@@ -128,7 +127,17 @@ async fn segment_sdk_batches_build_a_cart_and_an_order_stops_the_flow() {
         .await
         .unwrap();
     assert_eq!(carts["carts"][0]["status"], "converted", "{carts}");
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // The second step's timer fires, finds the cart converted and ends the run: then nothing is
+    // left that could send.
+    let (_, runs) = until_settled(&hub, "seg@example.com", 20).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["status"], "converted", "{runs:?}");
+    let run_id = runs[0]["id"].as_str().unwrap();
+    assert_eq!(
+        messages_of_run(&hub, run_id).await.len(),
+        1,
+        "a reminder after the purchase"
+    );
     assert_eq!(sent(&hub).await.len(), 1, "a reminder after the purchase");
 }
 
@@ -174,7 +183,10 @@ async fn a_klaviyo_unsubscribe_stops_email() {
         .send()
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    // The cart's abandonment check runs (the cart becomes `abandoned`) and enrols no one.
+    let (cart, runs) = until_settled(&hub, "kl@example.com", 20).await;
+    assert_eq!(cart["status"], "abandoned", "{cart}");
+    assert!(runs.is_empty(), "enrolled an unsubscribed shopper: {runs:?}");
     assert!(
         sent(&hub).await.is_empty(),
         "emailed an unsubscribed shopper"
