@@ -2,14 +2,13 @@
 //! abandoned and the flow sends; orders stop the flow; a HubSpot opt-out stops email.
 #![allow(clippy::unwrap_used)]
 
-use cartback_e2e::until;
+use cartback_e2e::{messages_of_run, until, until_settled};
 
 use base64::Engine as _;
 use cartback_testkit::{spawn_hub, Hub};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Digest;
-use std::time::Duration;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -202,7 +201,19 @@ async fn woocommerce_magento_and_hubspot() {
         cart_status(&hub, "ann.lee@example.com").await == "converted"
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Each run's second step finds its cart converted and ends the run: then nothing is left
+    // that could send.
+    for who in ["ann.lee@example.com", email.as_str()] {
+        let (_, runs) = until_settled(&hub, who, 20).await;
+        assert_eq!(runs.len(), 1, "{who}: {runs:?}");
+        assert_eq!(runs[0]["status"], "converted", "{who}: {runs:?}");
+        let run_id = runs[0]["id"].as_str().unwrap();
+        assert_eq!(
+            messages_of_run(&hub, run_id).await.len(),
+            1,
+            "{who}: reminded after the purchase"
+        );
+    }
     assert_eq!(
         sent_to(&hub, "ann.lee@example.com").await,
         1,
@@ -253,7 +264,10 @@ async fn woocommerce_magento_and_hubspot() {
     hs_cart["date_modified_gmt"] =
         json!(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string());
     assert_eq!(woo(&hub, "order.created", &hs_cart).await, 200);
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    // The cart's abandonment check runs (the cart becomes `abandoned`) and enrols no one.
+    let (cart, runs) = until_settled(&hub, "hs@example.com", 20).await;
+    assert_eq!(cart["status"], "abandoned", "{cart}");
+    assert!(runs.is_empty(), "enrolled a HubSpot opt-out: {runs:?}");
     assert_eq!(
         sent_to(&hub, "hs@example.com").await,
         0,
