@@ -5,13 +5,12 @@
 //! and the input the review found accepted (negative prices, over-long addresses, CR/LF in names).
 #![allow(clippy::unwrap_used)]
 
-use cartback_e2e::until;
+use cartback_e2e::{until, until_settled};
 use cartback_kit::token::{LinkKind, LinkSigner, LinkToken};
 use cartback_testkit::hub::ADMIN_TOKEN;
 use cartback_testkit::sign::shopify_request;
 use cartback_testkit::{spawn_hub, Hub};
 use serde_json::{json, Value};
-use std::time::Duration;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -147,8 +146,15 @@ async fn a_public_key_cannot_make_the_hub_email_a_stranger_or_link_anywhere() {
     assert_eq!(cart["items"][0]["url"], Value::Null, "{cart}");
     assert_eq!(cart["items"][0]["image_url"], Value::Null, "{cart}");
     assert_eq!(cart["contact"]["email_verified"], false, "{cart}");
-    // Well past abandon_after: nothing is sent to the stranger.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Past abandon_after: the cart's check has run (the cart is `abandoned`), nothing is pending,
+    // and nothing is, or ever will be, sent to the stranger.
+    let (cart, runs) = until_settled(&hub, "stranger@example.com", 20).await;
+    assert_eq!(cart["status"], "abandoned", "{cart}");
+    for run in &runs {
+        let id = run["id"].as_str().unwrap();
+        let messages = json(&hub, &format!("/api/v1/messages?run_id={id}")).await;
+        assert_eq!(messages["count"], 0, "a message to the stranger: {messages}");
+    }
     assert!(delivered(&receiver).await.is_empty());
 
     // The same through the shop's own server key reaches its shopper, but never evil.example:
