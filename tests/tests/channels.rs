@@ -15,7 +15,6 @@ use cartback_e2e::payloads::shopify_checkout;
 use cartback_testkit::sign::shopify_request;
 use cartback_testkit::{spawn_hub, Hub};
 use serde_json::Value;
-use std::time::Duration;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -205,7 +204,13 @@ async fn email_then_sms_unless_the_shopper_clicked() {
         !twilio.received_requests().await.unwrap().is_empty()
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Both runs have taken their last step and nothing is waiting to go out: the SMS count is
+    // final. The clicker's run holds the email only.
+    cartback_e2e::until_settled(&hub, "idle@example.com", 30).await;
+    let (_, runs) = cartback_e2e::until_settled(&hub, "clicker@example.com", 30).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let clicker = cartback_e2e::messages_of_run(&hub, runs[0]["id"].as_str().unwrap()).await;
+    assert_eq!(clicker.len(), 1, "an SMS to the shopper who clicked: {clicker:?}");
     let sms = twilio.received_requests().await.unwrap();
     assert_eq!(sms.len(), 1);
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&sms[0].body)
