@@ -89,7 +89,10 @@ pub async fn launch(width: u32, height: u32) -> Option<Browser> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let profile = std::env::temp_dir().join(format!("cartback-chrome-{port}"));
-    let caps = json!({ "capabilities": { "alwaysMatch": { "goog:chromeOptions": {
+    // `goog:loggingPrefs`: chromedriver keeps the page's console (`console_errors`).
+    let caps = json!({ "capabilities": { "alwaysMatch": {
+        "goog:loggingPrefs": { "browser": "ALL" },
+        "goog:chromeOptions": {
         "binary": chromium,
         "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                  "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -139,6 +142,12 @@ impl Browser {
 
     pub async fn goto(&self, url: &str) {
         self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await;
+    }
+
+    /// Reloads the current page; returns once the new page has loaded (WebDriver's refresh).
+    pub async fn refresh(&self) {
+        self.call(reqwest::Method::POST, "/refresh", Some(json!({})))
             .await;
     }
 
@@ -222,6 +231,26 @@ impl Browser {
             Some(json!({ "script": script, "args": [] })),
         )
         .await
+    }
+
+    /// The browser console's errors (level `SEVERE`: script errors, refused loads such as a
+    /// Content-Security-Policy violation, failed requests such as a missing `/favicon.ico`) since
+    /// the last call, across page loads.
+    pub async fn console_errors(&self) -> Vec<String> {
+        let entries = self
+            .call(
+                reqwest::Method::POST,
+                "/se/log",
+                Some(json!({ "type": "browser" })),
+            )
+            .await;
+        entries
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+            .collect()
     }
 
     /// Saves a PNG screenshot.

@@ -1,5 +1,6 @@
 //! The dashboard in a real browser (headless Chromium through WebDriver): sign in, open the
-//! dashboard, check the numbers shown against the seeded data, at desktop and phone widths.
+//! dashboard, check the numbers shown against the seeded data, at desktop and phone widths, with
+//! nothing in the browser console (no refused style or icon, no failed request, no script error).
 //! Screenshots: `target/dashboard.png`, `target/dashboard-phone.png`.
 #![allow(clippy::unwrap_used)]
 
@@ -94,9 +95,18 @@ async fn the_dashboard_shows_the_flow_numbers() {
     // Not signed in: the dashboard sends us to the login form.
     browser.goto(&hub.url("/dashboard")).await;
     assert!(browser.url().await.ends_with("/dashboard/login"));
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
     browser.type_into("#token", "wrong-token").await;
     browser.click("button[type=submit]").await;
     assert!(browser.text("[role=alert]").await.contains("not right"));
+    // The 401 page itself is logged as a failed load; nothing else may be.
+    let errors = browser.console_errors().await;
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.contains("/dashboard/login") && e.contains("401")),
+        "{errors:?}"
+    );
     browser.type_into("#token", &hub.admin_token).await;
     browser.click("button[type=submit]").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -120,6 +130,7 @@ async fn the_dashboard_shows_the_flow_numbers() {
     // The session cookie is HttpOnly: scripts cannot read it.
     assert_eq!(browser.eval("return document.cookie").await, "");
     browser.screenshot(&artifact("dashboard.png")).await;
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
     // On a phone the page fits the width (tables scroll inside their cards).
     browser.resize(390, 844).await;
     let overflow = browser
@@ -127,5 +138,6 @@ async fn the_dashboard_shows_the_flow_numbers() {
         .await;
     assert_eq!(overflow, serde_json::Value::Bool(true));
     browser.screenshot(&artifact("dashboard-phone.png")).await;
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
     browser.close().await;
 }

@@ -2,6 +2,12 @@
 //! vs holdout with the uplift's confidence interval, revenue by currency, a table per step and
 //! channel, and the last 50 messages. No build step, no CDN: HTML, CSS and SVG come from here.
 //!
+//! The pages are minijinja templates (`crates/server/templates/`, embedded with `include_str!`,
+//! one environment built once) with HTML auto-escaping: every value from the store (flow ids,
+//! channels, variants, subjects) and every error text is escaped by the engine, never by hand.
+//! This module only computes the numbers and formats them as text. The icon is inline (`data:,`),
+//! so browsers ask for no `/favicon.ico`.
+//!
 //! Access: the admin token, entered once in a login form, starts a session (`crate::session`):
 //! a random id in an HttpOnly, SameSite=Strict cookie, valid for 12 hours or until sign-out,
 //! kept in memory (a restart signs everyone out). The forms refuse cross-site posts; wrong
@@ -16,11 +22,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use cartback_engine::report::{FlowReport, GroupStats, MessageStats};
-use cartback_store::MessageFilter;
-use serde::Deserialize;
+use cartback_store::{MessageFilter, OutboxRow};
+use minijinja::{context, AutoEscape, Environment, UndefinedBehavior, Value};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 const COOKIE: &str = "cartback_session";
 
@@ -49,64 +55,63 @@ fn logged_in(
     Ok(false)
 }
 
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+/// The one stylesheet; `crate::headers` allows it by its hash (computed from this text at start).
+pub(crate) const STYLE: &str = include_str!("../templates/dashboard.css");
+
+/// The page templates, embedded in the binary: every value they print is HTML-escaped by
+/// minijinja (auto-escaping on for every template), never by hand.
+const TEMPLATES: [(&str, &str); 4] = [
+    ("base.html", include_str!("../templates/base.html")),
+    ("macros.html", include_str!("../templates/macros.html")),
+    ("login.html", include_str!("../templates/login.html")),
+    (
+        "dashboard.html",
+        include_str!("../templates/dashboard.html"),
+    ),
+];
+
+/// The template environment, built once.
+fn templates() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|_| AutoEscape::Html);
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        // The stylesheet is ours (and hashed as is): printed verbatim.
+        env.add_global("style", Value::from_safe_string(STYLE.to_string()));
+        for (name, source) in TEMPLATES {
+            if let Err(e) = env.add_template(name, source) {
+                // The templates are constants checked by the tests: this is a bug, not input.
+                tracing::error!(template = name, error = %e, "dashboard template does not parse");
+            }
+        }
+        env
+    })
+}
+
+/// Renders `name` with `ctx`.
+fn render(name: &str, ctx: impl Serialize) -> Result<String, minijinja::Error> {
+    templates().get_template(name)?.render(ctx)
+}
+
+/// The page, or a 500 without details for a template error (a bug, logged).
+fn respond(page: Result<String, minijinja::Error>) -> Response {
+    match page {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "dashboard template failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
-    out
 }
 
-/// The one stylesheet; `crate::headers` allows it by its hash.
-pub(crate) const STYLE: &str = "
-:root{--fg:#1d2433;--muted:#5b6475;--line:#e3e6ec;--accent:#2f6fde;--good:#1a8a4a;--bad:#c2412d;--bg:#f7f8fa}
-*{box-sizing:border-box}body{margin:0;font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:var(--fg);background:var(--bg)}
-header{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:center;padding:.8rem 1.2rem;background:#fff;border-bottom:1px solid var(--line)}
-header h1{font-size:1.1rem;margin:0}header nav a{margin-right:.8rem;color:var(--accent);text-decoration:none}header nav a.on{font-weight:600;color:var(--fg)}
-main{max-width:1200px;margin:0 auto;padding:1rem}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:1rem}.wide{grid-column:span 2}@media (max-width:700px){.wide{grid-column:auto}}header form{margin-left:auto}
-.card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:1rem;min-width:0}
-.card h2{font-size:1rem;margin:0 0 .6rem}.big{font-size:1.6rem;font-weight:600}.muted{color:var(--muted)}
-.scroll{overflow-x:auto}table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
-th,td{padding:.35rem .5rem;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}th:first-child,td:first-child{text-align:left}
-th{font-weight:600;color:var(--muted);font-size:.85rem}.pos{color:var(--good)}.neg{color:var(--bad)}
-svg text{font:12px system-ui,sans-serif;fill:var(--fg)}
-form.login{max-width:22rem;margin:4rem auto;background:#fff;border:1px solid var(--line);border-radius:8px;padding:1.5rem}
-form.login input{width:100%;padding:.6rem;margin:.5rem 0 1rem;font:inherit}form.login button,header button{padding:.5rem 1rem;font:inherit;cursor:pointer}
-.status-sent{color:var(--good)}.spaced{margin-top:1rem}td.left{text-align:left}.status-failed,.status-unknown{color:var(--bad)}
-@media (max-width:600px){main{padding:.5rem}.big{font-size:1.3rem}}
-";
-
-fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · cartback</title><style>{STYLE}</style></head><body>{body}</body></html>",
-        esc(title)
-    ))
+fn login_page(error: Option<&str>) -> Response {
+    respond(render("login.html", context! { error }))
 }
 
-fn login_page(error: Option<&str>) -> Html<String> {
-    let err = error
-        .map(|e| format!("<p class=\"neg\" role=\"alert\">{}</p>", esc(e)))
-        .unwrap_or_default();
-    page(
-        "Sign in",
-        &format!(
-            "<form class=\"login\" method=\"post\" action=\"/dashboard/login\"><h1>cartback</h1>{err}\
-             <label for=\"token\">Admin token</label><input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required autofocus>\
-             <button type=\"submit\">Sign in</button></form>"
-        ),
-    )
-}
-
-pub async fn login_form() -> Html<String> {
+pub async fn login_form() -> Response {
     login_page(None)
 }
 
@@ -185,18 +190,90 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
-fn money(r: &BTreeMap<String, String>) -> String {
-    if r.is_empty() {
-        return "—".into();
-    }
-    r.iter()
-        .map(|(c, a)| format!("{} {}", esc(c), esc(a)))
-        .collect::<Vec<_>>()
-        .join("<br>")
+/// Revenue by currency as (code, amount) pairs, in currency order.
+fn revenue(r: &BTreeMap<String, String>) -> Vec<(&str, &str)> {
+    r.iter().map(|(c, a)| (c.as_str(), a.as_str())).collect()
+}
+
+#[derive(Serialize)]
+struct NavLink<'a> {
+    id: &'a str,
+    /// `id` as a query value.
+    query: String,
+    on: bool,
+}
+
+/// One bar of the funnel chart, its coordinates already formatted.
+#[derive(Serialize)]
+struct FunnelBar {
+    name: &'static str,
+    stage: String,
+    n: u64,
+    y: usize,
+    text_y: usize,
+    width: String,
+    opacity: String,
+    text_x: String,
+}
+
+#[derive(Serialize)]
+struct Uplift {
+    class: &'static str,
+    value: String,
+    low: String,
+    high: String,
+    z: String,
+    p: String,
+}
+
+#[derive(Serialize)]
+struct GroupRow<'a> {
+    name: &'a str,
+    key: String,
+    enrolled: u64,
+    converted: u64,
+    rate: String,
+    revenue: Vec<(&'a str, &'a str)>,
+}
+
+#[derive(Serialize)]
+struct StatsCells<'a> {
+    sent: u64,
+    delivered: u64,
+    opened: u64,
+    clicked: u64,
+    click_rate: String,
+    unsubscribed: u64,
+    converted: u64,
+    revenue: Vec<(&'a str, &'a str)>,
+}
+
+#[derive(Serialize)]
+struct StepRow<'a> {
+    step: u32,
+    channel: &'a str,
+    stats: StatsCells<'a>,
+}
+
+#[derive(Serialize)]
+struct ChannelRow<'a> {
+    channel: &'a str,
+    stats: StatsCells<'a>,
+}
+
+#[derive(Serialize)]
+struct MessageRow<'a> {
+    when: String,
+    channel: &'a str,
+    step: u32,
+    subject: &'a str,
+    test: bool,
+    status: &'static str,
+    attempts: u32,
 }
 
 /// The funnel as horizontal bars.
-fn funnel_svg(r: &FlowReport) -> String {
+fn funnel(r: &FlowReport) -> Vec<FunnelBar> {
     let stages = [
         ("Enrolled", r.treated.enrolled),
         ("Sent", r.totals.sent),
@@ -205,48 +282,133 @@ fn funnel_svg(r: &FlowReport) -> String {
         ("Converted", r.treated.converted),
     ];
     let max = stages.iter().map(|s| s.1).max().unwrap_or(0).max(1) as f64;
-    let mut svg = String::from(
-        "<svg role=\"img\" aria-label=\"Funnel: enrolled, sent, opened, clicked, converted\" viewBox=\"0 0 400 200\" width=\"100%\" preserveAspectRatio=\"xMinYMin meet\">",
-    );
-    for (i, (name, n)) in stages.iter().enumerate() {
-        let y = 8 + i * 38;
-        let w = (260.0 * (*n as f64) / max).max(2.0);
-        let _ = write!(
-            svg,
-            "<text x=\"0\" y=\"{}\">{name}</text><rect x=\"80\" y=\"{y}\" width=\"{w:.1}\" height=\"26\" rx=\"4\" fill=\"#2f6fde\" opacity=\"{:.2}\"/>\
-             <text x=\"{:.1}\" y=\"{}\" data-stage=\"{}\">{n}</text>",
-            y + 18,
-            1.0 - i as f64 * 0.14,
-            86.0 + w,
-            y + 18,
-            name.to_lowercase()
-        );
+    stages
+        .iter()
+        .enumerate()
+        .map(|(i, &(name, n))| {
+            let y = 8 + i * 38;
+            let w = (260.0 * (n as f64) / max).max(2.0);
+            FunnelBar {
+                name,
+                stage: name.to_lowercase(),
+                n,
+                y,
+                text_y: y + 18,
+                width: format!("{w:.1}"),
+                opacity: format!("{:.2}", 1.0 - i as f64 * 0.14),
+                text_x: format!("{:.1}", 86.0 + w),
+            }
+        })
+        .collect()
+}
+
+fn group_row<'a>(name: &'a str, key: String, g: &'a GroupStats) -> GroupRow<'a> {
+    GroupRow {
+        name,
+        key,
+        enrolled: g.enrolled,
+        converted: g.converted,
+        rate: pct(g.conversion_rate),
+        revenue: revenue(&g.revenue),
     }
-    svg.push_str("</svg>");
-    svg
 }
 
-fn group_row(name: &str, key: &str, g: &GroupStats) -> String {
-    format!(
-        "<tr><td>{name}</td><td data-metric=\"{key}-enrolled\">{}</td><td data-metric=\"{key}-converted\">{}</td><td data-metric=\"{key}-rate\">{}</td><td>{}</td></tr>",
-        g.enrolled,
-        g.converted,
-        pct(g.conversion_rate),
-        money(&g.revenue)
-    )
+fn stats_cells(s: &MessageStats) -> StatsCells<'_> {
+    StatsCells {
+        sent: s.sent,
+        delivered: s.delivered,
+        opened: s.opened,
+        clicked: s.clicked,
+        click_rate: s.click_rate.map(pct).unwrap_or_else(|| "—".into()),
+        unsubscribed: s.unsubscribed,
+        converted: s.converted,
+        revenue: revenue(&s.revenue),
+    }
 }
 
-fn stats_cells(s: &MessageStats) -> String {
-    format!(
-        "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
-        s.sent,
-        s.delivered,
-        s.opened,
-        s.clicked,
-        s.click_rate.map(pct).unwrap_or_else(|| "—".into()),
-        s.unsubscribed,
-        s.converted,
-        money(&s.revenue)
+fn uplift(r: &FlowReport) -> Option<Uplift> {
+    r.comparison.as_ref().map(|c| Uplift {
+        class: if c.ci95_low > 0.0 {
+            "pos"
+        } else if c.ci95_high < 0.0 {
+            "neg"
+        } else {
+            ""
+        },
+        value: format!("{:+.1}", c.uplift * 100.0),
+        low: format!("{:+.1}", c.ci95_low * 100.0),
+        high: format!("{:+.1}", c.ci95_high * 100.0),
+        z: format!("{:.2}", c.z),
+        p: format!("{:.3}", c.p_value),
+    })
+}
+
+/// The dashboard page: the flow tabs, and `current`'s report with the messages of that flow
+/// (`None`: no flow is configured). Every text from the store is escaped by the template engine.
+fn dashboard_page(
+    flows: &[String],
+    current: Option<(&FlowReport, &[OutboxRow])>,
+) -> Result<String, minijinja::Error> {
+    let nav: Vec<NavLink<'_>> = flows
+        .iter()
+        .map(|f| NavLink {
+            id: f,
+            query: url::form_urlencoded::byte_serialize(f.as_bytes()).collect(),
+            on: current.is_some_and(|(r, _)| r.flow_id == *f),
+        })
+        .collect();
+    let Some((r, messages)) = current else {
+        return render(
+            "dashboard.html",
+            context! { flows => nav, flow => Value::from(()) },
+        );
+    };
+    let flow = r.flow_id.as_str();
+    let variant_keys: Vec<String> = r
+        .variants
+        .iter()
+        .map(|v| format!("variant-{}", v.variant))
+        .collect();
+    let rows: Vec<MessageRow<'_>> = messages
+        .iter()
+        .filter(|m| m.message.metadata.get("flow_id").is_none_or(|f| f == flow))
+        .map(|m| MessageRow {
+            when: m.created_at.format("%Y-%m-%d %H:%M").to_string(),
+            channel: &m.channel_id,
+            step: m.step + 1,
+            subject: m.message.subject.as_deref().unwrap_or(""),
+            test: m.test,
+            status: m.status.as_str(),
+            attempts: m.attempts,
+        })
+        .collect();
+    render(
+        "dashboard.html",
+        context! {
+            flows => nav,
+            flow,
+            from => r.from.format("%Y-%m-%d %H:%M").to_string(),
+            to => r.to.format("%Y-%m-%d %H:%M").to_string(),
+            funnel => funnel(r),
+            uplift => uplift(r),
+            treated => group_row("Treated", "treated".into(), &r.treated),
+            holdout => group_row("Holdout", "holdout".into(), &r.holdout),
+            revenue => revenue(&r.treated.revenue),
+            steps => r.steps.iter().map(|s| StepRow {
+                step: s.step,
+                channel: &s.channel,
+                stats: stats_cells(&s.stats),
+            }).collect::<Vec<_>>(),
+            channels => r.channels.iter().map(|c| ChannelRow {
+                channel: &c.channel,
+                stats: stats_cells(&c.stats),
+            }).collect::<Vec<_>>(),
+            variants => r.variants.iter().zip(&variant_keys).map(|(v, key)| {
+                group_row(&v.variant, key.clone(), &v.group)
+            }).collect::<Vec<_>>(),
+            messages => rows,
+            no_messages => messages.is_empty(),
+        },
     )
 }
 
@@ -264,25 +426,8 @@ pub async fn dashboard(
     }
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let flows: Vec<String> = state.engine.flow_ids().map(str::to_string).collect();
-    let mut body = String::from("<header><h1>cartback</h1><nav>");
-    let current = q.flow.clone().or_else(|| flows.first().cloned());
-    for f in &flows {
-        let on = if Some(f) == current.as_ref() {
-            " class=\"on\""
-        } else {
-            ""
-        };
-        let _ = write!(
-            body,
-            "<a{on} href=\"/dashboard?flow={}\">{}</a>",
-            esc(f),
-            esc(f)
-        );
-    }
-    body.push_str("</nav><form method=\"post\" action=\"/dashboard/logout\"><button type=\"submit\">Sign out</button></form></header><main>");
-    let Some(flow) = current else {
-        body.push_str("<div class=\"card\"><p>No flows are configured yet. Add a <code>[flow.&lt;id&gt;]</code> table to the configuration.</p></div></main>");
-        return Ok(page("Dashboard", &body).into_response());
+    let Some(flow) = q.flow.clone().or_else(|| flows.first().cloned()) else {
+        return Ok(respond(dashboard_page(&flows, None)));
     };
     let (from, to) = crate::flows::window(q.from.as_deref(), q.to.as_deref(), state.clock.now())
         .map_err(ApiError::BadRequest)?;
@@ -291,80 +436,6 @@ pub async fn dashboard(
         .report(&flow, from, to)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no flow {flow:?}")))?;
-    let _ = write!(
-        body,
-        "<p class=\"muted\">Flow <strong>{}</strong>, runs enrolled {} → {} (UTC)</p><div class=\"grid\">",
-        esc(&flow),
-        r.from.format("%Y-%m-%d %H:%M"),
-        r.to.format("%Y-%m-%d %H:%M")
-    );
-    let _ = write!(
-        body,
-        "<section class=\"card\"><h2>Funnel</h2>{}</section>",
-        funnel_svg(&r)
-    );
-    let uplift = match &r.comparison {
-        Some(c) => {
-            let class = if c.ci95_low > 0.0 { "pos" } else if c.ci95_high < 0.0 { "neg" } else { "" };
-            format!(
-                "<p class=\"big {class}\" data-metric=\"uplift\">{:+.1} pts</p><p class=\"muted\">95% CI {:+.1} to {:+.1} pts · z = {:.2} · p = {:.3}</p>",
-                c.uplift * 100.0,
-                c.ci95_low * 100.0,
-                c.ci95_high * 100.0,
-                c.z,
-                c.p_value
-            )
-        }
-        None => "<p class=\"muted\">Needs enrolments in both groups: set <code>holdout_percent</code> on the flow.</p>".into(),
-    };
-    let _ = write!(
-        body,
-        "<section class=\"card wide\"><h2>Treated vs holdout</h2>{uplift}<div class=\"scroll\"><table><thead><tr><th>Group</th><th>Enrolled</th><th>Converted</th><th>Rate</th><th>Revenue</th></tr></thead><tbody>{}{}</tbody></table></div></section>",
-        group_row("Treated", "treated", &r.treated),
-        group_row("Holdout", "holdout", &r.holdout)
-    );
-    let _ = write!(
-        body,
-        "<section class=\"card\"><h2>Recovered revenue</h2><p class=\"big\" data-metric=\"revenue\">{}</p><p class=\"muted\">by currency, never summed across currencies</p></section></div>",
-        money(&r.treated.revenue)
-    );
-    let head = "<th>Sent</th><th>Delivered</th><th>Opened</th><th>Clicked</th><th>Click rate</th><th>Unsub.</th><th>Converted</th><th>Revenue</th>";
-    let _ = write!(body, "<section class=\"card spaced\"><h2>Steps and channels</h2><div class=\"scroll\"><table><thead><tr><th>Step</th><th>Channel</th>{head}</tr></thead><tbody>");
-    for s in &r.steps {
-        let _ = write!(
-            body,
-            "<tr data-step=\"{}\"><td>{}</td><td>{}</td>{}</tr>",
-            s.step,
-            s.step,
-            esc(&s.channel),
-            stats_cells(&s.stats)
-        );
-    }
-    for c in &r.channels {
-        let _ = write!(
-            body,
-            "<tr><td>all</td><td>{}</td>{}</tr>",
-            esc(&c.channel),
-            stats_cells(&c.stats)
-        );
-    }
-    if r.steps.is_empty() {
-        body.push_str(
-            "<tr><td colspan=\"10\" class=\"muted\">No messages sent in this window yet.</td></tr>",
-        );
-    }
-    body.push_str("</tbody></table></div></section>");
-    if !r.variants.is_empty() {
-        let _ = write!(body, "<section class=\"card spaced\"><h2>Variants</h2><div class=\"scroll\"><table><thead><tr><th>Variant</th><th>Enrolled</th><th>Converted</th><th>Rate</th><th>Revenue</th></tr></thead><tbody>");
-        for v in &r.variants {
-            body.push_str(&group_row(
-                &esc(&v.variant),
-                &format!("variant-{}", esc(&v.variant)),
-                &v.group,
-            ));
-        }
-        body.push_str("</tbody></table></div></section>");
-    }
     let messages = state
         .store
         .messages(&MessageFilter {
@@ -372,26 +443,168 @@ pub async fn dashboard(
             ..Default::default()
         })
         .await?;
-    let _ = write!(body, "<section class=\"card spaced\"><h2>Last 50 messages</h2><div class=\"scroll\"><table><thead><tr><th>When (UTC)</th><th>Channel</th><th>Step</th><th>Subject</th><th>Status</th><th>Attempts</th></tr></thead><tbody>");
-    for m in messages
-        .iter()
-        .filter(|m| m.message.metadata.get("flow_id").is_none_or(|f| *f == flow))
-    {
-        let status = m.status.as_str();
-        let _ = write!(
-            body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"left\">{}{}</td><td class=\"status-{status}\">{status}</td><td>{}</td></tr>",
-            m.created_at.format("%Y-%m-%d %H:%M"),
-            esc(&m.channel_id),
-            m.step + 1,
-            esc(m.message.subject.as_deref().unwrap_or("")),
-            if m.test { " <span class=\"muted\">(test)</span>" } else { "" },
-            m.attempts
-        );
+    Ok(respond(dashboard_page(&flows, Some((&r, &messages)))))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use cartback_engine::report::{ChannelStats, Comparison, StepStats, VariantStats};
+    use cartback_store::OutboxStatus;
+    use chrono::{TimeZone as _, Utc};
+
+    const EVIL: &str = "<script>alert(1)</script>";
+    const ESCAPED: &str = "&lt;script&gt;alert(1)&lt;&#x2f;script&gt;";
+
+    fn group(enrolled: u64, converted: u64) -> GroupStats {
+        GroupStats {
+            enrolled,
+            converted,
+            conversion_rate: converted as f64 / enrolled as f64,
+            revenue: BTreeMap::from([("EUR".to_string(), "42.50".to_string())]),
+        }
     }
-    if messages.is_empty() {
-        body.push_str("<tr><td colspan=\"6\" class=\"muted\">No messages yet.</td></tr>");
+
+    fn report(flow: &str) -> FlowReport {
+        let stats = MessageStats {
+            sent: 3,
+            delivered: 3,
+            opened: 2,
+            clicked: 1,
+            click_rate: Some(1.0 / 3.0),
+            ..Default::default()
+        };
+        FlowReport {
+            flow_id: flow.into(),
+            from: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            to: Utc.with_ymd_and_hms(2026, 1, 31, 0, 0, 0).unwrap(),
+            enrolled: 20,
+            held_out: 10,
+            treated: group(10, 3),
+            holdout: group(10, 1),
+            comparison: Some(Comparison {
+                uplift: 0.2,
+                ci95_low: 0.01,
+                ci95_high: 0.39,
+                z: 2.1,
+                p_value: 0.036,
+            }),
+            totals: stats.clone(),
+            steps: vec![StepStats {
+                step: 1,
+                channel: EVIL.into(),
+                stats: stats.clone(),
+            }],
+            channels: vec![ChannelStats {
+                channel: EVIL.into(),
+                stats: stats.clone(),
+            }],
+            variants: vec![VariantStats {
+                variant: EVIL.into(),
+                group: group(10, 3),
+                messages: stats,
+            }],
+        }
     }
-    body.push_str("</tbody></table></div></section></main>");
-    Ok(page(&format!("{flow} dashboard"), &body).into_response())
+
+    fn message(flow: &str) -> OutboxRow {
+        let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 0).unwrap();
+        OutboxRow {
+            id: "m-1".into(),
+            run_id: "r-1".into(),
+            step: 0,
+            channel_id: EVIL.into(),
+            contact_id: None,
+            cart_id: None,
+            status: OutboxStatus::Failed,
+            message: cartback_core::OutboundMessage {
+                id: "m-1".into(),
+                channel_id: EVIL.into(),
+                to: cartback_core::Recipient {
+                    email: Some("a@example.com".into()),
+                    phone: None,
+                    name: Some(EVIL.into()),
+                },
+                subject: Some(EVIL.into()),
+                html: Some(EVIL.into()),
+                text: None,
+                headers: BTreeMap::new(),
+                metadata: BTreeMap::from([("flow_id".to_string(), flow.to_string())]),
+                contact: None,
+                cart: None,
+                test: true,
+            },
+            attempts: 2,
+            next_attempt_at: at,
+            lease_until: None,
+            provider_message_id: None,
+            last_error: Some(EVIL.into()),
+            test: true,
+            created_at: at,
+            sent_at: None,
+        }
+    }
+
+    #[test]
+    fn store_values_are_escaped_by_the_template_engine() {
+        let flows = [EVIL.to_string(), "other".to_string()];
+        let r = report(EVIL);
+        let messages = [message(EVIL)];
+        let html = dashboard_page(&flows, Some((&r, &messages))).unwrap();
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("alert(1)</"), "{html}");
+        // The flow id (tab, heading, title), the channel, the variant and the subject.
+        assert!(html.contains(&format!("<title>{ESCAPED} dashboard · cartback</title>")));
+        assert!(html.contains(&format!("<strong>{ESCAPED}</strong>")));
+        assert!(html.contains(&format!(
+            "<a class=\"on\" href=\"/dashboard?flow=%3Cscript%3Ealert%281%29%3C%2Fscript%3E\">{ESCAPED}</a>"
+        )));
+        assert!(html.contains(&format!("<td>{ESCAPED}</td>")));
+        assert!(html.contains(&format!("data-metric=\"variant-{ESCAPED}-enrolled\"")));
+        assert!(html.contains(&format!(
+            "<td class=\"left\">{ESCAPED} <span class=\"muted\">(test)</span></td><td class=\"status-failed\">failed</td><td>2</td>"
+        )));
+        // The numbers as before.
+        assert!(html.contains("data-metric=\"treated-rate\">30.0%</td>"));
+        assert!(html.contains("<p class=\"big pos\" data-metric=\"uplift\">+20.0 pts</p>"));
+        assert!(html.contains("95% CI +1.0 to +39.0 pts · z = 2.10 · p = 0.036"));
+        assert!(html.contains("<p class=\"big\" data-metric=\"revenue\">EUR 42.50</p>"));
+        assert!(html.contains("<td>33.3%</td>"));
+        assert!(html.contains("data-stage=\"converted\">3</text>"));
+        assert_eq!(html.matches("<rect ").count(), 5);
+        assert!(html.contains("<a href=\"/dashboard?flow=other\">other</a>"));
+        // Another flow's messages are not listed; "no messages" is only for an empty outbox.
+        let html = dashboard_page(&flows, Some((&report("other"), &messages))).unwrap();
+        assert!(!html.contains("class=\"status-failed\""), "{html}");
+        assert!(!html.contains("No messages yet."));
+    }
+
+    #[test]
+    fn error_texts_are_escaped_on_the_login_page() {
+        let html = render("login.html", context! { error => EVIL }).unwrap();
+        assert!(html.contains(&format!("<p class=\"neg\" role=\"alert\">{ESCAPED}</p>")));
+        assert!(!html.contains("<script"));
+        let html = render("login.html", context! { error => None::<&str> }).unwrap();
+        assert!(!html.contains("role=\"alert\""));
+        assert!(html.contains("<input id=\"token\" name=\"token\" type=\"password\""));
+    }
+
+    #[test]
+    fn every_page_has_the_hashed_stylesheet_and_an_inline_icon() {
+        let empty = dashboard_page(&[], None).unwrap();
+        assert!(empty.contains("No flows are configured yet. Add a <code>[flow.&lt;id&gt;]</code>"));
+        assert!(empty.contains("<title>Dashboard · cartback</title>"));
+        let r = report("recover");
+        let full = dashboard_page(&["recover".into()], Some((&r, &[]))).unwrap();
+        assert!(full.contains("No messages yet."));
+        let login = render("login.html", context! { error => None::<&str> }).unwrap();
+        for html in [empty, full, login] {
+            assert!(html.starts_with("<!doctype html>"));
+            assert!(html.contains("<link rel=\"icon\" href=\"data:,\">"));
+            // The style block is the embedded CSS, byte for byte: the policy's hash matches it.
+            assert!(html.contains(&format!("<style>{STYLE}</style>")));
+            assert!(!html.contains(" style=\""));
+        }
+    }
 }

@@ -3,7 +3,9 @@
 //!
 //! - `Content-Security-Policy: default-src 'none'; style-src 'sha256-…'; form-action 'self';
 //!   frame-ancestors 'none'; base-uri 'none'`: only the page's own `<style>` block applies (by its
-//!   hash; no inline `style=` attributes), forms post only to the hub, no script runs.
+//!   hash; no inline `style=` attributes), forms post only to the hub, no script runs. The
+//!   dashboard adds `img-src data:` for its inline icon (`<link rel="icon" href="data:,">`, so the
+//!   browser asks for no `/favicon.ico`); its style hash is computed once from the embedded CSS.
 //! - `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`,
 //!   and `Cache-Control: no-store` (the dashboard shows customer data; `/u/` pages are per person).
 
@@ -22,14 +24,16 @@ fn style_hash(css: &str) -> String {
     )
 }
 
-fn policy(style_hashes: &[String]) -> String {
+/// `data_images`: allow `data:` images (the dashboard's inline icon), nothing else.
+fn policy(style_hashes: &[String], data_images: bool) -> String {
     let styles = if style_hashes.is_empty() {
         "'none'".to_string()
     } else {
         style_hashes.join(" ")
     };
+    let images = if data_images { " img-src data:;" } else { "" };
     format!(
-        "default-src 'none'; style-src {styles}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none';{images} style-src {styles}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     )
 }
 
@@ -50,10 +54,10 @@ fn apply(resp: &mut Response, csp: &str) {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
-/// The dashboard's policy: its one stylesheet, by hash.
+/// The dashboard's policy: its one stylesheet, by hash; its inline icon.
 pub fn dashboard_policy() -> &'static str {
     static CSP: OnceLock<String> = OnceLock::new();
-    CSP.get_or_init(|| policy(&[style_hash(crate::dashboard::STYLE)]))
+    CSP.get_or_init(|| policy(&[style_hash(crate::dashboard::STYLE)], true))
 }
 
 /// Middleware (`map_response`) for every dashboard route.
@@ -93,7 +97,7 @@ pub async fn unsubscribe_page(resp: Response) -> Response {
         .is_some_and(|n| n <= 64 * 1024);
     if !(html && small) {
         let mut resp = resp;
-        apply(&mut resp, &policy(&[]));
+        apply(&mut resp, &policy(&[], false));
         return resp;
     }
     let (parts, body) = resp.into_parts();
@@ -105,7 +109,7 @@ pub async fn unsubscribe_page(resp: Response) -> Response {
         .map(style_hash)
         .collect();
     let mut resp = Response::from_parts(parts, Body::from(bytes));
-    apply(&mut resp, &policy(&hashes));
+    apply(&mut resp, &policy(&hashes, false));
     resp
 }
 
@@ -122,9 +126,15 @@ mod tests {
             "'sha256-0cRUVYRKwNwnl1hkfkPGjkht16b039TjFdJzmXfFK2o='"
         );
         assert_eq!(
-            policy(&[]),
+            policy(&[], false),
             "default-src 'none'; style-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
         );
-        assert!(dashboard_policy().contains("style-src 'sha256-"));
+        assert_eq!(
+            dashboard_policy(),
+            format!(
+                "default-src 'none'; img-src data:; style-src {}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                style_hash(crate::dashboard::STYLE)
+            )
+        );
     }
 }
