@@ -97,37 +97,32 @@ async fn a_hanging_or_failing_provider_does_not_stall_the_others() {
         .unwrap();
     }
     // The healthy channel delivers all three at once, while the other two struggle.
-    let started = Instant::now();
-    loop {
-        if healthy.received_requests().await.unwrap().len() == 3 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "the healthy channel was stalled"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for(
+        &hub,
+        "healthy",
+        15,
+        "the healthy channel (stalled?)",
+        || async { healthy.received_requests().await.unwrap().len() == 3 },
+    )
+    .await;
     // The hanging provider's sends end as `unknown` after the timeout (never re-sent).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while messages(&hub, "?channel=hanging&status=unknown")
-        .await
-        .len()
-        < 3
-    {
-        assert!(Instant::now() < deadline, "hanging sends did not time out");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for(
+        &hub,
+        "hanging",
+        20,
+        "the hanging sends to time out",
+        || async { count(&hub, "hanging", "unknown").await >= 3 },
+    )
+    .await;
     // The flaky provider recovers: retried with backoff until sent.
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while messages(&hub, "?channel=flaky&status=sent").await.len() < 3 {
-        assert!(
-            Instant::now() < deadline,
-            "the flaky channel never recovered: {:?}",
-            messages(&hub, "?channel=flaky").await
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for(
+        &hub,
+        "flaky",
+        40,
+        "the flaky channel to recover",
+        || async { count(&hub, "flaky", "sent").await >= 3 },
+    )
+    .await;
     let flaky_msgs = messages(&hub, "?channel=flaky").await;
     assert!(
         flaky_msgs
@@ -214,6 +209,27 @@ async fn count(hub: &Hub, channel: &str, status: &str) -> usize {
     )
     .await
     .len()
+}
+
+/// Waits until the channel holds `total` messages and none of them can still go out (none
+/// `queued`, `claimed` or `sending`): from then on the provider gets no further request, so what it
+/// received is final.
+async fn until_final(hub: &Hub, channel: &str, total: usize) {
+    wait_for(
+        hub,
+        channel,
+        20,
+        &format!("{total} final messages on {channel}"),
+        || async {
+            let all = messages(hub, &format!("?channel={channel}&limit=1000")).await;
+            all.len() == total
+                && all.iter().all(|m| {
+                    !["queued", "claimed", "sending"]
+                        .contains(&m["status"].as_str().unwrap_or_default())
+                })
+        },
+    )
+    .await;
 }
 
 /// Polls `f` every 50 ms until it holds; fails with `what` (and the channel's messages) after `secs`.
@@ -441,7 +457,7 @@ async fn a_resetting_then_refusing_provider_recovers_without_duplicates() {
         recovered.elapsed()
     );
     // Exactly the retryable ones, once each; the unknown ones stay unknown (not re-sent).
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    until_final(&hub, "resetting", 6).await;
     let by = requests_by_to(&back).await;
     let want: BTreeMap<String, usize> = (100..103).map(|n| (phone(n), 1)).collect();
     assert_eq!(
@@ -510,8 +526,8 @@ async fn a_provider_answering_500_for_a_minute_gets_every_message_exactly_once()
         "outage: all {N} sent {:?} after the provider's first 500",
         began.elapsed()
     );
-    // Nothing further arrives once all are sent.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Nothing further arrives once all are sent: none of the channel's messages can still go out.
+    until_final(&hub, "down", N as usize).await;
     let log = outage.log.lock().unwrap().clone();
     let mut per: BTreeMap<String, Vec<(u16, Instant)>> = BTreeMap::new();
     for (to, status, at) in &log {
