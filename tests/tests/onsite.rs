@@ -5,6 +5,7 @@
 
 use cartback_e2e::browser::{artifact, launch, Browser};
 use cartback_e2e::payloads::shopify_checkout;
+use cartback_e2e::until_within;
 use cartback_testkit::sign::shopify_request;
 use cartback_testkit::{spawn_hub, Hub};
 use hmac::{Hmac, Mac};
@@ -46,6 +47,34 @@ holdout_percent = 50
     )
 }
 
+/// Counts, in `window.__cartbackDone`, the widget's cart requests it has finished deciding on: one
+/// task after the answer (or its JSON) is in, the widget's own continuations (show or not) have run.
+const WIDGET_DONE: &str = "(function(){var f=window.fetch;var done=function(){setTimeout(function(){window.__cartbackDone=(window.__cartbackDone||0)+1},0)};\
+    window.fetch=function(u){var p=f.apply(this,arguments);if(String(u).indexOf('/onsite/cart')<0)return p;\
+    return p.then(function(r){if(r.status!==200){done();return r}var j=r.json;\
+    r.json=function(){return j.call(r).then(function(v){done();return v},function(e){done();throw e})};return r},\
+    function(e){done();throw e})}})();";
+
+/// Whether the widget on the current page has made its decision: the page has loaded (so the
+/// widget has started), and either it has no visitor to ask about (it asks nothing) or its cart
+/// request has been answered and acted on. After that the pop-up is shown, or never will be.
+async fn widget_settled(b: &Browser) -> bool {
+    b.eval(
+        "if(document.readyState!=='complete'||window.__cartbackLoaded!==true)return false;\
+         var v=null;try{v=localStorage.getItem('cartback_visitor:pk_test_shop')}catch(e){}\
+         return !v||(window.__cartbackDone||0)>=1",
+    )
+    .await
+        == json!(true)
+}
+
+/// No pop-up on the current page, once the widget has decided ([`widget_settled`]).
+async fn no_popup(b: &Browser, what: &str) {
+    until_within(10, "the widget to decide", || widget_settled(b)).await;
+    let items = popup_items(b, Duration::ZERO).await;
+    assert!(items.is_empty(), "{what}: {items:?}");
+}
+
 /// A sample shop: a landing page with the widget tag, product pages, a cart page.
 async fn shop(
     listener: tokio::net::TcpListener,
@@ -59,7 +88,8 @@ async fn shop(
             Html(format!(
                 "<!doctype html><html><head><meta charset=utf-8><title>{title}</title>\
                  <script>window.__errors=[];window.addEventListener('error',function(e){{window.__errors.push(String(e.message))}});\
-                 window.addEventListener('unhandledrejection',function(e){{window.__errors.push(String(e.reason))}});</script>\
+                 window.addEventListener('unhandledrejection',function(e){{window.__errors.push(String(e.reason))}});\
+                 {WIDGET_DONE}</script>\
                  <style>h1{{color:#a00}}.item{{color:red}}</style></head>\
                  <body><h1>{title}</h1><a id=next href=\"/products/tea\">Tea</a>\
                  <script src=\"{hub}/onsite/widget.js\" data-site=\"pk_test_shop\" async></script></body></html>"
@@ -211,8 +241,7 @@ async fn the_popup_shows_the_last_two_products_and_respects_the_rules() {
     }
     let (treated, control) = (treated.unwrap(), control.unwrap());
     // The web message is sent (the pop-up is on for the treated shopper).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    until_within(10, "the web message to be sent", || async {
         let m: Value = hub
             .admin_get("/api/v1/messages?channel=web&status=sent")
             .await
@@ -220,12 +249,9 @@ async fn the_popup_shows_the_last_two_products_and_respects_the_rules() {
             .json()
             .await
             .unwrap();
-        if m["count"].as_u64().unwrap() >= 1 {
-            break;
-        }
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        m["count"].as_u64().unwrap() >= 1
+    })
+    .await;
 
     // CORS is limited to the shop's origins; a forged visitor token gets nothing.
     let v = visitor(&hub, &treated).await.unwrap();
@@ -316,15 +342,10 @@ async fn the_popup_shows_the_last_two_products_and_respects_the_rules() {
     b.screenshot(&artifact("onsite-popup.png")).await;
     // ✕ dismisses; it stays dismissed on reload.
     b.eval("document.getElementById('cartback-reminder').shadowRoot.querySelector('button.x').click();return 1").await;
-    assert!(popup_items(&b, Duration::from_millis(200)).await.is_empty());
-    b.eval("location.reload();return 1").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        popup_items(&b, Duration::from_millis(1500))
-            .await
-            .is_empty(),
-        "shown again after dismissal"
-    );
+    // (The click's handler removes the pop-up before the click returns.)
+    assert!(popup_items(&b, Duration::ZERO).await.is_empty());
+    b.refresh().await;
+    no_popup(&b, "shown again after dismissal").await;
 
     // A fresh visit: Escape closes it; a product click navigates in the same tab to the product.
     reset(&b, &format!("{shop_origin}/")).await;
@@ -334,8 +355,9 @@ async fn the_popup_shows_the_last_two_products_and_respects_the_rules() {
         "document.dispatchEvent(new KeyboardEvent('keydown',{key:'Escape',bubbles:true}));return 1",
     )
     .await;
+    // (The key's handler removes the pop-up before the event returns.)
     assert!(
-        popup_items(&b, Duration::from_millis(200)).await.is_empty(),
+        popup_items(&b, Duration::ZERO).await.is_empty(),
         "Escape did not close it"
     );
     reset(&b, &format!("{shop_origin}/")).await;
@@ -343,43 +365,30 @@ async fn the_popup_shows_the_last_two_products_and_respects_the_rules() {
     assert_eq!(popup_items(&b, Duration::from_secs(10)).await.len(), 2);
     let handles_before = b.eval("return window.name").await;
     b.eval("document.getElementById('cartback-reminder').shadowRoot.querySelector('a.item').click();return 1").await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !b
-        .url()
-        .await
-        .starts_with(&format!("{shop_origin}/products/tea"))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "did not navigate: {}",
-            b.url().await
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let product = format!("{shop_origin}/products/tea");
+    until_within(10, "the product link to navigate", || async {
+        b.url().await.starts_with(&product)
+    })
+    .await;
     assert_eq!(
         b.eval("return window.name").await,
         handles_before,
         "same tab"
     );
     // Not a landing page (came from the shop itself): no pop-up.
-    assert!(popup_items(&b, Duration::from_millis(1500))
-        .await
-        .is_empty());
+    no_popup(&b, "shown on a page reached from the shop itself").await;
 
     // The control-group shopper sees nothing, and nothing breaks.
     let cv = visitor(&hub, &control).await.unwrap();
     reset(&b, &format!("{shop_origin}/")).await;
     b.goto(&format!("{shop_origin}/?cb_v={cv}")).await;
-    assert!(
-        popup_items(&b, Duration::from_secs(2)).await.is_empty(),
-        "control group saw the pop-up"
-    );
+    no_popup(&b, "control group saw the pop-up").await;
     assert_eq!(b.eval("return window.__errors").await, json!([]));
     // A shopper with no cart sees nothing and gets no console error.
     assert!(visitor(&hub, "nobody@example.com").await.is_none());
     reset(&b, &format!("{shop_origin}/")).await;
     b.goto(&format!("{shop_origin}/")).await;
-    assert!(popup_items(&b, Duration::from_secs(2)).await.is_empty());
+    no_popup(&b, "a shopper with no cart saw the pop-up").await;
     assert_eq!(b.eval("return window.__errors").await, json!([]));
     b.screenshot(&artifact("onsite-no-cart.png")).await;
 
