@@ -82,6 +82,35 @@ fn serve_refuses_a_bad_config_before_starting() {
     assert!(!dir.path().join("cartback.db").exists(), "nothing started");
 }
 
+/// `cartback_http_connections` (connections open now, the asking one included), read through
+/// `probe`, one keep-alive connection kept for every reading so none lingers in the count.
+fn open_connections(probe: &mut TcpStream, addr: &str) -> f64 {
+    write!(probe, "GET /metrics HTTP/1.1\r\nhost: {addr}\r\n\r\n").unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        probe.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().unwrap())
+        })
+        .expect("a content-length");
+    let mut body = vec![0u8; len];
+    probe.read_exact(&mut body).unwrap();
+    String::from_utf8(body)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("cartback_http_connections "))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
 #[test]
 fn sigterm_drains_in_flight_requests_then_exits() {
     let dir = tempfile::tempdir().unwrap();
@@ -133,13 +162,32 @@ fn sigterm_drains_in_flight_requests_then_exits() {
     .unwrap();
     stream.write_all(&body[..5]).unwrap();
     stream.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // The hub has taken that connection: two open (it and the one asking), by its own gauge.
+    let mut probe = TcpStream::connect(&addr).unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let taken = Instant::now() + Duration::from_secs(10);
+    while open_connections(&mut probe, &addr) < 2.0 {
+        assert!(Instant::now() < taken, "the hub never took the connection");
+        std::thread::sleep(Duration::from_millis(20)); // between polls
+    }
+    drop(probe);
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    std::thread::sleep(Duration::from_millis(300));
+    // The hub has the signal (its log says it is draining) before the body is finished.
+    let draining = Instant::now() + Duration::from_secs(10);
+    loop {
+        let line = rx
+            .recv_timeout(draining.saturating_duration_since(Instant::now()))
+            .expect("the shutdown log line");
+        if line.contains("Shutdown signal received") {
+            break;
+        }
+    }
     // The in-flight request still completes.
     stream.write_all(&body[5..]).unwrap();
     let mut resp = String::new();
