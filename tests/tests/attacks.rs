@@ -153,7 +153,10 @@ async fn a_public_key_cannot_make_the_hub_email_a_stranger_or_link_anywhere() {
     for run in &runs {
         let id = run["id"].as_str().unwrap();
         let messages = json(&hub, &format!("/api/v1/messages?run_id={id}")).await;
-        assert_eq!(messages["count"], 0, "a message to the stranger: {messages}");
+        assert_eq!(
+            messages["count"], 0,
+            "a message to the stranger: {messages}"
+        );
     }
     assert!(delivered(&receiver).await.is_empty());
 

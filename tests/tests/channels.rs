@@ -210,7 +210,11 @@ async fn email_then_sms_unless_the_shopper_clicked() {
     let (_, runs) = cartback_e2e::until_settled(&hub, "clicker@example.com", 30).await;
     assert_eq!(runs.len(), 1, "{runs:?}");
     let clicker = cartback_e2e::messages_of_run(&hub, runs[0]["id"].as_str().unwrap()).await;
-    assert_eq!(clicker.len(), 1, "an SMS to the shopper who clicked: {clicker:?}");
+    assert_eq!(
+        clicker.len(),
+        1,
+        "an SMS to the shopper who clicked: {clicker:?}"
+    );
     let sms = twilio.received_requests().await.unwrap();
     assert_eq!(sms.len(), 1);
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&sms[0].body)

@@ -189,7 +189,10 @@ async fn a_klaviyo_unsubscribe_stops_email() {
     assert_eq!(cart["status"], "abandoned", "{cart}");
     for run in &runs {
         let messages = messages_of_run(&hub, run["id"].as_str().unwrap()).await;
-        assert!(messages.is_empty(), "a message to an unsubscribed shopper: {messages:?}");
+        assert!(
+            messages.is_empty(),
+            "a message to an unsubscribed shopper: {messages:?}"
+        );
     }
     assert!(
         sent(&hub).await.is_empty(),

@@ -270,7 +270,10 @@ async fn woocommerce_magento_and_hubspot() {
     assert_eq!(cart["status"], "abandoned", "{cart}");
     for run in &runs {
         let messages = messages_of_run(&hub, run["id"].as_str().unwrap()).await;
-        assert!(messages.is_empty(), "a message to a HubSpot opt-out: {messages:?}");
+        assert!(
+            messages.is_empty(),
+            "a message to a HubSpot opt-out: {messages:?}"
+        );
     }
     assert_eq!(
         sent_to(&hub, "hs@example.com").await,
