@@ -8,10 +8,10 @@
 //!   that names every connector.
 //! - [`app`]: builds the shared state from a validated config and runs the server.
 //! - [`report`]: `cartback report --flow ID`: a flow's report as a terminal table.
-//! - [`cli`]: the commands (`serve`, `check-config`, `report`).
+//! - [`commands`]: the commands (`serve`, `check-config`, `report`).
 
 pub mod app;
-pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod registry;
 pub mod report;

@@ -19,8 +19,8 @@ pub async fn run(
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the store at {url}: {e}"))?;
     let engine = crate::app::build_engine(cfg, store.clone(), Arc::new(SystemClock))?;
-    let (from, to) =
-        cartback_server::flows::window(from, to, chrono::Utc::now()).map_err(anyhow::Error::msg)?;
+    let (from, to) = cartback_server::flows_api::window(from, to, chrono::Utc::now())
+        .map_err(anyhow::Error::msg)?;
     let report = engine.report(flow, from, to).await?.ok_or_else(|| {
         anyhow::anyhow!(
             "no flow {flow:?} (configured: {})",

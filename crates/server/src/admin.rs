@@ -15,22 +15,22 @@ pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/carts", get(list_carts))
         .route("/carts/{id}", get(get_cart))
-        .route("/carts/{id}/runs", get(crate::flows::cart_runs))
+        .route("/carts/{id}/runs", get(crate::flows_api::cart_runs))
         .route("/contacts/{id}", get(get_contact))
         .route("/contacts/{id}/tags", get(get_tags).post(add_tags))
         .route(
             "/flows/{id}/test",
-            axum::routing::post(crate::flows::test_flow),
+            axum::routing::post(crate::flows_api::test_flow),
         )
-        .route("/flows/{id}/report", get(crate::flows::report))
-        .route("/messages", get(crate::flows::messages))
+        .route("/flows/{id}/report", get(crate::flows_api::report))
+        .route("/messages", get(crate::flows_api::messages))
         .route(
             "/onsite/preview",
             axum::routing::post(crate::onsite::preview),
         )
         .route(
             "/messages/redrive",
-            axum::routing::post(crate::flows::redrive),
+            axum::routing::post(crate::flows_api::redrive),
         )
         .route_layer(axum::middleware::from_fn_with_state(state, require_admin))
 }

@@ -429,8 +429,9 @@ pub async fn dashboard(
     let Some(flow) = q.flow.clone().or_else(|| flows.first().cloned()) else {
         return Ok(respond(dashboard_page(&flows, None)));
     };
-    let (from, to) = crate::flows::window(q.from.as_deref(), q.to.as_deref(), state.clock.now())
-        .map_err(ApiError::BadRequest)?;
+    let (from, to) =
+        crate::flows_api::window(q.from.as_deref(), q.to.as_deref(), state.clock.now())
+            .map_err(ApiError::BadRequest)?;
     let r = state
         .engine
         .report(&flow, from, to)

@@ -5,7 +5,7 @@
 //! - [`state`]: [`AppState`], what every handler shares: the store, the configured sources, the clock.
 //! - [`webhooks`]: `POST /webhooks/{source_id}`: verify → translate → commit → answer.
 //! - [`admin`]: `/api/v1/...` behind the bearer admin token: carts and contacts.
-//! - [`flows`]: test mode (`POST /api/v1/flows/{id}/test`), a cart's runs, the message queue and redrive.
+//! - [`flows_api`]: the admin API for flows and messages: test mode (`POST /api/v1/flows/{id}/test`), a cart's runs, the message queue and redrive.
 //! - [`tracking`]: `/t/`, `/r/`, `/o/`, `/u/`: signed links that record clicks, opens and unsubscribes.
 //! - [`dashboard`]: `/dashboard`, the server-rendered report page (login form, HttpOnly cookie);
 //!   [`session`]: its sessions and the same-origin rule for its forms; [`headers`]: the
@@ -25,7 +25,7 @@ pub mod auth;
 pub mod conn;
 pub mod dashboard;
 pub mod error;
-pub mod flows;
+pub mod flows_api;
 pub mod headers;
 pub mod health;
 pub mod metrics;

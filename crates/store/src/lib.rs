@@ -5,7 +5,9 @@
 //!   ingest did ([`IngestOutcome`], [`Effect`]).
 //! - [`sql`]: [`SqlStore`], SQLite (the embedded default: WAL, one writer thread) and PostgreSQL
 //!   (several instances on one database: `FOR UPDATE SKIP LOCKED` claims) through one code path;
-//!   the engine's tables live in `sql_engine`; migrations per backend under `migrations/`.
+//!   the engine's tables (timers, runs, outbox, reports) live in `engine_tables`; every query runs
+//!   through `exec` (one API over sqlx or a thread's own rusqlite connection); `migrations` lists
+//!   the schema migrations per backend (`migrations/`); `time` converts to integer milliseconds.
 //! - [`journal`]: SQLite's ingest journal: a webhook is answered once its translated events are
 //!   flushed to an append-only file; a projector applies them in order, exactly once, moments later.
 //! - `testdb` (cargo feature `testdb`, for dev-dependencies): throw-away SQLite files and
@@ -17,12 +19,12 @@
 //! is answered 2xx only after all of it is durable, and a redelivery changes nothing. A PostgreSQL
 //! implementation follows the same trait and the same shared test suite.
 
-mod db;
+mod engine_tables;
+mod exec;
 pub mod journal;
 mod migrations;
 pub mod model;
 pub mod sql;
-mod sql_engine;
 #[cfg(feature = "testdb")]
 pub mod testdb;
 pub mod time;

@@ -1,5 +1,5 @@
 //! The store on SQL: SQLite (the embedded default) and PostgreSQL (scale-out). Queries are
-//! written once against `db::Exec` with `$1`-style parameters, which both accept.
+//! written once against `exec::Exec` with `$1`-style parameters, which both accept.
 //!
 //! SQLite: WAL. Every write is a job for one **writer thread** that owns its own connection and
 //! commits every job waiting as one group; a **syncer** thread flushes the WAL (`fdatasync`) before
@@ -10,13 +10,13 @@
 //! PostgreSQL: one pool; claims use `FOR UPDATE SKIP LOCKED`, per-contact caps lock the contact
 //! row, so several hub instances on one database never claim, enrol or send the same thing twice.
 
-use crate::db::{query, query_scalar, BoxFut, DbRow, Exec, Lite, Pool, Sqlx};
+use crate::engine_tables as E;
+use crate::exec::{query, query_scalar, BoxFut, DbRow, Exec, Lite, Pool, Sqlx};
 use crate::model::{CartFilter, CartRecord, ContactRecord, Effect, EffectKind, IngestOutcome};
 use crate::model::{
     CommitOutcome, DeliveryOutcome, Engagement, OutboxRow, OutboxStatus, RunRecord, Timer,
     TimerCommit, TimerKind,
 };
-use crate::sql_engine as E;
 use crate::time::{from_ms, to_ms};
 use crate::{Ingest, IngestOptions, MessageFilter, Store, StoreError, StoreResult};
 use async_trait::async_trait;

@@ -1,7 +1,7 @@
 //! The engine's tables (timers, runs, outbox, conversions, reports) for both SQLite and PostgreSQL,
-//! written once against `db::Exec`. Called from the `Store` impl in `sql.rs`.
+//! written once against `exec::Exec`. Called from the `Store` impl in `sql.rs`.
 
-use crate::db::{query, query_scalar, DbRow, Exec, Pool};
+use crate::exec::{query, query_scalar, DbRow, Exec, Pool};
 use crate::model::*;
 use crate::sql::Backend;
 use crate::time::{from_ms, to_ms};
