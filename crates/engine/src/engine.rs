@@ -1155,7 +1155,7 @@ impl Facts {
     }
 }
 
-/// Can this contact be sent to on a channel of this kind? See [`unreachable`].
+/// Can this contact be sent to on a channel of this kind? See [`unreachable()`].
 pub fn reachable(kind: AddressKind, contact: &ContactRecord, require_consent: bool) -> bool {
     unreachable(kind, contact, require_consent).is_none()
 }
