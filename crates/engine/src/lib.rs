@@ -1,8 +1,10 @@
 //! cartback-engine: deciding that a cart is abandoned and running the flows that win it back.
 //!
 //! # Layout
-//! - [`engine`]: the [`Engine`]: timers → enrolment → steps → outbox → sinks, test mode, workers;
-//!   [`Channel`] (a sink with its outbox settings) and who is reachable on it.
+//! - [`front`]: the [`Engine`] and [`Channel`] (a sink with its outbox settings); its stages, each
+//!   an `impl Engine` of its own: `enrol` (timers, abandonment checks), `step` (a run's next step;
+//!   who is reachable), `compose` (the message), `deliver` (the outbox, backoff), `attribute`
+//!   (orders to runs, reports), `workers`, `test_mode`.
 //! - [`flows`]: flows compiled from their tables (steps, variants, quiet hours, caps).
 //! - [`assign`]: holdout and variant assignment (stable hashes of flow and contact).
 //! - [`quiet`]: quiet hours in the shopper's time zone.
@@ -15,13 +17,20 @@
 //!   so `cartback check-config` can report every problem before anything starts.
 
 pub mod assign;
+mod attribute;
+mod compose;
 pub mod config;
-pub mod engine;
+mod deliver;
+mod enrol;
 pub mod flows;
+pub mod front;
 pub mod links;
 pub mod poll;
 pub mod quiet;
 pub mod report;
+mod step;
 pub mod template;
+mod test_mode;
+mod workers;
 
-pub use engine::{AddressKind, Channel, Engine, TestError, TestReport};
+pub use front::{AddressKind, Channel, Engine, TestError, TestReport};
