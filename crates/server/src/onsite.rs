@@ -28,12 +28,7 @@ pub const WIDGET_JS: &str = include_str!("../assets/widget.js");
 
 pub use cartback_web::{WebSettings, WebSink};
 
-/// A configured web channel, by site key.
-#[derive(Debug, Clone)]
-pub struct Site {
-    pub channel_id: String,
-    pub settings: WebSettings,
-}
+pub use crate::state::Site;
 
 fn site<'a>(state: &'a AppState, key: &str) -> Result<&'a Site, ApiError> {
     state

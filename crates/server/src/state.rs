@@ -17,5 +17,12 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub engine: Arc<Engine>,
     /// Web channels by site key (the on-site pop-up).
-    pub sites: Arc<HashMap<String, crate::onsite::Site>>,
+    pub sites: Arc<HashMap<String, Site>>,
+}
+
+/// A configured web channel (the on-site pop-up), by site key.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub channel_id: String,
+    pub settings: cartback_web::WebSettings,
 }

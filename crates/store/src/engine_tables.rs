@@ -1,9 +1,9 @@
 //! The engine's tables (timers, runs, outbox, conversions, reports) for both SQLite and PostgreSQL,
 //! written once against `exec::Exec`. Called from the `Store` impl in `sql.rs`.
 
+use crate::exec::Backend;
 use crate::exec::{query, query_scalar, DbRow, Exec, Pool};
 use crate::model::*;
-use crate::sql::Backend;
 use crate::time::{from_ms, to_ms};
 use crate::{MessageFilter, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
@@ -634,7 +634,7 @@ pub(crate) async fn hub_key(
 
 pub(crate) async fn messages(pool: &AnyPool, f: &MessageFilter) -> StoreResult<Vec<OutboxRow>> {
     let limit = if f.limit == 0 { 100 } else { f.limit.min(1000) };
-    let (sql, binds) = crate::sql::filtered(
+    let (sql, binds) = crate::exec::filtered(
         &format!("SELECT {OUTBOX_COLS} FROM outbox WHERE 1 = 1"),
         &[
             ("status", f.status.map(|s| s.as_str().to_string())),

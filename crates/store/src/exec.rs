@@ -20,6 +20,13 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 
+/// Which database is behind the pools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
 pub(crate) type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A value bound to, or read from, a statement. NULLs carry a type: PostgreSQL needs one.
@@ -547,4 +554,23 @@ impl Exec for Lite {
 
 pub(crate) fn lite(e: rusqlite::Error) -> StoreError {
     StoreError::Sqlite(e.to_string())
+}
+
+/// `base` plus ` AND column = $n` for every condition that has a value, ordered, with a final
+/// `LIMIT $n` for the caller to bind last. Returns the SQL and the values to bind, in order.
+pub(crate) fn filtered(
+    base: &str,
+    conditions: &[(&str, Option<String>)],
+    order_by: &str,
+) -> (String, Vec<String>) {
+    let mut sql = base.to_string();
+    let mut binds = Vec::new();
+    for (column, value) in conditions {
+        if let Some(v) = value {
+            binds.push(v.clone());
+            sql.push_str(&format!(" AND {column} = ${}", binds.len()));
+        }
+    }
+    sql.push_str(&format!(" ORDER BY {order_by} LIMIT ${}", binds.len() + 1));
+    (sql, binds)
 }

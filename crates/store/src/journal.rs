@@ -33,7 +33,6 @@
 //! `journal_failed` with its error, and the projector goes on.
 
 use crate::model::IngestOutcome;
-use crate::sql::SqlStore;
 use crate::{Ingest, IngestOptions, StoreError, StoreResult};
 use cartback_core::{Event, Trust};
 use chrono::{DateTime, Utc};
@@ -302,6 +301,25 @@ impl Journal {
     }
 }
 
+/// What the projector needs from the database it applies records to: the SQLite store implements
+/// it (`sql.rs`), so this module does not depend on the store's.
+#[async_trait::async_trait]
+pub(crate) trait Projection: Clone + Send + Sync + 'static {
+    /// The last record applied.
+    async fn watermark(&self) -> StoreResult<u64>;
+    /// Applies record `seq` (its predecessor must be applied) as one writer job; the answer comes
+    /// once it is committed.
+    async fn apply(
+        &self,
+        seq: u64,
+        payload: &[u8],
+    ) -> StoreResult<tokio::sync::oneshot::Receiver<StoreResult<IngestOutcome>>>;
+    /// Moves the watermark to `seq` (records before it were applied by an earlier run).
+    async fn skip_to(&self, seq: u64) -> StoreResult<()>;
+    /// Keeps a record that cannot be applied in `journal_failed`, and moves past it.
+    async fn set_aside(&self, seq: u64, record: String, error: String) -> StoreResult<()>;
+}
+
 /// The journal's folder for the SQLite database at `db_path`.
 pub(crate) fn dir_for(db_path: &Path) -> PathBuf {
     let mut name = db_path.as_os_str().to_owned();
@@ -311,8 +329,8 @@ pub(crate) fn dir_for(db_path: &Path) -> PathBuf {
 
 /// Applies whatever an earlier run left in the journal at `dir`, deletes its segments, and, when
 /// `settings.enabled`, starts the journal thread and the projector.
-pub(crate) async fn open(
-    store: &SqlStore,
+pub(crate) async fn open<P: Projection>(
+    store: &P,
     dir: &Path,
     settings: &JournalSettings,
 ) -> StoreResult<Option<Journal>> {
@@ -325,7 +343,7 @@ pub(crate) async fn open(
     std::fs::create_dir_all(dir).map_err(|e| io("cannot create it", e))?;
     let lock = lock(dir).await.map_err(|e| io("cannot lock it", e))?;
     let old = segments(dir).map_err(|e| io("cannot list it", e))?;
-    let mut applied = store.journal_watermark().await?;
+    let mut applied = store.watermark().await?;
     let mut last_seq = applied;
     let mut queue = VecDeque::new();
     let mut bytes = 0u64;
@@ -366,7 +384,7 @@ pub(crate) async fn open(
                     to = seq - 1,
                     "Ingest journal records are unreadable (damaged on disk); they are skipped."
                 );
-                store.journal_skip_to(seq - 1).await?;
+                store.skip_to(seq - 1).await?;
             }
         }
         apply_round(store, &mut queue, &shared).await;
@@ -695,8 +713,8 @@ impl JournalThread {
 }
 
 /// The projector: applies flushed records in order until the journal thread stops.
-async fn project(
-    store: SqlStore,
+async fn project<P: Projection>(
+    store: P,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Entry>,
     shared: Arc<Shared>,
 ) {
@@ -738,7 +756,7 @@ async fn project(
 /// Applies up to [`BATCH`] records from the front of `queue`. A record that fails stays at the
 /// front (its caller, if waiting, hears [`IngestOutcome::Queued`]) and is retried after a pause;
 /// after [`MAX_ATTEMPTS`] it is set aside in `journal_failed`.
-async fn apply_round(store: &SqlStore, queue: &mut VecDeque<Entry>, shared: &Shared) {
+async fn apply_round<P: Projection>(store: &P, queue: &mut VecDeque<Entry>, shared: &Shared) {
     // Only records that follow one another (a replay may find a gap; see `open`).
     let mut n = 0;
     while n < queue.len().min(BATCH) && (n == 0 || queue[n].seq == queue[n - 1].seq + 1) {
@@ -747,7 +765,7 @@ async fn apply_round(store: &SqlStore, queue: &mut VecDeque<Entry>, shared: &Sha
     let mut answers = Vec::with_capacity(n);
     for entry in queue.iter().take(n) {
         let answer = match entry.body.bytes() {
-            Ok(bytes) => store.journal_apply(entry.seq, &bytes).await,
+            Ok(bytes) => store.apply(entry.seq, &bytes).await,
             Err(e) => Err(e),
         };
         answers.push(answer);
@@ -791,10 +809,7 @@ async fn apply_round(store: &SqlStore, queue: &mut VecDeque<Entry>, shared: &Sha
             .bytes()
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
-        match store
-            .journal_set_aside(entry.seq, record, error.to_string())
-            .await
-        {
+        match store.set_aside(entry.seq, record, error.to_string()).await {
             Ok(()) => {
                 tracing::error!(seq = entry.seq, error = %error, "An ingest journal record was set aside in journal_failed.");
                 if let Some(entry) = queue.pop_front() {

@@ -29,12 +29,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 use std::time::Duration;
 
-/// Which database is behind the pools.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use crate::exec::Backend;
 
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -593,25 +588,6 @@ async fn ingest_in(
     Ok(IngestOutcome::Accepted { effects })
 }
 
-/// `base` plus ` AND column = $n` for every condition that has a value, ordered, with a final
-/// `LIMIT $n` for the caller to bind last. Returns the SQL and the values to bind, in order.
-pub(crate) fn filtered(
-    base: &str,
-    conditions: &[(&str, Option<String>)],
-    order_by: &str,
-) -> (String, Vec<String>) {
-    let mut sql = base.to_string();
-    let mut binds = Vec::new();
-    for (column, value) in conditions {
-        if let Some(v) = value {
-            binds.push(v.clone());
-            sql.push_str(&format!(" AND {column} = ${}", binds.len()));
-        }
-    }
-    sql.push_str(&format!(" ORDER BY {order_by} LIMIT ${}", binds.len() + 1));
-    (sql, binds)
-}
-
 /// Unique violations, serialization failures and deadlocks: worth one more try.
 fn retryable(e: &sqlx::Error) -> bool {
     match e {
@@ -699,7 +675,7 @@ impl Store for SqlStore {
         } else {
             filter.limit.min(500)
         };
-        let (sql, binds) = filtered(
+        let (sql, binds) = crate::exec::filtered(
             &format!("{CART_SELECT} WHERE 1 = 1"),
             &[
                 (
@@ -2020,6 +1996,29 @@ async fn apply_journaled(
         .execute(&mut *tx)
         .await?;
     Ok(Some(outcome))
+}
+
+#[async_trait]
+impl crate::journal::Projection for SqlStore {
+    async fn watermark(&self) -> StoreResult<u64> {
+        self.journal_watermark().await
+    }
+
+    async fn apply(
+        &self,
+        seq: u64,
+        payload: &[u8],
+    ) -> StoreResult<tokio::sync::oneshot::Receiver<StoreResult<IngestOutcome>>> {
+        self.journal_apply(seq, payload).await
+    }
+
+    async fn skip_to(&self, seq: u64) -> StoreResult<()> {
+        self.journal_skip_to(seq).await
+    }
+
+    async fn set_aside(&self, seq: u64, record: String, error: String) -> StoreResult<()> {
+        self.journal_set_aside(seq, record, error).await
+    }
 }
 
 #[cfg(test)]
