@@ -13,8 +13,7 @@ use crate::cart::{CartSnapshot, LineItem};
 use crate::contact::ContactInfo;
 use crate::event::{Event, EventKind};
 
-/// The longest email address accepted (RFC 5321: 256 for the path, less the angle brackets).
-pub const MAX_EMAIL_LEN: usize = 254;
+pub use crate::contact::MAX_EMAIL_LEN;
 
 /// Checks and cleans `events` in place; the first problem is returned as a reason for a 400.
 pub fn check_events(events: &mut [Event]) -> Result<(), String> {

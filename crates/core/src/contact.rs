@@ -85,6 +85,9 @@ impl ContactInfo {
     }
 }
 
+/// The longest email address accepted (RFC 5321: 256 for the path, less the angle brackets).
+pub const MAX_EMAIL_LEN: usize = 254;
+
 /// Emails are trimmed and lower-cased for matching (kept as given for sending).
 pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
@@ -97,7 +100,7 @@ pub fn clean_email(email: &str) -> Option<String> {
     if local.is_empty()
         || domain.is_empty()
         || domain.contains('@')
-        || e.len() > crate::check::MAX_EMAIL_LEN
+        || e.len() > MAX_EMAIL_LEN
         || e.contains(char::is_whitespace)
     {
         return None;

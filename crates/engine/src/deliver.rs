@@ -189,12 +189,6 @@ pub(crate) fn unknown_or_retry(
     }
 }
 
-/// `first`, twice that, four times … capped at `max` (defaults: 2 s … one hour).
-pub fn backoff(first: Duration, max: Duration, attempts: u32) -> Duration {
-    let exp = attempts.saturating_sub(1).min(30);
-    first.saturating_mul(1u32 << exp).min(max)
-}
-
 pub(crate) fn jitter(d: Duration) -> Duration {
     use rand::Rng;
     let factor: f64 = rand::thread_rng().gen_range(0.8..1.2);

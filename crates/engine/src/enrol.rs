@@ -3,6 +3,7 @@
 
 use crate::assign::{in_holdout, pick_variant};
 use crate::front::*;
+use crate::step::reachable;
 use cartback_core::CartStatus;
 use cartback_store::{
     CapCheck, NewRun, RunRecord, RunStatus, StoreResult, Timer, TimerCommit, TimerKind,

@@ -20,8 +20,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use crate::deliver::backoff;
-pub use crate::step::{reachable, unreachable};
 pub use cartback_core::AddressKind;
 
 type Limiter = governor::RateLimiter<
@@ -233,6 +231,12 @@ pub(crate) fn new_id() -> String {
 
 pub(crate) fn contact_tz(c: &ContactInfo) -> Option<Tz> {
     c.time_zone.as_deref().and_then(|t| t.parse::<Tz>().ok())
+}
+
+/// `first`, twice that, four times … capped at `max` (defaults: 2 s … one hour).
+pub fn backoff(first: Duration, max: Duration, attempts: u32) -> Duration {
+    let exp = attempts.saturating_sub(1).min(30);
+    first.saturating_mul(1u32 << exp).min(max)
 }
 
 #[cfg(test)]

@@ -33,4 +33,5 @@ pub mod template;
 mod test_mode;
 mod workers;
 
-pub use front::{AddressKind, Channel, Engine, TestError, TestReport};
+pub use front::{backoff, AddressKind, Channel, Engine, TestError, TestReport};
+pub use step::{reachable, unreachable};

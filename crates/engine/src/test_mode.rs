@@ -2,6 +2,7 @@
 //! holdout and quiet hours, still honouring opt-outs; every message marked `test`.
 
 use crate::front::*;
+use crate::step::reachable;
 use cartback_core::Cart;
 use cartback_store::{ContactRecord, NewMessage, NewRun, RunRecord, RunStatus, TimerCommit};
 

@@ -26,40 +26,7 @@ pub const REFILL: Duration = Duration::from_secs(6);
 /// Clients tracked at once.
 pub const MAX_CLIENTS: usize = 4096;
 
-/// Why `token` is too weak for `server.admin_token`, if it is: at least 16 characters, 8 of them
-/// distinct, of at least two kinds (lower-case, upper-case, digits, others).
-pub fn weak(token: &str) -> Option<String> {
-    let chars: Vec<char> = token.chars().collect();
-    if chars.len() < 16 {
-        return Some(format!(
-            "is {} characters long; use at least 16 (e.g. `openssl rand -hex 32`)",
-            chars.len()
-        ));
-    }
-    let mut distinct = chars.clone();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if distinct.len() < 8 {
-        return Some(format!(
-            "has only {} distinct characters; use at least 8 (e.g. `openssl rand -hex 32`)",
-            distinct.len()
-        ));
-    }
-    let kinds = [
-        chars.iter().any(char::is_ascii_lowercase),
-        chars.iter().any(char::is_ascii_uppercase),
-        chars.iter().any(char::is_ascii_digit),
-        chars.iter().any(|c| !c.is_ascii_alphanumeric()),
-    ];
-    if kinds.iter().filter(|k| **k).count() < 2 {
-        return Some(
-            "uses one kind of character only; mix lower-case, upper-case, digits or symbols \
-             (e.g. `openssl rand -hex 32`)"
-                .into(),
-        );
-    }
-    None
-}
+pub use crate::settings::weak;
 
 /// Who is guessing: the peer's IP address (IPv6: its /64), or `None` when the app runs without a
 /// socket (`router` in tests), where every caller shares one bucket.

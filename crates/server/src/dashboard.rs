@@ -56,7 +56,7 @@ fn logged_in(
 }
 
 /// The one stylesheet; `crate::headers` allows it by its hash (computed from this text at start).
-pub(crate) const STYLE: &str = include_str!("../templates/dashboard.css");
+pub(crate) use crate::headers::STYLE;
 
 /// The page templates, embedded in the binary: every value they print is HTML-escaped by
 /// minijinja (auto-escaping on for every template), never by hand.

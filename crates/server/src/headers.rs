@@ -16,6 +16,9 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
+/// The dashboard's stylesheet: embedded once here, where its CSP hash is computed, and in the page.
+pub(crate) const STYLE: &str = include_str!("../templates/dashboard.css");
+
 /// `'sha256-…'` of a `<style>` block's text, as CSP spells it.
 fn style_hash(css: &str) -> String {
     format!(
@@ -57,7 +60,7 @@ fn apply(resp: &mut Response, csp: &str) {
 /// The dashboard's policy: its one stylesheet, by hash; its inline icon.
 pub fn dashboard_policy() -> &'static str {
     static CSP: OnceLock<String> = OnceLock::new();
-    CSP.get_or_init(|| policy(&[style_hash(crate::dashboard::STYLE)], true))
+    CSP.get_or_init(|| policy(&[style_hash(STYLE)], true))
 }
 
 /// Middleware (`map_response`) for every dashboard route.
@@ -133,7 +136,7 @@ mod tests {
             dashboard_policy(),
             format!(
                 "default-src 'none'; img-src data:; style-src {}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-                style_hash(crate::dashboard::STYLE)
+                style_hash(STYLE)
             )
         );
     }
