@@ -11,13 +11,16 @@
 //!   error body, read leniently (floats, ids as numbers or strings, `null`s).
 //! - [`poll`]: [`MagentoPoller`], the `Poller`: one page of `GET /V1/carts/search` (by
 //!   `updated_at`, active quotes) plus `/V1/carts/{id}/totals` per usable quote, and one page of
-//!   `GET /V1/orders` (by `created_at`) per poll; the combined cursor; float amounts turned into
-//!   exact money by rounding their decimal text.
+//!   `GET /V1/orders` (by `created_at`) per poll; float amounts turned into exact money by
+//!   rounding their decimal text.
+//! - [`cursor`]: the combined cursor (quotes' and orders' positions in one string) and Magento's
+//!   time format.
 //!
 //! Tests live in `tests/` (the poller against a wiremock Magento, with fixtures described in
 //! `tests/fixtures/README.md`).
 
 pub mod config;
+pub mod cursor;
 pub mod payload;
 pub mod poll;
 

@@ -5,7 +5,8 @@
 //!   ingest did ([`IngestOutcome`], [`Effect`]).
 //! - [`sql`]: [`SqlStore`], SQLite (the embedded default: WAL, one writer thread) and PostgreSQL
 //!   (several instances on one database: `FOR UPDATE SKIP LOCKED` claims) through one code path;
-//!   the engine's tables (timers, runs, outbox, reports) live in `engine_tables`; every query runs
+//!   the engine's tables (timers, runs, outbox) live in `engine_tables`, what attribution and
+//!   the reports read in `reports`; every query runs
 //!   through `exec` (one API over sqlx or a thread's own rusqlite connection); `migrations` lists
 //!   the schema migrations per backend (`migrations/`); `time` converts to integer milliseconds.
 //! - [`journal`]: SQLite's ingest journal: a webhook is answered once its translated events are
@@ -24,6 +25,7 @@ mod exec;
 pub mod journal;
 mod migrations;
 pub mod model;
+mod reports;
 pub mod sql;
 #[cfg(feature = "testdb")]
 pub mod testdb;

@@ -901,20 +901,26 @@ impl Store for SqlStore {
         order_id: &str,
     ) -> StoreResult<Option<crate::model::OrderRecord>> {
         let (source_id, order_id) = (source_id.to_string(), order_id.to_string());
-        self.read(move |x| Box::pin(async move { E::order(x, &source_id, &order_id).await }))
-            .await
+        self.read(move |x| {
+            Box::pin(async move { crate::reports::order(x, &source_id, &order_id).await })
+        })
+        .await
     }
 
     async fn runs_for_contact(&self, contact_id: &str) -> StoreResult<Vec<RunRecord>> {
         let contact_id = contact_id.to_string();
-        self.read(move |x| Box::pin(async move { E::runs_for_contact(x, &contact_id).await }))
-            .await
+        self.read(move |x| {
+            Box::pin(async move { crate::reports::runs_for_contact(x, &contact_id).await })
+        })
+        .await
     }
 
     async fn message_touches(&self, run_id: &str) -> StoreResult<Vec<crate::model::MessageTouch>> {
         let run_id = run_id.to_string();
-        self.read(move |x| Box::pin(async move { E::message_touches(x, &run_id).await }))
-            .await
+        self.read(move |x| {
+            Box::pin(async move { crate::reports::message_touches(x, &run_id).await })
+        })
+        .await
     }
 
     async fn report_data(
@@ -923,7 +929,7 @@ impl Store for SqlStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<crate::model::ReportData> {
-        E::report_data(&self.reader, flow_id, from, to).await
+        crate::reports::report_data(&self.reader, flow_id, from, to).await
     }
 
     async fn outbox_message(&self, id: &str) -> StoreResult<Option<OutboxRow>> {
