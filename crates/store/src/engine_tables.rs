@@ -5,7 +5,7 @@ use crate::exec::Backend;
 use crate::exec::{query, query_scalar, DbRow, Exec, Pool};
 use crate::model::*;
 use crate::time::{from_ms, to_ms};
-use crate::{MessageFilter, StoreError, StoreResult};
+use crate::{MessageFilter, StoreResult};
 use chrono::{DateTime, Utc};
 use sqlx::AnyPool;
 use std::time::Duration;
@@ -14,9 +14,7 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(what.to_string())
-}
+pub(crate) use crate::exec::corrupt;
 
 pub(crate) async fn upsert_timer(
     conn: &mut dyn Exec,

@@ -574,3 +574,11 @@ pub(crate) fn filtered(
     sql.push_str(&format!(" ORDER BY {order_by} LIMIT ${}", binds.len() + 1));
     (sql, binds)
 }
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}

@@ -25,8 +25,12 @@ mod exec;
 pub mod journal;
 mod migrations;
 pub mod model;
+mod projections;
 mod reports;
+mod rows;
 pub mod sql;
+mod sqlite;
+mod sqlite_journal;
 #[cfg(feature = "testdb")]
 pub mod testdb;
 pub mod time;

@@ -246,7 +246,7 @@ impl Journal {
 }
 
 /// What the projector needs from the database it applies records to: the SQLite store implements
-/// it (`sql.rs`), so this module does not depend on the store's.
+/// it (`sqlite_journal.rs`), so this module does not depend on the store's.
 #[async_trait::async_trait]
 pub(crate) trait Projection: Clone + Send + Sync + 'static {
     /// The last record applied.

@@ -1,0 +1,86 @@
+//! Reading rows back: the contact and cart columns every read selects, and their records.
+
+use crate::exec::DbRow;
+use crate::model::{CartRecord, ContactRecord};
+use crate::time::from_ms;
+use crate::StoreResult;
+use cartback_core::{Cart, CartStatus, Consent, ContactInfo, Currency, LineItem, Money};
+
+use crate::exec::corrupt;
+
+// ---- reading ---------------------------------------------------------------------------------
+
+pub(crate) const CONTACT_COLS: &str = "p.id AS p_id, p.email AS p_email, p.phone AS p_phone, p.first_name AS p_first_name,
+    p.last_name AS p_last_name, p.locale AS p_locale, p.time_zone AS p_time_zone,
+    p.email_consent AS p_email_consent, p.sms_consent AS p_sms_consent, p.external_id AS p_external_id,
+    p.email_verified AS p_email_verified, p.phone_verified AS p_phone_verified,
+    p.created_at AS p_created_at, p.updated_at AS p_updated_at";
+
+pub(crate) const CART_SELECT: &str = "SELECT c.id, c.source_id, c.cart_key, c.cart_token, c.checkout_token, c.platform_id,
+    c.status, c.contact_id, c.items, c.currency, c.subtotal_minor, c.total_minor, c.recovery_url,
+    c.updated_at, c.completed_at, c.converted_at, c.order_id, c.created_at,
+    p.id AS p_id, p.email AS p_email, p.phone AS p_phone, p.first_name AS p_first_name,
+    p.last_name AS p_last_name, p.locale AS p_locale, p.time_zone AS p_time_zone,
+    p.email_consent AS p_email_consent, p.sms_consent AS p_sms_consent, p.external_id AS p_external_id,
+    p.email_verified AS p_email_verified, p.phone_verified AS p_phone_verified,
+    p.created_at AS p_created_at, p.updated_at AS p_updated_at
+    FROM carts c LEFT JOIN contacts p ON p.id = c.contact_id";
+
+pub(crate) fn contact_record(r: &DbRow, _prefix: &str) -> StoreResult<Option<ContactRecord>> {
+    let id: Option<String> = r.try_get("p_id")?;
+    let Some(id) = id else { return Ok(None) };
+    let email_consent: String = r.try_get("p_email_consent")?;
+    let sms_consent: String = r.try_get("p_sms_consent")?;
+    Ok(Some(ContactRecord {
+        id,
+        info: ContactInfo {
+            email: r.try_get("p_email")?,
+            phone: r.try_get("p_phone")?,
+            first_name: r.try_get("p_first_name")?,
+            last_name: r.try_get("p_last_name")?,
+            locale: r.try_get("p_locale")?,
+            time_zone: r.try_get("p_time_zone")?,
+            email_consent: Consent::parse(&email_consent),
+            sms_consent: Consent::parse(&sms_consent),
+            external_id: r.try_get("p_external_id")?,
+        },
+        email_verified: r.try_get::<i64, _>("p_email_verified")? != 0,
+        phone_verified: r.try_get::<i64, _>("p_phone_verified")? != 0,
+        created_at: from_ms(r.try_get("p_created_at")?),
+        updated_at: from_ms(r.try_get("p_updated_at")?),
+    }))
+}
+
+pub(crate) fn cart_record(r: &DbRow) -> StoreResult<CartRecord> {
+    let currency_code: String = r.try_get("currency")?;
+    let currency = Currency::parse(&currency_code).map_err(corrupt)?;
+    let status: String = r.try_get("status")?;
+    let items: String = r.try_get("items")?;
+    let items: Vec<LineItem> = serde_json::from_str(&items).map_err(corrupt)?;
+    let subtotal: Option<i64> = r.try_get("subtotal_minor")?;
+    let cart = Cart {
+        id: r.try_get("id")?,
+        source_id: r.try_get("source_id")?,
+        key: r.try_get("cart_key")?,
+        cart_token: r.try_get("cart_token")?,
+        checkout_token: r.try_get("checkout_token")?,
+        platform_id: r.try_get("platform_id")?,
+        status: CartStatus::parse(&status)
+            .ok_or_else(|| corrupt(format!("cart status {status:?}")))?,
+        contact_id: r.try_get("contact_id")?,
+        items,
+        currency,
+        subtotal: subtotal.map(|m| Money::new(m, currency)),
+        total: Money::new(r.try_get("total_minor")?, currency),
+        recovery_url: r.try_get("recovery_url")?,
+        updated_at: from_ms(r.try_get("updated_at")?),
+        completed_at: r.try_get::<Option<i64>, _>("completed_at")?.map(from_ms),
+        converted_at: r.try_get::<Option<i64>, _>("converted_at")?.map(from_ms),
+        order_id: r.try_get("order_id")?,
+        created_at: from_ms(r.try_get("created_at")?),
+    };
+    Ok(CartRecord {
+        contact: contact_record(r, "p_")?,
+        cart,
+    })
+}
