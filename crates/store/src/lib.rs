@@ -4,11 +4,13 @@
 //! - [`model`]: the records the store returns ([`ContactRecord`], [`CartRecord`]) and what one
 //!   ingest did ([`IngestOutcome`], [`Effect`]).
 //! - [`sql`]: [`SqlStore`], SQLite (the embedded default: WAL, one writer thread) and PostgreSQL
-//!   (several instances on one database: `FOR UPDATE SKIP LOCKED` claims) through one code path;
-//!   the engine's tables (timers, runs, outbox) live in `engine_tables`, what attribution and
-//!   the reports read in `reports`; every query runs
-//!   through `exec` (one API over sqlx or a thread's own rusqlite connection); `migrations` lists
-//!   the schema migrations per backend (`migrations/`); `time` converts to integer milliseconds.
+//!   (several instances on one database: `FOR UPDATE SKIP LOCKED` claims) through one code path:
+//!   opening, the `Store` impl and the reader threads. Beside it: `sqlite` (the writer, syncer and
+//!   checkpointer threads), `projections` (one ingest: contacts, carts, orders, opt-outs,
+//!   erasure), `rows` (contact and cart rows read back), `engine_tables` (timers, runs, outbox),
+//!   `reports` (what attribution and the reports read), `sqlite_journal` (the store's side of the
+//!   journal), `exec` (one query API over sqlx or a thread's own rusqlite connection) and
+//!   `migrations` (the schema migrations per backend, `migrations/`).
 //! - [`journal`]: SQLite's ingest journal: a webhook is answered once its translated events are
 //!   flushed to an append-only file; a projector applies them in order, exactly once, moments later.
 //! - `testdb` (cargo feature `testdb`, for dev-dependencies): throw-away SQLite files and
