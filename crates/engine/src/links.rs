@@ -90,7 +90,7 @@ impl<'a> Tracker<'a> {
 }
 
 /// Is `url` one of the hub's own links (`base` itself, or a path under it)?
-fn is_hub_link(url: &str, base: &str) -> bool {
+pub fn is_hub_link(url: &str, base: &str) -> bool {
     url.strip_prefix(base)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
 }

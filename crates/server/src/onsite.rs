@@ -136,10 +136,7 @@ pub fn site_for_url<'a>(state: &'a AppState, url: &str) -> Option<&'a Site> {
 /// A link the widget may use: one of the hub's own (tracked) links, or one on `link_hosts`.
 fn widget_link(state: &AppState, url: Option<&str>) -> Option<String> {
     let url = url?;
-    let base = state.settings.public_base();
-    let own = url
-        .strip_prefix(base)
-        .is_some_and(|rest| rest.starts_with('/'));
+    let own = cartback_engine::links::is_hub_link(url, state.settings.public_base());
     if own || state.engine.link_policy().allows(url) {
         Some(url.to_string())
     } else {
