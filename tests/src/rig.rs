@@ -7,8 +7,8 @@ use cartback_core::{
     CartSnapshot, Consent, ContactInfo, Currency, Event, EventKind, LineItem, ManualClock, Money,
     Order,
 };
-use cartback_engine::{AddressKind, Channel, Engine};
-use cartback_store::{Ingest, IngestOptions, SqliteStore, Store};
+use cartback_engine::{AddressKind, Arrival, Channel, Engine};
+use cartback_store::{SqliteStore, Store};
 use cartback_testkit::RecordingSink;
 use chrono::{DateTime, TimeZone, Utc};
 use std::collections::BTreeMap;
@@ -27,7 +27,6 @@ pub struct Rig {
     pub engine: Engine,
     pub email: RecordingSink,
     pub sms: RecordingSink,
-    pub opts: IngestOptions,
     pub dir: tempfile::TempDir,
     pub seq: u64,
 }
@@ -51,7 +50,9 @@ pub async fn rig_in(dir: tempfile::TempDir, flows: &str, clock: ManualClock) -> 
     let cfg = cartback_cli::config::load_str(&toml, dir.path(), &Default::default())
         .unwrap_or_else(|e| panic!("{e}"));
     let url = format!("sqlite://{}", dir.path().join("engine.db").display());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).await.unwrap());
+    let flows = cartback_engine::flows::compile(&cfg.flows).unwrap();
+    let rules = Arc::new(cartback_engine::rules::Rules::new(&flows));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).await.unwrap().with_rules(rules));
     let email = RecordingSink::new();
     let sms = RecordingSink::new();
     let mut channels = BTreeMap::new();
@@ -67,24 +68,19 @@ pub async fn rig_in(dir: tempfile::TempDir, flows: &str, clock: ManualClock) -> 
     let engine = Engine::new(
         store.clone(),
         Arc::new(clock.clone()),
-        cartback_engine::flows::compile(&cfg.flows).unwrap(),
+        flows,
         templates,
         cartback_engine::flows::compile_limits(&cfg.limits).unwrap(),
         channels,
         "http://hub.test",
     )
     .with_link_policy(cartback_core::LinkPolicy::new(&["shop.test".into()], None).unwrap());
-    let opts = IngestOptions {
-        order_match_window: cfg.order_match_window(),
-        cart_check_after: engine.cart_check_after(),
-    };
     Rig {
         store,
         clock,
         engine,
         email,
         sms,
-        opts,
         dir,
         seq: 0,
     }
@@ -170,17 +166,14 @@ impl Rig {
             self.clock_now().timestamp_millis(),
             self.seq
         )];
-        self.store
-            .ingest(
-                Ingest {
-                    source_id: "shop",
-                    delivery_ids: &ids,
-                    events: &[ev],
-                    received_at: self.clock_now(),
-                    trust: cartback_core::Trust::Verified,
-                },
-                &self.opts,
-            )
+        self.engine
+            .accept(Arrival {
+                source_id: "shop",
+                delivery_ids: &ids,
+                events: vec![ev],
+                received_at: self.clock_now(),
+                trust: cartback_core::Trust::Verified,
+            })
             .await
             .unwrap();
     }

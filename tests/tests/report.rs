@@ -5,7 +5,7 @@
 use cartback_core::{Currency, EventKind, MessageStatus, MessageStatusUpdate, Money, Order};
 use cartback_e2e::rig::*;
 use cartback_store::{
-    ConversionRow, NewMessage, NewRun, RunRecord, RunStatus, SqlStore, Store, TimerCommit,
+    ConversionRow, NewMessage, NewRun, RunRecord, RunStatus, SqlStore, SqlValue, Store, TimerCommit,
 };
 use chrono::{Duration as CDuration, TimeZone, Utc};
 use std::collections::BTreeMap;
@@ -290,11 +290,11 @@ async fn a_seeded_store_reports_known_answers() {
         enrolled_at: t(1),
     });
     store.apply(commit, t(1)).await.unwrap();
-    sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1")
-        .bind(t(1).timestamp_millis())
-        .execute(store.writer())
-        .await
-        .unwrap();
+    let at = SqlValue::Int(t(1).timestamp_millis());
+    let mut statements = vec![(
+        "UPDATE outbox SET status = 'sent', sent_at = $1".to_string(),
+        vec![at.clone()],
+    )];
     // 400 delivered, 100 of them clicked, 5 unsubscribed.
     for i in 0..400 {
         let mut events = vec!["delivered"];
@@ -305,15 +305,17 @@ async fn a_seeded_store_reports_known_answers() {
             events.push("unsubscribed");
         }
         for e in events {
-            sqlx::query("INSERT INTO message_events (message_id, status, at) VALUES ($1, $2, $3)")
-                .bind(format!("msg-{i}"))
-                .bind(e)
-                .bind(t(1).timestamp_millis())
-                .execute(store.writer())
-                .await
-                .unwrap();
+            statements.push((
+                "INSERT INTO message_events (message_id, status, at) VALUES ($1, $2, $3)".into(),
+                vec![
+                    SqlValue::Text(format!("msg-{i}")),
+                    SqlValue::Text(e.into()),
+                    at.clone(),
+                ],
+            ));
         }
     }
+    store.execute_all(statements).await.unwrap();
     let data = store.report_data("recover", t(0), t(10)).await.unwrap();
     let rep = cartback_engine::report::build("recover", t(0), t(10), &data);
     assert_eq!((rep.enrolled, rep.held_out), (1000, 500));

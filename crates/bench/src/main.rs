@@ -16,7 +16,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use anyhow::Context;
 use cartback_core::{Clock, ManualClock};
-use cartback_store::Store;
+use cartback_store::{SqlValue, Store};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -340,23 +340,24 @@ async fn ingest_parts(
     let translated = Arc::new(translated);
     // A store of its own without the journal: what applying costs (the projector's pace).
     let url = format!("sqlite://{}", dir.join("alone.db").display());
-    let store = Arc::new(cartback_store::SqlStore::open(&url).await?);
-    let options = state.ingest.clone();
+    let rules = Arc::new(state.engine.rules());
+    let store = Arc::new(
+        cartback_store::SqlStore::open(&url)
+            .await?
+            .with_rules(rules),
+    );
     let (rps, _) = load(n, conns, move |i| {
-        let (store, options, translated) = (store.clone(), options.clone(), translated.clone());
+        let (store, translated) = (store.clone(), translated.clone());
         async move {
             let t = &translated[i];
             let out = store
-                .ingest(
-                    cartback_store::Ingest {
-                        source_id: "shop",
-                        delivery_ids: &t.delivery_ids,
-                        events: &t.events,
-                        received_at: chrono::Utc::now(),
-                        trust: cartback_core::Trust::Verified,
-                    },
-                    &options,
-                )
+                .ingest(cartback_store::Ingest {
+                    source_id: "shop",
+                    delivery_ids: &t.delivery_ids,
+                    events: &t.events,
+                    received_at: chrono::Utc::now(),
+                    trust: cartback_core::Trust::Verified,
+                })
                 .await?;
             anyhow::ensure!(
                 matches!(out, cartback_store::IngestOutcome::Accepted { .. }),
@@ -378,19 +379,21 @@ async fn timers(n: usize) -> anyhow::Result<()> {
     let url = format!("sqlite://{}", dir.path().join("timers.db").display());
     let store = cartback_store::SqlStore::open(&url).await?;
     // Baseline: the smallest durable unit of work, one tiny transaction per row.
-    sqlx::query("CREATE TABLE baseline (id INTEGER PRIMARY KEY, v INTEGER)")
-        .execute(store.writer())
+    store
+        .execute_all(vec![(
+            "CREATE TABLE baseline (id INTEGER PRIMARY KEY, v INTEGER)".into(),
+            vec![],
+        )])
         .await?;
     let base_n = (n / 20).clamp(500, 5000);
     let t = Instant::now();
     for i in 0..base_n {
-        let mut tx = store.writer().begin().await?;
-        sqlx::query("INSERT INTO baseline (id, v) VALUES ($1, $2)")
-            .bind(i as i64)
-            .bind(1i64)
-            .execute(&mut *tx)
+        store
+            .execute_all(vec![(
+                "INSERT INTO baseline (id, v) VALUES ($1, $2)".into(),
+                vec![SqlValue::Int(i as i64), SqlValue::Int(1)],
+            )])
             .await?;
-        tx.commit().await?;
     }
     let base_rate = base_n as f64 / t.elapsed().as_secs_f64();
 
@@ -398,30 +401,19 @@ async fn timers(n: usize) -> anyhow::Result<()> {
     let ms0 = t0.timestamp_millis();
     let t = Instant::now();
     // Seeded set-wise (one statement per table over a generated series), in one transaction.
-    let mut tx = store.writer().begin().await?;
     let series =
         "WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < $1)";
-    sqlx::query(&format!("{series} INSERT INTO contacts (id, source_id, email, email_norm, email_consent, sms_consent, updated_at, created_at) \
-         SELECT 'c' || i, 'shop', 's' || i || '@bench.example', 's' || i || '@bench.example', 'subscribed', 'unknown', $2, $2 FROM seq"))
-        .bind(n as i64)
-        .bind(ms0)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(&format!("{series} INSERT INTO carts (id, source_id, cart_key, status, contact_id, items, item_count, currency, total_minor, updated_at, created_at) \
-         SELECT 'k' || i, 'shop', 'k' || i, 'open', 'c' || i, $2, 1, 'USD', 1990, $3, $3 FROM seq"))
-        .bind(n as i64)
-        .bind(r#"[{"title":"Mug","quantity":1,"unit_price":{"amount":"19.90","currency":"USD","minor_units":1990},"line_price":{"amount":"19.90","currency":"USD","minor_units":1990}}]"#)
-        .bind(ms0)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(&format!(
-        "{series} INSERT INTO timers (kind, subject, due_at) SELECT 'cart_check', 'k' || i, $2 FROM seq"
-    ))
-    .bind(n as i64)
-    .bind(ms0 + 3_600_000)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    let (n_, ms) = (SqlValue::Int(n as i64), SqlValue::Int(ms0));
+    store.execute_all(vec![
+        (format!("{series} INSERT INTO contacts (id, source_id, email, email_norm, email_consent, sms_consent, updated_at, created_at) \
+         SELECT 'c' || i, 'shop', 's' || i || '@bench.example', 's' || i || '@bench.example', 'subscribed', 'unknown', $2, $2 FROM seq"),
+         vec![n_.clone(), ms.clone()]),
+        (format!("{series} INSERT INTO carts (id, source_id, cart_key, status, contact_id, items, item_count, currency, total_minor, updated_at, created_at) \
+         SELECT 'k' || i, 'shop', 'k' || i, 'open', 'c' || i, $2, 1, 'USD', 1990, $3, $3 FROM seq"),
+         vec![n_.clone(), SqlValue::Text(r#"[{"title":"Mug","quantity":1,"unit_price":{"amount":"19.90","currency":"USD","minor_units":1990},"line_price":{"amount":"19.90","currency":"USD","minor_units":1990}}]"#.into()), ms.clone()]),
+        (format!("{series} INSERT INTO timers (kind, subject, due_at) SELECT 'cart_check', 'k' || i, $2 FROM seq"),
+         vec![n_, SqlValue::Int(ms0 + 3_600_000)]),
+    ]).await?;
     let insert = t.elapsed();
     let rss_pending = rss_kb("VmRSS:");
 
@@ -435,9 +427,10 @@ async fn timers(n: usize) -> anyhow::Result<()> {
     let t = Instant::now();
     let fired = engine.run_due().await?;
     let fire = t.elapsed();
-    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
-        .fetch_one(store.reader())
-        .await?;
+    let queued = store
+        .query_i64("SELECT COUNT(*) FROM outbox", vec![])
+        .await?
+        .unwrap_or(0);
     anyhow::ensure!(
         queued as usize == n,
         "expected {n} outbox rows, found {queued}"

@@ -4,7 +4,7 @@ use crate::config::HubConfig;
 use cartback_core::{Clock, Source, SystemClock};
 use cartback_engine::Engine;
 use cartback_server::AppState;
-use cartback_store::{IngestOptions, Store};
+use cartback_store::Store;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
@@ -68,7 +68,10 @@ pub fn build_engine(
 /// Opens the store and builds every configured source and the engine.
 pub async fn build_state(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let url = cfg.store_url();
-    let store: Arc<dyn Store> = cartback_store::open_settings(&url, &cfg.store)
+    // The engine's ingest rules (debounce, order matching) for these flows, told to the store once.
+    let flows = cartback_engine::flows::compile(&cfg.flows).map_err(|e| anyhow::anyhow!(e))?;
+    let rules = Arc::new(cartback_engine::rules::Rules::new(&flows));
+    let store: Arc<dyn Store> = cartback_store::open_settings(&url, &cfg.store, rules)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the store at {url}: {e}"))?;
     let mut sources: HashMap<String, Arc<dyn Source>> = cfg
@@ -115,10 +118,6 @@ pub async fn build_state(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Resu
         store,
         sources: Arc::new(sources),
         settings: Arc::new(cfg.server.clone()),
-        ingest: Arc::new(IngestOptions {
-            order_match_window: cfg.order_match_window(),
-            cart_check_after: engine.cart_check_after(),
-        }),
         clock,
         engine,
     })
@@ -153,10 +152,7 @@ pub async fn start(
             .map_err(|e| anyhow::anyhow!("source.{id}: {e}"))?;
         if let Some(poller) = poller {
             workers.push(cartback_engine::poll::spawn(
-                state.store.clone(),
-                state.clock.clone(),
-                state.ingest.clone(),
-                state.engine.link_policy().clone(),
+                state.engine.clone(),
                 id.clone(),
                 poller,
                 stop_rx.clone(),

@@ -77,15 +77,6 @@ impl HubConfig {
     pub fn store_url(&self) -> String {
         self.store.resolved_url(&self.base_dir)
     }
-
-    /// How far back an order may match a cart by email: the longest attribution window.
-    pub fn order_match_window(&self) -> std::time::Duration {
-        self.flows
-            .values()
-            .map(|f| f.attribution_window.0)
-            .max()
-            .unwrap_or(std::time::Duration::from_secs(7 * 86_400))
-    }
 }
 
 /// Where environment values come from (the process, or a map in tests).

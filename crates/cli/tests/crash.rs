@@ -127,14 +127,16 @@ async fn killed_twice_loses_nothing_and_sends_nothing_twice() {
         let _ = h.child.wait();
     }
     // Every accepted webhook is in the store.
-    let carts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM carts")
-        .fetch_one(store.reader())
+    let carts: i64 = store
+        .query_i64("SELECT COUNT(*) FROM carts", vec![])
         .await
+        .unwrap()
         .unwrap();
     assert_eq!(carts as usize, WEBHOOKS);
-    let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM flow_runs")
-        .fetch_one(store.reader())
+    let runs: i64 = store
+        .query_i64("SELECT COUNT(*) FROM flow_runs", vec![])
         .await
+        .unwrap()
         .unwrap();
     assert_eq!(runs as usize, WEBHOOKS, "each cart enrolled once");
     // Nothing twice at the provider.
@@ -148,13 +150,18 @@ async fn killed_twice_loses_nothing_and_sends_nothing_twice() {
     }
     let twice: Vec<_> = per_phone.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "sent twice: {twice:?}");
-    let sent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'sent'")
-        .fetch_one(store.reader())
+    let sent: i64 = store
+        .query_i64("SELECT COUNT(*) FROM outbox WHERE status = 'sent'", vec![])
         .await
+        .unwrap()
         .unwrap();
-    let unknown: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'unknown'")
-        .fetch_one(store.reader())
+    let unknown: i64 = store
+        .query_i64(
+            "SELECT COUNT(*) FROM outbox WHERE status = 'unknown'",
+            vec![],
+        )
         .await
+        .unwrap()
         .unwrap();
     assert_eq!((sent + unknown) as usize, WEBHOOKS);
     assert!(

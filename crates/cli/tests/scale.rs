@@ -134,9 +134,10 @@ async fn two_instances_one_database_one_killed() {
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), CARTS);
 
     // Every accepted webhook is stored.
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM carts")
-        .fetch_one(store.reader())
+    let n: i64 = store
+        .query_i64("SELECT COUNT(*) FROM carts", vec![])
         .await
+        .unwrap()
         .unwrap();
     assert_eq!(n as usize, CARTS);
 
@@ -157,21 +158,27 @@ async fn two_instances_one_database_one_killed() {
     }
     let twice: Vec<_> = per_cart.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "sent twice: {twice:?}");
-    let sent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'sent'")
-        .fetch_one(store.reader())
+    let sent: i64 = store
+        .query_i64("SELECT COUNT(*) FROM outbox WHERE status = 'sent'", vec![])
         .await
+        .unwrap()
         .unwrap();
-    let unknown: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'unknown'")
-        .fetch_one(store.reader())
+    let unknown: i64 = store
+        .query_i64(
+            "SELECT COUNT(*) FROM outbox WHERE status = 'unknown'",
+            vec![],
+        )
         .await
+        .unwrap()
         .unwrap();
     assert_eq!((sent + unknown) as usize, CARTS);
     // Only a send cut off by the kill may be unknown; at most A's in-flight sends.
     assert!(unknown <= 16, "{unknown} unknown");
     // Each cart was enrolled once.
-    let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM flow_runs")
-        .fetch_one(store.reader())
+    let runs: i64 = store
+        .query_i64("SELECT COUNT(*) FROM flow_runs", vec![])
         .await
+        .unwrap()
         .unwrap();
     assert_eq!(runs as usize, CARTS);
     assert!(

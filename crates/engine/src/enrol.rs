@@ -4,7 +4,6 @@
 use crate::assign::{in_holdout, pick_variant};
 use crate::front::*;
 use crate::step::reachable;
-use cartback_core::CartStatus;
 use cartback_store::{
     CapCheck, NewRun, RunRecord, RunStatus, StoreResult, Timer, TimerCommit, TimerKind,
 };
@@ -81,8 +80,11 @@ impl Engine {
             return Ok(commit);
         };
         let cart = &record.cart;
-        if !matches!(cart.status, CartStatus::Open | CartStatus::Abandoned) || cart.items.is_empty()
-        {
+        if !crate::rules::may_abandon(
+            cart.status,
+            !cart.items.is_empty(),
+            cart.completed_at.is_some(),
+        ) {
             return Ok(commit);
         }
         let existing = self.store.runs_for_cart(cart_id).await?;

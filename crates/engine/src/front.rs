@@ -201,11 +201,12 @@ impl Engine {
 
     /// The shortest `abandon_after` of the enabled cart flows: when a cart's check is first due.
     pub fn cart_check_after(&self) -> Option<Duration> {
-        self.flows
-            .values()
-            .filter(|f| f.enabled())
-            .map(|f| f.settings.abandon_after.0)
-            .min()
+        crate::rules::cart_check_after(&self.flows)
+    }
+
+    /// The rules ingest applies for this engine's flows (the store is opened with them).
+    pub fn rules(&self) -> crate::rules::Rules {
+        crate::rules::Rules::new(&self.flows)
     }
 
     pub fn channel_ids(&self) -> impl Iterator<Item = &str> {

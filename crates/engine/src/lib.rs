@@ -1,6 +1,11 @@
 //! cartback-engine: deciding that a cart is abandoned and running the flows that win it back.
 //!
 //! # Layout
+//! - [`accept`]: the one way in: every front door (webhooks, the hub's tracking and on-site
+//!   events, pollers) hands translated events to [`Engine::accept`]; checks, link scrubbing and the
+//!   store's commit happen there.
+//! - [`rules`]: the rules ingest applies (when a cart may be abandoned, the debounce, which cart an
+//!   order converts), plain functions the store is given once when it opens.
 //! - [`front`]: the [`Engine`] and [`Channel`] (a sink with its outbox settings); its stages, each
 //!   an `impl Engine` of its own: `enrol` (timers, abandonment checks), `step` (a run's next step;
 //!   who is reachable), `compose` (the message), `deliver` (the outbox, backoff), `attribute`
@@ -11,11 +16,13 @@
 //! - [`template`]: minijinja templates, their start-up checks, money formatting.
 //! - [`links`]: tracked links: every URL of a message becomes a signed hub link; targets stored by
 //!   index; URLs off the shop's `link_hosts` are removed.
-//! - [`poll`]: the worker that reads polled sources (platform APIs) and commits events with their cursor.
+//! - [`poll`]: the worker that reads polled sources (platform APIs) and hands their events and
+//!   cursor to [`Engine::accept_polled`].
 //! - [`report`]: flow reports: funnel per step, channel and variant; treated vs holdout with a z-test.
 //! - [`config`]: the `[flow.*]`, `[template.*]` and `[limits]` tables and their pure validation,
 //!   so `cartback check-config` can report every problem before anything starts.
 
+pub mod accept;
 pub mod assign;
 mod attribute;
 mod compose;
@@ -28,10 +35,12 @@ pub mod links;
 pub mod poll;
 pub mod quiet;
 pub mod report;
+pub mod rules;
 mod step;
 pub mod template;
 mod test_mode;
 mod workers;
 
+pub use accept::{AcceptError, Accepted, Arrival};
 pub use front::{backoff, AddressKind, Channel, Engine, TestError, TestReport};
 pub use step::{reachable, unreachable};

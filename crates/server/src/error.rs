@@ -39,6 +39,15 @@ impl From<cartback_store::StoreError> for ApiError {
     }
 }
 
+impl From<cartback_engine::AcceptError> for ApiError {
+    fn from(err: cartback_engine::AcceptError) -> Self {
+        match err {
+            cartback_engine::AcceptError::Invalid(reason) => ApiError::BadRequest(reason),
+            cartback_engine::AcceptError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();

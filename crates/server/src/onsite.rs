@@ -19,8 +19,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cartback_core::duration::HumanDuration;
 use cartback_core::{CartStatus, Event, EventKind, MessageStatus, MessageStatusUpdate};
+use cartback_engine::Arrival;
 use cartback_kit::token::{LinkKind, LinkToken};
-use cartback_store::{CartFilter, Ingest, MessageFilter, OutboxStatus};
+use cartback_store::{CartFilter, MessageFilter, OutboxStatus};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -377,17 +378,14 @@ pub async fn event(
         })
         .collect();
     state
-        .store
-        .ingest(
-            Ingest {
-                source_id: cartback_core::HUB_SOURCE,
-                delivery_ids: &[],
-                events: &events,
-                received_at: now,
-                trust: cartback_core::Trust::Verified,
-            },
-            &state.ingest,
-        )
+        .engine
+        .accept(Arrival {
+            source_id: cartback_core::HUB_SOURCE,
+            delivery_ids: &[],
+            events,
+            received_at: now,
+            trust: cartback_core::Trust::Verified,
+        })
         .await?;
     metrics::counter!("cartback_onsite_events_total", "kind" => e.kind.clone()).increment(1);
     Ok(with_cors(StatusCode::NO_CONTENT.into_response(), origin))

@@ -3,7 +3,7 @@
 use crate::settings::ServerSettings;
 use cartback_core::{Clock, Source};
 use cartback_engine::Engine;
-use cartback_store::{IngestOptions, Store};
+use cartback_store::Store;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -13,7 +13,6 @@ pub struct AppState {
     /// Configured sources by id (the `{source_id}` of `/webhooks/{source_id}`).
     pub sources: Arc<HashMap<String, Arc<dyn Source>>>,
     pub settings: Arc<ServerSettings>,
-    pub ingest: Arc<IngestOptions>,
     pub clock: Arc<dyn Clock>,
     pub engine: Arc<Engine>,
     /// Web channels by site key (the on-site pop-up).

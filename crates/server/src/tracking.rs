@@ -11,8 +11,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use cartback_core::{Event, EventKind, MessageStatus, MessageStatusUpdate, OptOut, OptOutChannel};
 use cartback_engine::AddressKind;
+use cartback_engine::Arrival;
 use cartback_kit::token::{LinkKind, LinkToken};
-use cartback_store::Ingest;
 
 /// Events the hub itself observes are recorded under this source id.
 pub use cartback_core::HUB_SOURCE;
@@ -34,17 +34,14 @@ async fn record(state: &AppState, event_id: String, kind: EventKind) {
         kind,
     };
     let result = state
-        .store
-        .ingest(
-            Ingest {
-                source_id: HUB_SOURCE,
-                delivery_ids: &[],
-                events: std::slice::from_ref(&event),
-                received_at: now,
-                trust: cartback_core::Trust::Verified,
-            },
-            &state.ingest,
-        )
+        .engine
+        .accept(Arrival {
+            source_id: HUB_SOURCE,
+            delivery_ids: &[],
+            events: vec![event],
+            received_at: now,
+            trust: cartback_core::Trust::Verified,
+        })
         .await;
     if let Err(err) = result {
         // The shopper still gets where they were going; the count is what is lost.

@@ -11,7 +11,7 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cartback_core::{InboundRequest, TranslateError};
-use cartback_store::{EffectKind, Ingest, IngestOutcome};
+use cartback_engine::accept::{AcceptError, Arrival, EffectKind, IngestOutcome};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -131,36 +131,35 @@ async fn process(
             json!({ "status": "ignored", "topic": topic, "reason": reason }),
         ));
     }
-    // What every source's events must pass: no negative prices, no over-long addresses, no
-    // control characters in names.
-    if let Err(reason) = cartback_core::check_events(&mut translation.events) {
-        metrics::webhook(&source_id, &label, "bad_request");
-        tracing::info!(%source_id, %reason, "Rejected webhook: an event does not pass the checks.");
-        return Err(ApiError::BadRequest(reason));
-    }
-    // A cart's links came from whoever sent it: only the shop's own hosts are kept.
-    let dropped = state
+    // The engine's front door checks every event (no negative prices, no over-long addresses, no
+    // control characters in names) and keeps only links on the shop's own hosts.
+    let accepted = state
         .engine
-        .link_policy()
-        .scrub_events(&mut translation.events);
-    if dropped > 0 {
-        metrics::links_dropped(&source_id, dropped);
-        tracing::info!(%source_id, %topic, dropped, "Dropped links to hosts not in server.link_hosts.");
+        .accept(Arrival {
+            source_id: &source_id,
+            delivery_ids: &translation.delivery_ids,
+            events: std::mem::take(&mut translation.events),
+            received_at: request.received_at,
+            trust,
+        })
+        .await;
+    let accepted = match accepted {
+        Ok(a) => a,
+        Err(AcceptError::Invalid(reason)) => {
+            metrics::webhook(&source_id, &label, "bad_request");
+            tracing::info!(%source_id, %reason, "Rejected webhook: an event does not pass the checks.");
+            return Err(ApiError::BadRequest(reason));
+        }
+        Err(AcceptError::Store(e)) => {
+            metrics::webhook(&source_id, &label, "store_error");
+            return Err(e.into());
+        }
+    };
+    if accepted.links_dropped > 0 {
+        metrics::links_dropped(&source_id, accepted.links_dropped);
+        tracing::info!(%source_id, %topic, dropped = accepted.links_dropped, "Dropped links to hosts not in server.link_hosts.");
     }
-    let outcome = state
-        .store
-        .ingest(
-            Ingest {
-                source_id: &source_id,
-                delivery_ids: &translation.delivery_ids,
-                events: &translation.events,
-                received_at: request.received_at,
-                trust,
-            },
-            &state.ingest,
-        )
-        .await
-        .inspect_err(|_| metrics::webhook(&source_id, &label, "store_error"))?;
+    let outcome = accepted.outcome;
     match outcome {
         IngestOutcome::Duplicate => {
             metrics::webhook(&source_id, &label, "duplicate");

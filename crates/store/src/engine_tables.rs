@@ -2,12 +2,11 @@
 //! written once against `exec::Exec`. Called from the `Store` impl in `sql.rs`.
 
 use crate::exec::Backend;
-use crate::exec::{query, query_scalar, DbRow, Exec, Pool};
+use crate::exec::{query, query_scalar, DbRow, Exec};
 use crate::model::*;
 use crate::time::{from_ms, to_ms};
 use crate::{MessageFilter, StoreResult};
 use chrono::{DateTime, Utc};
-use sqlx::AnyPool;
 use std::time::Duration;
 
 fn ms(d: Duration) -> i64 {
@@ -630,7 +629,7 @@ pub(crate) async fn hub_key(
         .await
 }
 
-pub(crate) async fn messages(pool: &AnyPool, f: &MessageFilter) -> StoreResult<Vec<OutboxRow>> {
+pub(crate) async fn messages(x: &mut dyn Exec, f: &MessageFilter) -> StoreResult<Vec<OutboxRow>> {
     let limit = if f.limit == 0 { 100 } else { f.limit.min(1000) };
     let (sql, binds) = crate::exec::filtered(
         &format!("SELECT {OUTBOX_COLS} FROM outbox WHERE 1 = 1"),
@@ -646,7 +645,7 @@ pub(crate) async fn messages(pool: &AnyPool, f: &MessageFilter) -> StoreResult<V
     for b in binds {
         q = q.bind(b);
     }
-    let rows = q.bind(i64::from(limit)).fetch_all(&mut Pool(pool)).await?;
+    let rows = q.bind(i64::from(limit)).fetch_all(x).await?;
     rows.iter().map(outbox_row).collect()
 }
 

@@ -31,7 +31,7 @@ pub(crate) type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A value bound to, or read from, a statement. NULLs carry a type: PostgreSQL needs one.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Val {
+pub enum Val {
     Null(Ty),
     Int(i64),
     Real(f64),
@@ -40,7 +40,7 @@ pub(crate) enum Val {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ty {
+pub enum Ty {
     Int,
     Text,
 }

@@ -30,6 +30,7 @@ pub mod model;
 mod projections;
 mod reports;
 mod rows;
+pub mod rules;
 pub mod sql;
 mod sqlite;
 mod sqlite_journal;
@@ -48,7 +49,8 @@ pub use model::{
     NewMessage, NewRun, OrderRecord, OutboxRow, OutboxStatus, ReportData, RunGroup, RunRecord,
     RunStatus, RunUpdate, StepLog, Timer, TimerCommit, TimerKind,
 };
-pub use sql::{Backend, SqlStore, SqliteStore};
+pub use rules::{CheckPlan, IngestRules, NoRules, OrderCandidates};
+pub use sql::{Backend, SqlStore, SqlValue, SqliteStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -57,7 +59,7 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(String),
     #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(String),
     #[error("stored row is unreadable: {0}")]
     Corrupt(String),
     #[error("commit failed: {0}")]
@@ -67,25 +69,6 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// Knobs of ingestion that come from configuration.
-#[derive(Debug, Clone)]
-pub struct IngestOptions {
-    /// How far back an order may match a cart by the contact's email alone.
-    pub order_match_window: Duration,
-    /// When set, every fresh update of an open cart with items (re)schedules its abandonment check
-    /// at the platform's `updated_at` plus this (the shortest `abandon_after` of the flows): the debounce.
-    pub cart_check_after: Option<Duration>,
-}
-
-impl Default for IngestOptions {
-    fn default() -> Self {
-        IngestOptions {
-            order_match_window: Duration::from_secs(7 * 86_400),
-            cart_check_after: None,
-        }
-    }
-}
 
 /// Which queued messages to list.
 #[derive(Debug, Clone, Default)]
@@ -115,11 +98,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Commits a request's delivery ids, events and their effects atomically. If any delivery id
     /// was seen before, nothing is written and [`IngestOutcome::Duplicate`] is returned.
-    async fn ingest(
-        &self,
-        ingest: Ingest<'_>,
-        options: &IngestOptions,
-    ) -> StoreResult<IngestOutcome>;
+    async fn ingest(&self, ingest: Ingest<'_>) -> StoreResult<IngestOutcome>;
 
     /// [`Store::ingest`] for a polled source: `cursor` (where the next poll starts) is saved in the
     /// same transaction, so a restart neither re-reads everything nor misses an update.
@@ -127,7 +106,6 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         &self,
         ingest: Ingest<'_>,
         cursor: Option<&str>,
-        options: &IngestOptions,
     ) -> StoreResult<IngestOutcome>;
 
     /// Webhooks durable in SQLite's ingest journal and not yet applied (0 without a journal).
@@ -298,6 +276,7 @@ pub async fn open_with(url: &str, pool_size: u32) -> StoreResult<std::sync::Arc<
 pub async fn open_settings(
     url: &str,
     settings: &StoreSettings,
+    rules: std::sync::Arc<dyn IngestRules>,
 ) -> StoreResult<std::sync::Arc<dyn Store>> {
     if !(url.starts_with("sqlite:")
         || url.starts_with("postgres://")
@@ -308,6 +287,7 @@ pub async fn open_settings(
     Ok(std::sync::Arc::new(
         SqlStore::open_with(url, settings.pool_size)
             .await?
+            .with_rules(rules)
             .with_journal(&settings.journal)
             .await?,
     ))

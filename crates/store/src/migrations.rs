@@ -1,9 +1,12 @@
-//! The schema migrations, embedded in the binary and run with sqlx's migrator at open.
+//! The schema migrations, embedded in the binary and run at open: PostgreSQL's with sqlx's
+//! migrator, SQLite's with [`run_sqlite`] on the store's own SQLite driver (rusqlite; sqlx carries
+//! no SQLite driver, so the build compiles one).
 //!
 //! Listed here by hand (one line per file) instead of with `sqlx::migrate!`: the macro would make
-//! every build compile sqlx's drivers a second time, for the compiler, with a second copy of
-//! SQLite. The version, the SQL and so the checksum are the same as the macro's, so databases
-//! migrated by earlier builds carry on. A test fails when a file is not listed.
+//! every build compile sqlx's drivers a second time, for the compiler. Both runners keep sqlx's
+//! bookkeeping table (`_sqlx_migrations`: version, description, SHA-384 checksum of the SQL), so
+//! databases migrated by earlier builds carry on and an edited migration is refused. A test fails
+//! when a file is not listed.
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use std::borrow::Cow;
@@ -100,8 +103,65 @@ fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> Migrator {
     }
 }
 
-/// SQLite's migrations.
-pub(crate) fn sqlite() -> Migrator {
+/// Runs SQLite's pending migrations on `conn`, each in its own transaction, recorded as sqlx
+/// records them. A migration applied earlier whose SQL has changed since, or one that failed half
+/// way, stops the store from opening.
+pub(crate) fn run_sqlite(conn: &mut rusqlite::Connection) -> Result<(), String> {
+    use sha2::Digest;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+            version BIGINT PRIMARY KEY,
+            description TEXT NOT NULL,
+            installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+            success BOOLEAN NOT NULL,
+            checksum BLOB NOT NULL,
+            execution_time BIGINT NOT NULL
+        );",
+    )
+    .map_err(|e| e.to_string())?;
+    let applied: Vec<(i64, bool, Vec<u8>)> = {
+        let mut st = conn
+            .prepare("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")
+            .map_err(|e| e.to_string())?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(|e| e.to_string())?;
+        rows.collect::<Result<_, _>>().map_err(|e| e.to_string())?
+    };
+    if let Some((v, ..)) = applied.iter().find(|(_, ok, _)| !ok) {
+        return Err(format!(
+            "migration {v} is partially applied; fix and remove it by hand"
+        ));
+    }
+    for (version, description, sql) in SQLITE {
+        let checksum = sha2::Sha384::digest(sql.as_bytes()).to_vec();
+        if let Some((_, _, was)) = applied.iter().find(|(v, ..)| v == version) {
+            if *was != checksum {
+                return Err(format!(
+                    "migration {version} ({description}) was applied with different SQL than this build's"
+                ));
+            }
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        tx.execute_batch(sql)
+            .map_err(|e| format!("migration {version} ({description}): {e}"))?;
+        let took = i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX);
+        tx.execute(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES (?1, ?2, TRUE, ?3, ?4)",
+            rusqlite::params![version, description, checksum, took],
+        )
+        .map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// SQLite's migrations as sqlx would run them (compared against in tests).
+#[cfg(test)]
+fn sqlite() -> Migrator {
     migrator(SQLITE)
 }
 
@@ -140,6 +200,40 @@ mod tests {
             let on_disk = std::fs::read_to_string(format!("{path}/{name}")).expect("the file");
             assert_eq!(&on_disk, sql, "{name}");
         }
+    }
+
+    /// A database migrated by sqlx's own runner (earlier builds) opens with this one: same
+    /// checksums; and an edited migration is refused.
+    #[test]
+    fn sqlite_runner_keeps_sqlx_bookkeeping() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        run_sqlite(&mut conn).unwrap();
+        run_sqlite(&mut conn).unwrap();
+        let n: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM _sqlx_migrations WHERE success",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n as usize, SQLITE.len());
+        // The checksum sqlx computes for the same SQL.
+        let first = &sqlite().migrations[0];
+        let stored: Vec<u8> = conn
+            .query_row(
+                "SELECT checksum FROM _sqlx_migrations WHERE version = 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stored, first.checksum.to_vec());
+        conn.execute(
+            "UPDATE _sqlx_migrations SET checksum = x'00' WHERE version = 2",
+            [],
+        )
+        .unwrap();
+        let e = run_sqlite(&mut conn).unwrap_err();
+        assert!(e.contains("migration 2"), "{e}");
     }
 
     #[test]

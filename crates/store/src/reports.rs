@@ -3,12 +3,11 @@
 //! Called from the `Store` impl in `sql.rs`.
 
 use crate::engine_tables::{run_record, RUN_COLS};
-use crate::exec::{query, Exec, Pool};
+use crate::exec::{query, Exec};
 use crate::model::*;
 use crate::time::{from_ms, to_ms};
 use crate::StoreResult;
 use chrono::{DateTime, Utc};
-use sqlx::AnyPool;
 
 pub(crate) async fn order(
     tx: &mut dyn Exec,
@@ -85,7 +84,7 @@ fn u(n: i64) -> u64 {
 
 /// Runs `sql` (`variant, holdout, n` grouped; `$1` flow, `$2..$3` the enrolment window).
 async fn run_groups(
-    pool: &AnyPool,
+    x: &mut dyn Exec,
     flow_id: &str,
     from: i64,
     to: i64,
@@ -95,7 +94,7 @@ async fn run_groups(
         .bind(flow_id)
         .bind(from)
         .bind(to)
-        .fetch_all(&mut Pool(pool))
+        .fetch_all(&mut *x)
         .await?
         .iter()
         .map(|r| {
@@ -109,14 +108,14 @@ async fn run_groups(
 }
 
 pub(crate) async fn report_data(
-    pool: &AnyPool,
+    x: &mut dyn Exec,
     flow_id: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> StoreResult<ReportData> {
     let (from, to) = (to_ms(from), to_ms(to));
     let runs = run_groups(
-        pool,
+        &mut *x,
         flow_id,
         from,
         to,
@@ -144,7 +143,7 @@ pub(crate) async fn report_data(
     .bind(flow_id)
     .bind(from)
     .bind(to)
-    .fetch_all(&mut Pool(pool))
+    .fetch_all(&mut *x)
     .await?
     .iter()
     .map(|r| {
@@ -169,7 +168,7 @@ pub(crate) async fn report_data(
     .bind(flow_id)
     .bind(from)
     .bind(to)
-    .fetch_all(&mut Pool(pool))
+    .fetch_all(&mut *x)
     .await?
     .iter()
     .map(|r| {
@@ -186,7 +185,7 @@ pub(crate) async fn report_data(
     })
     .collect::<StoreResult<Vec<_>>>()?;
     let converted_runs = run_groups(
-        pool,
+        &mut *x,
         flow_id,
         from,
         to,

@@ -5,7 +5,8 @@
 //! commits every job waiting as one group; a **syncer** thread flushes the WAL (`fdatasync`) before
 //! any caller is answered, so a 2xx still means the commit is on disk; a **checkpointer** thread
 //! copies the WAL back without stopping the writer; per-entity reads run on **reader threads**.
-//! Lists and reports read through a sqlx pool. See `SqlStore::write`; the threads are in
+//! SQLite is reached only through rusqlite (sqlx carries no SQLite driver). See `SqlStore::write`;
+//! the threads are in
 //! `sqlite.rs`, the projections in `projections/`, row reading in `rows.rs`, the journal's side in
 //! `sqlite_journal.rs`.
 //!
@@ -13,18 +14,19 @@
 //! row, so several hub instances on one database never claim, enrol or send the same thing twice.
 
 use crate::engine_tables as E;
-use crate::exec::{query, BoxFut, DbRow, Exec, Lite, Pool, Sqlx};
+use crate::exec::{query, query_scalar, BoxFut, Exec, Lite, Pool, Sqlx, Val};
 use crate::model::{CartFilter, CartRecord, ContactRecord, IngestOutcome};
 use crate::model::{
     CommitOutcome, DeliveryOutcome, Engagement, OutboxRow, OutboxStatus, RunRecord, Timer,
     TimerCommit, TimerKind,
 };
+use crate::rules::{IngestRules, NoRules};
 use crate::time::to_ms;
-use crate::{Ingest, IngestOptions, MessageFilter, Store, StoreError, StoreResult};
+use crate::{Ingest, MessageFilter, Store, StoreError, StoreResult};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor};
+use sqlx::AnyPool;
 use std::time::Duration;
 
 pub use crate::exec::Backend;
@@ -34,8 +36,8 @@ use crate::sqlite::*;
 
 #[derive(Debug, Clone)]
 pub struct SqlStore {
-    writer: AnyPool,
-    reader: AnyPool,
+    /// PostgreSQL's pool (None on SQLite, whose threads own their connections).
+    pg: Option<AnyPool>,
     backend: Backend,
     /// SQLite's group-commit writer (None on PostgreSQL, where transactions run side by side).
     group: Option<tokio::sync::mpsc::Sender<WriteJob>>,
@@ -45,13 +47,12 @@ pub struct SqlStore {
     path: Option<std::path::PathBuf>,
     /// SQLite's ingest journal, when on (see `journal`).
     journal: Option<std::sync::Arc<crate::journal::Journal>>,
+    /// The engine's ingest rules (see `rules`), given once with [`SqlStore::with_rules`].
+    rules: std::sync::Arc<dyn IngestRules>,
 }
 
 /// The SQLite store (kept as a name for the embedded default).
 pub type SqliteStore = SqlStore;
-
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-    PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
 
 impl SqlStore {
     /// Opens the database at `url` (`sqlite://path.db`, created if missing; or `postgres://...`)
@@ -69,15 +70,18 @@ impl SqlStore {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect(url)
                 .await?;
-            crate::migrations::postgres().run(&pool).await?;
+            crate::migrations::postgres()
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Migrate(e.to_string()))?;
             return Ok(SqlStore {
-                writer: pool.clone(),
-                reader: pool,
+                pg: Some(pool),
                 backend: Backend::Postgres,
                 group: None,
                 reads: None,
                 path: None,
                 journal: None,
+                rules: std::sync::Arc::new(NoRules),
             });
         }
         let Some(rest) = url
@@ -94,36 +98,9 @@ impl SqlStore {
                 })?;
             }
         }
-        let rw = if rest.contains("mode=") {
-            format!("sqlite://{rest}")
-        } else if rest.contains('?') {
-            format!("sqlite://{rest}&mode=rwc")
-        } else {
-            format!("sqlite://{rest}?mode=rwc")
-        };
-        let writer = AnyPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute(SQLITE_PRAGMAS).await?;
-                    Ok(())
-                })
-            })
-            .connect(&rw)
-            .await?;
-        crate::migrations::sqlite().run(&writer).await?;
-        let reader = AnyPoolOptions::new()
-            .max_connections(4)
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;")
-                        .await?;
-                    Ok(())
-                })
-            })
-            .connect(&rw)
-            .await?;
+        let mut migrate = Lite::open(path)?;
+        crate::migrations::run_sqlite(&mut migrate.conn).map_err(StoreError::Migrate)?;
+        drop(migrate);
         let lite = Lite::open(path)?;
         let (group, jobs) = tokio::sync::mpsc::channel(4096);
         let (synced, to_sync) = std::sync::mpsc::channel();
@@ -164,14 +141,29 @@ impl SqlStore {
                 .map_err(|e| StoreError::Commit(format!("cannot start a SQLite reader: {e}")))?;
         }
         Ok(SqlStore {
-            writer,
-            reader,
+            pg: None,
             backend: Backend::Sqlite,
             group: Some(group),
             reads: Some(reads),
             path: Some(std::path::PathBuf::from(path)),
             journal: None,
+            rules: std::sync::Arc::new(NoRules),
         })
+    }
+
+    /// Applies the engine's `rules` to every ingest from now on, replays of the journal included
+    /// (call it before [`SqlStore::with_journal`]).
+    pub fn with_rules(mut self, rules: std::sync::Arc<dyn IngestRules>) -> Self {
+        debug_assert!(
+            self.journal.is_none(),
+            "the journal's projector keeps the rules it opened with"
+        );
+        self.rules = rules;
+        self
+    }
+
+    pub(crate) fn rules(&self) -> std::sync::Arc<dyn IngestRules> {
+        self.rules.clone()
     }
 
     /// Turns SQLite's ingest journal on as `settings` say, after applying whatever an earlier run
@@ -197,22 +189,55 @@ impl SqlStore {
         self.backend
     }
 
-    /// The writer pool, for crates that extend the schema in the same database.
-    pub fn writer(&self) -> &AnyPool {
-        &self.writer
+    /// Runs `statements` in order as one durable transaction (SQLite: one job of the writer
+    /// thread; PostgreSQL: a transaction of its own) and returns the rows they changed. For tools
+    /// and tests that reach past the [`Store`] trait (benchmarks seeding a database, say); the hub
+    /// itself never calls it.
+    pub async fn execute_all(&self, statements: Vec<(String, Vec<SqlValue>)>) -> StoreResult<u64> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                let mut n = 0;
+                for (sql, args) in statements {
+                    let mut q = query(&sql);
+                    for a in args {
+                        q = q.bind(a);
+                    }
+                    match q.execute(&mut *tx).await {
+                        Ok(a) => n += a.rows_affected(),
+                        Err(e) => return (Err(e), false),
+                    }
+                }
+                (Ok(n), true)
+            })
+        })
+        .await
     }
 
-    pub fn reader(&self) -> &AnyPool {
-        &self.reader
+    /// The first column of the first row of `sql` as an integer (a count, say); for the same
+    /// callers as [`SqlStore::execute_all`].
+    pub async fn query_i64(&self, sql: &str, args: Vec<SqlValue>) -> StoreResult<Option<i64>> {
+        let sql = sql.to_string();
+        self.read(move |x| {
+            Box::pin(async move {
+                let mut q = query_scalar::<Option<i64>>(&sql);
+                for a in args {
+                    q = q.bind(a);
+                }
+                Ok(q.fetch_optional(x).await?.flatten())
+            })
+        })
+        .await
     }
 }
+
+/// A value bound to a statement of [`SqlStore::execute_all`].
+pub type SqlValue = Val;
 
 impl SqlStore {
     async fn ingest_once(
         &self,
         ingest: Ingest<'_>,
         cursor: Option<&str>,
-        options: &IngestOptions,
     ) -> StoreResult<IngestOutcome> {
         let source_id = ingest.source_id.to_string();
         let delivery_ids = ingest.delivery_ids.to_vec();
@@ -225,7 +250,7 @@ impl SqlStore {
         let received_at = ingest.received_at;
         let trust = ingest.trust;
         let cursor = cursor.map(str::to_string);
-        let options = options.clone();
+        let rules = self.rules();
         self.write(move |tx| {
             Box::pin(async move {
                 let ingest = Ingest {
@@ -235,7 +260,7 @@ impl SqlStore {
                     received_at,
                     trust,
                 };
-                let r = ingest_in(tx, ingest, &prepared, cursor.as_deref(), &options).await;
+                let r = ingest_in(tx, ingest, &prepared, cursor.as_deref(), &*rules).await;
                 // A duplicate is answered, and changes nothing.
                 let keep = matches!(r, Ok(IngestOutcome::Accepted { .. }));
                 (r, keep)
@@ -277,7 +302,12 @@ impl SqlStore {
                 .await
                 .map_err(|_| StoreError::Commit("the write was not committed".into()))?;
         }
-        let mut tx = self.writer.begin().await?;
+        let Some(pool) = &self.pg else {
+            return Err(StoreError::Commit(
+                "the SQLite writer is not running".into(),
+            ));
+        };
+        let mut tx = pool.begin().await?;
         let (r, keep) = work(&mut Sqlx(&mut tx)).await;
         if keep && r.is_ok() {
             tx.commit().await?;
@@ -341,7 +371,12 @@ impl SqlStore {
         F: for<'c> FnOnce(&'c mut dyn Exec) -> BoxFut<'c, StoreResult<T>> + Send + 'static,
     {
         let Some(reads) = &self.reads else {
-            return work(&mut Pool(&self.reader)).await;
+            let Some(pool) = &self.pg else {
+                return Err(StoreError::Commit(
+                    "the SQLite readers are not running".into(),
+                ));
+            };
+            return work(&mut Pool(pool)).await;
         };
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: ReadJob = Box::new(move |x| {
@@ -354,6 +389,20 @@ impl SqlStore {
         answer
             .await
             .map_err(|_| StoreError::Commit("a read was dropped".into()))?
+    }
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+impl SqlStore {
+    /// A `SELECT COUNT(*)` on a reader.
+    async fn count(&self, sql: &'static str) -> StoreResult<u64> {
+        self.read(move |x| {
+            Box::pin(async move { query_scalar::<i64>(sql).fetch_one(x).await.map(count) })
+        })
+        .await
     }
 }
 
@@ -371,24 +420,20 @@ fn retryable(e: &sqlx::Error) -> bool {
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
-        Ok(())
+        self.read(|x| Box::pin(async move { query("SELECT 1").fetch_all(x).await.map(|_| ()) }))
+            .await
     }
 
-    async fn ingest(
-        &self,
-        ingest: Ingest<'_>,
-        options: &IngestOptions,
-    ) -> StoreResult<IngestOutcome> {
+    async fn ingest(&self, ingest: Ingest<'_>) -> StoreResult<IngestOutcome> {
         if let Some(journal) = &self.journal {
-            return journal.ingest(ingest, options).await;
+            return journal.ingest(ingest).await;
         }
         // Two instances creating the same cart or contact at once: the loser's transaction fails on
         // the unique key and is replayed; the second time it finds the row and updates it.
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.ingest_once(ingest, None, options).await {
+            match self.ingest_once(ingest, None).await {
                 Err(StoreError::Db(e)) if attempt < 4 && retryable(&e) => continue,
                 other => return other,
             }
@@ -399,12 +444,11 @@ impl Store for SqlStore {
         &self,
         ingest: Ingest<'_>,
         cursor: Option<&str>,
-        options: &IngestOptions,
     ) -> StoreResult<IngestOutcome> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.ingest_once(ingest, cursor, options).await {
+            match self.ingest_once(ingest, cursor).await {
                 Err(StoreError::Db(e)) if attempt < 4 && retryable(&e) => continue,
                 other => return other,
             }
@@ -416,12 +460,16 @@ impl Store for SqlStore {
     }
 
     async fn poll_cursor(&self, source_id: &str) -> StoreResult<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT cursor FROM poll_cursors WHERE source_id = $1")
-                .bind(source_id)
-                .fetch_optional(&self.writer)
-                .await?,
-        )
+        let source_id = source_id.to_string();
+        self.read(move |x| {
+            Box::pin(async move {
+                query_scalar("SELECT cursor FROM poll_cursors WHERE source_id = $1")
+                    .bind(source_id)
+                    .fetch_optional(x)
+                    .await
+            })
+        })
+        .await
     }
 
     async fn cart(&self, id: &str) -> StoreResult<Option<CartRecord>> {
@@ -457,14 +505,17 @@ impl Store for SqlStore {
             ],
             "c.updated_at DESC, c.id DESC",
         );
-        let mut q = sqlx::query(&sql);
-        for b in binds {
-            q = q.bind(b);
-        }
-        let rows = q.bind(i64::from(limit)).fetch_all(&self.reader).await?;
-        rows.iter()
-            .map(|r| cart_record(&DbRow::from_any(r)?))
-            .collect()
+        self.read(move |x| {
+            Box::pin(async move {
+                let mut q = query(&sql);
+                for b in binds {
+                    q = q.bind(b);
+                }
+                let rows = q.bind(i64::from(limit)).fetch_all(x).await?;
+                rows.iter().map(cart_record).collect()
+            })
+        })
+        .await
     }
 
     async fn contact(&self, id: &str) -> StoreResult<Option<ContactRecord>> {
@@ -491,8 +542,9 @@ impl Store for SqlStore {
         while self.ingest_backlog() > 0 && std::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        self.reader.close().await;
-        self.writer.close().await;
+        if let Some(pool) = &self.pg {
+            pool.close().await;
+        }
     }
 
     async fn claim_timers(
@@ -538,28 +590,25 @@ impl Store for SqlStore {
         if self.backend != Backend::Sqlite {
             return Ok(0);
         }
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM journal_failed")
-            .fetch_one(&self.reader)
-            .await?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        self.count("SELECT COUNT(*) FROM journal_failed").await
     }
 
     async fn pending_timers(&self) -> StoreResult<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM timers")
-            .fetch_one(&self.reader)
-            .await?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        self.count("SELECT COUNT(*) FROM timers").await
     }
 
     async fn cart_counts(&self) -> StoreResult<Vec<(String, u64)>> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT status, COUNT(*) FROM carts GROUP BY status")
-                .fetch_all(&self.reader)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(s, n)| (s, u64::try_from(n).unwrap_or(0)))
-            .collect())
+        self.read(|x| {
+            Box::pin(async move {
+                query("SELECT status, COUNT(*) AS n FROM carts GROUP BY status")
+                    .fetch_all(x)
+                    .await?
+                    .iter()
+                    .map(|r| Ok((r.try_get("status")?, count(r.try_get("n")?))))
+                    .collect()
+            })
+        })
+        .await
     }
 
     async fn run(&self, id: &str) -> StoreResult<Option<RunRecord>> {
@@ -581,12 +630,16 @@ impl Store for SqlStore {
     }
 
     async fn contact_tags(&self, contact_id: &str) -> StoreResult<Vec<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT tag FROM contact_tags WHERE contact_id = $1 ORDER BY tag")
-                .bind(contact_id)
-                .fetch_all(&self.reader)
-                .await?,
-        )
+        let contact_id = contact_id.to_string();
+        self.read(move |x| {
+            Box::pin(async move {
+                query_scalar("SELECT tag FROM contact_tags WHERE contact_id = $1 ORDER BY tag")
+                    .bind(contact_id)
+                    .fetch_all(x)
+                    .await
+            })
+        })
+        .await
     }
 
     async fn add_contact_tag(&self, contact_id: &str, tag: &str) -> StoreResult<()> {
@@ -698,7 +751,11 @@ impl Store for SqlStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<crate::model::ReportData> {
-        crate::reports::report_data(&self.reader, flow_id, from, to).await
+        let flow_id = flow_id.to_string();
+        self.read(move |x| {
+            Box::pin(async move { crate::reports::report_data(x, &flow_id, from, to).await })
+        })
+        .await
     }
 
     async fn outbox_message(&self, id: &str) -> StoreResult<Option<OutboxRow>> {
@@ -708,13 +765,17 @@ impl Store for SqlStore {
     }
 
     async fn message_link(&self, message_id: &str, index: u32) -> StoreResult<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT url FROM message_links WHERE message_id = $1 AND idx = $2")
-                .bind(message_id)
-                .bind(i64::from(index))
-                .fetch_optional(&self.reader)
-                .await?,
-        )
+        let message_id = message_id.to_string();
+        self.read(move |x| {
+            Box::pin(async move {
+                query_scalar("SELECT url FROM message_links WHERE message_id = $1 AND idx = $2")
+                    .bind(message_id)
+                    .bind(i64::from(index))
+                    .fetch_optional(x)
+                    .await
+            })
+        })
+        .await
     }
 
     async fn hub_key(&self, name: &str, now: DateTime<Utc>) -> StoreResult<Vec<u8>> {
@@ -724,7 +785,9 @@ impl Store for SqlStore {
     }
 
     async fn messages(&self, filter: &MessageFilter) -> StoreResult<Vec<OutboxRow>> {
-        E::messages(&self.reader, filter).await
+        let filter = filter.clone();
+        self.read(move |x| Box::pin(async move { E::messages(x, &filter).await }))
+            .await
     }
 
     async fn redrive(
@@ -741,16 +804,26 @@ impl Store for SqlStore {
     }
 
     async fn queue_depths(&self) -> StoreResult<Vec<(String, String, u64)>> {
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT channel_id, status, COUNT(*) FROM outbox
-             WHERE status IN ('queued', 'failed', 'unknown') GROUP BY channel_id, status",
-        )
-        .fetch_all(&self.reader)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(c, s, n)| (c, s, u64::try_from(n).unwrap_or(0)))
-            .collect())
+        self.read(|x| {
+            Box::pin(async move {
+                query(
+                    "SELECT channel_id, status, COUNT(*) AS n FROM outbox
+                     WHERE status IN ('queued', 'failed', 'unknown') GROUP BY channel_id, status",
+                )
+                .fetch_all(x)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("channel_id")?,
+                        r.try_get("status")?,
+                        count(r.try_get("n")?),
+                    ))
+                })
+                .collect()
+            })
+        })
+        .await
     }
 }
 

@@ -3,8 +3,9 @@
 
 use crate::exec::{query, query_scalar, Exec};
 use crate::model::IngestOutcome;
+use crate::rules::IngestRules;
 use crate::time::to_ms;
-use crate::{IngestOptions, StoreError, StoreResult};
+use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
 use chrono::Utc;
 
@@ -48,11 +49,11 @@ impl SqlStore {
             .iter()
             .map(Prepared::of)
             .collect::<StoreResult<Vec<_>>>()?;
-        let options = record.options();
+        let rules = self.rules();
         let seq = seq as i64;
         self.submit(move |tx| {
             Box::pin(async move {
-                let r = apply_journaled(tx, seq, &record, &prepared, &options).await;
+                let r = apply_journaled(tx, seq, &record, &prepared, &*rules).await;
                 let keep = matches!(r, Ok(Some(_)));
                 (r.map(|o| o.unwrap_or(IngestOutcome::Duplicate)), keep)
             })
@@ -121,7 +122,7 @@ pub(crate) async fn apply_journaled(
     seq: i64,
     record: &crate::journal::Record,
     prepared: &[Prepared],
-    options: &IngestOptions,
+    rules: &dyn IngestRules,
 ) -> StoreResult<Option<IngestOutcome>> {
     let applied: i64 = query_scalar("SELECT applied_seq FROM journal_state WHERE id = 1")
         .fetch_one(&mut *tx)
@@ -136,7 +137,7 @@ pub(crate) async fn apply_journaled(
         )));
     }
     query("SAVEPOINT journal_record").execute(&mut *tx).await?;
-    let outcome = ingest_in(&mut *tx, record.ingest(), prepared, None, options).await?;
+    let outcome = ingest_in(&mut *tx, record.ingest(), prepared, None, rules).await?;
     if outcome == IngestOutcome::Duplicate {
         // A redelivery: its delivery ids are not kept, but the record counts as applied.
         query("ROLLBACK TO SAVEPOINT journal_record")

@@ -88,7 +88,16 @@ impl TestDb {
     }
 
     pub async fn open(&self) -> StoreResult<SqlStore> {
-        let store = SqlStore::open_with(&self.url, 8).await?;
+        self.open_with_rules(std::sync::Arc::new(crate::NoRules))
+            .await
+    }
+
+    /// [`TestDb::open`] with the ingest `rules` (before the journal opens, as the hub does).
+    pub async fn open_with_rules(
+        &self,
+        rules: std::sync::Arc<dyn crate::IngestRules>,
+    ) -> StoreResult<SqlStore> {
+        let store = SqlStore::open_with(&self.url, 8).await?.with_rules(rules);
         match &self.journal {
             Some(settings) => store.with_journal(settings).await,
             None => Ok(store),

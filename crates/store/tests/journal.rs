@@ -5,7 +5,7 @@
 use cartback_core::{CartSnapshot, Currency, Event, EventKind, LineItem, Money};
 use cartback_store::journal::JournalSettings;
 use cartback_store::testdb::TestDb;
-use cartback_store::{Backend, CartFilter, Ingest, IngestOptions, IngestOutcome, SqlStore, Store};
+use cartback_store::{Backend, CartFilter, Ingest, IngestOutcome, SqlStore, Store};
 use chrono::{DateTime, TimeZone, Utc};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -55,16 +55,13 @@ fn checkout(id: &str, key: &str, qty: u32) -> Event {
 async fn send(store: &SqlStore, delivery: &str, event: Event) -> IngestOutcome {
     let ids = vec![delivery.to_string()];
     store
-        .ingest(
-            Ingest {
-                source_id: "shop",
-                delivery_ids: &ids,
-                events: &[event],
-                received_at: t(0),
-                trust: cartback_core::Trust::Verified,
-            },
-            &IngestOptions::default(),
-        )
+        .ingest(Ingest {
+            source_id: "shop",
+            delivery_ids: &ids,
+            events: &[event],
+            received_at: t(0),
+            trust: cartback_core::Trust::Verified,
+        })
         .await
         .unwrap()
 }

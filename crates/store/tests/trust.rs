@@ -10,7 +10,7 @@ use cartback_core::{
     Consent, ContactInfo, Event, EventKind, OptOut, OptOutChannel, Trust, HUB_SOURCE,
 };
 use cartback_store::testdb::TestDb;
-use cartback_store::{ContactRecord, EffectKind, Ingest, IngestOptions, IngestOutcome, Store};
+use cartback_store::{ContactRecord, EffectKind, Ingest, IngestOutcome, Store};
 use chrono::{DateTime, TimeZone, Utc};
 
 fn t(secs: i64) -> DateTime<Utc> {
@@ -43,16 +43,13 @@ async fn send(
         kind,
     }];
     let outcome = store
-        .ingest(
-            Ingest {
-                source_id: source,
-                delivery_ids: &[],
-                events: &events,
-                received_at: t(at),
-                trust,
-            },
-            &IngestOptions::default(),
-        )
+        .ingest(Ingest {
+            source_id: source,
+            delivery_ids: &[],
+            events: &events,
+            received_at: t(at),
+            trust,
+        })
         .await
         .unwrap();
     match outcome {

@@ -93,15 +93,11 @@ pub async fn post(
 pub async fn wait_until_done(store: &cartback_store::SqlStore, expected: usize, within: Duration) {
     let deadline = Instant::now() + within;
     loop {
-        let open: i64 = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM timers) + (SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'claimed', 'sending'))",
-        )
-        .fetch_one(store.reader())
-        .await
-        .unwrap();
-        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
-            .fetch_one(store.reader())
+        let open: i64 = store.query_i64("SELECT (SELECT COUNT(*) FROM timers) + (SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'claimed', 'sending'))", vec![]).await.unwrap().unwrap();
+        let rows: i64 = store
+            .query_i64("SELECT COUNT(*) FROM outbox", vec![])
             .await
+            .unwrap()
             .unwrap();
         if open == 0 && rows as usize == expected {
             return;

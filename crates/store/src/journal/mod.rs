@@ -3,7 +3,7 @@
 //!
 //! # The path of one inbound request
 //! 1. [`Journal::ingest`] encodes the translated request (source, delivery ids, events, when it
-//!    arrived, the ingest options in force) as one **record** and hands it to the journal thread.
+//!    arrived, how far it is believed) as one **record** and hands it to the journal thread.
 //! 2. The **journal thread** appends every record waiting as one write to the current segment file
 //!    (`<database>.ingest/<first seq>.log`), `fdatasync`s it, numbers the records (`seq`, one
 //!    after another, never reused) and passes them on to the projector. The caller learns that
@@ -33,7 +33,7 @@
 //! `journal_failed` with its error, and the projector goes on.
 
 use crate::model::IngestOutcome;
-use crate::{Ingest, IngestOptions, StoreError, StoreResult};
+use crate::{Ingest, StoreError, StoreResult};
 use cartback_core::{Event, Trust};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -79,9 +79,6 @@ pub(crate) struct Record {
     /// Records written before trust levels existed were all from verified sources.
     #[serde(default)]
     pub trust: Trust,
-    /// The ingest options in force when it arrived, so a replay applies it the same way.
-    order_match_window_ms: u64,
-    cart_check_after_ms: Option<u64>,
 }
 
 /// A [`Record`] as the caller has it, encoded without copying it first.
@@ -92,12 +89,10 @@ struct RecordRef<'a> {
     events: &'a [Event],
     received_at: DateTime<Utc>,
     trust: Trust,
-    order_match_window_ms: u64,
-    cart_check_after_ms: Option<u64>,
 }
 
 impl Record {
-    fn encode(ingest: Ingest<'_>, options: &IngestOptions) -> StoreResult<Vec<u8>> {
+    fn encode(ingest: Ingest<'_>) -> StoreResult<Vec<u8>> {
         // Most records are a few KB: one allocation, not a series of doublings.
         let mut buf = Vec::with_capacity(4096);
         serde_json::to_writer(
@@ -108,8 +103,6 @@ impl Record {
                 events: ingest.events,
                 received_at: ingest.received_at,
                 trust: ingest.trust,
-                order_match_window_ms: options.order_match_window.as_millis() as u64,
-                cart_check_after_ms: options.cart_check_after.map(|d| d.as_millis() as u64),
             },
         )
         .map_err(|e| StoreError::Corrupt(format!("cannot encode a journal record: {e}")))?;
@@ -128,13 +121,6 @@ impl Record {
             events: &self.events,
             received_at: self.received_at,
             trust: self.trust,
-        }
-    }
-
-    pub fn options(&self) -> IngestOptions {
-        IngestOptions {
-            order_match_window: Duration::from_millis(self.order_match_window_ms),
-            cart_check_after: self.cart_check_after_ms.map(Duration::from_millis),
         }
     }
 }
@@ -208,12 +194,8 @@ impl Drop for Waiting<'_> {
 }
 
 impl Journal {
-    pub(crate) async fn ingest(
-        &self,
-        ingest: Ingest<'_>,
-        options: &IngestOptions,
-    ) -> StoreResult<IngestOutcome> {
-        let payload = Record::encode(ingest, options)?;
+    pub(crate) async fn ingest(&self, ingest: Ingest<'_>) -> StoreResult<IngestOutcome> {
+        let payload = Record::encode(ingest)?;
         let (flushed, on_flush) = oneshot::channel();
         let (applied, on_apply) = oneshot::channel();
         self.shared.arrivals.fetch_add(1, Ordering::Relaxed);

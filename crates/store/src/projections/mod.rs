@@ -7,10 +7,12 @@ use crate::engine_tables as E;
 use crate::exec::{query, query_scalar, Exec};
 use crate::model::TimerKind;
 use crate::model::{Effect, EffectKind, IngestOutcome};
+use crate::rules::{CheckPlan, IngestRules, OrderCandidates};
 use crate::time::to_ms;
-use crate::{Ingest, IngestOptions, StoreResult};
-use cartback_core::{CartSnapshot, ContactInfo, Erasure, Event, EventKind, Order, Trust};
-use std::time::Duration;
+use crate::{Ingest, StoreResult};
+use cartback_core::{
+    CartSnapshot, CartStatus, ContactInfo, Erasure, Event, EventKind, Order, Trust,
+};
 
 use crate::exec::{corrupt, new_id};
 
@@ -24,7 +26,7 @@ pub(crate) async fn ingest_in(
     ingest: Ingest<'_>,
     prepared: &[Prepared],
     cursor: Option<&str>,
-    options: &IngestOptions,
+    rules: &dyn IngestRules,
 ) -> StoreResult<IngestOutcome> {
     let received = to_ms(ingest.received_at);
     for delivery_id in ingest.delivery_ids {
@@ -47,7 +49,7 @@ pub(crate) async fn ingest_in(
         let prep = prepared
             .get(effects.len())
             .ok_or_else(|| corrupt("an event without its prepared payload"))?;
-        let kind = apply_event(tx, event, prep, received, ingest.trust, options).await?;
+        let kind = apply_event(tx, event, prep, received, ingest.trust, rules).await?;
         effects.push(Effect {
             event_id: event.event_id.clone(),
             kind,
@@ -102,7 +104,7 @@ pub(crate) async fn apply_event(
     prep: &Prepared,
     received: i64,
     trust: Trust,
-    options: &IngestOptions,
+    rules: &dyn IngestRules,
 ) -> StoreResult<EffectKind> {
     let payload = prep.payload.as_str();
     let seq: Option<i64> = query_scalar(
@@ -141,8 +143,10 @@ pub(crate) async fn apply_event(
                 received,
             )
             .await?;
-            if let (false, Some(after)) = (stale, options.cart_check_after) {
-                schedule_cart_check(tx, &cart_id, status, snap, after).await?;
+            if !stale {
+                let status = CartStatus::parse(&status)
+                    .ok_or_else(|| corrupt(format!("cart status {status:?}")))?;
+                schedule_cart_check(tx, &cart_id, rules.cart_check(status, snap)).await?;
             }
             (
                 EffectKind::CartUpserted {
@@ -166,7 +170,7 @@ pub(crate) async fn apply_event(
                 order,
                 contact_id.as_deref(),
                 received,
-                options,
+                rules,
             )
             .await?;
             (
@@ -355,27 +359,21 @@ pub(crate) async fn upsert_cart(
     Ok((cart_id, false, status))
 }
 
-/// The debounce: every fresh update of an open cart with items moves its abandonment check to
-/// `updated_at + after`; a cart that cannot be abandoned loses its pending check.
+/// Writes the engine's answer for a cart's abandonment check (the debounce: see `rules`).
 pub(crate) async fn schedule_cart_check(
     tx: &mut dyn Exec,
     cart_id: &str,
-    status: String,
-    snap: &CartSnapshot,
-    after: Duration,
+    plan: CheckPlan,
 ) -> StoreResult<()> {
-    let open = matches!(status.as_str(), "open" | "abandoned");
-    if open && !snap.items.is_empty() && snap.completed_at.is_none() {
-        let due = to_ms(snap.updated_at)
-            .saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX));
-        E::upsert_timer(tx, TimerKind::CartCheck, cart_id, due).await?;
-    } else {
-        query("DELETE FROM timers WHERE kind = 'cart_check' AND subject = $1")
+    match plan {
+        CheckPlan::Due(at) => E::upsert_timer(tx, TimerKind::CartCheck, cart_id, to_ms(at)).await,
+        CheckPlan::Cancel => query("DELETE FROM timers WHERE kind = 'cart_check' AND subject = $1")
             .bind(cart_id)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map(|_| ()),
+        CheckPlan::Untouched => Ok(()),
     }
-    Ok(())
 }
 
 pub(crate) async fn record_message_status(
@@ -431,15 +429,15 @@ pub(crate) async fn convert_cart(
     Ok(())
 }
 
-/// Records an order and converts the cart it matches: by checkout token, then cart token, then the
-/// contact's most recent open cart within the match window.
+/// Records an order and converts the cart the engine's rules pick among those it could match:
+/// the carts its checkout and cart tokens name, and the contact's open carts.
 pub(crate) async fn record_order(
     tx: &mut dyn Exec,
     source_id: &str,
     order: &Order,
     contact_id: Option<&str>,
     received: i64,
-    options: &IngestOptions,
+    rules: &dyn IngestRules,
 ) -> StoreResult<(Option<String>, bool)> {
     let placed = to_ms(order.placed_at);
     let email_norm = order.contact.as_ref().and_then(ContactInfo::email_norm);
@@ -473,9 +471,9 @@ pub(crate) async fn record_order(
                 .flatten();
         return Ok((cart_id, false));
     }
-    let mut cart_id: Option<String> = None;
+    let mut found = OrderCandidates::default();
     if let Some(t) = &order.checkout_token {
-        cart_id = query_scalar(
+        found.by_checkout = query_scalar(
             "SELECT id FROM carts WHERE source_id = $1 AND checkout_token = $2 LIMIT 1",
         )
         .bind(source_id)
@@ -483,33 +481,29 @@ pub(crate) async fn record_order(
         .fetch_optional(&mut *tx)
         .await?;
     }
-    if cart_id.is_none() {
-        if let Some(t) = &order.cart_token {
-            cart_id = query_scalar(
-                "SELECT id FROM carts WHERE source_id = $1 AND (cart_token = $2 OR cart_key = $3) LIMIT 1",
-            )
-            .bind(source_id)
-            .bind(t)
-            .bind(t)
-            .fetch_optional(&mut *tx)
-            .await?;
-        }
+    if let Some(t) = &order.cart_token {
+        found.by_cart_token = query_scalar(
+            "SELECT id FROM carts WHERE source_id = $1 AND (cart_token = $2 OR cart_key = $3) LIMIT 1",
+        )
+        .bind(source_id)
+        .bind(t)
+        .bind(t)
+        .fetch_optional(&mut *tx)
+        .await?;
     }
-    if cart_id.is_none() {
-        if let Some(contact) = contact_id {
-            let window = i64::try_from(options.order_match_window.as_millis()).unwrap_or(i64::MAX);
-            cart_id = query_scalar(
-                "SELECT id FROM carts WHERE contact_id = $1 AND status IN ('open', 'abandoned')
-                   AND updated_at >= $2 AND updated_at <= $3
-                 ORDER BY updated_at DESC LIMIT 1",
-            )
-            .bind(contact)
-            .bind(placed.saturating_sub(window))
-            .bind(placed.saturating_add(60_000))
-            .fetch_optional(&mut *tx)
-            .await?;
-        }
+    if let Some(contact) = contact_id {
+        found.contact_carts = query(
+            "SELECT id, updated_at FROM carts WHERE contact_id = $1 AND status IN ('open', 'abandoned')
+             ORDER BY updated_at DESC LIMIT 20",
+        )
+        .bind(contact)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("id")?, crate::time::from_ms(r.try_get("updated_at")?))))
+        .collect::<StoreResult<_>>()?;
     }
+    let cart_id = rules.order_cart(order, &found);
     // Attribution runs later, in the engine (it knows each flow's window), from a durable timer.
     E::upsert_timer(
         tx,

@@ -1,0 +1,100 @@
+//! The one way in: every front door hands the engine translated events here: the webhook handler,
+//! the hub's own tracking and on-site events, pollers (and later, imports).
+//!
+//! What every arrival passes, whichever door it came through: the events' checks
+//! (`cartback_core::check_events`: no negative price, no over-long address, no control
+//! character), then only links on the shop's own hosts are kept (`[server] link_hosts`), then the
+//! store commits it with the engine's rules ([`crate::rules`], given to the store when it
+//! opened): the debounce of the abandonment check and which cart an order converts.
+
+use crate::front::Engine;
+use cartback_core::{Event, Trust};
+use cartback_store::{Ingest, StoreError};
+use chrono::{DateTime, Utc};
+
+pub use cartback_store::{Effect, EffectKind, IngestOutcome};
+
+/// One inbound request's events, translated.
+#[derive(Debug, Clone)]
+pub struct Arrival<'a> {
+    pub source_id: &'a str,
+    /// The platform's ids for the request: a redelivery of one is a duplicate, and changes nothing.
+    pub delivery_ids: &'a [String],
+    pub events: Vec<Event>,
+    pub received_at: DateTime<Utc>,
+    /// Whether the request's contact details are the shopper's, or only claims (a public key).
+    pub trust: Trust,
+}
+
+/// What became of an arrival.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub outcome: IngestOutcome,
+    /// Links dropped because their host is not the shop's.
+    pub links_dropped: usize,
+    /// Events left out because they failed the checks (a poll's; a webhook's are refused whole).
+    pub events_dropped: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    /// An event failed the checks: the caller's mistake (a webhook answers 400 with it).
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Engine {
+    /// Takes a pushed request (a webhook, a tracking or on-site event): refused whole when an
+    /// event fails the checks; committed once durable.
+    pub async fn accept(&self, mut arrival: Arrival<'_>) -> Result<Accepted, AcceptError> {
+        cartback_core::check_events(&mut arrival.events).map_err(AcceptError::Invalid)?;
+        let links_dropped = self.link_policy.scrub_events(&mut arrival.events);
+        let outcome = self.store.ingest(ingest(&arrival)).await?;
+        Ok(Accepted {
+            outcome,
+            links_dropped,
+            events_dropped: 0,
+        })
+    }
+
+    /// Takes one poll's events and the cursor the next poll starts from, committed together. An
+    /// event that fails the checks is left out and the cursor still moves (polling it again would
+    /// fail again).
+    pub async fn accept_polled(
+        &self,
+        mut arrival: Arrival<'_>,
+        cursor: Option<&str>,
+    ) -> Result<Accepted, StoreError> {
+        let before = arrival.events.len();
+        let source_id = arrival.source_id;
+        arrival.events.retain_mut(
+            |e| match cartback_core::check_events(std::slice::from_mut(e)) {
+                Ok(()) => true,
+                Err(reason) => {
+                    tracing::warn!(%source_id, %reason, "Skipped a polled event.");
+                    false
+                }
+            },
+        );
+        let events_dropped = before - arrival.events.len();
+        let links_dropped = self.link_policy.scrub_events(&mut arrival.events);
+        let outcome = self.store.ingest_polled(ingest(&arrival), cursor).await?;
+        Ok(Accepted {
+            outcome,
+            links_dropped,
+            events_dropped,
+        })
+    }
+}
+
+fn ingest<'a>(a: &'a Arrival<'a>) -> Ingest<'a> {
+    Ingest {
+        source_id: a.source_id,
+        delivery_ids: a.delivery_ids,
+        events: &a.events,
+        received_at: a.received_at,
+        trust: a.trust,
+    }
+}
