@@ -241,6 +241,8 @@ async fn a_seeded_store_reports_known_answers() {
             contact: None,
             cart: None,
             test: false,
+            discount_code: None,
+            purpose: Default::default(),
         };
         m.to.email = Some(format!("c{i}@test.io"));
         commit.outbox.push(NewMessage {

@@ -43,6 +43,8 @@ async fn a_message_is_printed_and_sent() {
             contact: None,
             cart: None,
             test: false,
+            discount_code: None,
+            purpose: Default::default(),
         })
         .await
         .unwrap();

@@ -233,6 +233,8 @@ impl SinkCase for Sms {
             contact: None,
             cart: None,
             test: false,
+            discount_code: None,
+            purpose: Default::default(),
         }
     }
 

@@ -57,6 +57,8 @@ fn message() -> OutboundMessage {
         contact: None,
         cart: None,
         test: false,
+        discount_code: None,
+        purpose: Default::default(),
     }
 }
 

@@ -511,6 +511,8 @@ async fn queue(store: &cartback_store::SqlStore, n: usize) -> anyhow::Result<()>
             contact: None,
             cart: None,
             test: false,
+            discount_code: None,
+            purpose: Default::default(),
         };
         m.to.phone = Some("+14155550100".into());
         commit.outbox.push(cartback_store::NewMessage {

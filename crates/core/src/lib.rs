@@ -42,7 +42,7 @@ pub use money::{Currency, Money, MoneyError};
 pub use order::Order;
 pub use problem::Problem;
 pub use sink::{
-    AddressKind, DeliveryError, OutboundMessage, Receipt, Recipient, Sink, SinkContext,
+    AddressKind, DeliveryError, OutboundMessage, Purpose, Receipt, Recipient, Sink, SinkContext,
 };
 pub use source::{
     verify, Handshake, InboundRequest, PollBatch, PollError, Poller, Source, TranslateError,

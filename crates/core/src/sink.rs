@@ -73,6 +73,29 @@ pub struct OutboundMessage {
     /// A test-mode message (reports leave it out).
     #[serde(default)]
     pub test: bool,
+    /// The discount code the step allotted, if any (hand-offs pass it on to the platform).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_code: Option<String>,
+    /// Why it goes out: a reminder, or (hand-offs only) the news that the cart was bought.
+    #[serde(default)]
+    pub purpose: Purpose,
+}
+
+/// Why a message goes out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Purpose {
+    /// A step of a flow: the reminder (or the hand-off of the abandoned cart).
+    #[default]
+    Reminder,
+    /// A cart handed off earlier was bought: the platform is told once, so its own flow stops.
+    /// Only hand-off channels get one; `cart` and `contact` are as they were handed off.
+    Converted {
+        order_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        total: Option<crate::Money>,
+        placed_at: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 /// What a provider said when it accepted a message.

@@ -62,6 +62,10 @@ impl Engine {
             }
         }
         let unsubscribe = tracker.url(LinkKind::Unsubscribe, 0);
+        let discount_code = discount
+            .as_ref()
+            .and_then(|d| d["code"].as_str())
+            .map(str::to_string);
         let mut ctx = context(
             &tracked,
             &contact.info,
@@ -132,6 +136,8 @@ impl Engine {
                 contact: Some(contact.info.clone()),
                 cart: Some(tracked),
                 test: run.test,
+                discount_code,
+                purpose: Default::default(),
             },
             links,
         )))

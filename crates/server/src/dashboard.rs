@@ -535,6 +535,8 @@ mod tests {
                 contact: None,
                 cart: None,
                 test: true,
+                discount_code: None,
+                purpose: Default::default(),
             },
             attempts: 2,
             next_attempt_at: at,

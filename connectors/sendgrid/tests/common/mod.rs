@@ -64,6 +64,8 @@ pub fn message() -> OutboundMessage {
         contact: None,
         cart: None,
         test: false,
+        discount_code: None,
+        purpose: Default::default(),
     }
 }
 

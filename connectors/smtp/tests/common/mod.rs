@@ -218,5 +218,7 @@ pub fn message() -> OutboundMessage {
         contact: None,
         cart: None,
         test: false,
+        discount_code: None,
+        purpose: Default::default(),
     }
 }

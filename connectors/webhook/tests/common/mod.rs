@@ -70,5 +70,7 @@ pub fn message() -> OutboundMessage {
         contact: Some(contact),
         cart: Some(cart()),
         test: false,
+        discount_code: None,
+        purpose: Default::default(),
     }
 }
