@@ -8,11 +8,14 @@
 //!   profile topics (`data.type = "profile"`, `data.attributes.{email, phone_number,
 //!   subscriptions, ...}`).
 //! - The flow webhook body cartback defines for Klaviyo flow "Webhook" actions ([`FlowWebhook`]).
+//! - Out: the Create Event request (`POST /api/events`, JSON:API, revision 2026-07-15):
+//!   [`EventRequest`] with the metric and the profile inside, and Klaviyo's error body
+//!   ([`ErrorBody`]: `errors[]` of `{id, code, title, detail, source: {pointer, parameter}}`).
 //!
 //! Everything optional is read leniently: a shape we do not expect makes the field absent.
 
 use cartback_kit::wire::{lenient_text, text};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 /// The system webhook envelope. `data` items are read one by one (errors name the index).
@@ -162,4 +165,160 @@ pub fn payload_time(payload: &Value) -> Option<String> {
     ]
     .iter()
     .find_map(|p| at_text(payload, p))
+}
+
+/// `{"data": ...}`: a JSON:API document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Document<T> {
+    pub data: T,
+}
+
+/// A JSON:API resource object without an id: `{"type": ..., "attributes": ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Resource<A> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub attributes: A,
+}
+
+impl<A> Resource<A> {
+    pub fn document(kind: &'static str, attributes: A) -> Document<Resource<A>> {
+        Document {
+            data: Resource { kind, attributes },
+        }
+    }
+}
+
+/// The Create Event body: `{"data": {"type": "event", "attributes": {...}}}`.
+pub type EventRequest = Document<Resource<EventAttributes>>;
+
+/// `data.attributes` of a Create Event request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventAttributes {
+    /// The event's properties (at most 400; top-level scalars are segmentable).
+    pub properties: serde_json::Map<String, Value>,
+    /// `{"data": {"type": "metric", "attributes": {"name": ...}}}`.
+    pub metric: Document<Resource<MetricAttributes>>,
+    /// `{"data": {"type": "profile", "attributes": {...}}}`: created or updated with the event.
+    pub profile: Document<Resource<ProfileAttributes>>,
+    /// ISO-8601; Klaviyo uses the time of receipt when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    /// A monetary value in decimal units (`59.98`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// ISO 4217.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_currency: Option<String>,
+    /// For one profile and metric, only the first event with a given `unique_id` is kept.
+    pub unique_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MetricAttributes {
+    pub name: String,
+}
+
+/// The profile inside an event: at least one of `email`, `phone_number`, `external_id`.
+/// Absent fields are left out (omission leaves Klaviyo's value as it is; `null` would clear it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProfileAttributes {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// E.164.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// BCP 47 (`en-US`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+}
+
+/// One line of the cart, under Klaviyo's custom-integration property names (`Items[]`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Item {
+    #[serde(rename = "ProductID", skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
+    #[serde(rename = "VariantID", skip_serializing_if = "Option::is_none")]
+    pub variant_id: Option<String>,
+    #[serde(rename = "SKU", skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    pub product_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant_name: Option<String>,
+    pub quantity: u32,
+    /// The price of one unit, decimal.
+    pub item_price: f64,
+    /// The line's price, decimal.
+    pub row_total: f64,
+    /// The product page, through the hub's tracked link.
+    #[serde(rename = "ProductURL", skip_serializing_if = "Option::is_none")]
+    pub product_url: Option<String>,
+    #[serde(rename = "ImageURL", skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
+}
+
+/// Klaviyo's 4xx/5xx body: `{"errors": [{"id", "code", "title", "detail", "source"}]}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ErrorBody {
+    #[serde(default)]
+    pub errors: Vec<ApiError>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ApiError {
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub code: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub title: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub detail: Option<String>,
+    #[serde(default)]
+    pub source: Option<ErrorSource>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ErrorSource {
+    /// A JSON pointer into the request (`/data/attributes/profile/data/attributes/email`).
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub pointer: Option<String>,
+    /// A query parameter or header (`revision`).
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub parameter: Option<String>,
+}
+
+impl ErrorBody {
+    /// Each error as `<field>: <detail>` (the field from `source.pointer` or `source.parameter`
+    /// when Klaviyo names one; the detail, else the title, else the code), joined with `; `.
+    /// `None` when the body is not Klaviyo's error shape or lists no error.
+    pub fn summary(body: &str) -> Option<String> {
+        let parsed: ErrorBody = serde_json::from_str(body).ok()?;
+        let parts: Vec<String> = parsed
+            .errors
+            .iter()
+            .map(|e| {
+                let what = e
+                    .detail
+                    .as_deref()
+                    .or(e.title.as_deref())
+                    .or(e.code.as_deref())
+                    .unwrap_or("rejected");
+                let field = e
+                    .source
+                    .as_ref()
+                    .and_then(|s| s.pointer.as_deref().or(s.parameter.as_deref()));
+                match field {
+                    Some(f) => format!("{f}: {what}"),
+                    None => what.to_string(),
+                }
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
 }

@@ -1,17 +1,21 @@
-//! The source conformance suite (`cartback_testkit::conformance`) for Klaviyo, twice: system
-//! webhooks (`Klaviyo-Signature`, hex HMAC-SHA256 of body and timestamp) and flow webhooks (the
-//! shared secret in `X-Cartback-Secret`, which does not depend on the body). Klaviyo publishes
-//! no signature vector.
+//! The conformance suites (`cartback_testkit::conformance`) for Klaviyo. The source suite twice:
+//! system webhooks (`Klaviyo-Signature`, hex HMAC-SHA256 of body and timestamp) and flow
+//! webhooks (the shared secret in `X-Cartback-Secret`, which does not depend on the body);
+//! Klaviyo publishes no signature vector. The sink suite once, for the hand-off channel against
+//! a wiremock Klaviyo (202 without a body, so no provider id).
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use cartback_core::InboundRequest;
+use cartback_core::{InboundRequest, OutboundMessage, SinkContext};
 use cartback_klaviyo::verify::sign;
-use cartback_klaviyo::KlaviyoSource;
+use cartback_klaviyo::{KlaviyoSink, KlaviyoSource};
+use cartback_testkit::conformance::sink::{HttpProvider, SinkCase};
 use cartback_testkit::conformance::source::SourceCase;
 use chrono::SecondsFormat;
-use common::{fixture, flow, settings, signed, SECRET};
+use common::{channel, fixture, flow, message, settings, signed, API_KEY, SECRET};
+use std::net::SocketAddr;
+use wiremock::ResponseTemplate;
 
 /// A batch whose one topic the hub does not use.
 const UNUSED: &[u8] = br#"{"data":[{"external_id":"x1","topic":"event:klaviyo.email_opened","payload":{}}],"meta":{}}"#;
@@ -124,3 +128,34 @@ impl SourceCase for Flow {
 }
 
 cartback_testkit::source_conformance!(flow_webhooks, Flow, no_published_vector);
+
+/// The hand-off channel.
+struct Channel;
+
+impl SinkCase for Channel {
+    type Sink = KlaviyoSink;
+    type Provider = HttpProvider;
+
+    fn sink(&self, provider: SocketAddr, ctx: SinkContext) -> KlaviyoSink {
+        KlaviyoSink::new(channel(&format!("http://{provider}")), ctx).unwrap()
+    }
+
+    fn message(&self) -> OutboundMessage {
+        message()
+    }
+
+    /// Create Event's answer: 202, no body.
+    fn accepted(&self) -> ResponseTemplate {
+        ResponseTemplate::new(202)
+    }
+
+    fn message_id(&self) -> Option<String> {
+        None
+    }
+
+    fn credentials(&self) -> Vec<String> {
+        vec![API_KEY.into()]
+    }
+}
+
+cartback_testkit::sink_conformance!(hand_off, Channel);
