@@ -1,6 +1,8 @@
 //! Builders shared by the HubSpot tests.
 #![allow(dead_code)]
 
+pub mod handoff;
+
 use cartback_core::InboundRequest;
 use cartback_hubspot::verify::signature_v3;
 use cartback_hubspot::HubSpotSettings;
