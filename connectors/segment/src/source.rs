@@ -10,6 +10,9 @@
 //! - `Order Completed` (`Completed Order`) → `OrderPlaced`.
 //! - `identify` with an email, phone or name → `ContactUpdated` (twice when it carries both an
 //!   `anonymousId` and a `userId`, so the anonymous contact gains the email).
+//! - A message the hub sent itself (`context.library.name = "cartback"`, the Segment hand-off
+//!   channel's mark) is skipped: it comes back when a Webhooks destination on the same Segment
+//!   source points at the hub, and read as a cart it would be handed off again, without end.
 //! - Every other message is skipped; a request where all are skipped is answered as ignored.
 
 use crate::config::SegmentSettings;
@@ -148,6 +151,7 @@ impl Source for SegmentSource {
                 .map(str::to_ascii_lowercase)
                 .or(implied.map(str::to_string));
             let produced = match kind.as_deref() {
+                _ if from_hub(&msg) => Vec::new(),
                 Some("track") => ctx.track()?,
                 Some("identify") => ctx.identify()?,
                 _ => Vec::new(),
@@ -175,6 +179,15 @@ impl Source for SegmentSource {
             ignored: None,
         })
     }
+}
+
+/// Whether the hub's own Segment channel sent `msg` (`context.library.name`).
+fn from_hub(msg: &Message) -> bool {
+    msg.context
+        .as_ref()
+        .and_then(|c| c.library.as_ref())
+        .and_then(|l| l.name.as_deref())
+        .is_some_and(|n| n.trim() == crate::payload::HUB_LIBRARY)
 }
 
 fn schema(topic: &str, reason: impl Into<String>) -> TranslateError {

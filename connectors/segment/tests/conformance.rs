@@ -2,18 +2,24 @@
 //! Webhooks destination (`X-Signature`, HMAC-SHA1 of the body or of a batch's first element)
 //! and the Tracking API mounts (`Authorization: Basic` with a write key, which does not depend on
 //! the body). Each: its documented vector, wrong / missing / truncated credentials, a malformed
-//! message, an unused event, and generated bodies in every envelope and on every mount.
+//! message, an unused event, and generated bodies in every envelope and on every mount. Then the
+//! sink suite once, for the hand-off channel against a wiremock Tracking API (200, no id).
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use cartback_core::InboundRequest;
+use cartback_core::{InboundRequest, OutboundMessage, SinkContext};
 use cartback_kit::{Secret, SecretList};
 use cartback_segment::verify::{basic_auth, first_array_element, sign};
-use cartback_segment::{SegmentSettings, SegmentSource};
+use cartback_segment::{SegmentSettings, SegmentSink, SegmentSource};
 use cartback_testkit::conformance::gen::{bytes_of, json_of};
+use cartback_testkit::conformance::sink::{HttpProvider, SinkCase};
 use cartback_testkit::conformance::source::{SourceCase, Vector};
-use common::{fixture, request, settings, SERVER_KEY, SHARED_SECRET};
+use common::{
+    channel, fixture, message, request, settings, CHANNEL_KEY, SERVER_KEY, SHARED_SECRET,
+};
+use std::net::SocketAddr;
+use wiremock::ResponseTemplate;
 
 const FIXTURES: [&str; 4] = [
     "checkout_started.json",
@@ -168,3 +174,40 @@ impl SourceCase for Api {
 }
 
 cartback_testkit::source_conformance!(api, Api);
+
+/// The hand-off channel: one `POST /v1/batch` per message.
+struct Channel;
+
+impl SinkCase for Channel {
+    type Sink = SegmentSink;
+    type Provider = HttpProvider;
+
+    fn sink(&self, provider: SocketAddr, ctx: SinkContext) -> SegmentSink {
+        SegmentSink::new(channel(&format!("http://{provider}")), ctx).unwrap()
+    }
+
+    fn message(&self) -> OutboundMessage {
+        message()
+    }
+
+    /// The Tracking API's answer: 200 (no id).
+    fn accepted(&self) -> ResponseTemplate {
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({"success": true}))
+    }
+
+    fn message_id(&self) -> Option<String> {
+        None
+    }
+
+    /// The write key and the basic-auth token it becomes.
+    fn credentials(&self) -> Vec<String> {
+        vec![
+            CHANNEL_KEY.into(),
+            basic_auth(CHANNEL_KEY)
+                .trim_start_matches("Basic ")
+                .to_string(),
+        ]
+    }
+}
+
+cartback_testkit::sink_conformance!(hand_off, Channel);
