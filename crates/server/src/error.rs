@@ -8,8 +8,13 @@ use axum::response::{IntoResponse, Response};
 pub enum ApiError {
     #[error("unknown source {0:?}")]
     UnknownSource(String),
+    /// The admin API's 401: answered with `WWW-Authenticate: Bearer` (it takes a bearer token).
     #[error("{0}")]
     Unauthorized(String),
+    /// A webhook whose signature check failed: 401 with the reason and the scheme the source
+    /// expects, and no `WWW-Authenticate` (platforms sign bodies; no HTTP challenge applies).
+    #[error("{0}")]
+    BadSignature(String),
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -24,7 +29,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::UnknownSource(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_) | ApiError::BadSignature(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -61,6 +66,7 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
         }
+        // Only the admin API takes a bearer token; a webhook's 401 carries no challenge.
         if matches!(self, ApiError::Unauthorized(_)) {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -73,4 +79,19 @@ impl IntoResponse for ApiError {
 
 pub async fn not_found() -> ApiError {
     ApiError::NotFound("no such route".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_admin_401_challenges_for_a_bearer_token() {
+        let admin = ApiError::Unauthorized("invalid admin token".into()).into_response();
+        assert_eq!(admin.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(admin.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        let webhook = ApiError::BadSignature("signature does not match".into()).into_response();
+        assert_eq!(webhook.status(), StatusCode::UNAUTHORIZED);
+        assert!(webhook.headers().get(header::WWW_AUTHENTICATE).is_none());
+    }
 }
