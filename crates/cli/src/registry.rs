@@ -28,6 +28,10 @@ pub static CONNECTORS: &[&dyn Plugin] = &[
     &Entry::<cartback_smtp::Smtp>::NEW,
     #[cfg(feature = "webhook")]
     &Entry::<cartback_webhook::Webhook>::NEW,
+    #[cfg(feature = "klaviyo")]
+    &Entry::<cartback_klaviyo::KlaviyoChannel>::NEW,
+    #[cfg(feature = "segment")]
+    &Entry::<cartback_segment::SegmentChannel>::NEW,
     #[cfg(feature = "omnisend")]
     &Entry::<cartback_omnisend::Omnisend>::NEW,
 ];
