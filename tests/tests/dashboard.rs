@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use cartback_e2e::browser::{artifact, launch};
+use cartback_store::prelude::*;
 use cartback_store::{ConversionRow, NewRun, RunRecord, RunStatus, SqlStore, Store, TimerCommit};
 use cartback_testkit::spawn_hub;
 

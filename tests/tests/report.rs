@@ -4,8 +4,9 @@
 
 use cartback_core::{Currency, EventKind, MessageStatus, MessageStatusUpdate, Money, Order};
 use cartback_e2e::rig::*;
+use cartback_store::prelude::*;
 use cartback_store::{
-    ConversionRow, NewMessage, NewRun, RunRecord, RunStatus, SqlStore, SqlValue, Store, TimerCommit,
+    ConversionRow, NewMessage, NewRun, RunRecord, RunStatus, SqlStore, SqlValue, TimerCommit,
 };
 use chrono::{Duration as CDuration, TimeZone, Utc};
 use std::collections::BTreeMap;

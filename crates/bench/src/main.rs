@@ -16,6 +16,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use anyhow::Context;
 use cartback_core::{Clock, ManualClock};
+use cartback_store::prelude::*;
 use cartback_store::{SqlValue, Store};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,47 +1,54 @@
-//! cartback-store: everything the hub persists, behind one trait.
+//! cartback-store: everything the hub persists, behind one trait made of roles.
 //!
 //! # Layout
+//! - [`roles`]: the contract: [`Store`] is [`IngestLog`] + [`Timers`] + [`Runs`] + [`Outbox`] +
+//!   [`ReadModel`] + [`Reports`]; `use cartback_store::prelude::*` to call them.
+//! - [`rules`]: the seam through which the engine's ingest rules (the debounce, which cart an
+//!   order converts) reach ingest: told once, when the store opens.
 //! - [`model`]: the records the store returns ([`ContactRecord`], [`CartRecord`]) and what one
 //!   ingest did ([`IngestOutcome`], [`Effect`]).
-//! - [`sql`]: [`SqlStore`], SQLite (the embedded default: WAL, one writer thread) and PostgreSQL
-//!   (several instances on one database: `FOR UPDATE SKIP LOCKED` claims) through one code path:
-//!   opening, the `Store` impl and the reader threads. Beside it: `sqlite` (the writer, syncer and
-//!   checkpointer threads), `projections` (one ingest: contacts, carts, orders, opt-outs,
-//!   erasure), `rows` (contact and cart rows read back), `engine_tables` (timers, runs, outbox),
-//!   `reports` (what attribution and the reports read), `sqlite_journal` (the store's side of the
-//!   journal), `exec` (one query API over sqlx or a thread's own rusqlite connection) and
-//!   `migrations` (the schema migrations per backend, `migrations/`).
+//! - [`sql`]: [`SqlStore`], SQLite (the embedded default: WAL, one writer thread, reader threads)
+//!   and PostgreSQL (several instances on one database: `FOR UPDATE SKIP LOCKED` claims) through
+//!   one code path: opening, the write and read plumbing, and the [`Store`] impl. Each role's impl
+//!   sits with the SQL it runs: `ingest` ([`IngestLog`]), `timers`, `runs`, `outbox`, `read_model`
+//!   (contact and cart rows read back), `reports`. Beside them: `sqlite` (the writer, syncer and
+//!   checkpointer threads), `projections` (one ingest: contacts apart; carts, orders, opt-outs,
+//!   erasure), `sqlite_journal` (the store's side of the journal), `exec` (one query API over sqlx
+//!   for PostgreSQL or a thread's own rusqlite connection for SQLite) and `migrations` (the schema
+//!   migrations per backend, `migrations/`).
 //! - [`journal`]: SQLite's ingest journal: a webhook is answered once its translated events are
 //!   flushed to an append-only file; a projector applies them in order, exactly once, moments later.
 //! - `testdb` (cargo feature `testdb`, for dev-dependencies): throw-away SQLite files and
 //!   PostgreSQL schemas for tests (`CARTBACK_TEST_PG_URL`).
 //! - [`time`]: instants as integer milliseconds, the one representation every backend stores.
 //!
-//! The [`Store`] trait is the contract: an implementation commits an inbound request's delivery ids,
-//! its events and their effect on carts, contacts and orders in **one transaction**, so a webhook
-//! is answered 2xx only after all of it is durable, and a redelivery changes nothing. A PostgreSQL
-//! implementation follows the same trait and the same shared test suite.
+//! An implementation commits an inbound request's delivery ids, its events and their effect on
+//! carts, contacts and orders in **one transaction**, so a webhook is answered 2xx only after all
+//! of it is durable, and a redelivery changes nothing. SQLite and PostgreSQL pass the same shared
+//! test suite (`tests/suite.rs`).
 
-mod engine_tables;
 mod exec;
+mod ingest;
 pub mod journal;
 mod migrations;
 pub mod model;
+mod outbox;
 mod projections;
+mod read_model;
 mod reports;
-mod rows;
+pub mod roles;
 pub mod rules;
+mod runs;
 pub mod sql;
 mod sqlite;
 mod sqlite_journal;
 #[cfg(feature = "testdb")]
 pub mod testdb;
 pub mod time;
+mod timers;
 
-use async_trait::async_trait;
 use cartback_core::{Event, Trust};
 use chrono::{DateTime, Utc};
-use std::time::Duration;
 
 pub use model::{
     CapCheck, CartFilter, CartRecord, CommitOutcome, ContactRecord, ConversionGroup, ConversionRow,
@@ -49,6 +56,7 @@ pub use model::{
     NewMessage, NewRun, OrderRecord, OutboxRow, OutboxStatus, ReportData, RunGroup, RunRecord,
     RunStatus, RunUpdate, StepLog, Timer, TimerCommit, TimerKind,
 };
+pub use roles::{IngestLog, Outbox, ReadModel, Reports, Runs, Store, Timers};
 pub use rules::{CheckPlan, IngestRules, NoRules, OrderCandidates};
 pub use sql::{Backend, SqlStore, SqlValue, SqliteStore};
 
@@ -70,6 +78,11 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Every role trait, for callers of an `Arc<dyn Store>`: `use cartback_store::prelude::*;`.
+pub mod prelude {
+    pub use crate::roles::{IngestLog, Outbox, ReadModel, Reports, Runs, Store, Timers};
+}
+
 /// Which queued messages to list.
 #[derive(Debug, Clone, Default)]
 pub struct MessageFilter {
@@ -89,167 +102,6 @@ pub struct Ingest<'a> {
     pub received_at: DateTime<Utc>,
     /// Whether the request's contact details are the shopper's or only claims (a public key).
     pub trust: Trust,
-}
-
-#[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
-    /// Is the database reachable? (`/readyz`)
-    async fn ping(&self) -> StoreResult<()>;
-
-    /// Commits a request's delivery ids, events and their effects atomically. If any delivery id
-    /// was seen before, nothing is written and [`IngestOutcome::Duplicate`] is returned.
-    async fn ingest(&self, ingest: Ingest<'_>) -> StoreResult<IngestOutcome>;
-
-    /// [`Store::ingest`] for a polled source: `cursor` (where the next poll starts) is saved in the
-    /// same transaction, so a restart neither re-reads everything nor misses an update.
-    async fn ingest_polled(
-        &self,
-        ingest: Ingest<'_>,
-        cursor: Option<&str>,
-    ) -> StoreResult<IngestOutcome>;
-
-    /// Webhooks durable in SQLite's ingest journal and not yet applied (0 without a journal).
-    fn ingest_backlog(&self) -> u64 {
-        0
-    }
-
-    /// Journal records that failed to apply again and again and were set aside in
-    /// `journal_failed` for an operator (SQLite; 0 elsewhere).
-    async fn ingest_set_aside(&self) -> StoreResult<u64> {
-        Ok(0)
-    }
-
-    /// Where a polled source resumes.
-    async fn poll_cursor(&self, source_id: &str) -> StoreResult<Option<String>>;
-
-    async fn cart(&self, id: &str) -> StoreResult<Option<CartRecord>>;
-
-    async fn carts(&self, filter: &CartFilter) -> StoreResult<Vec<CartRecord>>;
-
-    async fn contact(&self, id: &str) -> StoreResult<Option<ContactRecord>>;
-
-    /// Closes pools, flushing what is pending.
-    async fn close(&self);
-
-    // ---- engine: timers and runs ----
-
-    /// Claims up to `limit` due timers with a lease ending at `now + lease`.
-    async fn claim_timers(
-        &self,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: u32,
-    ) -> StoreResult<Vec<Timer>>;
-
-    /// Applies what a fired timer decided and completes (or reschedules) it, in one transaction,
-    /// only if the timer is still leased as claimed.
-    async fn commit_timer(
-        &self,
-        timer: &Timer,
-        commit: TimerCommit,
-        now: DateTime<Utc>,
-    ) -> StoreResult<CommitOutcome>;
-
-    /// Applies a commit that no timer guards (test runs, admin actions).
-    async fn apply(&self, commit: TimerCommit, now: DateTime<Utc>) -> StoreResult<CommitOutcome>;
-
-    /// Creates or moves a timer.
-    async fn schedule_timer(
-        &self,
-        kind: TimerKind,
-        subject: &str,
-        due: DateTime<Utc>,
-    ) -> StoreResult<()>;
-
-    async fn pending_timers(&self) -> StoreResult<u64>;
-
-    /// Carts per status (`open`, `abandoned`, `converted`).
-    async fn cart_counts(&self) -> StoreResult<Vec<(String, u64)>>;
-
-    async fn run(&self, id: &str) -> StoreResult<Option<RunRecord>>;
-
-    async fn runs_for_cart(&self, cart_id: &str) -> StoreResult<Vec<RunRecord>>;
-
-    /// Whether any message of the run was delivered, opened, clicked.
-    async fn engagement(&self, run_id: &str) -> StoreResult<Engagement>;
-
-    async fn contact_tags(&self, contact_id: &str) -> StoreResult<Vec<String>>;
-
-    async fn add_contact_tag(&self, contact_id: &str, tag: &str) -> StoreResult<()>;
-
-    /// The discount code for (run, step): the one given before, else the first unused code of the list.
-    async fn allocate_discount(
-        &self,
-        flow_id: &str,
-        codes: &[String],
-        run_id: &str,
-        step: u32,
-    ) -> StoreResult<Option<String>>;
-
-    // ---- outbox ----
-
-    /// Claims up to `limit` due messages of a channel. Rows whose lease expired mid-send become
-    /// `unknown` (or queued again when `resend_unknown`); queued rows whose cart converted are cancelled.
-    async fn claim_outbox(
-        &self,
-        channel_id: &str,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: u32,
-        resend_unknown: bool,
-    ) -> StoreResult<Vec<OutboxRow>>;
-
-    /// Marks a claimed message as on its way to the provider, if the lease still holds. A claim that
-    /// expires before this is queued again; one that expires after it becomes `unknown`.
-    async fn mark_sending(&self, row: &OutboxRow) -> StoreResult<bool>;
-
-    /// Records the outcome of a delivery attempt, if the lease still holds.
-    async fn finish_outbox(
-        &self,
-        row: &OutboxRow,
-        outcome: DeliveryOutcome,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool>;
-
-    async fn messages(&self, filter: &MessageFilter) -> StoreResult<Vec<OutboxRow>>;
-
-    async fn outbox_message(&self, id: &str) -> StoreResult<Option<OutboxRow>>;
-
-    async fn order(
-        &self,
-        source_id: &str,
-        order_id: &str,
-    ) -> StoreResult<Option<model::OrderRecord>>;
-
-    async fn runs_for_contact(&self, contact_id: &str) -> StoreResult<Vec<RunRecord>>;
-
-    /// A run's sent messages with their last delivery and click times.
-    async fn message_touches(&self, run_id: &str) -> StoreResult<Vec<model::MessageTouch>>;
-
-    /// Grouped counts for a flow's report, over runs enrolled in `[from, to)`.
-    async fn report_data(
-        &self,
-        flow_id: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StoreResult<model::ReportData>;
-
-    /// The URL tracked link `index` of a message redirects to.
-    async fn message_link(&self, message_id: &str, index: u32) -> StoreResult<Option<String>>;
-
-    /// A named random key the hub generates once and keeps (link signing), shared by every instance.
-    async fn hub_key(&self, name: &str, now: DateTime<Utc>) -> StoreResult<Vec<u8>>;
-
-    /// Queues failed/unknown messages again (all of `status`, or the given ids).
-    async fn redrive(
-        &self,
-        ids: &[String],
-        status: Option<OutboxStatus>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<u64>;
-
-    /// Messages per channel and status, for the `queued`, `failed` and `unknown` statuses.
-    async fn queue_depths(&self) -> StoreResult<Vec<(String, String, u64)>>;
 }
 
 /// Opens the store a URL names and runs its migrations.

@@ -2,11 +2,14 @@
 //! per-flow report data) for both SQLite and PostgreSQL, written once against `exec::Exec`.
 //! Called from the `Store` impl in `sql.rs`.
 
-use crate::engine_tables::{run_record, RUN_COLS};
 use crate::exec::{query, Exec};
 use crate::model::*;
+use crate::roles::Reports;
+use crate::runs::{run_record, RUN_COLS};
+use crate::sql::SqlStore;
 use crate::time::{from_ms, to_ms};
 use crate::StoreResult;
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub(crate) async fn order(
@@ -199,4 +202,20 @@ pub(crate) async fn report_data(
         conversions,
         converted_runs,
     })
+}
+
+#[async_trait]
+impl Reports for SqlStore {
+    async fn report_data(
+        &self,
+        flow_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<crate::model::ReportData> {
+        let flow_id = flow_id.to_string();
+        self.read(move |x| {
+            Box::pin(async move { crate::reports::report_data(x, &flow_id, from, to).await })
+        })
+        .await
+    }
 }

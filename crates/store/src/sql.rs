@@ -13,16 +13,11 @@
 //! PostgreSQL: one pool; claims use `FOR UPDATE SKIP LOCKED`, per-contact caps lock the contact
 //! row, so several hub instances on one database never claim, enrol or send the same thing twice.
 
-use crate::engine_tables as E;
 use crate::exec::{query, query_scalar, BoxFut, Exec, Lite, Pool, Sqlx, Val};
-use crate::model::{CartFilter, CartRecord, ContactRecord, IngestOutcome};
-use crate::model::{
-    CommitOutcome, DeliveryOutcome, Engagement, OutboxRow, OutboxStatus, RunRecord, Timer,
-    TimerCommit, TimerKind,
-};
+use crate::model::{CommitOutcome, Timer, TimerCommit};
+use crate::roles::IngestLog;
 use crate::rules::{IngestRules, NoRules};
-use crate::time::to_ms;
-use crate::{Ingest, MessageFilter, Store, StoreError, StoreResult};
+use crate::{Store, StoreError, StoreResult};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyPoolOptions;
@@ -30,15 +25,14 @@ use sqlx::AnyPool;
 use std::time::Duration;
 
 pub use crate::exec::Backend;
-use crate::projections::*;
-use crate::rows::*;
+
 use crate::sqlite::*;
 
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     /// PostgreSQL's pool (None on SQLite, whose threads own their connections).
     pg: Option<AnyPool>,
-    backend: Backend,
+    pub(crate) backend: Backend,
     /// SQLite's group-commit writer (None on PostgreSQL, where transactions run side by side).
     group: Option<tokio::sync::mpsc::Sender<WriteJob>>,
     /// SQLite's reader threads (None on PostgreSQL, where reads use the pool).
@@ -46,7 +40,7 @@ pub struct SqlStore {
     /// SQLite's database file (None on PostgreSQL).
     path: Option<std::path::PathBuf>,
     /// SQLite's ingest journal, when on (see `journal`).
-    journal: Option<std::sync::Arc<crate::journal::Journal>>,
+    pub(crate) journal: Option<std::sync::Arc<crate::journal::Journal>>,
     /// The engine's ingest rules (see `rules`), given once with [`SqlStore::with_rules`].
     rules: std::sync::Arc<dyn IngestRules>,
 }
@@ -234,42 +228,7 @@ impl SqlStore {
 pub type SqlValue = Val;
 
 impl SqlStore {
-    async fn ingest_once(
-        &self,
-        ingest: Ingest<'_>,
-        cursor: Option<&str>,
-    ) -> StoreResult<IngestOutcome> {
-        let source_id = ingest.source_id.to_string();
-        let delivery_ids = ingest.delivery_ids.to_vec();
-        let events = ingest.events.to_vec();
-        // JSON is written here, on the caller's task, not on the single writer thread.
-        let prepared = events
-            .iter()
-            .map(Prepared::of)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let received_at = ingest.received_at;
-        let trust = ingest.trust;
-        let cursor = cursor.map(str::to_string);
-        let rules = self.rules();
-        self.write(move |tx| {
-            Box::pin(async move {
-                let ingest = Ingest {
-                    source_id: &source_id,
-                    delivery_ids: &delivery_ids,
-                    events: &events,
-                    received_at,
-                    trust,
-                };
-                let r = ingest_in(tx, ingest, &prepared, cursor.as_deref(), &*rules).await;
-                // A duplicate is answered, and changes nothing.
-                let keep = matches!(r, Ok(IngestOutcome::Accepted { .. }));
-                (r, keep)
-            })
-        })
-        .await
-    }
-
-    async fn commit(
+    pub(crate) async fn commit(
         &self,
         timer: Option<&Timer>,
         commit: TimerCommit,
@@ -279,7 +238,14 @@ impl SqlStore {
         let timer = timer.cloned();
         self.write(move |tx| {
             Box::pin(async move {
-                let r = E::commit_timer_with_undo(tx, backend, timer.as_ref(), &commit, now).await;
+                let r = crate::timers::commit_timer_with_undo(
+                    tx,
+                    backend,
+                    timer.as_ref(),
+                    &commit,
+                    now,
+                )
+                .await;
                 let keep = r.is_ok();
                 (r, keep)
             })
@@ -392,28 +358,17 @@ impl SqlStore {
     }
 }
 
-fn count(n: i64) -> u64 {
+pub(crate) fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
 impl SqlStore {
     /// A `SELECT COUNT(*)` on a reader.
-    async fn count(&self, sql: &'static str) -> StoreResult<u64> {
+    pub(crate) async fn count(&self, sql: &'static str) -> StoreResult<u64> {
         self.read(move |x| {
             Box::pin(async move { query_scalar::<i64>(sql).fetch_one(x).await.map(count) })
         })
         .await
-    }
-}
-
-/// Unique violations, serialization failures and deadlocks: worth one more try.
-fn retryable(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Database(db) => {
-            db.is_unique_violation()
-                || matches!(db.code().as_deref(), Some("40001") | Some("40P01"))
-        }
-        _ => false,
     }
 }
 
@@ -422,118 +377,6 @@ impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
         self.read(|x| Box::pin(async move { query("SELECT 1").fetch_all(x).await.map(|_| ()) }))
             .await
-    }
-
-    async fn ingest(&self, ingest: Ingest<'_>) -> StoreResult<IngestOutcome> {
-        if let Some(journal) = &self.journal {
-            return journal.ingest(ingest).await;
-        }
-        // Two instances creating the same cart or contact at once: the loser's transaction fails on
-        // the unique key and is replayed; the second time it finds the row and updates it.
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.ingest_once(ingest, None).await {
-                Err(StoreError::Db(e)) if attempt < 4 && retryable(&e) => continue,
-                other => return other,
-            }
-        }
-    }
-
-    async fn ingest_polled(
-        &self,
-        ingest: Ingest<'_>,
-        cursor: Option<&str>,
-    ) -> StoreResult<IngestOutcome> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.ingest_once(ingest, cursor).await {
-                Err(StoreError::Db(e)) if attempt < 4 && retryable(&e) => continue,
-                other => return other,
-            }
-        }
-    }
-
-    fn ingest_backlog(&self) -> u64 {
-        self.journal.as_ref().map_or(0, |j| j.pending())
-    }
-
-    async fn poll_cursor(&self, source_id: &str) -> StoreResult<Option<String>> {
-        let source_id = source_id.to_string();
-        self.read(move |x| {
-            Box::pin(async move {
-                query_scalar("SELECT cursor FROM poll_cursors WHERE source_id = $1")
-                    .bind(source_id)
-                    .fetch_optional(x)
-                    .await
-            })
-        })
-        .await
-    }
-
-    async fn cart(&self, id: &str) -> StoreResult<Option<CartRecord>> {
-        let id = id.to_string();
-        self.read(move |x| {
-            Box::pin(async move {
-                let row = query(&format!("{CART_SELECT} WHERE c.id = $1"))
-                    .bind(id)
-                    .fetch_optional(x)
-                    .await?;
-                row.map(|r| cart_record(&r)).transpose()
-            })
-        })
-        .await
-    }
-
-    async fn carts(&self, filter: &CartFilter) -> StoreResult<Vec<CartRecord>> {
-        let limit = if filter.limit == 0 {
-            50
-        } else {
-            filter.limit.min(500)
-        };
-        let (sql, binds) = crate::exec::filtered(
-            &format!("{CART_SELECT} WHERE 1 = 1"),
-            &[
-                (
-                    "p.email_norm",
-                    filter.email.as_deref().map(cartback_core::normalize_email),
-                ),
-                ("c.status", filter.status.map(|s| s.as_str().to_string())),
-                ("c.source_id", filter.source_id.clone()),
-                ("c.contact_id", filter.contact_id.clone()),
-            ],
-            "c.updated_at DESC, c.id DESC",
-        );
-        self.read(move |x| {
-            Box::pin(async move {
-                let mut q = query(&sql);
-                for b in binds {
-                    q = q.bind(b);
-                }
-                let rows = q.bind(i64::from(limit)).fetch_all(x).await?;
-                rows.iter().map(cart_record).collect()
-            })
-        })
-        .await
-    }
-
-    async fn contact(&self, id: &str) -> StoreResult<Option<ContactRecord>> {
-        let id = id.to_string();
-        self.read(move |x| {
-            Box::pin(async move {
-                let row = query(&format!(
-                    "SELECT {CONTACT_COLS} FROM contacts p WHERE p.id = $1"
-                ))
-                .bind(id)
-                .fetch_optional(x)
-                .await?;
-                row.map(|r| contact_record(&r, ""))
-                    .transpose()
-                    .map(Option::flatten)
-            })
-        })
-        .await
     }
 
     async fn close(&self) {
@@ -547,281 +390,10 @@ impl Store for SqlStore {
         }
     }
 
-    async fn claim_timers(
-        &self,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: u32,
-    ) -> StoreResult<Vec<Timer>> {
-        let backend = self.backend;
-        self.write(move |tx| {
-            Box::pin(async move { (E::claim_timers(tx, backend, now, lease, limit).await, true) })
-        })
-        .await
-    }
-
-    async fn commit_timer(
-        &self,
-        timer: &Timer,
-        commit: TimerCommit,
-        now: DateTime<Utc>,
-    ) -> StoreResult<CommitOutcome> {
-        self.commit(Some(timer), commit, now).await
-    }
-
-    async fn apply(&self, commit: TimerCommit, now: DateTime<Utc>) -> StoreResult<CommitOutcome> {
-        self.commit(None, commit, now).await
-    }
-
-    async fn schedule_timer(
-        &self,
-        kind: TimerKind,
-        subject: &str,
-        due: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        let subject = subject.to_string();
-        self.write(move |tx| {
-            Box::pin(async move { (E::upsert_timer(tx, kind, &subject, to_ms(due)).await, true) })
-        })
-        .await
-    }
-
-    async fn ingest_set_aside(&self) -> StoreResult<u64> {
-        if self.backend != Backend::Sqlite {
-            return Ok(0);
-        }
-        self.count("SELECT COUNT(*) FROM journal_failed").await
-    }
-
-    async fn pending_timers(&self) -> StoreResult<u64> {
-        self.count("SELECT COUNT(*) FROM timers").await
-    }
-
-    async fn cart_counts(&self) -> StoreResult<Vec<(String, u64)>> {
-        self.read(|x| {
-            Box::pin(async move {
-                query("SELECT status, COUNT(*) AS n FROM carts GROUP BY status")
-                    .fetch_all(x)
-                    .await?
-                    .iter()
-                    .map(|r| Ok((r.try_get("status")?, count(r.try_get("n")?))))
-                    .collect()
-            })
-        })
-        .await
-    }
-
-    async fn run(&self, id: &str) -> StoreResult<Option<RunRecord>> {
-        let id = id.to_string();
-        self.read(move |x| Box::pin(async move { E::run(x, &id).await }))
-            .await
-    }
-
-    async fn runs_for_cart(&self, cart_id: &str) -> StoreResult<Vec<RunRecord>> {
-        let cart_id = cart_id.to_string();
-        self.read(move |x| Box::pin(async move { E::runs_for_cart(x, &cart_id).await }))
-            .await
-    }
-
-    async fn engagement(&self, run_id: &str) -> StoreResult<Engagement> {
-        let run_id = run_id.to_string();
-        self.read(move |x| Box::pin(async move { E::engagement(x, &run_id).await }))
-            .await
-    }
-
-    async fn contact_tags(&self, contact_id: &str) -> StoreResult<Vec<String>> {
-        let contact_id = contact_id.to_string();
-        self.read(move |x| {
-            Box::pin(async move {
-                query_scalar("SELECT tag FROM contact_tags WHERE contact_id = $1 ORDER BY tag")
-                    .bind(contact_id)
-                    .fetch_all(x)
-                    .await
-            })
-        })
-        .await
-    }
-
-    async fn add_contact_tag(&self, contact_id: &str, tag: &str) -> StoreResult<()> {
-        let (contact_id, tag) = (contact_id.to_string(), tag.to_string());
-        self.write(move |tx| {
-            Box::pin(async move {
-                let r = query(
-                    "INSERT INTO contact_tags (contact_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                )
-                .bind(contact_id)
-                .bind(tag)
-                .execute(tx)
-                .await
-                .map(|_| ());
-                (r, true)
-            })
-        })
-        .await
-    }
-
-    async fn allocate_discount(
-        &self,
-        flow_id: &str,
-        codes: &[String],
-        run_id: &str,
-        step: u32,
-    ) -> StoreResult<Option<String>> {
-        let (flow_id, codes, run_id) = (flow_id.to_string(), codes.to_vec(), run_id.to_string());
-        self.write(move |tx| {
-            Box::pin(async move {
-                let r = E::allocate_discount(tx, &flow_id, &codes, &run_id, step).await;
-                (r, true)
-            })
-        })
-        .await
-    }
-
-    async fn claim_outbox(
-        &self,
-        channel_id: &str,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: u32,
-        resend_unknown: bool,
-    ) -> StoreResult<Vec<OutboxRow>> {
-        let backend = self.backend;
-        let channel_id = channel_id.to_string();
-        self.write(move |tx| {
-            Box::pin(async move {
-                let r =
-                    E::claim_outbox(tx, backend, &channel_id, now, lease, limit, resend_unknown)
-                        .await;
-                (r, true)
-            })
-        })
-        .await
-    }
-
-    async fn finish_outbox(
-        &self,
-        row: &OutboxRow,
-        outcome: DeliveryOutcome,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        let row = row.clone();
-        self.write(move |tx| {
-            Box::pin(async move { (E::finish_outbox(tx, &row, outcome, now).await, true) })
-        })
-        .await
-    }
-
-    async fn mark_sending(&self, row: &OutboxRow) -> StoreResult<bool> {
-        let row = row.clone();
-        self.write(move |tx| Box::pin(async move { (E::mark_sending(tx, &row).await, true) }))
-            .await
-    }
-
-    async fn order(
-        &self,
-        source_id: &str,
-        order_id: &str,
-    ) -> StoreResult<Option<crate::model::OrderRecord>> {
-        let (source_id, order_id) = (source_id.to_string(), order_id.to_string());
-        self.read(move |x| {
-            Box::pin(async move { crate::reports::order(x, &source_id, &order_id).await })
-        })
-        .await
-    }
-
-    async fn runs_for_contact(&self, contact_id: &str) -> StoreResult<Vec<RunRecord>> {
-        let contact_id = contact_id.to_string();
-        self.read(move |x| {
-            Box::pin(async move { crate::reports::runs_for_contact(x, &contact_id).await })
-        })
-        .await
-    }
-
-    async fn message_touches(&self, run_id: &str) -> StoreResult<Vec<crate::model::MessageTouch>> {
-        let run_id = run_id.to_string();
-        self.read(move |x| {
-            Box::pin(async move { crate::reports::message_touches(x, &run_id).await })
-        })
-        .await
-    }
-
-    async fn report_data(
-        &self,
-        flow_id: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StoreResult<crate::model::ReportData> {
-        let flow_id = flow_id.to_string();
-        self.read(move |x| {
-            Box::pin(async move { crate::reports::report_data(x, &flow_id, from, to).await })
-        })
-        .await
-    }
-
-    async fn outbox_message(&self, id: &str) -> StoreResult<Option<OutboxRow>> {
-        let id = id.to_string();
-        self.read(move |x| Box::pin(async move { E::outbox_message(x, &id).await }))
-            .await
-    }
-
-    async fn message_link(&self, message_id: &str, index: u32) -> StoreResult<Option<String>> {
-        let message_id = message_id.to_string();
-        self.read(move |x| {
-            Box::pin(async move {
-                query_scalar("SELECT url FROM message_links WHERE message_id = $1 AND idx = $2")
-                    .bind(message_id)
-                    .bind(i64::from(index))
-                    .fetch_optional(x)
-                    .await
-            })
-        })
-        .await
-    }
-
     async fn hub_key(&self, name: &str, now: DateTime<Utc>) -> StoreResult<Vec<u8>> {
         let name = name.to_string();
-        self.write(move |tx| Box::pin(async move { (E::hub_key(tx, &name, now).await, true) }))
-            .await
-    }
-
-    async fn messages(&self, filter: &MessageFilter) -> StoreResult<Vec<OutboxRow>> {
-        let filter = filter.clone();
-        self.read(move |x| Box::pin(async move { E::messages(x, &filter).await }))
-            .await
-    }
-
-    async fn redrive(
-        &self,
-        ids: &[String],
-        status: Option<OutboxStatus>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<u64> {
-        let ids = ids.to_vec();
         self.write(move |tx| {
-            Box::pin(async move { (E::redrive(tx, &ids, status, now).await, true) })
-        })
-        .await
-    }
-
-    async fn queue_depths(&self) -> StoreResult<Vec<(String, String, u64)>> {
-        self.read(|x| {
-            Box::pin(async move {
-                query(
-                    "SELECT channel_id, status, COUNT(*) AS n FROM outbox
-                     WHERE status IN ('queued', 'failed', 'unknown') GROUP BY channel_id, status",
-                )
-                .fetch_all(x)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok((
-                        r.try_get("channel_id")?,
-                        r.try_get("status")?,
-                        count(r.try_get("n")?),
-                    ))
-                })
-                .collect()
-            })
+            Box::pin(async move { (crate::outbox::hub_key(tx, &name, now).await, true) })
         })
         .await
     }
@@ -830,6 +402,7 @@ impl Store for SqlStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prelude::*;
 
     #[tokio::test]
     async fn a_write_that_panics_is_undone_and_the_writer_carries_on() {

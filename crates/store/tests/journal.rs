@@ -4,6 +4,7 @@
 
 use cartback_core::{CartSnapshot, Currency, Event, EventKind, LineItem, Money};
 use cartback_store::journal::JournalSettings;
+use cartback_store::prelude::*;
 use cartback_store::testdb::TestDb;
 use cartback_store::{Backend, CartFilter, Ingest, IngestOutcome, SqlStore, Store};
 use chrono::{DateTime, TimeZone, Utc};

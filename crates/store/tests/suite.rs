@@ -10,6 +10,7 @@ use cartback_core::{
     CartSnapshot, CartStatus, Consent, ContactInfo, Currency, Erasure, Event, EventKind, LineItem,
     Money, OptOut, OptOutChannel, Order,
 };
+use cartback_store::prelude::*;
 use cartback_store::testdb::TestDb;
 use cartback_store::{
     CartFilter, CheckPlan, EffectKind, Ingest, IngestOutcome, IngestRules, OrderCandidates,

@@ -3,12 +3,12 @@
 //! updates; the abandonment check's debounce), orders (which cart they convert), message
 //! statuses and erasure.
 
-use crate::engine_tables as E;
 use crate::exec::{query, query_scalar, Exec};
 use crate::model::TimerKind;
 use crate::model::{Effect, EffectKind, IngestOutcome};
 use crate::rules::{CheckPlan, IngestRules, OrderCandidates};
 use crate::time::to_ms;
+use crate::timers as E;
 use crate::{Ingest, StoreResult};
 use cartback_core::{
     CartSnapshot, CartStatus, ContactInfo, Erasure, Event, EventKind, Order, Trust,

@@ -1,15 +1,19 @@
-//! The engine's tables (timers, runs, outbox) for both SQLite and PostgreSQL,
-//! written once against `exec::Exec`. Called from the `Store` impl in `sql.rs`.
+//! Timers for both SQLite and PostgreSQL, written once against `exec::Exec`: scheduling, claiming
+//! under a lease, and committing what a fired timer decided (runs enrolled or moved on, messages
+//! queued, conversions) in one transaction; and the [`Timers`] role of [`SqlStore`].
 
 use crate::exec::Backend;
-use crate::exec::{query, query_scalar, DbRow, Exec};
+use crate::exec::{query, query_scalar, Exec};
 use crate::model::*;
+use crate::roles::Timers;
+use crate::sql::SqlStore;
 use crate::time::{from_ms, to_ms};
-use crate::{MessageFilter, StoreResult};
+use crate::StoreResult;
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
-fn ms(d: Duration) -> i64 {
+pub(crate) fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
@@ -34,14 +38,14 @@ pub(crate) async fn upsert_timer(
 }
 
 /// `FOR UPDATE SKIP LOCKED` where the database has it (PostgreSQL); SQLite has one writer.
-fn skip_locked(backend: Backend) -> &'static str {
+pub(crate) fn skip_locked(backend: Backend) -> &'static str {
     match backend {
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     }
 }
 
-fn for_update(backend: Backend) -> &'static str {
+pub(crate) fn for_update(backend: Backend) -> &'static str {
     match backend {
         Backend::Postgres => " FOR UPDATE",
         Backend::Sqlite => "",
@@ -377,308 +381,48 @@ pub(crate) async fn delete_leased_timer(conn: &mut dyn Exec, timer: &Timer) -> S
     Ok(())
 }
 
-pub(crate) const RUN_COLS: &str = "id, flow_id, cart_id, contact_id, variant, holdout, status, step, test, enrolled_at, updated_at, exit_reason";
-
-pub(crate) fn run_record(r: &DbRow) -> StoreResult<RunRecord> {
-    let status: String = r.try_get("status")?;
-    Ok(RunRecord {
-        id: r.try_get("id")?,
-        flow_id: r.try_get("flow_id")?,
-        cart_id: r.try_get("cart_id")?,
-        contact_id: r.try_get("contact_id")?,
-        variant: r.try_get("variant")?,
-        holdout: r.try_get::<i64, _>("holdout")? != 0,
-        status: RunStatus::parse(&status).ok_or_else(|| corrupt(format!("run status {status}")))?,
-        step: u32::try_from(r.try_get::<i64, _>("step")?).unwrap_or(0),
-        test: r.try_get::<i64, _>("test")? != 0,
-        enrolled_at: from_ms(r.try_get("enrolled_at")?),
-        updated_at: from_ms(r.try_get("updated_at")?),
-        exit_reason: r.try_get("exit_reason")?,
-    })
-}
-
-pub(crate) async fn run(tx: &mut dyn Exec, id: &str) -> StoreResult<Option<RunRecord>> {
-    let row = query(&format!("SELECT {RUN_COLS} FROM flow_runs WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    row.as_ref().map(run_record).transpose()
-}
-
-pub(crate) async fn runs_for_cart(tx: &mut dyn Exec, cart_id: &str) -> StoreResult<Vec<RunRecord>> {
-    let rows = query(&format!(
-        "SELECT {RUN_COLS} FROM flow_runs WHERE cart_id = $1 ORDER BY enrolled_at, id"
-    ))
-    .bind(cart_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    rows.iter().map(run_record).collect()
-}
-
-pub(crate) async fn engagement(tx: &mut dyn Exec, run_id: &str) -> StoreResult<Engagement> {
-    let rows: Vec<String> = query_scalar(
-        "SELECT DISTINCT e.status FROM message_events e JOIN outbox o ON o.id = e.message_id WHERE o.run_id = $1",
-    )
-    .bind(run_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    let has = |s: &str| rows.iter().any(|r| r == s);
-    Ok(Engagement {
-        clicked: has("clicked"),
-        opened: has("opened") || has("clicked"),
-        delivered: has("delivered") || has("opened") || has("clicked"),
-    })
-}
-
-pub(crate) async fn allocate_discount(
-    tx: &mut dyn Exec,
-    flow_id: &str,
-    codes: &[String],
-    run_id: &str,
-    step: u32,
-) -> StoreResult<Option<String>> {
-    let given: Option<String> =
-        query_scalar("SELECT code FROM discount_codes WHERE run_id = $1 AND step = $2")
-            .bind(run_id)
-            .bind(i64::from(step))
-            .fetch_optional(&mut *tx)
-            .await?;
-    if given.is_some() {
-        return Ok(given);
-    }
-    for code in codes {
-        let inserted = query(
-            "INSERT INTO discount_codes (flow_id, code, run_id, step) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        )
-        .bind(flow_id)
-        .bind(code)
-        .bind(run_id)
-        .bind(i64::from(step))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            return Ok(Some(code.clone()));
-        }
-    }
-    Ok(None)
-}
-
-const OUTBOX_COLS: &str =
-    "id, run_id, step, channel_id, contact_id, cart_id, status, message, attempts, next_attempt_at,
-    lease_until, provider_message_id, last_error, test, created_at, sent_at";
-
-fn outbox_row(r: &DbRow) -> StoreResult<OutboxRow> {
-    let status: String = r.try_get("status")?;
-    let message: String = r.try_get("message")?;
-    Ok(OutboxRow {
-        id: r.try_get("id")?,
-        run_id: r.try_get("run_id")?,
-        step: u32::try_from(r.try_get::<i64, _>("step")?).unwrap_or(0),
-        channel_id: r.try_get("channel_id")?,
-        contact_id: r.try_get("contact_id")?,
-        cart_id: r.try_get("cart_id")?,
-        status: OutboxStatus::parse(&status)
-            .ok_or_else(|| corrupt(format!("outbox status {status}")))?,
-        message: serde_json::from_str(&message).map_err(corrupt)?,
-        attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
-        next_attempt_at: from_ms(r.try_get("next_attempt_at")?),
-        lease_until: r.try_get("lease_until")?,
-        provider_message_id: r.try_get("provider_message_id")?,
-        last_error: r.try_get("last_error")?,
-        test: r.try_get::<i64, _>("test")? != 0,
-        created_at: from_ms(r.try_get("created_at")?),
-        sent_at: r.try_get::<Option<i64>, _>("sent_at")?.map(from_ms),
-    })
-}
-
-pub(crate) async fn claim_outbox(
-    tx: &mut dyn Exec,
-    backend: Backend,
-    channel_id: &str,
-    now: DateTime<Utc>,
-    lease: Duration,
-    limit: u32,
-    resend_unknown: bool,
-) -> StoreResult<Vec<OutboxRow>> {
-    let now_ms = to_ms(now);
-    // A claim whose lease ran out before its request went out is simply queued again; a send whose
-    // lease ran out may have reached the provider: unknown, not re-sent unless the channel says so.
-    query(
-        "UPDATE outbox SET status = 'queued', lease_until = NULL
-         WHERE channel_id = $1 AND status = 'claimed' AND lease_until <= $2",
-    )
-    .bind(channel_id)
-    .bind(now_ms)
-    .execute(&mut *tx)
-    .await?;
-    query(if resend_unknown {
-        "UPDATE outbox SET status = 'queued', lease_until = NULL, last_error = 'lease expired during send'
-         WHERE channel_id = $1 AND status = 'sending' AND lease_until <= $2"
-    } else {
-        "UPDATE outbox SET status = 'unknown', lease_until = NULL, last_error = 'lease expired during send'
-         WHERE channel_id = $1 AND status = 'sending' AND lease_until <= $2"
-    })
-    .bind(channel_id)
-    .bind(now_ms)
-    .execute(&mut *tx)
-    .await?;
-    // The shopper bought before it went out.
-    query(
-        "UPDATE outbox SET status = 'cancelled', last_error = 'cart converted before sending'
-         WHERE channel_id = $1 AND status = 'queued' AND test = 0 AND next_attempt_at <= $2
-           AND EXISTS (SELECT 1 FROM carts c WHERE c.id = outbox.cart_id AND c.status = 'converted')",
-    )
-    .bind(channel_id)
-    .bind(now_ms)
-    .execute(&mut *tx)
-    .await?;
-    let rows = query(&format!(
-        "UPDATE outbox SET status = 'claimed', lease_until = $1, attempts = attempts + 1
-         WHERE id IN (SELECT id FROM outbox WHERE channel_id = $2 AND status = 'queued' AND next_attempt_at <= $3
-                      ORDER BY next_attempt_at LIMIT $4{})
-         RETURNING {OUTBOX_COLS}",
-        skip_locked(backend)
-    ))
-    .bind(now_ms.saturating_add(ms(lease)))
-    .bind(channel_id)
-    .bind(now_ms)
-    .bind(i64::from(limit))
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut out: Vec<OutboxRow> = rows.iter().map(outbox_row).collect::<StoreResult<_>>()?;
-    out.sort_by_key(|r| (r.next_attempt_at, r.created_at));
-    Ok(out)
-}
-
-/// Marks a claimed message as on its way to the provider (from here on, a crash makes it `unknown`).
-pub(crate) async fn mark_sending(pool: &mut dyn Exec, row: &OutboxRow) -> StoreResult<bool> {
-    let changed = query(
-        "UPDATE outbox SET status = 'sending' WHERE id = $1 AND status = 'claimed' AND lease_until = $2",
-    )
-    .bind(&row.id)
-    .bind(row.lease_until)
-    .execute(&mut *pool)
-    .await?
-    .rows_affected();
-    Ok(changed == 1)
-}
-
-pub(crate) async fn finish_outbox(
-    pool: &mut dyn Exec,
-    row: &OutboxRow,
-    outcome: DeliveryOutcome,
-    now: DateTime<Utc>,
-) -> StoreResult<bool> {
-    let now_ms = to_ms(now);
-    let (status, next, provider, error, sent_at) = match outcome {
-        DeliveryOutcome::Sent {
-            provider_message_id,
-        } => ("sent", None, provider_message_id, None, Some(now_ms)),
-        DeliveryOutcome::Retry { at, error } => {
-            ("queued", Some(to_ms(at)), None, Some(error), None)
-        }
-        DeliveryOutcome::Failed { error } => ("failed", None, None, Some(error), None),
-        DeliveryOutcome::Unknown { error } => ("unknown", None, None, Some(error), None),
-        DeliveryOutcome::Cancelled { reason } => ("cancelled", None, None, Some(reason), None),
-    };
-    let changed = query(
-        "UPDATE outbox SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at), lease_until = NULL,
-            provider_message_id = COALESCE($3, provider_message_id), last_error = $4, sent_at = COALESCE($5, sent_at)
-         WHERE id = $6 AND status IN ('claimed', 'sending') AND lease_until = $7",
-    )
-    .bind(status)
-    .bind(next)
-    .bind(provider)
-    .bind(error)
-    .bind(sent_at)
-    .bind(&row.id)
-    .bind(row.lease_until)
-    .execute(&mut *pool)
-    .await?
-    .rows_affected();
-    Ok(changed == 1)
-}
-
-pub(crate) async fn outbox_message(tx: &mut dyn Exec, id: &str) -> StoreResult<Option<OutboxRow>> {
-    let row = query(&format!("SELECT {OUTBOX_COLS} FROM outbox WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    row.as_ref().map(outbox_row).transpose()
-}
-
-pub(crate) async fn hub_key(
-    tx: &mut dyn Exec,
-    name: &str,
-    now: DateTime<Utc>,
-) -> StoreResult<Vec<u8>> {
-    let mut fresh = uuid::Uuid::new_v4().as_bytes().to_vec();
-    fresh.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    query(
-        "INSERT INTO hub_keys (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(name)
-    .bind(fresh)
-    .bind(to_ms(now))
-    .execute(&mut *tx)
-    .await?;
-    query_scalar("SELECT value FROM hub_keys WHERE name = $1")
-        .bind(name)
-        .fetch_one(&mut *tx)
+#[async_trait]
+impl Timers for SqlStore {
+    async fn claim_timers(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<Timer>> {
+        let backend = self.backend;
+        self.write(move |tx| {
+            Box::pin(async move { (claim_timers(tx, backend, now, lease, limit).await, true) })
+        })
         .await
-}
+    }
 
-pub(crate) async fn messages(x: &mut dyn Exec, f: &MessageFilter) -> StoreResult<Vec<OutboxRow>> {
-    let limit = if f.limit == 0 { 100 } else { f.limit.min(1000) };
-    let (sql, binds) = crate::exec::filtered(
-        &format!("SELECT {OUTBOX_COLS} FROM outbox WHERE 1 = 1"),
-        &[
-            ("status", f.status.map(|s| s.as_str().to_string())),
-            ("run_id", f.run_id.clone()),
-            ("channel_id", f.channel_id.clone()),
-            ("cart_id", f.cart_id.clone()),
-        ],
-        "created_at DESC, id DESC",
-    );
-    let mut q = query(&sql);
-    for b in binds {
-        q = q.bind(b);
+    async fn commit_timer(
+        &self,
+        timer: &Timer,
+        commit: TimerCommit,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CommitOutcome> {
+        self.commit(Some(timer), commit, now).await
     }
-    let rows = q.bind(i64::from(limit)).fetch_all(x).await?;
-    rows.iter().map(outbox_row).collect()
-}
 
-pub(crate) async fn redrive(
-    tx: &mut dyn Exec,
-    ids: &[String],
-    status: Option<OutboxStatus>,
-    now: DateTime<Utc>,
-) -> StoreResult<u64> {
-    let now_ms = to_ms(now);
-    let mut n = 0;
-    for id in ids {
-        n += query(
-            "UPDATE outbox SET status = 'queued', next_attempt_at = $1, lease_until = NULL, attempts = 0
-             WHERE id = $2 AND status IN ('failed', 'unknown')",
-        )
-        .bind(now_ms)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    async fn apply(&self, commit: TimerCommit, now: DateTime<Utc>) -> StoreResult<CommitOutcome> {
+        self.commit(None, commit, now).await
     }
-    if let Some(s) = status {
-        if matches!(s, OutboxStatus::Failed | OutboxStatus::Unknown) {
-            n += query(
-                "UPDATE outbox SET status = 'queued', next_attempt_at = $1, lease_until = NULL, attempts = 0 WHERE status = $2",
-            )
-            .bind(now_ms)
-            .bind(s.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        }
+
+    async fn schedule_timer(
+        &self,
+        kind: TimerKind,
+        subject: &str,
+        due: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let subject = subject.to_string();
+        self.write(move |tx| {
+            Box::pin(async move { (upsert_timer(tx, kind, &subject, to_ms(due)).await, true) })
+        })
+        .await
     }
-    Ok(n)
+
+    async fn pending_timers(&self) -> StoreResult<u64> {
+        self.count("SELECT COUNT(*) FROM timers").await
+    }
 }

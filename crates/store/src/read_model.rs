@@ -1,9 +1,14 @@
 //! Reading rows back: the contact and cart columns every read selects, and their records.
 
-use crate::exec::DbRow;
+use crate::exec::{query, query_scalar, DbRow};
 use crate::model::{CartRecord, ContactRecord};
+use crate::roles::ReadModel;
+use crate::sql::count;
+use crate::sql::SqlStore;
 use crate::time::from_ms;
+use crate::CartFilter;
 use crate::StoreResult;
+use async_trait::async_trait;
 use cartback_core::{Cart, CartStatus, Consent, ContactInfo, Currency, LineItem, Money};
 
 use crate::exec::corrupt;
@@ -83,4 +88,110 @@ pub(crate) fn cart_record(r: &DbRow) -> StoreResult<CartRecord> {
         contact: contact_record(r, "p_")?,
         cart,
     })
+}
+
+#[async_trait]
+impl ReadModel for SqlStore {
+    async fn cart(&self, id: &str) -> StoreResult<Option<CartRecord>> {
+        let id = id.to_string();
+        self.read(move |x| {
+            Box::pin(async move {
+                let row = query(&format!("{CART_SELECT} WHERE c.id = $1"))
+                    .bind(id)
+                    .fetch_optional(x)
+                    .await?;
+                row.map(|r| cart_record(&r)).transpose()
+            })
+        })
+        .await
+    }
+
+    async fn carts(&self, filter: &CartFilter) -> StoreResult<Vec<CartRecord>> {
+        let limit = if filter.limit == 0 {
+            50
+        } else {
+            filter.limit.min(500)
+        };
+        let (sql, binds) = crate::exec::filtered(
+            &format!("{CART_SELECT} WHERE 1 = 1"),
+            &[
+                (
+                    "p.email_norm",
+                    filter.email.as_deref().map(cartback_core::normalize_email),
+                ),
+                ("c.status", filter.status.map(|s| s.as_str().to_string())),
+                ("c.source_id", filter.source_id.clone()),
+                ("c.contact_id", filter.contact_id.clone()),
+            ],
+            "c.updated_at DESC, c.id DESC",
+        );
+        self.read(move |x| {
+            Box::pin(async move {
+                let mut q = query(&sql);
+                for b in binds {
+                    q = q.bind(b);
+                }
+                let rows = q.bind(i64::from(limit)).fetch_all(x).await?;
+                rows.iter().map(cart_record).collect()
+            })
+        })
+        .await
+    }
+
+    async fn contact(&self, id: &str) -> StoreResult<Option<ContactRecord>> {
+        let id = id.to_string();
+        self.read(move |x| {
+            Box::pin(async move {
+                let row = query(&format!(
+                    "SELECT {CONTACT_COLS} FROM contacts p WHERE p.id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(x)
+                .await?;
+                row.map(|r| contact_record(&r, ""))
+                    .transpose()
+                    .map(Option::flatten)
+            })
+        })
+        .await
+    }
+
+    async fn contact_tags(&self, contact_id: &str) -> StoreResult<Vec<String>> {
+        let contact_id = contact_id.to_string();
+        self.read(move |x| {
+            Box::pin(async move {
+                query_scalar("SELECT tag FROM contact_tags WHERE contact_id = $1 ORDER BY tag")
+                    .bind(contact_id)
+                    .fetch_all(x)
+                    .await
+            })
+        })
+        .await
+    }
+
+    async fn cart_counts(&self) -> StoreResult<Vec<(String, u64)>> {
+        self.read(|x| {
+            Box::pin(async move {
+                query("SELECT status, COUNT(*) AS n FROM carts GROUP BY status")
+                    .fetch_all(x)
+                    .await?
+                    .iter()
+                    .map(|r| Ok((r.try_get("status")?, count(r.try_get("n")?))))
+                    .collect()
+            })
+        })
+        .await
+    }
+
+    async fn order(
+        &self,
+        source_id: &str,
+        order_id: &str,
+    ) -> StoreResult<Option<crate::model::OrderRecord>> {
+        let (source_id, order_id) = (source_id.to_string(), order_id.to_string());
+        self.read(move |x| {
+            Box::pin(async move { crate::reports::order(x, &source_id, &order_id).await })
+        })
+        .await
+    }
 }

@@ -1,0 +1,206 @@
+//! The store's contract, by role. The engine and the server hold an `Arc<dyn Store>`; each role
+//! trait says what one part of the hub asks of it, and each has its room in this crate, where
+//! [`SqlStore`](crate::SqlStore) implements it:
+//!
+//! | role          | what                                                   | implemented in      |
+//! |---------------|--------------------------------------------------------|---------------------|
+//! | [`IngestLog`] | requests committed with their effects, exactly once    | `ingest.rs`         |
+//! | [`Timers`]    | durable timers, leases, commits of what firing decided | `timers.rs`         |
+//! | [`Runs`]      | runs, discount codes, tags                             | `runs.rs`           |
+//! | [`Outbox`]    | messages on their way                                  | `outbox.rs`         |
+//! | [`ReadModel`] | carts, contacts, orders as the projections keep them   | `read_model.rs`     |
+//! | [`Reports`]   | what a flow's report counts                            | `reports.rs`        |
+//! | [`Store`]     | all of them, plus health, shutdown and the hub's keys  | `sql.rs`            |
+//!
+//! Calling a role's method on an `Arc<dyn Store>` needs the role in scope:
+//! `use cartback_store::prelude::*;` brings them all.
+
+use crate::model::{self, *};
+use crate::{CartFilter, Ingest, MessageFilter, StoreResult};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+/// The whole store: every role, and what belongs to none (health, shutdown, the hub's keys).
+#[async_trait]
+pub trait Store:
+    IngestLog + Timers + Runs + Outbox + ReadModel + Reports + std::fmt::Debug + 'static
+{
+    /// Is the database reachable? (`/readyz`)
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Closes pools, flushing what is pending.
+    async fn close(&self);
+
+    /// A named random key the hub generates once and keeps (link signing), shared by every instance.
+    async fn hub_key(&self, name: &str, now: DateTime<Utc>) -> StoreResult<Vec<u8>>;
+}
+
+/// What arrives: requests committed with their effects, exactly once.
+#[async_trait]
+pub trait IngestLog: Send + Sync {
+    /// Commits a request's delivery ids, events and their effects atomically. If any delivery id
+    /// was seen before, nothing is written and [`IngestOutcome::Duplicate`] is returned.
+    async fn ingest(&self, ingest: Ingest<'_>) -> StoreResult<IngestOutcome>;
+
+    /// [`Store::ingest`] for a polled source: `cursor` (where the next poll starts) is saved in the
+    /// same transaction, so a restart neither re-reads everything nor misses an update.
+    async fn ingest_polled(
+        &self,
+        ingest: Ingest<'_>,
+        cursor: Option<&str>,
+    ) -> StoreResult<IngestOutcome>;
+
+    /// Webhooks durable in SQLite's ingest journal and not yet applied (0 without a journal).
+    fn ingest_backlog(&self) -> u64 {
+        0
+    }
+
+    /// Journal records that failed to apply again and again and were set aside in
+    /// `journal_failed` for an operator (SQLite; 0 elsewhere).
+    async fn ingest_set_aside(&self) -> StoreResult<u64> {
+        Ok(0)
+    }
+
+    /// Where a polled source resumes.
+    async fn poll_cursor(&self, source_id: &str) -> StoreResult<Option<String>>;
+}
+
+/// Durable timers: claimed under a lease, committed with what their firing decided.
+#[async_trait]
+pub trait Timers: Send + Sync {
+    /// Claims up to `limit` due timers with a lease ending at `now + lease`.
+    async fn claim_timers(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<Timer>>;
+
+    /// Applies what a fired timer decided and completes (or reschedules) it, in one transaction,
+    /// only if the timer is still leased as claimed.
+    async fn commit_timer(
+        &self,
+        timer: &Timer,
+        commit: TimerCommit,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CommitOutcome>;
+
+    /// Applies a commit that no timer guards (test runs, admin actions).
+    async fn apply(&self, commit: TimerCommit, now: DateTime<Utc>) -> StoreResult<CommitOutcome>;
+
+    /// Creates or moves a timer.
+    async fn schedule_timer(
+        &self,
+        kind: TimerKind,
+        subject: &str,
+        due: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    async fn pending_timers(&self) -> StoreResult<u64>;
+}
+
+/// A flow's runs and what their steps write besides messages (discount codes, tags).
+#[async_trait]
+pub trait Runs: Send + Sync {
+    async fn run(&self, id: &str) -> StoreResult<Option<RunRecord>>;
+
+    async fn runs_for_cart(&self, cart_id: &str) -> StoreResult<Vec<RunRecord>>;
+
+    async fn runs_for_contact(&self, contact_id: &str) -> StoreResult<Vec<RunRecord>>;
+
+    /// Whether any message of the run was delivered, opened, clicked.
+    async fn engagement(&self, run_id: &str) -> StoreResult<Engagement>;
+
+    /// A run's sent messages with their last delivery and click times.
+    async fn message_touches(&self, run_id: &str) -> StoreResult<Vec<model::MessageTouch>>;
+
+    /// The discount code for (run, step): the one given before, else the first unused code of the list.
+    async fn allocate_discount(
+        &self,
+        flow_id: &str,
+        codes: &[String],
+        run_id: &str,
+        step: u32,
+    ) -> StoreResult<Option<String>>;
+
+    async fn add_contact_tag(&self, contact_id: &str, tag: &str) -> StoreResult<()>;
+}
+
+/// Messages on their way: claimed under a lease, sent, finished, redriven.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Claims up to `limit` due messages of a channel. Rows whose lease expired mid-send become
+    /// `unknown` (or queued again when `resend_unknown`); queued rows whose cart converted are cancelled.
+    async fn claim_outbox(
+        &self,
+        channel_id: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+        resend_unknown: bool,
+    ) -> StoreResult<Vec<OutboxRow>>;
+
+    /// Marks a claimed message as on its way to the provider, if the lease still holds. A claim that
+    /// expires before this is queued again; one that expires after it becomes `unknown`.
+    async fn mark_sending(&self, row: &OutboxRow) -> StoreResult<bool>;
+
+    /// Records the outcome of a delivery attempt, if the lease still holds.
+    async fn finish_outbox(
+        &self,
+        row: &OutboxRow,
+        outcome: DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Queues failed/unknown messages again (all of `status`, or the given ids).
+    async fn redrive(
+        &self,
+        ids: &[String],
+        status: Option<OutboxStatus>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+
+    /// Messages per channel and status, for the `queued`, `failed` and `unknown` statuses.
+    async fn queue_depths(&self) -> StoreResult<Vec<(String, String, u64)>>;
+
+    async fn outbox_message(&self, id: &str) -> StoreResult<Option<OutboxRow>>;
+
+    async fn messages(&self, filter: &MessageFilter) -> StoreResult<Vec<OutboxRow>>;
+
+    /// The URL tracked link `index` of a message redirects to.
+    async fn message_link(&self, message_id: &str, index: u32) -> StoreResult<Option<String>>;
+}
+
+/// Carts, contacts and orders as the projections keep them.
+#[async_trait]
+pub trait ReadModel: Send + Sync {
+    async fn cart(&self, id: &str) -> StoreResult<Option<CartRecord>>;
+
+    async fn carts(&self, filter: &CartFilter) -> StoreResult<Vec<CartRecord>>;
+
+    async fn contact(&self, id: &str) -> StoreResult<Option<ContactRecord>>;
+
+    async fn contact_tags(&self, contact_id: &str) -> StoreResult<Vec<String>>;
+
+    /// Carts per status (`open`, `abandoned`, `converted`).
+    async fn cart_counts(&self) -> StoreResult<Vec<(String, u64)>>;
+
+    async fn order(
+        &self,
+        source_id: &str,
+        order_id: &str,
+    ) -> StoreResult<Option<model::OrderRecord>>;
+}
+
+/// What a flow's report counts.
+#[async_trait]
+pub trait Reports: Send + Sync {
+    /// Grouped counts for a flow's report, over runs enrolled in `[from, to)`.
+    async fn report_data(
+        &self,
+        flow_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<model::ReportData>;
+}
