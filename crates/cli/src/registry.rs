@@ -34,6 +34,8 @@ pub static CONNECTORS: &[&dyn Plugin] = &[
     &Entry::<cartback_segment::SegmentChannel>::NEW,
     #[cfg(feature = "omnisend")]
     &Entry::<cartback_omnisend::Omnisend>::NEW,
+    #[cfg(feature = "drip")]
+    &Entry::<cartback_drip::Drip>::NEW,
 ];
 
 /// The config `type`s of one role, in registry order.
