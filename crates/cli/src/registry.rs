@@ -32,6 +32,10 @@ pub static CONNECTORS: &[&dyn Plugin] = &[
     &Entry::<cartback_klaviyo::KlaviyoChannel>::NEW,
     #[cfg(feature = "segment")]
     &Entry::<cartback_segment::SegmentChannel>::NEW,
+    #[cfg(feature = "hubspot")]
+    &Entry::<cartback_hubspot::HubSpotChannel>::NEW,
+    #[cfg(feature = "mailchimp")]
+    &Entry::<cartback_mailchimp::Mailchimp>::NEW,
     #[cfg(feature = "omnisend")]
     &Entry::<cartback_omnisend::Omnisend>::NEW,
     #[cfg(feature = "drip")]
