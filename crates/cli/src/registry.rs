@@ -40,6 +40,8 @@ pub static CONNECTORS: &[&dyn Plugin] = &[
     &Entry::<cartback_omnisend::Omnisend>::NEW,
     #[cfg(feature = "drip")]
     &Entry::<cartback_drip::Drip>::NEW,
+    #[cfg(feature = "intercom")]
+    &Entry::<cartback_intercom::Intercom>::NEW,
 ];
 
 /// The config `type`s of one role, in registry order.
