@@ -3,6 +3,7 @@
 //! collecting **every** problem with its key path before anything starts.
 
 use crate::registry;
+use cartback_core::AddressKind;
 use cartback_engine::config::{validate_limits, FlowSettings, LimitsSettings, TemplateSettings};
 use cartback_kit::plugin::{Configured, Plugin, Role};
 use cartback_server::ServerSettings;
@@ -137,16 +138,52 @@ pub fn load_str(text: &str, base_dir: &Path, env: &Env) -> Result<HubConfig, Con
         .map_err(|e| one(format!("cannot read the configuration: {e}")))?;
     let mut problems = Vec::new();
     interpolate(&mut root, "", env, &mut problems);
+    // A value whose variable is missing stays `${VAR}`; every later problem about that key
+    // would only repeat it (`"${TWILIO_ACCOUNT_SID}" must be "AC"...`), so those are dropped.
+    let unresolved: Vec<(String, String)> = problems
+        .iter()
+        .map(|p| (p.path.clone(), unresolved_reference(&p.message)))
+        .collect();
+    let mut later = Vec::new();
     let mut root = match root {
         Value::Object(m) => m,
         _ => Map::new(),
     };
-    let cfg = build(&mut root, base_dir.to_path_buf(), &mut problems);
+    let cfg = build(&mut root, base_dir.to_path_buf(), &mut later);
+    problems.extend(
+        later
+            .into_iter()
+            .filter(|p| !unresolved.iter().any(|(path, r)| follows(p, path, r))),
+    );
     if problems.is_empty() {
         Ok(cfg)
     } else {
         Err(ConfigError { problems })
     }
+}
+
+/// The `${VAR}` an interpolation problem is about (its message names `VAR`).
+fn unresolved_reference(message: &str) -> String {
+    message
+        .strip_prefix("environment variable ")
+        .and_then(|m| m.split_whitespace().next())
+        .map(|v| format!("${{{v}"))
+        .unwrap_or_else(|| "${".into())
+}
+
+/// Whether `p` only repeats the interpolation problem at `path` about `reference`: it is at that
+/// key, inside it, or the list holding it, or its message quotes the unresolved reference.
+fn follows(p: &Problem, path: &str, reference: &str) -> bool {
+    let under = |a: &str, b: &str| {
+        a.strip_prefix(b)
+            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    };
+    p.path == path
+        || under(&p.path, path)
+        || path
+            .strip_prefix(p.path.as_str())
+            .is_some_and(|r| r.starts_with('['))
+        || p.message.contains(reference)
 }
 
 /// Replaces `${VAR}` (and `${VAR:-default}`) in every string; `$${` is a literal `${`.
@@ -204,9 +241,13 @@ fn expand(s: &str, env: &Env) -> Result<String, String> {
                     "${{{expr}}} is not a valid environment variable reference"
                 ));
             }
-            match (env.get(name), default) {
+            // As the shell's `${VAR:-default}`: an empty variable counts as unset.
+            match (env.get(name).filter(|v| !v.is_empty()), default) {
                 (Some(v), _) => out.push_str(v),
                 (None, Some(d)) => out.push_str(d),
+                (None, None) if env.contains_key(name) => {
+                    return Err(format!("environment variable {name} is set but empty"))
+                }
                 (None, None) => return Err(format!("environment variable {name} is not set")),
             }
             rest = &body[end + 1..];
@@ -324,7 +365,10 @@ fn build(
         }
     }
     let mut channels = BTreeMap::new();
-    for (id, v) in take_table(root, "channel", problems) {
+    let channel_table = take_table(root, "channel", problems);
+    // Every declared channel, also one whose table has a problem (reported once, at its table).
+    let channel_declared: Vec<String> = channel_table.keys().cloned().collect();
+    for (id, v) in channel_table {
         let at = format!("channel.{id}");
         if !valid_id(&id) {
             problems.push(Problem {
@@ -392,7 +436,6 @@ fn build(
         }
     }
     let mut flows = BTreeMap::new();
-    let channel_declared: Vec<String> = channels.keys().cloned().collect();
     for (id, v) in take_table(root, "flow", problems) {
         let at = format!("flow.{id}");
         if !valid_id(&id) {
@@ -402,24 +445,30 @@ fn build(
             });
         }
         if let Some(f) = typed::<FlowSettings>(v, &at, problems) {
-            let has_channel = |c: &str| channel_declared.iter().any(|x| x == c);
-            let has_template = |t: &str| template_ids.iter().any(|x| x == t);
-            for p in f.validate(&has_channel, &has_template) {
+            for p in f.validate(&channel_declared, &template_ids) {
                 problems.push(Problem {
                     path: format!("{at}.{}", p.path),
                     message: p.message,
                 });
             }
+            problems.extend(message_needs(&at, &f, &channels, &template_ids));
             flows.insert(id, f);
         }
     }
     if problems.iter().all(|p| !p.path.starts_with("template.")) {
-        if let Err(errors) = cartback_engine::template::Templates::load(&templates, &base_dir) {
-            for e in errors {
-                problems.push(Problem {
-                    path: format!("template.{}.{}", e.template, e.part),
-                    message: e.message,
-                });
+        match cartback_engine::template::Templates::load(&templates, &base_dir) {
+            Err(errors) => {
+                for e in errors {
+                    problems.push(Problem {
+                        path: format!("template.{}.{}", e.template, e.part),
+                        message: e.message,
+                    });
+                }
+            }
+            Ok(loaded) => {
+                for (id, f) in &flows {
+                    problems.extend(step_templates(&format!("flow.{id}"), f, &channels, &loaded));
+                }
             }
         }
     }
@@ -454,6 +503,82 @@ fn build(
         limits,
         base_dir,
     }
+}
+
+/// A message channel's steps need a template: an email or SMS step without one would fail at
+/// delivery ("the message has no text body for SMS"). Hand-offs and the pop-up need none.
+fn message_needs(
+    at: &str,
+    flow: &FlowSettings,
+    channels: &BTreeMap<String, ChannelEntry>,
+    templates: &[String],
+) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for (prefix, steps) in flow.step_lists() {
+        for (i, step) in steps.iter().enumerate() {
+            let Some(send) = &step.send else { continue };
+            let Some(entry) = channels.get(&send.channel) else {
+                continue;
+            };
+            let what = match entry.settings.address() {
+                Some(AddressKind::Email) => "email",
+                Some(AddressKind::Phone) => "SMS",
+                _ => continue,
+            };
+            if send.template.is_none() {
+                let example = templates.first().map_or("cart_email", String::as_str);
+                out.push(Problem {
+                    path: format!("{at}.{prefix}[{i}].send.template"),
+                    message: format!(
+                        "channel {:?} ({}) sends {what}: this step needs a template                          (send = {{ channel = {:?}, template = {example:?} }})",
+                        send.channel, entry.kind, send.channel
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Checks each step's template against the step, once the templates load: an SMS template has a
+/// text part, and a step without a discount does not print `discount.*` unguarded.
+fn step_templates(
+    at: &str,
+    flow: &FlowSettings,
+    channels: &BTreeMap<String, ChannelEntry>,
+    templates: &cartback_engine::template::Templates,
+) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for (prefix, steps) in flow.step_lists() {
+        for (i, step) in steps.iter().enumerate() {
+            let Some(send) = &step.send else { continue };
+            let Some(t) = send.template.as_deref().filter(|t| templates.contains(t)) else {
+                continue;
+            };
+            let path = format!("{at}.{prefix}[{i}].send.template");
+            let address = channels
+                .get(&send.channel)
+                .and_then(|c| c.settings.address());
+            if address == Some(AddressKind::Phone) && !templates.has_text(t) {
+                out.push(Problem {
+                    path: path.clone(),
+                    message: format!(
+                        "template {t:?} has no `text` or `text_file`, and channel {:?} sends SMS, which are text only",
+                        send.channel
+                    ),
+                });
+            }
+            if step.discount.is_none() {
+                if let Err(e) = templates.check_without_discount(t) {
+                    out.push(Problem {
+                        path,
+                        message: format!("template.{t}.{}: {}", e.part, e.message),
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Splits the `type` tag off a connector table and checks it against the registry.

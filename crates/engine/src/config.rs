@@ -86,6 +86,38 @@ fn one() -> u32 {
     1
 }
 
+/// `holdout_percent`: a whole number from 0 to 100. What people write instead (`"50%"`, `"50"`,
+/// `12.5`, `150`) is refused with a sentence that says what to write.
+fn percent<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    use serde::de::Error as _;
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Whole(i64),
+        Fraction(f64),
+        Text(String),
+    }
+    const RULE: &str =
+        "a whole number from 0 to 100, without quotes or %, like holdout_percent = 50";
+    match Written::deserialize(d).map_err(|_| D::Error::custom(format!("must be {RULE}")))? {
+        // 101 to 255 pass here so that `validate` reports them with the flow's other problems.
+        Written::Whole(n) => u8::try_from(n)
+            .map_err(|_| D::Error::custom(format!("{n} is out of range: it must be {RULE}"))),
+        Written::Fraction(f) => Err(D::Error::custom(format!(
+            "{f} has a fraction: it must be {RULE}"
+        ))),
+        Written::Text(t) => {
+            let number = t.trim().trim_end_matches('%').trim();
+            Err(D::Error::custom(match number.parse::<u8>() {
+                Ok(n) if n <= 100 => format!(
+                    "{t:?} is text: write the number without quotes or %: holdout_percent = {n}"
+                ),
+                _ => format!("{t:?} is not a number: it must be {RULE}"),
+            }))
+        }
+    }
+}
+
 fn default_attribution() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(7 * 86_400))
 }
@@ -96,7 +128,8 @@ pub struct FlowSettings {
     pub trigger: Trigger,
     /// A cart untouched this long (and unbought) is abandoned.
     pub abandon_after: HumanDuration,
-    #[serde(default)]
+    /// A whole number from 0 to 100; `"50%"` and `12.5` are refused with a sentence saying so.
+    #[serde(default, deserialize_with = "percent")]
     pub holdout_percent: u8,
     #[serde(default)]
     pub reenter: Option<ReenterSettings>,
@@ -226,13 +259,30 @@ fn parse_hhmm(s: &str) -> Option<(u32, u32)> {
 pub use cartback_core::Problem;
 
 impl FlowSettings {
-    /// Pure validation: every problem, with its path relative to the flow table.
-    /// `channel_exists` and `template_exists` answer cross-references.
-    pub fn validate(
-        &self,
-        channel_exists: &dyn Fn(&str) -> bool,
-        template_exists: &dyn Fn(&str) -> bool,
-    ) -> Vec<Problem> {
+    /// Every step list of the flow with its key path: `step`, or each variant's
+    /// `variants[i].steps`.
+    pub fn step_lists(&self) -> Vec<(String, &[StepSettings])> {
+        std::iter::once(("step".to_string(), self.step.as_slice()))
+            .chain(
+                self.variants
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("variants[{i}].steps"), v.step.as_slice())),
+            )
+            .collect()
+    }
+
+    /// Pure validation: every problem, with its path relative to the flow table. `channels` and
+    /// `templates` are the ids the configuration declares (a channel whose own table has a
+    /// problem is still declared: that problem is reported there, not again here).
+    pub fn validate(&self, channels: &[String], templates: &[String]) -> Vec<Problem> {
+        let declared = |ids: &[String]| {
+            if ids.is_empty() {
+                "none is configured".to_string()
+            } else {
+                format!("configured: {}", ids.join(", "))
+            }
+        };
         let mut out = Vec::new();
         let mut p = |path: String, message: String| out.push(Problem { path, message });
         if self.holdout_percent > 100 {
@@ -297,13 +347,7 @@ impl FlowSettings {
         if !self.variants.is_empty() && self.variants.iter().map(|v| v.weight).sum::<u32>() == 0 {
             p("variants".into(), "weights sum to zero".into());
         }
-        let step_lists = std::iter::once(("step".to_string(), &self.step)).chain(
-            self.variants
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (format!("variants[{i}].steps"), &v.step)),
-        );
-        for (prefix, steps) in step_lists {
+        for (prefix, steps) in self.step_lists() {
             for (i, s) in steps.iter().enumerate() {
                 let at = format!("{prefix}[{i}]");
                 for (key, list) in [("unless", &s.unless), ("if", &s.if_all)] {
@@ -317,17 +361,24 @@ impl FlowSettings {
                     p(at.clone(), "a step needs `wait`, `send` or both".into());
                 }
                 if let Some(send) = &s.send {
-                    if !channel_exists(&send.channel) {
+                    if !channels.contains(&send.channel) {
                         p(
                             format!("{at}.send.channel"),
-                            format!("no channel {:?} is configured", send.channel),
+                            format!(
+                                "no channel {:?} is configured ({})",
+                                send.channel,
+                                declared(channels)
+                            ),
                         );
                     }
                     if let Some(t) = &send.template {
-                        if !template_exists(t) {
+                        if !templates.contains(t) {
                             p(
                                 format!("{at}.send.template"),
-                                format!("no template {t:?} is configured"),
+                                format!(
+                                    "no template {t:?} is configured ({})",
+                                    declared(templates)
+                                ),
                             );
                         }
                     }

@@ -30,8 +30,16 @@ pub struct Rendered {
 #[derive(Debug)]
 pub struct Templates {
     env: Environment<'static>,
+    /// The same templates for the start-up checks of each step ([`Templates::check_without_discount`]):
+    /// an undefined value printed fails, one only tested (`{% if discount %}`) does not.
+    checker: Environment<'static>,
     parts: BTreeMap<String, [bool; 3]>,
+    /// The file each part was read from, for messages (`templates/cart_email.txt line 3: ...`).
+    files: BTreeMap<String, [Option<String>; 3]>,
 }
+
+/// The top-level names of the template context.
+pub const CONTEXT_NAMES: &str = "contact, cart, links, discount, shop, flow, message";
 
 const PARTS: [(&str, &str); 3] = [
     ("subject", "subject.txt"),
@@ -39,15 +47,46 @@ const PARTS: [(&str, &str); 3] = [
     ("text", "txt"),
 ];
 
-fn describe(err: &minijinja::Error) -> String {
+fn describe(err: &minijinja::Error, file: Option<&str>, source: Option<&str>) -> String {
     let detail = err
         .detail()
         .map(str::to_string)
         .unwrap_or_else(|| err.kind().to_string());
-    match err.line() {
-        Some(line) => format!("line {line}: {detail}"),
-        None => detail,
+    let line = err.line();
+    let at = match (file, line) {
+        (Some(f), Some(l)) => format!("{f} line {l}: "),
+        (Some(f), None) => format!("{f}: "),
+        (None, Some(l)) => format!("line {l}: "),
+        (None, None) => String::new(),
+    };
+    format!("{at}{detail}{}", quote_line(source, line))
+}
+
+/// ` in `{{ contct.first_name }}``: the template's line `line`, trimmed and shortened.
+fn quote_line(source: Option<&str>, line: Option<usize>) -> String {
+    let Some(text) = source
+        .zip(line)
+        .and_then(|(s, l)| s.lines().nth(l.checked_sub(1)?))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    else {
+        return String::new();
+    };
+    let short: String = text.chars().take(100).collect();
+    let ellipsis = if short.len() < text.len() { "…" } else { "" };
+    format!(" in `{short}{ellipsis}`")
+}
+
+/// Whether `path` (`contact.first_name`) names something in `ctx`.
+fn resolves(ctx: &Value, path: &str) -> bool {
+    let mut v = ctx;
+    for key in path.split('.') {
+        match v.get(key) {
+            Some(next) => v = next,
+            None => return false,
+        }
     }
+    true
 }
 
 impl Templates {
@@ -62,7 +101,9 @@ impl Templates {
         env.set_formatter(html_formatter);
         let mut errors = Vec::new();
         let mut parts = BTreeMap::new();
+        let mut files = BTreeMap::new();
         for (id, t) in settings {
+            let mut file_names: [Option<String>; 3] = [None, None, None];
             let sources = [
                 ("subject", t.subject.clone(), None),
                 ("html", t.html.clone(), t.html_file.as_ref()),
@@ -70,8 +111,8 @@ impl Templates {
             ];
             let mut present = [false; 3];
             for (i, (part, inline, file)) in sources.into_iter().enumerate() {
-                let source = match (inline, file) {
-                    (Some(s), _) => s,
+                let source = match (&inline, file) {
+                    (Some(s), _) => s.clone(),
                     (None, Some(f)) => match std::fs::read_to_string(base_dir.join(f)) {
                         Ok(s) => s,
                         Err(e) => {
@@ -85,24 +126,33 @@ impl Templates {
                     },
                     (None, None) => continue,
                 };
+                if inline.is_none() {
+                    file_names[i] = file.cloned();
+                }
                 let name = format!("{id}.{}", PARTS[i].1);
-                match env.add_template_owned(name, source) {
+                match env.add_template_owned(name, source.clone()) {
                     Ok(()) => present[i] = true,
                     Err(e) => errors.push(TemplateError {
                         template: id.clone(),
                         part,
-                        message: describe(&e),
+                        message: describe(&e, file_names[i].as_deref(), Some(&source)),
                     }),
                 }
             }
             parts.insert(id.clone(), present);
+            files.insert(id.clone(), file_names);
         }
-        let templates = Templates { env, parts };
+        let mut checker = env.clone();
+        checker.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        let templates = Templates {
+            env,
+            checker,
+            parts,
+            files,
+        };
         let sample = sample_context();
         for id in settings.keys() {
-            if let Err(e) = templates.render(id, &sample) {
-                errors.push(e);
-            }
+            errors.extend(templates.render_parts(&templates.env, id, &sample).1);
         }
         if !errors.is_empty() {
             return Err(errors);
@@ -120,31 +170,32 @@ impl Templates {
     }
 
     pub fn render(&self, id: &str, ctx: &Value) -> Result<Rendered, TemplateError> {
-        let present = self.parts.get(id).ok_or_else(|| TemplateError {
-            template: id.to_string(),
-            part: "subject",
-            message: "no such template".into(),
-        })?;
-        let mut out: [Option<String>; 3] = [None, None, None];
-        for (i, (part, suffix)) in PARTS.iter().enumerate() {
-            if !present[i] {
-                continue;
-            }
-            let name = format!("{id}.{suffix}");
-            let rendered = self
-                .env
-                .get_template(&name)
-                .and_then(|t| t.render(ctx))
-                .map_err(|e| TemplateError {
-                    template: id.to_string(),
-                    part,
-                    message: describe(&e),
-                })?;
-            out[i] = Some(if *part == "subject" {
-                rendered.trim().replace(['\n', '\r'], " ")
-            } else {
-                rendered
-            });
+        self.render_with(&self.env, id, ctx)
+    }
+
+    /// Whether template `id` has a text part (`text` or `text_file`): what an SMS is sent as.
+    pub fn has_text(&self, id: &str) -> bool {
+        self.parts.get(id).is_some_and(|p| p[2])
+    }
+
+    /// Renders template `id` as a step without a discount would (`discount` empty): a part that
+    /// prints `discount.*` outside `{% if discount %}` fails, naming its file, line and the
+    /// names it prints. For the start-up check of each step that has no discount.
+    pub fn check_without_discount(&self, id: &str) -> Result<(), TemplateError> {
+        let mut ctx = sample_context();
+        ctx["discount"] = Value::Null;
+        self.render_with(&self.checker, id, &ctx).map(|_| ())
+    }
+
+    fn render_with(
+        &self,
+        env: &Environment<'static>,
+        id: &str,
+        ctx: &Value,
+    ) -> Result<Rendered, TemplateError> {
+        let (out, mut errors) = self.render_parts(env, id, ctx);
+        if !errors.is_empty() {
+            return Err(errors.swap_remove(0));
         }
         let [subject, html, text] = out;
         Ok(Rendered {
@@ -152,6 +203,108 @@ impl Templates {
             html,
             text,
         })
+    }
+
+    /// Renders every part of `id`; each part that fails is one error (a subject and a text
+    /// with a typo each are reported).
+    fn render_parts(
+        &self,
+        env: &Environment<'static>,
+        id: &str,
+        ctx: &Value,
+    ) -> ([Option<String>; 3], Vec<TemplateError>) {
+        let mut out: [Option<String>; 3] = [None, None, None];
+        let Some(present) = self.parts.get(id) else {
+            let missing = TemplateError {
+                template: id.to_string(),
+                part: "subject",
+                message: "no such template".into(),
+            };
+            return (out, vec![missing]);
+        };
+        let mut errors = Vec::new();
+        for (i, (part, suffix)) in PARTS.iter().enumerate() {
+            if !present[i] {
+                continue;
+            }
+            let name = format!("{id}.{suffix}");
+            let rendered = env.get_template(&name).and_then(|template| {
+                template.render(ctx).map_err(|e| {
+                    let message = self.explain(id, i, &template, &e, ctx);
+                    minijinja::Error::new(e.kind(), message)
+                })
+            });
+            match rendered {
+                Ok(r) => {
+                    out[i] = Some(if *part == "subject" {
+                        r.trim().replace(['\n', '\r'], " ")
+                    } else {
+                        r
+                    })
+                }
+                Err(e) => errors.push(TemplateError {
+                    template: id.to_string(),
+                    part,
+                    message: e
+                        .detail()
+                        .map_or_else(|| describe(&e, None, None), str::to_string),
+                }),
+            }
+        }
+        (out, errors)
+    }
+}
+
+impl Templates {
+    /// A render error as a reader wants it: the file (or inline part) and line, and for an
+    /// undefined value the names the template uses that the context lacks.
+    fn explain(
+        &self,
+        id: &str,
+        part: usize,
+        template: &minijinja::Template<'_, '_>,
+        err: &minijinja::Error,
+        ctx: &Value,
+    ) -> String {
+        let file = self.files.get(id).and_then(|f| f[part].as_deref());
+        if err.kind() != minijinja::ErrorKind::UndefinedError {
+            return describe(err, file, Some(template.source()));
+        }
+        let mut missing: Vec<String> = template
+            .undeclared_variables(true)
+            .into_iter()
+            .filter(|path| !resolves(ctx, path))
+            .collect();
+        missing.sort();
+        let at = match (file, err.line()) {
+            (Some(f), Some(l)) => format!("{f} line {l}: "),
+            (Some(f), None) => format!("{f}: "),
+            (None, Some(l)) => format!("line {l}: "),
+            (None, None) => String::new(),
+        };
+        let quoted = quote_line(Some(template.source()), err.line());
+        let discount_only = !missing.is_empty()
+            && missing
+                .iter()
+                .all(|m| m == "discount" || m.starts_with("discount."));
+        if discount_only && ctx["discount"].is_null() {
+            let names = missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return format!(
+                "{at}prints {names}{quoted}, but the step has no discount: give the step \
+                 `discount = {{ code = \"...\" }}`, or print it inside `{{% if discount %}}…{{% endif %}}`"
+            );
+        }
+        match missing.as_slice() {
+            [] => format!("{at}undefined value{quoted}"),
+            names => format!(
+                "{at}undefined {}{quoted} (the context has {CONTEXT_NAMES}; docs/CONFIG.md lists their keys)",
+                names.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+            ),
+        }
     }
 }
 
