@@ -2,7 +2,7 @@
 
 use crate::config::{self, HubConfig};
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
@@ -20,34 +20,22 @@ pub struct Cli {
 pub enum Command {
     /// Run the hub.
     Serve {
-        /// The configuration file.
-        #[arg(
-            long,
-            short,
-            default_value = "config/cartback.toml",
-            env = "CARTBACK_CONFIG"
-        )]
-        config: PathBuf,
+        /// The configuration file [default: the first found of config/cartback.toml,
+        /// cartback.toml, ~/.config/cartback/cartback.toml, /etc/cartback/cartback.toml, ...].
+        #[arg(long, short, env = "CARTBACK_CONFIG", long_help = CONFIG_HELP)]
+        config: Option<PathBuf>,
     },
     /// Validate a configuration file: print every problem with its key path; exit 1 if any.
     CheckConfig {
-        #[arg(
-            long,
-            short,
-            default_value = "config/cartback.toml",
-            env = "CARTBACK_CONFIG"
-        )]
-        config: PathBuf,
+        /// The configuration file [default: the first found, as for `serve`].
+        #[arg(long, short, env = "CARTBACK_CONFIG", long_help = CONFIG_HELP)]
+        config: Option<PathBuf>,
     },
     /// Print a flow's report: funnel per step and channel, treated vs holdout.
     Report {
-        #[arg(
-            long,
-            short,
-            default_value = "config/cartback.toml",
-            env = "CARTBACK_CONFIG"
-        )]
-        config: PathBuf,
+        /// The configuration file [default: the first found, as for `serve`].
+        #[arg(long, short, env = "CARTBACK_CONFIG", long_help = CONFIG_HELP)]
+        config: Option<PathBuf>,
         /// The flow id.
         #[arg(long)]
         flow: String,
@@ -63,10 +51,99 @@ pub enum Command {
     },
 }
 
+const CONFIG_HELP: &str = "The configuration file. Without this option (or CARTBACK_CONFIG), the \
+first that exists of: config/cartback.toml and cartback.toml in the current folder, \
+$XDG_CONFIG_HOME/cartback/cartback.toml (~/.config/cartback/cartback.toml), \
+/etc/cartback/cartback.toml, config/cartback.toml beside the executable or up to three folders \
+above it, and the repository the binary was built from. docs/CONFIG.md describes every key.";
+
+/// Where a configuration is looked for, in order, when neither `--config` nor `CARTBACK_CONFIG`
+/// names one: the current folder (`config/cartback.toml`, as in the repository, then
+/// `cartback.toml`), the user's and the system's configuration folders, beside the executable
+/// (or up to three folders above it: `target/release/cartback` in a checkout, `bin/` in an
+/// install), and the repository the binary was built from.
+pub fn config_candidates(
+    cwd: &Path,
+    env: &crate::config::Env,
+    exe: Option<&Path>,
+    built_from: &Path,
+) -> Vec<PathBuf> {
+    let mut out = vec![cwd.join("config/cartback.toml"), cwd.join("cartback.toml")];
+    let user = env
+        .get("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            env.get("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| Path::new(h).join(".config"))
+        });
+    if let Some(dir) = user {
+        out.push(dir.join("cartback/cartback.toml"));
+    }
+    out.push(PathBuf::from("/etc/cartback/cartback.toml"));
+    if let Some(dir) = exe.and_then(Path::parent) {
+        out.extend(
+            dir.ancestors()
+                .take(4)
+                .map(|a| a.join("config/cartback.toml")),
+        );
+    }
+    out.push(built_from.join("config/cartback.toml"));
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|p| seen.insert(p.clone()));
+    out
+}
+
+/// The message when no configuration was given and none was found: every place looked at, and
+/// how to name one.
+pub fn not_found_message(looked: &[PathBuf]) -> String {
+    let mut m = String::from(
+        "no configuration file: none was given (--config PATH or CARTBACK_CONFIG=PATH) and none \
+         exists where cartback looks:\n",
+    );
+    for p in looked {
+        m.push_str(&format!("  {}\n", p.display()));
+    }
+    m.push_str(
+        "Point cartback at one: `cartback serve --config /path/to/cartback.toml` (or \
+         CARTBACK_CONFIG=/path/to/cartback.toml), or copy the repository's config/cartback.toml \
+         (and its templates/ folder) to one of the places above. docs/CONFIG.md describes every key.\n",
+    );
+    m
+}
+
+/// The configuration file to use: the one given, else the first candidate that exists.
+fn resolve_config(given: Option<PathBuf>) -> Result<PathBuf, ExitCode> {
+    if let Some(path) = given {
+        return Ok(path);
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let exe = std::env::current_exe().ok();
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let candidates = config_candidates(&cwd, &config::process_env(), exe.as_deref(), &built_from);
+    match candidates.iter().find(|p| p.is_file()) {
+        Some(found) => {
+            // Shown as found, relative to the current folder when it is there.
+            Ok(found
+                .strip_prefix(&cwd)
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|_| found.clone()))
+        }
+        None => {
+            eprint!("{}", not_found_message(&candidates));
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::CheckConfig { config } => check_config(&config),
+        Command::CheckConfig { config } => match resolve_config(config) {
+            Ok(config) => check_config(&config),
+            Err(_) => ExitCode::from(1),
+        },
         Command::Report {
             config,
             flow,
@@ -74,6 +151,10 @@ pub fn main() -> ExitCode {
             to,
             json,
         } => {
+            let config = match resolve_config(config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
             let cfg = match load_or_report(&config) {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -103,6 +184,10 @@ pub fn main() -> ExitCode {
             }
         }
         Command::Serve { config } => {
+            let config = match resolve_config(config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
             let cfg = match load_or_report(&config) {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -115,7 +200,7 @@ pub fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match rt.block_on(serve(cfg)) {
+            match rt.block_on(serve(cfg, config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");
@@ -193,13 +278,14 @@ fn init_tracing() {
         .try_init();
 }
 
-async fn serve(cfg: HubConfig) -> anyhow::Result<()> {
+async fn serve(cfg: HubConfig, path: PathBuf) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&cfg.server.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.server.listen))?;
     let running = crate::app::start_default(&cfg, listener, shutdown_signal()).await?;
     tracing::info!(
         addr = %running.addr,
+        config = %path.display(),
         public_url = %cfg.server.public_url,
         store = %cfg.store_url(),
         sources = cfg.sources.len(),
@@ -237,4 +323,50 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("Shutdown signal received; draining in-flight requests.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_search_order_and_the_message_name_every_place() {
+        let env: crate::config::Env = [("HOME".to_string(), "/home/ann".to_string())].into();
+        let found = config_candidates(
+            Path::new("/srv/shop"),
+            &env,
+            Some(Path::new("/opt/cartback/bin/cartback")),
+            Path::new("/src/cartback"),
+        );
+        let want: Vec<PathBuf> = [
+            "/srv/shop/config/cartback.toml",
+            "/srv/shop/cartback.toml",
+            "/home/ann/.config/cartback/cartback.toml",
+            "/etc/cartback/cartback.toml",
+            "/opt/cartback/bin/config/cartback.toml",
+            "/opt/cartback/config/cartback.toml",
+            "/opt/config/cartback.toml",
+            "/config/cartback.toml",
+            "/src/cartback/config/cartback.toml",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        assert_eq!(found, want);
+        let xdg: crate::config::Env = [
+            ("HOME".to_string(), "/home/ann".to_string()),
+            ("XDG_CONFIG_HOME".to_string(), "/cfg".to_string()),
+        ]
+        .into();
+        assert_eq!(
+            config_candidates(Path::new("/w"), &xdg, None, Path::new("/w"))[2],
+            PathBuf::from("/cfg/cartback/cartback.toml")
+        );
+        let m = not_found_message(&want);
+        for p in &want {
+            assert!(m.contains(&format!("  {}\n", p.display())), "{m}");
+        }
+        assert!(m.contains("--config"), "{m}");
+        assert!(m.contains("CARTBACK_CONFIG="), "{m}");
+    }
 }
