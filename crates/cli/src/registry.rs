@@ -42,6 +42,8 @@ pub static CONNECTORS: &[&dyn Plugin] = &[
     &Entry::<cartback_drip::Drip>::NEW,
     #[cfg(feature = "intercom")]
     &Entry::<cartback_intercom::Intercom>::NEW,
+    #[cfg(feature = "activecampaign")]
+    &Entry::<cartback_activecampaign::ActiveCampaign>::NEW,
 ];
 
 /// The config `type`s of one role, in registry order.
