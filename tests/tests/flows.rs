@@ -104,6 +104,9 @@ async fn a_webhook_becomes_a_sent_reminder_and_a_purchase_stops_the_flow() {
         .unwrap();
     assert_eq!(runs["runs"][0]["status"], "running");
     assert_eq!(runs["runs"][0]["step"], 1);
+    // Its step log says what the first step came to.
+    assert_eq!(runs["runs"][0]["steps"][0]["step"], 0);
+    assert_eq!(runs["runs"][0]["steps"][0]["outcome"], "queued");
     // The shopper buys: the cart converts; the next step (a day away) will exit.
     let order = serde_json::to_vec(&shopify_order(1, "flowtok", "flow@example.com")).unwrap();
     shopify_request(
@@ -130,6 +133,7 @@ async fn a_webhook_becomes_a_sent_reminder_and_a_purchase_stops_the_flow() {
     for needle in [
         r#"cartback_sends_total{channel="email",outcome="sent"}"#,
         "cartback_enrolments_total",
+        r#"cartback_steps_total{outcome="queued"}"#,
         "cartback_timer_lateness_seconds_bucket",
         "cartback_provider_latency_seconds_bucket",
         "cartback_carts{status=",
@@ -237,4 +241,74 @@ async fn message_queue_api_validates_its_input() {
         .await
         .unwrap();
     assert_eq!(ok["requeued"], 0);
+}
+
+/// A step skipped for a shopper says why, in the runs API and in `/metrics`: no silent skips.
+#[tokio::test]
+async fn a_skipped_step_records_its_reason() {
+    let config = CONFIG.replace(
+        "[channel.email]\ntype = \"console\"",
+        "[channel.email]\ntype = \"console\"\n\n[channel.sms]\ntype = \"console\"\naddress = \"sms\"",
+    )
+    .replace(
+        "  [[flow.recover.step]]\n  send = { channel = \"email\", template = \"t\" }\n  [[flow.recover.step]]\n  wait = \"1d\"",
+        "  [[flow.recover.step]]\n  send = { channel = \"sms\", template = \"t\" }\n  [[flow.recover.step]]\n  wait = \"1d\"",
+    );
+    assert!(
+        config.contains("channel = \"sms\""),
+        "the config was rewritten"
+    );
+    let hub = spawn_hub(&config, &[("SHOPIFY_SECRET", SECRET)])
+        .await
+        .unwrap();
+    let now = chrono::Utc::now().to_rfc3339();
+    // An email but no phone: the SMS step cannot reach this shopper.
+    let body =
+        serde_json::to_vec(&shopify_checkout("skiptok", "skip@example.com", &now, 1)).unwrap();
+    shopify_request(
+        &hub.client,
+        &hub.url("/webhooks/shop"),
+        SECRET,
+        "checkouts/create",
+        "sk-1",
+        &body,
+    )
+    .send()
+    .await
+    .unwrap();
+    async fn step_log(hub: &Hub) -> Value {
+        let carts: Value = hub
+            .admin_get("/api/v1/carts?email=skip@example.com")
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let Some(id) = carts["carts"][0]["id"].as_str() else {
+            return Value::Null;
+        };
+        let runs: Value = hub
+            .admin_get(&format!("/api/v1/carts/{id}/runs"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        runs["runs"][0]["steps"].clone()
+    }
+    until("the skipped step in the run's log", || async {
+        step_log(&hub)
+            .await
+            .as_array()
+            .is_some_and(|s| !s.is_empty())
+    })
+    .await;
+    let log = step_log(&hub).await;
+    assert_eq!(log[0]["outcome"], "no_consent", "{log}");
+    assert_eq!(log[0]["detail"], "sms", "{log}");
+    let text = hub.metrics().await.unwrap();
+    assert!(
+        text.contains(r#"cartback_steps_total{outcome="no_consent"}"#),
+        "counted by reason"
+    );
 }

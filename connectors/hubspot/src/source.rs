@@ -20,8 +20,8 @@ use crate::config::HubSpotSettings;
 use crate::payload::HubSpotEvent;
 use cartback_core::contact::clean_email;
 use cartback_core::{
-    normalize_phone, Consent, ContactInfo, Erasure, Event, EventKind, InboundRequest, Source,
-    TranslateError, Translation, Verified, VerifyError,
+    Consent, ContactInfo, Erasure, Event, EventKind, InboundRequest, Source, TranslateError,
+    Translation, Verified, VerifyError,
 };
 use chrono::{DateTime, Utc};
 
@@ -78,7 +78,7 @@ pub fn event_kind(e: &HubSpotEvent) -> Option<EventKind> {
                     ..ContactInfo::default()
                 },
                 "phone" | "mobilephone" => ContactInfo {
-                    phone: Some(normalize_phone(&value, None).ok()?),
+                    phone: Some(cartback_kit::wire::phone(&value, None, "hubspot")?),
                     ..ContactInfo::default()
                 },
                 "firstname" => ContactInfo {

@@ -14,9 +14,8 @@ use crate::payload::{
 use crate::verify::{header, parse_time, TRIGGERED_AT_HEADERS};
 use cartback_core::contact::clean_email;
 use cartback_core::{
-    normalize_phone, CartSnapshot, Consent, ContactInfo, Currency, Erasure, Event, EventKind,
-    InboundRequest, LineItem, Money, Order, Source, TranslateError, Translation, Verified,
-    VerifyError,
+    CartSnapshot, Consent, ContactInfo, Currency, Erasure, Event, EventKind, InboundRequest,
+    LineItem, Money, Order, Source, TranslateError, Translation, Verified, VerifyError,
 };
 use cartback_kit::wire::JsonError;
 use chrono::{DateTime, Utc};
@@ -301,7 +300,7 @@ impl Ctx<'_> {
 
     fn phone(&self, raw: &str, country: Option<&str>) -> Option<String> {
         let region = non_empty(self.settings.default_phone_region.as_deref()).or(country);
-        normalize_phone(raw, region).ok()
+        cartback_kit::wire::phone(raw, region, "shopify")
     }
 
     fn items(&self, items: &[WireItem], p: Pricing) -> Result<Vec<LineItem>, TranslateError> {

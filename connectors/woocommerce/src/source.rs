@@ -17,9 +17,8 @@ use crate::payload::{AbandonedCart, Amount, Billing, CartLine, OrderLine, WooOrd
 use crate::verify::{header, TOPIC_HEADER};
 use cartback_core::contact::clean_email;
 use cartback_core::{
-    normalize_phone, CartSnapshot, ContactInfo, Currency, Event, EventKind, Handshake,
-    InboundRequest, LineItem, Money, Order, Source, TranslateError, Translation, Verified,
-    VerifyError,
+    CartSnapshot, ContactInfo, Currency, Event, EventKind, Handshake, InboundRequest, LineItem,
+    Money, Order, Source, TranslateError, Translation, Verified, VerifyError,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 
@@ -214,7 +213,7 @@ impl Ctx<'_> {
 
     fn phone(&self, raw: Option<&str>, country: Option<&str>) -> Option<String> {
         let region = non_empty(self.settings.default_phone_region.as_deref()).or(country);
-        normalize_phone(non_empty(raw)?, region).ok()
+        cartback_kit::wire::phone(non_empty(raw)?, region, "woocommerce")
     }
 
     fn sum(&self, items: &[LineItem], currency: Currency) -> Result<Money, TranslateError> {

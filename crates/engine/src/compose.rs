@@ -119,6 +119,7 @@ impl Engine {
         metadata.insert("run_id".to_string(), run.id.clone());
         metadata.insert("step".to_string(), run.step.to_string());
         metadata.insert("cart_id".to_string(), cart.id.clone());
+        metadata.insert("contact_id".to_string(), contact.id.clone());
         if let Some(v) = &run.variant {
             metadata.insert("variant".to_string(), v.clone());
         }

@@ -50,6 +50,11 @@ impl Engine {
                             outcome
                         }
                     };
+                    channel.note(&outcome);
+                    if let DeliveryOutcome::Failed { error } = &outcome {
+                        // Failed for good: it waits for a redrive; say so where operators look.
+                        tracing::warn!(channel = %channel.id, message_id = %row.id, %error, "Delivery failed for good; the message waits for a redrive.");
+                    }
                     let label = outcome_label(&outcome);
                     metrics::counter!("cartback_sends_total", "channel" => channel.id.clone(), "outcome" => label).increment(1);
                     if !self.store.finish_outbox(&row, outcome, self.clock.now()).await? {
@@ -96,12 +101,7 @@ impl Engine {
         // Consent is checked again at the last moment: an opt-out may have arrived since queuing.
         if let Some(contact_id) = &row.contact_id {
             if let Some(c) = self.store.contact(contact_id).await? {
-                let opted_out = match channel.address {
-                    AddressKind::Email => c.info.email_consent == Consent::Unsubscribed,
-                    AddressKind::Phone => c.info.sms_consent == Consent::Unsubscribed,
-                    AddressKind::Web | AddressKind::HandOff => false,
-                };
-                if opted_out {
+                if opted_out(channel.address, &c.info) {
                     return Ok((
                         DeliveryOutcome::Cancelled {
                             reason: "opted out before sending".into(),
@@ -133,43 +133,58 @@ impl Engine {
         metrics::histogram!("cartback_provider_latency_seconds", "channel" => channel.id.clone())
             .record(started.elapsed().as_secs_f64());
         let now = self.clock.now();
-        let mut throttle = None;
-        let outcome = match result {
-            Err(_) => unknown_or_retry(
-                channel,
-                row,
-                now,
-                format!("no answer within {:?}", channel.send_timeout),
-            ),
-            Ok(Ok(receipt)) => DeliveryOutcome::Sent {
-                provider_message_id: receipt.provider_message_id,
-            },
-            Ok(Err(DeliveryError::Permanent { reason })) => {
-                DeliveryOutcome::Failed { error: reason }
-            }
-            Ok(Err(DeliveryError::Unknown { reason })) => {
-                unknown_or_retry(channel, row, now, reason)
-            }
-            Ok(Err(DeliveryError::Retryable {
-                reason,
-                retry_after,
-            })) => {
-                throttle = retry_after;
-                if row.attempts >= channel.max_attempts {
-                    DeliveryOutcome::Failed {
-                        error: format!("{reason} (after {} attempts)", row.attempts),
-                    }
-                } else {
-                    // Retry-After is honoured as given (plus up to 20% jitter, never less).
-                    let at = match retry_after {
-                        Some(d) => now + chrono_dur(d + jitter(d).saturating_sub(d)),
-                        None => now + chrono_dur(jitter(channel.backoff(row.attempts))),
-                    };
-                    DeliveryOutcome::Retry { at, error: reason }
+        let answer = result.map_err(|_| format!("no answer within {:?}", channel.send_timeout));
+        Ok(classify(channel, row, now, answer))
+    }
+}
+
+/// What a delivery attempt comes to (decided without a database): sent; retried after the
+/// provider's `Retry-After` (honoured as given, plus up to 20% jitter, never less) or the channel's
+/// backoff, until `max_attempts`; failed for good; or unknown when the request may have reached
+/// the provider (a timeout: `Err(reason)`), unless the channel re-sends those. The second value
+/// is the provider's `Retry-After`, which pauses the whole channel.
+pub(crate) fn classify(
+    channel: &Channel,
+    row: &OutboxRow,
+    now: DateTime<Utc>,
+    answer: Result<Result<cartback_core::Receipt, DeliveryError>, String>,
+) -> (DeliveryOutcome, Option<Duration>) {
+    let mut throttle = None;
+    let outcome = match answer {
+        Err(timeout) => unknown_or_retry(channel, row, now, timeout),
+        Ok(Ok(receipt)) => DeliveryOutcome::Sent {
+            provider_message_id: receipt.provider_message_id,
+        },
+        Ok(Err(DeliveryError::Permanent { reason })) => DeliveryOutcome::Failed { error: reason },
+        Ok(Err(DeliveryError::Unknown { reason })) => unknown_or_retry(channel, row, now, reason),
+        Ok(Err(DeliveryError::Retryable {
+            reason,
+            retry_after,
+        })) => {
+            throttle = retry_after;
+            if row.attempts >= channel.max_attempts {
+                DeliveryOutcome::Failed {
+                    error: format!("{reason} (after {} attempts)", row.attempts),
                 }
+            } else {
+                let at = match retry_after {
+                    Some(d) => now + chrono_dur(d + jitter(d).saturating_sub(d)),
+                    None => now + chrono_dur(jitter(channel.backoff(row.attempts))),
+                };
+                DeliveryOutcome::Retry { at, error: reason }
             }
-        };
-        Ok((outcome, throttle))
+        }
+    };
+    (outcome, throttle)
+}
+
+/// Whether the contact opted out of this kind of channel since the message was queued (a hand-off
+/// or the on-site pop-up has no opt-out of its own).
+pub(crate) fn opted_out(address: AddressKind, contact: &cartback_core::ContactInfo) -> bool {
+    match address {
+        AddressKind::Email => contact.email_consent == Consent::Unsubscribed,
+        AddressKind::Phone => contact.sms_consent == Consent::Unsubscribed,
+        AddressKind::Web | AddressKind::HandOff => false,
     }
 }
 
@@ -202,5 +217,130 @@ pub(crate) fn outcome_label(o: &DeliveryOutcome) -> &'static str {
         DeliveryOutcome::Failed { .. } => "failed",
         DeliveryOutcome::Unknown { .. } => "unknown",
         DeliveryOutcome::Cancelled { .. } => "cancelled",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::*;
+    use cartback_core::{OutboundMessage, Receipt};
+    use cartback_store::OutboxStatus;
+
+    fn row(attempts: u32) -> OutboxRow {
+        OutboxRow {
+            id: "m1".into(),
+            run_id: "r1".into(),
+            step: 0,
+            channel_id: "email".into(),
+            contact_id: None,
+            cart_id: None,
+            status: OutboxStatus::Queued,
+            message: OutboundMessage {
+                id: "m1".into(),
+                channel_id: "email".into(),
+                to: Default::default(),
+                subject: None,
+                html: None,
+                text: None,
+                headers: Default::default(),
+                metadata: Default::default(),
+                contact: None,
+                cart: None,
+                test: false,
+                discount_code: None,
+                purpose: Default::default(),
+            },
+            attempts,
+            next_attempt_at: t(0),
+            lease_until: None,
+            provider_message_id: None,
+            last_error: None,
+            test: false,
+            created_at: t(0),
+            sent_at: None,
+        }
+    }
+
+    fn retryable(after: Option<u64>) -> Result<Result<Receipt, DeliveryError>, String> {
+        Ok(Err(DeliveryError::Retryable {
+            reason: "503".into(),
+            retry_after: after.map(Duration::from_secs),
+        }))
+    }
+
+    #[test]
+    fn each_answer_has_its_outcome() {
+        let channels = channels();
+        let ch = &channels["email"];
+        let sent = Ok(Ok(Receipt {
+            provider_message_id: Some("p1".into()),
+        }));
+        assert_eq!(
+            classify(ch, &row(1), t(0), sent).0,
+            DeliveryOutcome::Sent {
+                provider_message_id: Some("p1".into())
+            }
+        );
+        let refused = Ok(Err(DeliveryError::Permanent {
+            reason: "bad address".into(),
+        }));
+        assert_eq!(
+            classify(ch, &row(1), t(0), refused).0,
+            DeliveryOutcome::Failed {
+                error: "bad address".into()
+            }
+        );
+        let (timeout, _) = classify(ch, &row(1), t(0), Err("no answer".into()));
+        assert!(
+            matches!(timeout, DeliveryOutcome::Unknown { .. }),
+            "never re-sent by default"
+        );
+    }
+
+    #[test]
+    fn retry_after_is_honoured_never_shortened_and_pauses_the_channel() {
+        let channels = channels();
+        let ch = &channels["email"];
+        for _ in 0..50 {
+            let (o, pause) = classify(ch, &row(1), t(0), retryable(Some(30)));
+            let DeliveryOutcome::Retry { at, .. } = o else {
+                panic!("{o:?}")
+            };
+            assert!(at >= t(30) && at <= t(36), "{at}");
+            assert_eq!(pause, Some(Duration::from_secs(30)));
+        }
+        // Without Retry-After: the channel's backoff, with jitter.
+        let (o, pause) = classify(ch, &row(3), t(0), retryable(None));
+        let DeliveryOutcome::Retry { at, .. } = o else {
+            panic!("{o:?}")
+        };
+        let base = ch.backoff(3).as_secs_f64();
+        let secs = (at - t(0)).num_milliseconds() as f64 / 1000.0;
+        assert!(
+            secs >= base * 0.79 && secs <= base * 1.21,
+            "{secs} vs {base}"
+        );
+        assert_eq!(pause, None);
+    }
+
+    #[test]
+    fn the_last_attempt_fails_for_good() {
+        let channels = channels();
+        let ch = &channels["email"];
+        let (o, _) = classify(ch, &row(ch.max_attempts), t(0), retryable(None));
+        assert!(
+            matches!(o, DeliveryOutcome::Failed { ref error } if error.contains("after")),
+            "{o:?}"
+        );
+    }
+
+    #[test]
+    fn only_message_channels_have_an_opt_out() {
+        let mut c = contact().info;
+        c.email_consent = Consent::Unsubscribed;
+        assert!(opted_out(AddressKind::Email, &c));
+        assert!(!opted_out(AddressKind::Phone, &c));
+        assert!(!opted_out(AddressKind::HandOff, &c));
     }
 }

@@ -2,13 +2,15 @@
 //! whose `abandon_after` has passed (reachable contact, holdout, variant).
 
 use crate::assign::{in_holdout, pick_variant};
+use crate::flows::Flow;
 use crate::front::*;
 use crate::step::reachable;
 use cartback_store::{
-    CapCheck, NewRun, RunRecord, RunStatus, StoreResult, Timer, TimerCommit, TimerKind,
+    CapCheck, CartRecord, NewRun, RunRecord, RunStatus, StoreResult, Timer, TimerCommit, TimerKind,
 };
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use std::collections::BTreeMap;
 
 impl Engine {
     // ---- timers ----
@@ -56,7 +58,14 @@ impl Engine {
             TimerKind::RunStep => self.run_step(&timer.subject, now).await?,
             TimerKind::Attribute => self.attribute(&timer.subject).await?,
         };
+        let steps: Vec<String> = commit.steps.iter().map(|s| s.outcome.clone()).collect();
         let outcome = self.store.commit_timer(timer, commit, now).await?;
+        if outcome.applied {
+            // What each step came to, skips by reason (docs/API.md).
+            for s in steps {
+                metrics::counter!("cartback_steps_total", "outcome" => s).increment(1);
+            }
+        }
         if !outcome.enrolled.is_empty() {
             metrics_count("cartback_enrolments_total", outcome.enrolled.len());
             tracing::info!(cart_id = %timer.subject, runs = outcome.enrolled.len(), "Cart abandoned; flows started.");
@@ -70,88 +79,204 @@ impl Engine {
         Ok(())
     }
 
+    /// The abandonment check's shell: reads the cart and its runs, then [`decide_enrolment`].
     pub(crate) async fn cart_check(
         &self,
         cart_id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<TimerCommit> {
-        let mut commit = TimerCommit::default();
         let Some(record) = self.store.cart(cart_id).await? else {
-            return Ok(commit);
+            return Ok(TimerCommit::default());
         };
-        let cart = &record.cart;
-        if !crate::rules::may_abandon(
-            cart.status,
-            !cart.items.is_empty(),
-            cart.completed_at.is_some(),
-        ) {
-            return Ok(commit);
+        let existing = if may_abandon_record(&record) {
+            self.store.runs_for_cart(cart_id).await?
+        } else {
+            Vec::new()
+        };
+        Ok(decide_enrolment(
+            &self.flows,
+            &self.channels,
+            &record,
+            &existing,
+            now,
+        ))
+    }
+}
+
+fn may_abandon_record(record: &CartRecord) -> bool {
+    let cart = &record.cart;
+    crate::rules::may_abandon(
+        cart.status,
+        !cart.items.is_empty(),
+        cart.completed_at.is_some(),
+    )
+}
+
+/// The abandonment check, decided from what the store holds (no database): the cart is marked
+/// abandoned once any enabled flow's `abandon_after` has passed since its last update, and each
+/// such flow enrols it unless it already ran for this cart or the contact is unreachable on every
+/// channel of the flow; holdout and variant come from stable hashes. Flows not yet due reschedule
+/// the check to the earliest of them.
+pub(crate) fn decide_enrolment(
+    flows: &BTreeMap<String, Flow>,
+    channels: &BTreeMap<String, Channel>,
+    record: &CartRecord,
+    existing: &[RunRecord],
+    now: DateTime<Utc>,
+) -> TimerCommit {
+    let mut commit = TimerCommit::default();
+    if !may_abandon_record(record) {
+        return commit;
+    }
+    let cart = &record.cart;
+    let mut next_due: Option<DateTime<Utc>> = None;
+    for flow in flows.values().filter(|f| f.enabled()) {
+        let due = cart.updated_at + chrono_dur(flow.settings.abandon_after.0);
+        if due > now {
+            next_due = Some(next_due.map_or(due, |d| d.min(due)));
+            continue;
         }
-        let existing = self.store.runs_for_cart(cart_id).await?;
-        let mut next_due: Option<DateTime<Utc>> = None;
-        for flow in self.flows.values().filter(|f| f.enabled()) {
-            let due = cart.updated_at + chrono_dur(flow.settings.abandon_after.0);
-            if due > now {
-                next_due = Some(next_due.map_or(due, |d| d.min(due)));
-                continue;
-            }
-            commit.abandon_cart = Some(cart.id.clone());
-            if existing.iter().any(|r| r.flow_id == flow.id && !r.test) {
-                continue;
-            }
-            let Some(contact) = &record.contact else {
-                continue;
-            };
-            let reachable = flow.channels().any(|c| {
-                self.channels
-                    .get(c)
-                    .is_some_and(|ch| reachable(ch.address, contact, flow.settings.require_consent))
-            });
-            if !reachable {
-                continue;
-            }
-            let holdout = in_holdout(&flow.id, &contact.id, flow.settings.holdout_percent);
-            let variant = if flow.variants.len() > 1
-                || flow.variants.first().is_some_and(|v| v.name.is_some())
-            {
+        commit.abandon_cart = Some(cart.id.clone());
+        if existing.iter().any(|r| r.flow_id == flow.id && !r.test) {
+            continue;
+        }
+        let Some(contact) = &record.contact else {
+            continue;
+        };
+        let reachable = flow.channels().any(|c| {
+            channels
+                .get(c)
+                .is_some_and(|ch| reachable(ch.address, contact, flow.settings.require_consent))
+        });
+        if !reachable {
+            continue;
+        }
+        let holdout = in_holdout(&flow.id, &contact.id, flow.settings.holdout_percent);
+        let variant =
+            if flow.variants.len() > 1 || flow.variants.first().is_some_and(|v| v.name.is_some()) {
                 let weights: Vec<u32> = flow.variants.iter().map(|v| v.weight).collect();
                 pick_variant(&flow.id, &contact.id, &weights)
                     .and_then(|i| flow.variants[i].name.clone())
             } else {
                 None
             };
-            let first_wait = flow
-                .steps(variant.as_deref())
-                .first()
-                .map(|s| s.wait)
-                .unwrap_or_default();
-            commit.enrol.push(NewRun {
-                run: RunRecord {
-                    id: new_id(),
-                    flow_id: flow.id.clone(),
-                    cart_id: cart.id.clone(),
-                    contact_id: Some(contact.id.clone()),
-                    variant,
-                    holdout,
-                    status: if holdout {
-                        RunStatus::HeldOut
-                    } else {
-                        RunStatus::Running
-                    },
-                    step: 0,
-                    test: false,
-                    enrolled_at: now,
-                    updated_at: now,
-                    exit_reason: None,
+        let first_wait = flow
+            .steps(variant.as_deref())
+            .first()
+            .map(|s| s.wait)
+            .unwrap_or_default();
+        commit.enrol.push(NewRun {
+            run: RunRecord {
+                id: new_id(),
+                flow_id: flow.id.clone(),
+                cart_id: cart.id.clone(),
+                contact_id: Some(contact.id.clone()),
+                variant,
+                holdout,
+                status: if holdout {
+                    RunStatus::HeldOut
+                } else {
+                    RunStatus::Running
                 },
-                reenter: flow.settings.reenter.as_ref().map(|r| CapCheck {
-                    max: r.max,
-                    since: now - chrono_dur(r.within.0),
-                }),
-                first_step_at: (!holdout).then(|| now + chrono_dur(first_wait)),
-            });
-        }
-        commit.reschedule = next_due;
-        Ok(commit)
+                step: 0,
+                test: false,
+                enrolled_at: now,
+                updated_at: now,
+                exit_reason: None,
+            },
+            reenter: flow.settings.reenter.as_ref().map(|r| CapCheck {
+                max: r.max,
+                since: now - chrono_dur(r.within.0),
+            }),
+            first_step_at: (!holdout).then(|| now + chrono_dur(first_wait)),
+        });
+    }
+    commit.reschedule = next_due;
+    commit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::*;
+    use cartback_core::{CartStatus, Consent};
+    use serde_json::json;
+
+    #[test]
+    fn a_cart_is_not_abandoned_before_abandon_after_and_the_check_moves_to_then() {
+        let c = decide_enrolment(&recover(json!({})), &channels(), &cart(t(0)), &[], t(1800));
+        assert!(c.enrol.is_empty() && c.abandon_cart.is_none());
+        assert_eq!(c.reschedule, Some(t(H)));
+    }
+
+    #[test]
+    fn a_due_cart_is_abandoned_and_enrolled_with_its_first_step_after_the_first_wait() {
+        let c = decide_enrolment(&recover(json!({})), &channels(), &cart(t(0)), &[], t(H));
+        assert_eq!(c.abandon_cart.as_deref(), Some("cart-1"));
+        assert_eq!(c.enrol.len(), 1);
+        let r = &c.enrol[0];
+        assert_eq!(
+            (r.run.flow_id.as_str(), r.run.status),
+            ("recover", RunStatus::Running)
+        );
+        assert_eq!(r.first_step_at, Some(t(H)), "the first step waits nothing");
+        assert_eq!(c.reschedule, None);
+    }
+
+    #[test]
+    fn a_flow_runs_once_per_cart() {
+        let existing = [run("recover", 0, t(H))];
+        let c = decide_enrolment(
+            &recover(json!({})),
+            &channels(),
+            &cart(t(0)),
+            &existing,
+            t(2 * H),
+        );
+        assert_eq!(c.abandon_cart.as_deref(), Some("cart-1"));
+        assert!(c.enrol.is_empty());
+    }
+
+    #[test]
+    fn an_unreachable_contact_is_not_enrolled_but_the_cart_is_abandoned() {
+        let mut record = cart(t(0));
+        let contact = record.contact.as_mut().unwrap();
+        contact.info.email_consent = Consent::Unknown;
+        contact.info.sms_consent = Consent::Unknown;
+        let flows = recover(json!({ "require_consent": true }));
+        let c = decide_enrolment(&flows, &channels(), &record, &[], t(H));
+        assert_eq!(c.abandon_cart.as_deref(), Some("cart-1"));
+        assert!(c.enrol.is_empty());
+        // Without require_consent, "unknown" email consent is enough; unknown SMS consent is not.
+        let c = decide_enrolment(&recover(json!({})), &channels(), &record, &[], t(H));
+        assert_eq!(c.enrol.len(), 1);
+    }
+
+    #[test]
+    fn a_held_out_run_is_recorded_with_no_step() {
+        let flows = recover(json!({ "holdout_percent": 100 }));
+        let c = decide_enrolment(&flows, &channels(), &cart(t(0)), &[], t(H));
+        assert_eq!(c.enrol[0].run.status, RunStatus::HeldOut);
+        assert!(c.enrol[0].run.holdout);
+        assert_eq!(c.enrol[0].first_step_at, None);
+    }
+
+    #[test]
+    fn a_bought_or_empty_cart_is_left_alone() {
+        let mut record = cart(t(0));
+        record.cart.status = CartStatus::Converted;
+        let c = decide_enrolment(&recover(json!({})), &channels(), &record, &[], t(H));
+        assert!(c.enrol.is_empty() && c.abandon_cart.is_none() && c.reschedule.is_none());
+        let mut record = cart(t(0));
+        record.cart.items.clear();
+        let c = decide_enrolment(&recover(json!({})), &channels(), &record, &[], t(H));
+        assert!(c.enrol.is_empty() && c.abandon_cart.is_none());
+    }
+
+    #[test]
+    fn a_disabled_flow_enrols_nothing() {
+        let flows = recover(json!({ "enabled": false }));
+        let c = decide_enrolment(&flows, &channels(), &cart(t(0)), &[], t(H));
+        assert!(c.enrol.is_empty() && c.abandon_cart.is_none());
     }
 }

@@ -48,6 +48,8 @@ pub struct Channel {
     pub backoff: Duration,
     pub backoff_max: Duration,
     pub(crate) limiter: Option<Arc<Limiter>>,
+    /// Why the provider last refused this channel's credential, until a send succeeds again.
+    pub(crate) refused: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Channel {
@@ -84,7 +86,40 @@ impl Channel {
             lease: common.lease(),
             concurrency: common.concurrency.max(1),
             limiter,
+            refused: Arc::default(),
         }
+    }
+
+    /// Why the provider refused this channel's credential (a permanent failure whose reason
+    /// starts with `credential refused`), until a later send succeeds; `None` when healthy.
+    pub fn refused(&self) -> Option<String> {
+        self.refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Records what a delivery says about the channel's credential: `/readyz`'s detail and the
+    /// `cartback_channel_healthy` gauge.
+    pub(crate) fn note(&self, outcome: &cartback_store::DeliveryOutcome) {
+        use cartback_store::DeliveryOutcome as O;
+        let verdict = match outcome {
+            O::Sent { .. } => Some(None),
+            O::Failed { error } if error.starts_with("credential refused") => {
+                Some(Some(error.clone()))
+            }
+            _ => None,
+        };
+        let Some(now) = verdict else {
+            return;
+        };
+        let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        if refused.is_none() && now.is_some() {
+            tracing::warn!(channel = %self.id, reason = now.as_deref().unwrap_or_default(), "The provider refused the channel's credential; its messages wait for a redrive.");
+        }
+        *refused = now;
+        metrics::gauge!("cartback_channel_healthy", "channel" => self.id.clone())
+            .set(if refused.is_some() { 0.0 } else { 1.0 });
     }
 
     /// Messages claimed per round.
@@ -276,6 +311,37 @@ mod tests {
             .is_none());
         // The lease always exceeds the send timeout.
         assert!(ch.lease > ch.send_timeout);
+    }
+
+    #[test]
+    fn a_refused_credential_marks_the_channel_until_a_send_succeeds() {
+        use cartback_store::DeliveryOutcome as O;
+        let ch = Channel::new("k", Arc::new(Nothing), AddressKind::HandOff);
+        assert_eq!(ch.refused(), None);
+        ch.note(&O::Failed {
+            error: "422 email is invalid".into(),
+        });
+        assert_eq!(
+            ch.refused(),
+            None,
+            "the message's fault, not the credential's"
+        );
+        ch.note(&O::Failed {
+            error: "credential refused: 401".into(),
+        });
+        assert_eq!(ch.refused().as_deref(), Some("credential refused: 401"));
+        ch.note(&O::Retry {
+            at: chrono::Utc::now(),
+            error: "503".into(),
+        });
+        assert!(
+            ch.refused().is_some(),
+            "a retry says nothing about the credential"
+        );
+        ch.note(&O::Sent {
+            provider_message_id: None,
+        });
+        assert_eq!(ch.refused(), None);
     }
 
     #[test]

@@ -7,9 +7,12 @@
 //! - [`rules`]: the rules ingest applies (when a cart may be abandoned, the debounce, which cart an
 //!   order converts), plain functions the store is given once when it opens.
 //! - [`front`]: the [`Engine`] and [`Channel`] (a sink with its outbox settings); its stages, each
-//!   an `impl Engine` of its own: `enrol` (timers, abandonment checks), `step` (a run's next step;
-//!   who is reachable), `compose` (the message), `deliver` (the outbox, backoff), `attribute`
-//!   (orders to runs, reports), `workers`, `test_mode`.
+//!   a decision made from what the store holds, with no database (`decide_enrolment`,
+//!   `decide_step` / `advance`, `classify`, `credit`; unit-tested beside it), and the thin async
+//!   shell (`impl Engine`) that reads the store and commits: `enrol` (timers, abandonment checks),
+//!   `step` (a run's next step; who is reachable), `compose` (the message), `deliver` (the outbox,
+//!   backoff), `attribute` (orders to runs, reports), `workers`, `test_mode`. `fixtures` (tests
+//!   only): flows, channels, carts for those unit tests.
 //! - [`flows`]: flows compiled from their tables (steps, variants, quiet hours, caps).
 //! - [`assign`]: holdout and variant assignment (stable hashes of flow and contact).
 //! - [`quiet`]: quiet hours in the shopper's time zone.
@@ -29,6 +32,8 @@ mod compose;
 pub mod config;
 mod deliver;
 mod enrol;
+#[cfg(test)]
+mod fixtures;
 pub mod flows;
 pub mod front;
 pub mod links;

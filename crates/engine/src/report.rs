@@ -86,6 +86,19 @@ pub struct FlowReport {
     pub steps: Vec<StepStats>,
     pub channels: Vec<ChannelStats>,
     pub variants: Vec<VariantStats>,
+    /// What became of each step in runs (1-based), skips with their reason included: `queued`,
+    /// `waited`, `deferred`, `skipped`, `no_consent`, `unverified_address`, `template_error`.
+    #[serde(default)]
+    pub outcomes: Vec<StepOutcome>,
+}
+
+/// Runs whose step ended one way.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StepOutcome {
+    /// 1-based, as shops count steps.
+    pub step: u32,
+    pub outcome: String,
+    pub runs: u64,
 }
 
 fn rate(x: u64, n: u64) -> f64 {
@@ -274,7 +287,18 @@ pub fn build(
         data.runs.iter().filter_map(|g| g.variant.clone()).collect();
     variant_names.sort();
     variant_names.dedup();
+    let mut outcomes: Vec<StepOutcome> = data
+        .outcomes
+        .iter()
+        .map(|o| StepOutcome {
+            step: o.step + 1,
+            outcome: o.outcome.clone(),
+            runs: o.runs,
+        })
+        .collect();
+    outcomes.sort_by(|a, b| (a.step, &a.outcome).cmp(&(b.step, &b.outcome)));
     FlowReport {
+        outcomes,
         flow_id: flow_id.to_string(),
         from,
         to,

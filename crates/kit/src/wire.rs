@@ -2,7 +2,8 @@
 //! string or a JSON number. Both are kept as text, exactly — never through `f64`. Also how bodies
 //! are read: [`from_json`] in one pass, [`lenient`] / [`lenient_value`] for nice-to-have fields
 //! of any type, and the loose readers platforms need again and again: [`text`] /
-//! [`lenient_text`] (a string or a number as text), [`lenient_string`], [`lenient_image`].
+//! [`lenient_text`] (a string or a number as text), [`lenient_string`], [`lenient_image`]; and
+//! [`phone`], a shopper's phone number in E.164 or a warning saying why not.
 
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -91,6 +92,30 @@ pub enum JsonError {
     Syntax(String),
     /// JSON, but not the shape expected: the caller answers "schema".
     Schema(String),
+}
+
+/// A shopper's phone number in E.164 (`region`: the ISO country its local form is read in), or
+/// `None` with a warning naming the platform and the number masked: a number that cannot be read
+/// is left out (no SMS to that contact until the shop fixes it), never dropped without a word.
+pub fn phone(raw: &str, region: Option<&str>, platform: &str) -> Option<String> {
+    match cartback_core::normalize_phone(raw, region) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::warn!(platform, phone = %mask_phone(raw), reason = %e, "A phone number could not be read; it is left out.");
+            None
+        }
+    }
+}
+
+/// A phone number as logs may show it: its last two digits, the rest as `*`.
+pub fn mask_phone(raw: &str) -> String {
+    let digits: Vec<char> = raw.chars().filter(char::is_ascii_digit).collect();
+    let keep = digits.len().saturating_sub(2);
+    digits
+        .iter()
+        .enumerate()
+        .map(|(i, c)| if i < keep { '*' } else { *c })
+        .collect()
 }
 
 /// Reads `body` as `T` in one pass (no intermediate `serde_json::Value` tree), telling a body
@@ -289,5 +314,25 @@ mod tests {
         assert_eq!(read(serde_json::json!({})), (None, None, None));
         assert_eq!(text(&serde_json::json!("x")), some("x"));
         assert_eq!(text(&serde_json::json!({"a": 1})), None);
+    }
+}
+
+#[cfg(test)]
+mod phone_tests {
+    use super::*;
+
+    #[test]
+    fn a_phone_is_read_or_left_out_masked() {
+        assert_eq!(
+            phone("+1 415 555 0100", None, "t").as_deref(),
+            Some("+14155550100")
+        );
+        assert_eq!(
+            phone("0612345678", Some("FR"), "t").as_deref(),
+            Some("+33612345678")
+        );
+        assert_eq!(phone("call me", None, "t"), None);
+        assert_eq!(mask_phone("+1 (415) 555-0100"), "*********00");
+        assert_eq!(mask_phone("7"), "7");
     }
 }

@@ -406,6 +406,7 @@ fn dashboard_page(
             variants => r.variants.iter().zip(&variant_keys).map(|(v, key)| {
                 group_row(&v.variant, key.clone(), &v.group)
             }).collect::<Vec<_>>(),
+            outcomes => &r.outcomes,
             messages => rows,
             no_messages => messages.is_empty(),
         },
@@ -496,6 +497,11 @@ mod tests {
                 step: 1,
                 channel: EVIL.into(),
                 stats: stats.clone(),
+            }],
+            outcomes: vec![cartback_engine::report::StepOutcome {
+                step: 1,
+                outcome: EVIL.into(),
+                runs: 2,
             }],
             channels: vec![ChannelStats {
                 channel: EVIL.into(),

@@ -166,7 +166,15 @@ pub async fn cart_runs(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let runs = state.store.runs_for_cart(&id).await?;
-    Ok(Json(json!({ "runs": runs })))
+    // Each run with its step log: what each step came to, and why a skipped one was skipped.
+    let mut out = Vec::with_capacity(runs.len());
+    for run in runs {
+        let steps = state.store.run_steps(&run.id).await?;
+        let mut value = serde_json::to_value(&run).unwrap_or_default();
+        value["steps"] = json!(steps);
+        out.push(value);
+    }
+    Ok(Json(json!({ "runs": out })))
 }
 
 #[derive(Debug, Deserialize)]

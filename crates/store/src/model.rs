@@ -207,6 +207,12 @@ pub struct NewRun {
     pub first_step_at: Option<DateTime<Utc>>,
 }
 
+/// Closing messages (a hand-off platform told that the cart it was handed was bought) are
+/// numbered `CLOSING_STEP + the step whose hand-off they close`: one per handed-off step, ever
+/// (the outbox is unique per run and step). Reports, caps and attribution count only the steps
+/// below it.
+pub const CLOSING_STEP: u32 = 1_000_000;
+
 /// A rendered message to queue.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
@@ -238,6 +244,25 @@ pub struct StepLog {
     pub step: u32,
     pub outcome: String,
     pub detail: Option<String>,
+}
+
+/// One entry of a run's step log, as the runs API shows it: what became of step `step` (0 for the
+/// first): `queued`, `waited`, `deferred` (quiet hours), `skipped` (a condition), `no_consent`,
+/// `unverified_address`, `template_error`, with its detail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepRecord {
+    pub step: u32,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// How often each step ended each way, for a flow's report (`outcome` as in [`StepRecord`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutcomeGroup {
+    pub step: u32,
+    pub outcome: String,
+    pub runs: u64,
 }
 
 /// Everything a fired timer does, committed in one transaction with its completion.
@@ -442,4 +467,21 @@ pub struct ReportData {
     pub conversions: Vec<ConversionGroup>,
     /// Distinct converted runs per (holdout, variant), whatever the currency.
     pub converted_runs: Vec<RunGroup>,
+    /// What became of each step (sent, skipped and why), over treated runs.
+    pub outcomes: Vec<OutcomeGroup>,
+}
+
+#[cfg(test)]
+mod closing_step_tests {
+    /// The SQL that leaves closing messages out writes the number out: it must be this one.
+    #[test]
+    fn the_sql_names_the_closing_step() {
+        let want = format!("step < {}", super::CLOSING_STEP);
+        for (file, sql, n) in [
+            ("reports.rs", include_str!("reports.rs"), 2),
+            ("timers.rs", include_str!("timers.rs"), 1),
+        ] {
+            assert_eq!(sql.matches(&want).count(), n, "{file}");
+        }
+    }
 }

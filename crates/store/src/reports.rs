@@ -62,7 +62,8 @@ pub(crate) async fn message_touches(
             (SELECT MAX(e.at) FROM message_events e WHERE e.message_id = o.id
                 AND e.status IN ('delivered', 'opened', 'clicked')) AS delivered_at,
             (SELECT MAX(e.at) FROM message_events e WHERE e.message_id = o.id AND e.status = 'clicked') AS clicked_at
-         FROM outbox o WHERE o.run_id = $1 AND o.status IN ('sent', 'unknown') ORDER BY o.step",
+         FROM outbox o WHERE o.run_id = $1 AND o.status IN ('sent', 'unknown') AND o.step < 1000000
+         ORDER BY o.step",
     )
     .bind(run_id)
     .fetch_all(&mut *tx)
@@ -141,6 +142,7 @@ pub(crate) async fn report_data(
                 AND e.status = 'unsubscribed') THEN 1 END) AS unsubscribed
          FROM outbox o JOIN flow_runs r ON r.id = o.run_id
          WHERE r.flow_id = $1 AND r.test = 0 AND r.enrolled_at >= $2 AND r.enrolled_at < $3
+           AND o.step < 1000000
          GROUP BY o.step, o.channel_id, r.variant",
     )
     .bind(flow_id)
@@ -196,11 +198,32 @@ pub(crate) async fn report_data(
          WHERE flow_id = $1 AND enrolled_at >= $2 AND enrolled_at < $3 GROUP BY variant, holdout",
     )
     .await?;
+    let outcomes = query(
+        "SELECT s.step, s.outcome, COUNT(DISTINCT s.run_id) AS n FROM run_steps s
+         JOIN flow_runs r ON r.id = s.run_id
+         WHERE r.flow_id = $1 AND r.test = 0 AND r.enrolled_at >= $2 AND r.enrolled_at < $3
+         GROUP BY s.step, s.outcome",
+    )
+    .bind(flow_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *x)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(OutcomeGroup {
+            step: u32::try_from(r.try_get::<i64, _>("step")?).unwrap_or(0),
+            outcome: r.try_get("outcome")?,
+            runs: u(r.try_get("n")?),
+        })
+    })
+    .collect::<StoreResult<Vec<_>>>()?;
     Ok(ReportData {
         runs,
         messages,
         conversions,
         converted_runs,
+        outcomes,
     })
 }
 

@@ -113,6 +113,9 @@ pub trait Runs: Send + Sync {
     async fn engagement(&self, run_id: &str) -> StoreResult<Engagement>;
 
     /// A run's sent messages with their last delivery and click times.
+    /// A run's step log, oldest first: what became of each step, and why a step was skipped.
+    async fn run_steps(&self, run_id: &str) -> StoreResult<Vec<model::StepRecord>>;
+
     async fn message_touches(&self, run_id: &str) -> StoreResult<Vec<model::MessageTouch>>;
 
     /// The discount code for (run, step): the one given before, else the first unused code of the list.

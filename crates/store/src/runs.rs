@@ -97,8 +97,31 @@ pub(crate) async fn allocate_discount(
     Ok(None)
 }
 
+pub(crate) async fn run_steps(tx: &mut dyn Exec, run_id: &str) -> StoreResult<Vec<StepRecord>> {
+    query("SELECT step, outcome, detail, at FROM run_steps WHERE run_id = $1 ORDER BY at, step")
+        .bind(run_id)
+        .fetch_all(tx)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(StepRecord {
+                step: u32::try_from(r.try_get::<i64, _>("step")?).unwrap_or(0),
+                outcome: r.try_get("outcome")?,
+                detail: r.try_get("detail")?,
+                at: from_ms(r.try_get("at")?),
+            })
+        })
+        .collect()
+}
+
 #[async_trait]
 impl Runs for SqlStore {
+    async fn run_steps(&self, run_id: &str) -> StoreResult<Vec<StepRecord>> {
+        let run_id = run_id.to_string();
+        self.read(move |x| Box::pin(async move { run_steps(x, &run_id).await }))
+            .await
+    }
+
     async fn run(&self, id: &str) -> StoreResult<Option<RunRecord>> {
         let id = id.to_string();
         self.read(move |x| Box::pin(async move { run(x, &id).await }))

@@ -141,3 +141,37 @@ impl Drop for TestDb {
         }
     }
 }
+
+/// Runs each named `async fn(&TestDb)` on SQLite, SQLite with the ingest journal, and PostgreSQL
+/// (skipped with the reason when `CARTBACK_TEST_PG_URL` is not set; failing under `CI=true`):
+/// `cartback_store::on_every_backend!(redelivery_changes_nothing, ...);`.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    if let Some(db) = $crate::testdb::TestDb::new($crate::Backend::Sqlite).await {
+                        super::$name(&db).await;
+                    }
+                }
+                /// SQLite with the ingest journal: every webhook goes through it, and a lone one
+                /// is answered with its effects, as without it.
+                #[tokio::test]
+                async fn sqlite_journal() {
+                    if let Some(db) = $crate::testdb::TestDb::new($crate::Backend::Sqlite).await {
+                        let db = db.with_journal(Default::default());
+                        super::$name(&db).await;
+                    }
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    if let Some(db) = $crate::testdb::TestDb::new($crate::Backend::Postgres).await {
+                        super::$name(&db).await;
+                    }
+                }
+            }
+        )*
+    };
+}

@@ -257,7 +257,8 @@ pub(crate) async fn commit_timer_in(
             let n = count_since(
                 &mut *tx,
                 "SELECT COUNT(*) FROM outbox WHERE contact_id = $1 AND channel_id = $2 AND test = 0
-                   AND created_at >= $3 AND status IN ('queued', 'claimed', 'sending', 'sent', 'unknown')",
+                   AND created_at >= $3 AND status IN ('queued', 'claimed', 'sending', 'sent', 'unknown')
+                   AND step < 1000000",
                 contact,
                 &m.message.channel_id,
                 to_ms(cap.since),

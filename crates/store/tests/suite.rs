@@ -3,9 +3,6 @@
 //! when that is not set — CI sets it).
 #![allow(clippy::unwrap_used)]
 
-#[macro_use]
-mod backends;
-
 use cartback_core::{
     CartSnapshot, CartStatus, Consent, ContactInfo, Currency, Erasure, Event, EventKind, LineItem,
     Money, OptOut, OptOutChannel, Order,
@@ -123,7 +120,7 @@ async fn open_with_rules(db: &TestDb) -> SqlStore {
         .unwrap()
 }
 
-on_every_backend!(
+cartback_store::on_every_backend!(
     redelivery_changes_nothing,
     older_update_never_rolls_back,
     stale_update_fills_missing_fields_only,

@@ -3,9 +3,6 @@
 //! Every test runs on SQLite, SQLite with the journal, and PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-#[macro_use]
-mod backends;
-
 use cartback_core::{
     Consent, ContactInfo, Event, EventKind, OptOut, OptOutChannel, Trust, HUB_SOURCE,
 };
@@ -65,7 +62,7 @@ async fn contact(store: &dyn Store, id: &str) -> ContactRecord {
     store.contact(id).await.unwrap().unwrap()
 }
 
-on_every_backend!(
+cartback_store::on_every_backend!(
     a_claimed_address_is_kept_unverified_until_vouched_for,
     a_claim_never_overrides_what_is_known,
     a_hub_unsubscribe_is_never_undone_by_a_provider,
