@@ -44,6 +44,8 @@ pub static CONNECTORS: &[&dyn Plugin] = &[
     &Entry::<cartback_intercom::Intercom>::NEW,
     #[cfg(feature = "activecampaign")]
     &Entry::<cartback_activecampaign::ActiveCampaign>::NEW,
+    #[cfg(feature = "sfmc")]
+    &Entry::<cartback_sfmc::Sfmc>::NEW,
     #[cfg(feature = "moengage")]
     &Entry::<cartback_moengage::MoEngage>::NEW,
 ];
