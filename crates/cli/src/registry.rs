@@ -48,6 +48,8 @@ pub static CONNECTORS: &[&dyn Plugin] = &[
     &Entry::<cartback_sfmc::Sfmc>::NEW,
     #[cfg(feature = "moengage")]
     &Entry::<cartback_moengage::MoEngage>::NEW,
+    #[cfg(feature = "mailerlite")]
+    &Entry::<cartback_mailerlite::MailerLite>::NEW,
 ];
 
 /// The config `type`s of one role, in registry order.
