@@ -312,3 +312,61 @@ async fn a_skipped_step_records_its_reason() {
         "counted by reason"
     );
 }
+
+/// A test of a stored cart never surprises its shopper: it goes to the address the admin gives,
+/// or to the shopper only when asked in so many words.
+#[tokio::test]
+async fn a_test_of_a_stored_cart_goes_where_the_admin_says() {
+    let hub = hub().await;
+    let now = chrono::Utc::now().to_rfc3339();
+    let body =
+        serde_json::to_vec(&shopify_checkout("testtok", "shopper@example.com", &now, 1)).unwrap();
+    shopify_request(
+        &hub.client,
+        &hub.url("/webhooks/shop"),
+        SECRET,
+        "checkouts/create",
+        "tt-1",
+        &body,
+    )
+    .send()
+    .await
+    .unwrap();
+    let carts: Value = hub
+        .admin_get("/api/v1/carts?email=shopper@example.com")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cart_id = carts["carts"][0]["id"].as_str().unwrap().to_string();
+    let test = |body: Value| {
+        let hub = &hub;
+        async move {
+            hub.client
+                .post(hub.url("/api/v1/flows/recover/test"))
+                .bearer_auth(&hub.admin_token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let refused = test(json!({ "cart_id": cart_id })).await;
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("to_shopper"));
+    let sent = test(json!({ "cart_id": cart_id, "to": { "email": "qa@shop.example" } })).await;
+    assert_eq!(sent.status(), 200);
+    let report: Value = sent.json().await.unwrap();
+    for m in report["messages"].as_array().unwrap() {
+        assert_eq!(m["to"]["email"], "qa@shop.example", "{report}");
+    }
+    assert!(
+        !report.to_string().contains("shopper@example.com"),
+        "{report}"
+    );
+    let asked = test(json!({ "cart_id": cart_id, "to_shopper": true })).await;
+    assert_eq!(asked.status(), 200);
+    let report: Value = asked.json().await.unwrap();
+    assert_eq!(report["messages"][0]["to"]["email"], "shopper@example.com");
+}

@@ -131,7 +131,7 @@ impl SendGridSink {
             reply_to: self.reply_to.as_ref().map(address),
             subject: message.subject.clone(),
             content,
-            categories: self.categories.clone(),
+            categories: categories(&self.categories, message.test),
             headers: message.headers.clone(),
             mail_settings: self.settings.sandbox_mode.then_some(MailSettings {
                 sandbox_mode: Enable { enable: true },
@@ -199,5 +199,29 @@ impl Sink for SendGridSink {
         let err = classify_failure(status, &headers, &text);
         tracing::warn!(message_id = %message.id, status, "SendGrid refused the message.");
         Err(err)
+    }
+}
+
+/// The configured categories, and `test` for a test-mode message (within SendGrid's 10: the
+/// last configured one gives way).
+fn categories(configured: &[String], test: bool) -> Vec<String> {
+    let mut out = configured.to_vec();
+    if test {
+        out.truncate(9);
+        out.push("test".to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod category_tests {
+    #[test]
+    fn a_test_message_carries_the_test_category_within_ten() {
+        let ten: Vec<String> = (0..10).map(|i| format!("c{i}")).collect();
+        assert_eq!(super::categories(&ten, false), ten);
+        let with = super::categories(&ten, true);
+        assert_eq!(with.len(), 10);
+        assert_eq!(with.last().map(String::as_str), Some("test"));
+        assert_eq!(super::categories(&[], true), vec!["test".to_string()]);
     }
 }

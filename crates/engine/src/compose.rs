@@ -123,6 +123,10 @@ impl Engine {
         if let Some(v) = &run.variant {
             metadata.insert("variant".to_string(), v.clone());
         }
+        if run.test {
+            // Carried to the provider (SendGrid's custom_args, a hand-off's properties).
+            metadata.insert("test".to_string(), "true".to_string());
+        }
         let links = tracker.links;
         Ok(Ok((
             OutboundMessage {

@@ -15,10 +15,26 @@ use serde_json::{json, Value};
 struct TestRequest {
     #[serde(default)]
     cart_id: Option<String>,
+    /// With `cart_id`: where the test goes (the admin's own inbox or phone), in place of the
+    /// shopper's addresses.
+    #[serde(default)]
+    to: Option<TestTo>,
+    /// With `cart_id`: send to the shopper's own addresses. Never by default.
+    #[serde(default)]
+    to_shopper: bool,
     #[serde(default)]
     contact: Option<ContactInfo>,
     #[serde(default)]
     cart: Option<TestCart>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestTo {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +73,11 @@ pub async fn test_flow(
     let req: TestRequest =
         serde_json::from_slice(&body).map_err(|e| bad(format!("invalid test request: {e}")))?;
     let now = state.clock.now();
+    if req.cart_id.is_none() && (req.to.is_some() || req.to_shopper) {
+        return Err(bad(
+            "to and to_shopper go with cart_id (a test contact is already the address)",
+        ));
+    }
     let (cart, contact) = match (req.cart_id, req.contact, req.cart) {
         (Some(id), None, None) => {
             let rec = state
@@ -64,9 +85,50 @@ pub async fn test_flow(
                 .cart(&id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound(format!("no cart {id:?}")))?;
-            let contact = rec
+            let mut contact = rec
                 .contact
                 .ok_or_else(|| bad("the cart has no contact to send to"))?;
+            // A test never surprises a shopper: it goes where the admin says, or to the shopper
+            // only when asked in so many words.
+            match (req.to, req.to_shopper) {
+                (Some(to), false) => {
+                    let email = to
+                        .email
+                        .map(|e| {
+                            cartback_core::normalize_email(&e)
+                                .contains('@')
+                                .then_some(e.trim().to_string())
+                                .ok_or_else(|| bad(format!("to.email: {e:?} is not an address")))
+                        })
+                        .transpose()?;
+                    let phone = to
+                        .phone
+                        .map(|p| {
+                            cartback_core::normalize_phone(&p, None)
+                                .map_err(|e| bad(format!("to.phone: {e}")))
+                        })
+                        .transpose()?;
+                    if email.is_none() && phone.is_none() {
+                        return Err(bad("to needs an email or a phone"));
+                    }
+                    contact.info.email = email;
+                    contact.info.phone = phone;
+                    // The admin's own address: theirs to test with.
+                    contact.info.email_consent = cartback_core::Consent::Subscribed;
+                    contact.info.sms_consent = cartback_core::Consent::Subscribed;
+                    contact.email_verified = true;
+                    contact.phone_verified = true;
+                }
+                (None, true) => {}
+                (Some(_), true) => return Err(bad("give either to or to_shopper, not both")),
+                (None, false) => {
+                    return Err(bad(
+                        "a test of a stored cart goes to the address in \"to\" ({\"email\": ...} \
+                         or {\"phone\": ...}); to send it to the shopper's own addresses, say \
+                         \"to_shopper\": true",
+                    ))
+                }
+            }
             (rec.cart, contact)
         }
         (None, Some(info), Some(c)) => {
