@@ -50,6 +50,8 @@ pub static CONNECTORS: &[&dyn Plugin] = &[
     &Entry::<cartback_moengage::MoEngage>::NEW,
     #[cfg(feature = "mailerlite")]
     &Entry::<cartback_mailerlite::MailerLite>::NEW,
+    #[cfg(feature = "webengage")]
+    &Entry::<cartback_webengage::WebEngage>::NEW,
 ];
 
 /// The config `type`s of one role, in registry order.
