@@ -101,7 +101,8 @@ impl Engine {
         // Consent is checked again at the last moment: an opt-out may have arrived since queuing.
         if let Some(contact_id) = &row.contact_id {
             if let Some(c) = self.store.contact(contact_id).await? {
-                if opted_out(channel.address, &c.info) {
+                let closing = row.message.purpose != cartback_core::Purpose::Reminder;
+                if !closing && opted_out(channel.address, &c.info) {
                     return Ok((
                         DeliveryOutcome::Cancelled {
                             reason: "opted out before sending".into(),
@@ -178,13 +179,18 @@ pub(crate) fn classify(
     (outcome, throttle)
 }
 
-/// Whether the contact opted out of this kind of channel since the message was queued (a hand-off
-/// or the on-site pop-up has no opt-out of its own).
+/// Whether the contact opted out of this kind of channel since the message was queued: a
+/// hand-off once the shopper opted out of both email and SMS; the on-site pop-up has no opt-out.
+/// (A hand-off's closing message still goes: it stops the platform's flow.)
 pub(crate) fn opted_out(address: AddressKind, contact: &cartback_core::ContactInfo) -> bool {
     match address {
         AddressKind::Email => contact.email_consent == Consent::Unsubscribed,
         AddressKind::Phone => contact.sms_consent == Consent::Unsubscribed,
-        AddressKind::Web | AddressKind::HandOff => false,
+        AddressKind::HandOff => {
+            contact.email_consent == Consent::Unsubscribed
+                && contact.sms_consent == Consent::Unsubscribed
+        }
+        AddressKind::Web => false,
     }
 }
 
@@ -336,11 +342,14 @@ mod tests {
     }
 
     #[test]
-    fn only_message_channels_have_an_opt_out() {
+    fn opt_outs_hold_at_the_last_moment() {
         let mut c = contact().info;
         c.email_consent = Consent::Unsubscribed;
         assert!(opted_out(AddressKind::Email, &c));
         assert!(!opted_out(AddressKind::Phone, &c));
-        assert!(!opted_out(AddressKind::HandOff, &c));
+        assert!(!opted_out(AddressKind::HandOff, &c), "SMS still allowed");
+        c.sms_consent = Consent::Unsubscribed;
+        assert!(opted_out(AddressKind::HandOff, &c));
+        assert!(!opted_out(AddressKind::Web, &c));
     }
 }

@@ -276,8 +276,9 @@ pub fn reachable(kind: AddressKind, contact: &ContactRecord, require_consent: bo
 /// Why this contact cannot be sent to on a channel of this kind, or `None` when it can.
 /// Email: an address (`no_address`) that a verified source reported, not one only claimed through
 /// a public key (`unverified_address`), not opted out (and subscribed when the flow requires
-/// consent) (`no_consent`). SMS: a verified E.164 number with SMS consent, always. A hand-off: a
-/// verified address of either kind.
+/// consent) (`no_consent`). SMS: a verified E.164 number with SMS consent, always. The on-site
+/// pop-up: a verified address of either kind. A hand-off: a verified address of either kind whose
+/// channel the shopper has not opted out of (subscribed to, where the flow requires consent).
 pub fn unreachable(
     kind: AddressKind,
     contact: &ContactRecord,
@@ -307,12 +308,40 @@ pub fn unreachable(
             contact.phone_verified,
             c.sms_consent == Consent::Subscribed,
         ),
-        AddressKind::Web | AddressKind::HandOff => {
+        AddressKind::Web => {
             let email = check(c.email.is_some(), contact.email_verified, true);
             let phone = check(c.phone.is_some(), contact.phone_verified, true);
             match (email, phone) {
                 (None, _) | (_, None) => None,
                 (Some(e), Some(p)) => Some(if e == "no_address" { p } else { e }),
+            }
+        }
+        // A platform may reach the shopper by email or by SMS, and is told the consent of each:
+        // a shopper who opted out of both (or, where the flow requires consent, subscribed to
+        // neither) is never handed off.
+        AddressKind::HandOff => {
+            let allows = |consent: Consent| {
+                consent != Consent::Unsubscribed
+                    && (!require_consent || consent == Consent::Subscribed)
+            };
+            let email = check(
+                c.email.is_some(),
+                contact.email_verified,
+                allows(c.email_consent),
+            );
+            let phone = check(
+                c.phone.is_some(),
+                contact.phone_verified,
+                allows(c.sms_consent),
+            );
+            match (email, phone) {
+                (None, _) | (_, None) => None,
+                (Some(e), Some(p)) => Some(match (e, p) {
+                    ("no_address", p) => p,
+                    (e, "no_address") => e,
+                    ("unverified_address", _) | (_, "unverified_address") => "unverified_address",
+                    (e, _) => e,
+                }),
             }
         }
     }
@@ -404,6 +433,38 @@ mod tests {
         assert_eq!(
             plan(&flows, 0, &contact(), &facts(false), t(H)),
             "skipped: channel push not configured"
+        );
+    }
+
+    #[test]
+    fn a_shopper_opted_out_of_everything_is_never_handed_off() {
+        use cartback_core::Consent::*;
+        let mut c = contact();
+        assert_eq!(unreachable(AddressKind::HandOff, &c, false), None);
+        c.info.email_consent = Unsubscribed;
+        assert_eq!(
+            unreachable(AddressKind::HandOff, &c, false),
+            None,
+            "SMS still allowed"
+        );
+        c.info.sms_consent = Unsubscribed;
+        assert_eq!(
+            unreachable(AddressKind::HandOff, &c, false),
+            Some("no_consent")
+        );
+        let mut c = contact();
+        c.info.email_consent = Unknown;
+        c.info.sms_consent = Unknown;
+        assert_eq!(unreachable(AddressKind::HandOff, &c, false), None);
+        assert_eq!(
+            unreachable(AddressKind::HandOff, &c, true),
+            Some("no_consent")
+        );
+        c.email_verified = false;
+        c.phone_verified = false;
+        assert_eq!(
+            unreachable(AddressKind::HandOff, &c, false),
+            Some("unverified_address")
         );
     }
 
