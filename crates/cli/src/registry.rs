@@ -52,6 +52,8 @@ pub static CONNECTORS: &[&dyn Plugin] = &[
     &Entry::<cartback_mailerlite::MailerLite>::NEW,
     #[cfg(feature = "webengage")]
     &Entry::<cartback_webengage::WebEngage>::NEW,
+    #[cfg(feature = "bloomreach")]
+    &Entry::<cartback_bloomreach::Bloomreach>::NEW,
 ];
 
 /// The config `type`s of one role, in registry order.
