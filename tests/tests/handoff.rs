@@ -1,4 +1,5 @@
-//! Hand-off end to end, per platform, on the real hub with the real clock: a signed Shopify
+//! Hand-off end to end, per platform (Klaviyo, Segment, HubSpot, Mailchimp; and Omnisend, Drip,
+//! WebEngage of the long tail), on the real hub with the real clock: a signed Shopify
 //! checkout is abandoned and handed to each marketing platform (wiremock standing in for it) with
 //! the tracked recovery link; the purchase sends each platform one closing event, exactly once,
 //! however often the order arrives; a held-out shopper is never handed off.
@@ -57,6 +58,32 @@ api_key = "0123456789abcdef0123456789abcdef-us6"
 store_id = "shop"
 base_url = "${URL}""#,
             ok: || ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": "x"})),
+        },
+        Platform {
+            id: "omnisend",
+            channel: r#"type = "omnisend"
+api_key = "omnisend-handoff-key"
+base_url = "${URL}""#,
+            ok: || ResponseTemplate::new(202).set_body_json(serde_json::json!({})),
+        },
+        Platform {
+            id: "drip",
+            channel: r#"type = "drip"
+api_token = "drip-handoff-token"
+account_id = "9999999"
+base_url = "${URL}""#,
+            ok: || ResponseTemplate::new(202).set_body_json(serde_json::json!({})),
+        },
+        Platform {
+            id: "webengage",
+            channel: r#"type = "webengage"
+license_code = "~10a5cb78d"
+api_key = "webengage-handoff-key"
+base_url = "${URL}""#,
+            ok: || {
+                ResponseTemplate::new(201)
+                    .set_body_json(serde_json::json!({"response": {"status": "queued"}}))
+            },
         },
     ]
 }

@@ -30,6 +30,9 @@ pub struct WebhookPayload<'a> {
     /// The order that bought the cart: only in a `cart.recovered` message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order: Option<OrderInfo<'a>>,
+    /// The discount code the step allotted (absent when the step offers none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discount_code: Option<&'a str>,
 }
 
 /// The purchase that closed a hand-off.
@@ -79,6 +82,7 @@ impl<'a> WebhookPayload<'a> {
             links: Links {
                 recovery: m.cart.as_ref().and_then(|c| c.recovery_url.as_deref()),
             },
+            discount_code: m.discount_code.as_deref(),
             order: match &m.purpose {
                 Purpose::Reminder => None,
                 Purpose::Converted {
