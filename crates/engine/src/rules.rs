@@ -20,6 +20,10 @@ pub const DEFAULT_ORDER_MATCH_WINDOW: Duration = Duration::from_secs(7 * 86_400)
 /// (order and cart) may disagree by that much.
 pub const ORDER_CLOCK_SKEW: Duration = Duration::from_secs(60);
 
+fn dur(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
 /// A cart may be abandoned while it is open (or already abandoned), holds items, and the
 /// platform has not completed its checkout.
 pub fn may_abandon(status: CartStatus, has_items: bool, completed: bool) -> bool {
@@ -34,7 +38,7 @@ pub fn check_plan(status: CartStatus, snap: &CartSnapshot, after: Option<Duratio
         return CheckPlan::Untouched;
     };
     if may_abandon(status, !snap.items.is_empty(), snap.completed_at.is_some()) {
-        CheckPlan::Due(snap.updated_at + crate::front::chrono_dur(after))
+        CheckPlan::Due(snap.updated_at + dur(after))
     } else {
         CheckPlan::Cancel
     }
@@ -51,8 +55,8 @@ pub fn order_cart(
     if let Some(id) = found.by_checkout.as_ref().or(found.by_cart_token.as_ref()) {
         return Some(id.clone());
     }
-    let earliest = placed_at - crate::front::chrono_dur(window);
-    let latest = placed_at + crate::front::chrono_dur(ORDER_CLOCK_SKEW);
+    let earliest = placed_at - dur(window);
+    let latest = placed_at + dur(ORDER_CLOCK_SKEW);
     found
         .contact_carts
         .iter()

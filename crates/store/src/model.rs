@@ -478,7 +478,8 @@ mod closing_step_tests {
     fn the_sql_names_the_closing_step() {
         let want = format!("step < {}", super::CLOSING_STEP);
         for (file, sql, n) in [
-            ("reports.rs", include_str!("reports.rs"), 2),
+            ("reports.rs", include_str!("reports.rs"), 1),
+            ("runs.rs", include_str!("runs.rs"), 1),
             ("timers.rs", include_str!("timers.rs"), 1),
         ] {
             assert_eq!(sql.matches(&want).count(), n, "{file}");

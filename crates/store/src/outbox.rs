@@ -159,27 +159,6 @@ pub(crate) async fn outbox_message(tx: &mut dyn Exec, id: &str) -> StoreResult<O
     row.as_ref().map(outbox_row).transpose()
 }
 
-pub(crate) async fn hub_key(
-    tx: &mut dyn Exec,
-    name: &str,
-    now: DateTime<Utc>,
-) -> StoreResult<Vec<u8>> {
-    let mut fresh = uuid::Uuid::new_v4().as_bytes().to_vec();
-    fresh.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    query(
-        "INSERT INTO hub_keys (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(name)
-    .bind(fresh)
-    .bind(to_ms(now))
-    .execute(&mut *tx)
-    .await?;
-    query_scalar("SELECT value FROM hub_keys WHERE name = $1")
-        .bind(name)
-        .fetch_one(&mut *tx)
-        .await
-}
-
 pub(crate) async fn messages(x: &mut dyn Exec, f: &MessageFilter) -> StoreResult<Vec<OutboxRow>> {
     let limit = if f.limit == 0 { 100 } else { f.limit.min(1000) };
     let (sql, binds) = crate::exec::filtered(

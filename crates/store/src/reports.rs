@@ -1,11 +1,10 @@
-//! What attribution and the reports read (orders, a contact's runs, a run's messages, the
-//! per-flow report data) for both SQLite and PostgreSQL, written once against `exec::Exec`.
-//! Called from the `Store` impl in `sql.rs`.
+//! What attribution and the reports read (an order; the per-flow report data) for both SQLite
+//! and PostgreSQL, written once against `exec::Exec`; and the [`Reports`] role of [`SqlStore`].
+//! A run's own reads (a contact's runs, a run's message touches) are in `runs.rs`.
 
 use crate::exec::{query, Exec};
 use crate::model::*;
 use crate::roles::Reports;
-use crate::runs::{run_record, RUN_COLS};
 use crate::sql::SqlStore;
 use crate::time::{from_ms, to_ms};
 use crate::StoreResult;
@@ -38,48 +37,6 @@ pub(crate) async fn order(
         })
     })
     .transpose()
-}
-
-pub(crate) async fn runs_for_contact(
-    tx: &mut dyn Exec,
-    contact_id: &str,
-) -> StoreResult<Vec<RunRecord>> {
-    let rows = query(&format!(
-        "SELECT {RUN_COLS} FROM flow_runs WHERE contact_id = $1 ORDER BY enrolled_at, id"
-    ))
-    .bind(contact_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    rows.iter().map(run_record).collect()
-}
-
-pub(crate) async fn message_touches(
-    tx: &mut dyn Exec,
-    run_id: &str,
-) -> StoreResult<Vec<MessageTouch>> {
-    let rows = query(
-        "SELECT o.id, o.step, o.channel_id, o.sent_at,
-            (SELECT MAX(e.at) FROM message_events e WHERE e.message_id = o.id
-                AND e.status IN ('delivered', 'opened', 'clicked')) AS delivered_at,
-            (SELECT MAX(e.at) FROM message_events e WHERE e.message_id = o.id AND e.status = 'clicked') AS clicked_at
-         FROM outbox o WHERE o.run_id = $1 AND o.status IN ('sent', 'unknown') AND o.step < 1000000
-         ORDER BY o.step",
-    )
-    .bind(run_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(MessageTouch {
-                message_id: r.try_get("id")?,
-                step: u32::try_from(r.try_get::<i64, _>("step")?).unwrap_or(0),
-                channel_id: r.try_get("channel_id")?,
-                sent_at: r.try_get::<Option<i64>, _>("sent_at")?.map(from_ms),
-                delivered_at: r.try_get::<Option<i64>, _>("delivered_at")?.map(from_ms),
-                clicked_at: r.try_get::<Option<i64>, _>("clicked_at")?.map(from_ms),
-            })
-        })
-        .collect()
 }
 
 fn u(n: i64) -> u64 {

@@ -114,6 +114,48 @@ pub(crate) async fn run_steps(tx: &mut dyn Exec, run_id: &str) -> StoreResult<Ve
         .collect()
 }
 
+pub(crate) async fn runs_for_contact(
+    tx: &mut dyn Exec,
+    contact_id: &str,
+) -> StoreResult<Vec<RunRecord>> {
+    let rows = query(&format!(
+        "SELECT {RUN_COLS} FROM flow_runs WHERE contact_id = $1 ORDER BY enrolled_at, id"
+    ))
+    .bind(contact_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    rows.iter().map(run_record).collect()
+}
+
+pub(crate) async fn message_touches(
+    tx: &mut dyn Exec,
+    run_id: &str,
+) -> StoreResult<Vec<MessageTouch>> {
+    let rows = query(
+        "SELECT o.id, o.step, o.channel_id, o.sent_at,
+            (SELECT MAX(e.at) FROM message_events e WHERE e.message_id = o.id
+                AND e.status IN ('delivered', 'opened', 'clicked')) AS delivered_at,
+            (SELECT MAX(e.at) FROM message_events e WHERE e.message_id = o.id AND e.status = 'clicked') AS clicked_at
+         FROM outbox o WHERE o.run_id = $1 AND o.status IN ('sent', 'unknown') AND o.step < 1000000
+         ORDER BY o.step",
+    )
+    .bind(run_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MessageTouch {
+                message_id: r.try_get("id")?,
+                step: u32::try_from(r.try_get::<i64, _>("step")?).unwrap_or(0),
+                channel_id: r.try_get("channel_id")?,
+                sent_at: r.try_get::<Option<i64>, _>("sent_at")?.map(from_ms),
+                delivered_at: r.try_get::<Option<i64>, _>("delivered_at")?.map(from_ms),
+                clicked_at: r.try_get::<Option<i64>, _>("clicked_at")?.map(from_ms),
+            })
+        })
+        .collect()
+}
+
 #[async_trait]
 impl Runs for SqlStore {
     async fn run_steps(&self, run_id: &str) -> StoreResult<Vec<StepRecord>> {
@@ -136,10 +178,8 @@ impl Runs for SqlStore {
 
     async fn runs_for_contact(&self, contact_id: &str) -> StoreResult<Vec<RunRecord>> {
         let contact_id = contact_id.to_string();
-        self.read(move |x| {
-            Box::pin(async move { crate::reports::runs_for_contact(x, &contact_id).await })
-        })
-        .await
+        self.read(move |x| Box::pin(async move { runs_for_contact(x, &contact_id).await }))
+            .await
     }
 
     async fn engagement(&self, run_id: &str) -> StoreResult<Engagement> {
@@ -150,10 +190,8 @@ impl Runs for SqlStore {
 
     async fn message_touches(&self, run_id: &str) -> StoreResult<Vec<crate::model::MessageTouch>> {
         let run_id = run_id.to_string();
-        self.read(move |x| {
-            Box::pin(async move { crate::reports::message_touches(x, &run_id).await })
-        })
-        .await
+        self.read(move |x| Box::pin(async move { message_touches(x, &run_id).await }))
+            .await
     }
 
     async fn allocate_discount(

@@ -14,9 +14,9 @@
 //! row, so several hub instances on one database never claim, enrol or send the same thing twice.
 
 use crate::exec::{query, query_scalar, BoxFut, Exec, Lite, Pool, Sqlx, Val};
-use crate::model::{CommitOutcome, Timer, TimerCommit};
 use crate::roles::IngestLog;
 use crate::rules::{IngestRules, NoRules};
+use crate::time::to_ms;
 use crate::{Store, StoreError, StoreResult};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -228,31 +228,6 @@ impl SqlStore {
 pub type SqlValue = Val;
 
 impl SqlStore {
-    pub(crate) async fn commit(
-        &self,
-        timer: Option<&Timer>,
-        commit: TimerCommit,
-        now: DateTime<Utc>,
-    ) -> StoreResult<CommitOutcome> {
-        let backend = self.backend;
-        let timer = timer.cloned();
-        self.write(move |tx| {
-            Box::pin(async move {
-                let r = crate::timers::commit_timer_with_undo(
-                    tx,
-                    backend,
-                    timer.as_ref(),
-                    &commit,
-                    now,
-                )
-                .await;
-                let keep = r.is_ok();
-                (r, keep)
-            })
-        })
-        .await
-    }
-
     /// Runs `work` in a transaction of its own (PostgreSQL) or in its own savepoint of SQLite's
     /// next group commit, and answers only once that commit is durable. `work` says whether its
     /// changes are kept (`false` undoes them; the answer is still given).
@@ -372,6 +347,28 @@ impl SqlStore {
     }
 }
 
+/// The hub's named random key (link signing): made once, kept, shared by every instance.
+pub(crate) async fn hub_key(
+    tx: &mut dyn Exec,
+    name: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<u8>> {
+    let mut fresh = uuid::Uuid::new_v4().as_bytes().to_vec();
+    fresh.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    query(
+        "INSERT INTO hub_keys (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(name)
+    .bind(fresh)
+    .bind(to_ms(now))
+    .execute(&mut *tx)
+    .await?;
+    query_scalar("SELECT value FROM hub_keys WHERE name = $1")
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await
+}
+
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
@@ -392,10 +389,8 @@ impl Store for SqlStore {
 
     async fn hub_key(&self, name: &str, now: DateTime<Utc>) -> StoreResult<Vec<u8>> {
         let name = name.to_string();
-        self.write(move |tx| {
-            Box::pin(async move { (crate::outbox::hub_key(tx, &name, now).await, true) })
-        })
-        .await
+        self.write(move |tx| Box::pin(async move { (hub_key(tx, &name, now).await, true) }))
+            .await
     }
 }
 

@@ -382,6 +382,27 @@ pub(crate) async fn delete_leased_timer(conn: &mut dyn Exec, timer: &Timer) -> S
     Ok(())
 }
 
+impl SqlStore {
+    /// Applies `commit` (guarded by `timer`'s lease when there is one) in the next write.
+    pub(crate) async fn commit(
+        &self,
+        timer: Option<&Timer>,
+        commit: TimerCommit,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CommitOutcome> {
+        let backend = self.backend;
+        let timer = timer.cloned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let r = commit_timer_with_undo(tx, backend, timer.as_ref(), &commit, now).await;
+                let keep = r.is_ok();
+                (r, keep)
+            })
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl Timers for SqlStore {
     async fn claim_timers(
