@@ -120,6 +120,10 @@ fn start(dir: &std::path::Path) -> Running {
     }
 }
 
+/// A request's path, the headers of a wrongly signed request, and the start of the scheme the 401
+/// must name.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+
 /// Waits for a log line holding every one of `needles`.
 fn logged(lines: &Receiver<String>, needles: &[&str]) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -150,7 +154,7 @@ async fn a_wrong_signature_names_the_expected_scheme_and_is_logged_at_warn() {
         SENDGRID,
     ];
     // (path, headers of a request signed with a wrong key, the scheme's header named in the 401)
-    let cases: [(&str, Vec<(&str, &str)>, &str); 8] = [
+    let cases: [Case; 8] = [
         (
             "/webhooks/shop",
             vec![
