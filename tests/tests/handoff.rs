@@ -223,8 +223,9 @@ async fn each_platform_gets_the_cart_then_one_closing_event() {
             || async { closing(received(&server).await) >= 1 },
         )
         .await;
-        // Give a second one every chance to appear: the engine polls every 200 ms.
-        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        // Once the engine is done with the cart (converted, no run running, nothing queued), a
+        // second closing event could only come from something new arriving.
+        cartback_e2e::until_settled(&hub, "ann@example.com", 30).await;
         assert_eq!(
             closing(received(&server).await),
             1,
@@ -296,7 +297,14 @@ async fn a_held_out_shopper_is_never_handed_off() {
             &order("held-tok", "held@example.com"),
         )
         .await;
-        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        // The engine is done with the cart: bought, the held-out run never running, nothing queued.
+        until_within(30, "the order converts the held-out cart", || async {
+            cartback_e2e::cart_of(&hub, "held@example.com")
+                .await
+                .is_some_and(|c| c["status"] == "converted")
+        })
+        .await;
+        cartback_e2e::until_settled(&hub, "held@example.com", 30).await;
         assert!(
             received(&server).await.is_empty(),
             "{}: nothing handed off, nothing closed",
