@@ -5,6 +5,8 @@
 //!   [`ReadModel`] + [`Reports`]; `use cartback_store::prelude::*` to call them.
 //! - [`rules`]: the seam through which the engine's ingest rules (the debounce, which cart an
 //!   order converts) reach ingest: told once, when the store opens.
+//! - [`decisions`]: what the engine decides and the store writes ([`TimerCommit`], [`NewRun`],
+//!   [`NewMessage`], [`ConversionRow`], [`DeliveryOutcome`]), rule-free records.
 //! - [`model`]: the records the store returns ([`ContactRecord`], [`CartRecord`]) and what one
 //!   ingest did ([`IngestOutcome`], [`Effect`]).
 //! - [`sql`]: [`SqlStore`], SQLite (the embedded default: WAL, one writer thread, reader threads)
@@ -27,6 +29,7 @@
 //! of it is durable, and a redelivery changes nothing. SQLite and PostgreSQL pass the same shared
 //! test suite (`tests/suite.rs`).
 
+pub mod decisions;
 mod exec;
 mod ingest;
 pub mod journal;
