@@ -106,6 +106,14 @@ pub fn event_kind(e: &HubSpotEvent) -> Option<EventKind> {
 }
 
 impl Source for HubSpotSource {
+    fn scheme(&self, url: &str) -> String {
+        format!(
+            "X-HubSpot-Signature-v3: base64 HMAC-SHA256 of method + URL + raw body + X-HubSpot-Request-Timestamp \
+             (epoch milliseconds, within `max_age`) keyed with the source's `client_secret`, or X-HubSpot-Signature: \
+             hex SHA-256 of `client_secret` + body (v1) or + method + URL + body (v2); the URL signed must be {url}"
+        )
+    }
+
     fn kind(&self) -> &'static str {
         "hubspot"
     }

@@ -72,6 +72,13 @@ impl Route {
 }
 
 impl Source for KlaviyoSource {
+    fn scheme(&self, _url: &str) -> String {
+        "Klaviyo-Signature: hex HMAC-SHA256 of the raw body followed by Klaviyo-Timestamp \
+         (within `max_age`) keyed with the source's `secret`, or, from a flow's Webhook action, \
+         X-Cartback-Secret: <the source's `secret`>"
+            .into()
+    }
+
     fn kind(&self) -> &'static str {
         "klaviyo"
     }

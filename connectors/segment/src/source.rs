@@ -66,6 +66,23 @@ impl Track {
 }
 
 impl Source for SegmentSource {
+    fn scheme(&self, url: &str) -> String {
+        let path = url.split('?').next().unwrap_or_default();
+        let mounted = ["/v1/batch", "/v1/track", "/v1/identify", "/v1/page"]
+            .iter()
+            .any(|p| path.ends_with(p));
+        if mounted {
+            format!(
+                "Authorization: Basic base64(<write key>:) or a body `writeKey`, with a key of the source's \
+                 `write_keys` or `server_write_keys` (at {url})"
+            )
+        } else {
+            "X-Signature: hex HMAC-SHA1 of the raw body keyed with the source's `shared_secret`, \
+             or Authorization: Basic base64(<write key>:) with a key of `write_keys` or `server_write_keys`"
+                .into()
+        }
+    }
+
     fn kind(&self) -> &'static str {
         "segment"
     }

@@ -205,6 +205,14 @@ pub fn translate_body(source_id: &str, body: &[u8]) -> Result<Translation, Trans
 }
 
 impl Source for SendGridEvents {
+    fn scheme(&self, _url: &str) -> String {
+        "X-Twilio-Email-Event-Webhook-Signature: base64 DER ECDSA P-256 SHA-256 signature of \
+         X-Twilio-Email-Event-Webhook-Timestamp (unix seconds, within 10 minutes) followed by the raw body, \
+         checked with the channel's `event_webhook_public_key` (without one, events are refused \
+         unless `allow_unsigned_events = true`)"
+            .into()
+    }
+
     fn kind(&self) -> &'static str {
         "sendgrid"
     }

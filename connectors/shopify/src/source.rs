@@ -65,6 +65,13 @@ impl Topic {
 }
 
 impl Source for ShopifySource {
+    fn scheme(&self, _url: &str) -> String {
+        "X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the raw body keyed with the source's `secret`, \
+         and X-Shopify-Triggered-At (RFC 3339) within `replay_window` \
+         (and X-Shopify-Shop-Domain equal to `shop_domain` when it is set)"
+            .into()
+    }
+
     fn kind(&self) -> &'static str {
         "shopify"
     }

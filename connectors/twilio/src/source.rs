@@ -191,6 +191,13 @@ fn translate_inbound(
 }
 
 impl Source for TwilioEvents {
+    fn scheme(&self, url: &str) -> String {
+        format!(
+            "X-Twilio-Signature: base64 HMAC-SHA1 of the URL followed by every form parameter's name and \
+             value, sorted by name, keyed with the channel's `auth_token`; the URL signed must be {url}"
+        )
+    }
+
     fn kind(&self) -> &'static str {
         "twilio"
     }

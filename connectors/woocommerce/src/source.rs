@@ -110,6 +110,12 @@ pub(crate) enum OrderOutcome {
 }
 
 impl Source for WooSource {
+    fn scheme(&self, _url: &str) -> String {
+        "X-WC-Webhook-Signature: base64 HMAC-SHA256 of the raw body keyed with the source's `secret` \
+         (the webhook's secret in WooCommerce)"
+            .into()
+    }
+
     fn kind(&self) -> &'static str {
         "woocommerce"
     }

@@ -164,6 +164,16 @@ pub trait Source: Send + Sync + std::fmt::Debug {
     /// Checks the signature over the raw body and headers. Never parses the body first.
     fn verify(&self, request: &InboundRequest) -> Result<(), VerifyError>;
 
+    /// What [`Source::verify`] checks, for the 401 a caller with a wrong signature reads: the
+    /// header, the algorithm, what is signed and which setting holds the key (never the key
+    /// itself). `url` is the URL the request came to (for platforms that sign the URL).
+    fn scheme(&self, _url: &str) -> String {
+        format!(
+            "the signature scheme of a `{}` source (docs/CONNECTORS.md)",
+            self.kind()
+        )
+    }
+
     /// Translates a verified request into normalized events.
     fn translate(&self, request: Verified<'_>) -> Result<Translation, TranslateError>;
 

@@ -2,7 +2,7 @@
 //! answered: `200` with the effects, or `202` when, under load, the events are durable in SQLite's
 //! ingest journal and applied moments later (`cartback_store::journal`). Providers are never
 //! called from here. A request whose signature fails is answered `401` with the reason and the
-//! scheme its source expects ([`expected_scheme`]), and logged at warn with the source id.
+//! scheme its source expects (`Source::scheme`, each connector says its own), and logged at warn with the source id.
 
 use crate::error::ApiError;
 use crate::metrics;
@@ -83,66 +83,18 @@ pub async fn mounted(
     let reason = last
         .map(|e| e.to_string())
         .unwrap_or_else(|| "no source accepts this path".into());
-    let kind = candidates
+    let url = format!("{}{}", state.settings.public_base(), uri.path());
+    let scheme = candidates
         .iter()
         .find_map(|id| state.sources.get(id))
-        .map(|s| s.kind())
-        .unwrap_or("unknown");
-    let url = format!("{}{}", state.settings.public_base(), uri.path());
+        .map_or_else(
+            || "a mounted source's credentials".to_string(),
+            |s| s.scheme(&url),
+        );
     tracing::warn!(sources = ?candidates, path = %uri.path(), %reason, "Rejected request: no mounted source accepts its credentials.");
     Err(ApiError::BadSignature(format!(
-        "{reason}; expected {}",
-        expected_scheme(kind, &url)
+        "{reason}; expected {scheme}"
     )))
-}
-
-/// What a source of `kind` checks, for the 401 its caller reads: the header, the algorithm, what
-/// is signed and which setting holds the key (never the key itself). `url` is the URL the hub
-/// verifies against, named for the platforms that sign it (HubSpot, Twilio) and for Segment's
-/// mounted API.
-pub fn expected_scheme(kind: &str, url: &str) -> String {
-    match kind {
-        "shopify" => "X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the raw body keyed with the source's `secret`, \
-             and X-Shopify-Triggered-At (RFC 3339) within `replay_window` \
-             (and X-Shopify-Shop-Domain equal to `shop_domain` when it is set)"
-            .into(),
-        "woocommerce" => "X-WC-Webhook-Signature: base64 HMAC-SHA256 of the raw body keyed with the source's `secret` \
-             (the webhook's secret in WooCommerce)"
-            .into(),
-        "hubspot" => format!(
-            "X-HubSpot-Signature-v3: base64 HMAC-SHA256 of method + URL + raw body + X-HubSpot-Request-Timestamp \
-             (epoch milliseconds, within `max_age`) keyed with the source's `client_secret`, or X-HubSpot-Signature: \
-             hex SHA-256 of `client_secret` + body (v1) or + method + URL + body (v2); the URL signed must be {url}"
-        ),
-        "segment" if is_segment_api(url) => format!(
-            "Authorization: Basic base64(<write key>:) or a body `writeKey`, with a key of the source's \
-             `write_keys` or `server_write_keys` (at {url})"
-        ),
-        "segment" => "X-Signature: hex HMAC-SHA1 of the raw body keyed with the source's `shared_secret`, \
-             or Authorization: Basic base64(<write key>:) with a key of `write_keys` or `server_write_keys`"
-            .into(),
-        "klaviyo" => "Klaviyo-Signature: hex HMAC-SHA256 of the raw body followed by Klaviyo-Timestamp \
-             (within `max_age`) keyed with the source's `secret`, or, from a flow's Webhook action, \
-             X-Cartback-Secret: <the source's `secret`>"
-            .into(),
-        "sendgrid" => "X-Twilio-Email-Event-Webhook-Signature: base64 DER ECDSA P-256 SHA-256 signature of \
-             X-Twilio-Email-Event-Webhook-Timestamp (unix seconds, within 10 minutes) followed by the raw body, \
-             checked with the channel's `event_webhook_public_key` (without one, events are refused \
-             unless `allow_unsigned_events = true`)"
-            .into(),
-        "twilio" => format!(
-            "X-Twilio-Signature: base64 HMAC-SHA1 of the URL followed by every form parameter's name and \
-             value, sorted by name, keyed with the channel's `auth_token`; the URL signed must be {url}"
-        ),
-        other => format!("the signature scheme of a `{other}` source (docs/CONNECTORS.md)"),
-    }
-}
-
-fn is_segment_api(url: &str) -> bool {
-    let path = url.split('?').next().unwrap_or_default();
-    ["/v1/batch", "/v1/track", "/v1/identify", "/v1/page"]
-        .iter()
-        .any(|p| path.ends_with(p))
 }
 
 async fn process(
@@ -165,7 +117,7 @@ async fn process(
             tracing::warn!(%source_id, kind, reason = %err, "Rejected webhook: signature check failed.");
             return Err(ApiError::BadSignature(format!(
                 "{err}; expected {}",
-                expected_scheme(kind, &request.url)
+                source.scheme(&request.url)
             )));
         }
     };
@@ -266,39 +218,4 @@ fn topic_of(err: &TranslateError) -> &str {
 
 fn ok(body: serde_json::Value) -> Response {
     (StatusCode::OK, axum::Json(body)).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::expected_scheme;
-
-    #[test]
-    fn each_scheme_names_its_header_and_key_setting() {
-        let url = "https://hub.example/webhooks/x";
-        for (kind, header, key) in [
-            ("shopify", "X-Shopify-Hmac-Sha256", "`secret`"),
-            ("woocommerce", "X-WC-Webhook-Signature", "`secret`"),
-            ("hubspot", "X-HubSpot-Signature-v3", "`client_secret`"),
-            ("segment", "X-Signature", "`shared_secret`"),
-            ("klaviyo", "Klaviyo-Signature", "`secret`"),
-            (
-                "sendgrid",
-                "X-Twilio-Email-Event-Webhook-Signature",
-                "`event_webhook_public_key`",
-            ),
-            ("twilio", "X-Twilio-Signature", "`auth_token`"),
-        ] {
-            let s = expected_scheme(kind, url);
-            assert!(s.starts_with(header), "{kind}: {s}");
-            assert!(s.contains(key), "{kind}: {s}");
-            assert!(!s.contains('\n') && !s.contains("  "), "{kind}: {s}");
-        }
-        assert!(expected_scheme("twilio", url).ends_with(url));
-        assert!(expected_scheme("segment", "https://hub.example/v1/batch")
-            .starts_with("Authorization: Basic"));
-        assert_eq!(
-            expected_scheme("acme", url),
-            "the signature scheme of a `acme` source (docs/CONNECTORS.md)"
-        );
-    }
 }
