@@ -11,10 +11,10 @@
 use crate::config::{CustomerId, MoEngageSettings};
 use crate::payload::{cart_attributes, decimal, Action, CustomerBody, ErrorBody, EventBody};
 use cartback_core::{Consent, DeliveryError, OutboundMessage, Purpose, Receipt, Sink, SinkContext};
-use cartback_kit::http::{permanent, status_error, transport_error};
+use cartback_kit::http::{permanent, post_json, status_error};
 use cartback_kit::plugin::BuildError;
 use chrono::{DateTime, Utc};
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -187,29 +187,17 @@ impl MoEngageSink {
         body: &impl Serialize,
         what: &str,
     ) -> Result<(), DeliveryError> {
-        let body = serde_json::to_vec(body)
-            .map_err(|e| permanent(format!("cannot encode {what}: {e}")))?;
-        let response = self
+        let request = self
             .client
             .post(url)
             .basic_auth(
                 self.settings.workspace_id.trim(),
                 Some(self.settings.api_key.expose().trim()),
             )
-            .header(APP_KEY_HEADER, self.app_key.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| transport_error(&e))?;
-        let status = response.status().as_u16();
-        if response.status().is_success() {
-            return Ok(());
-        }
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        Err(refused(status, &headers, &text, what, Utc::now()))
+            .header(APP_KEY_HEADER, self.app_key.clone());
+        post_json(request, body, what)
+            .await?
+            .map_err(|r| refused(r.status, &r.headers, &r.body, what, Utc::now()))
     }
 }
 

@@ -9,10 +9,10 @@
 use crate::config::{UserId, WebEngageSettings};
 use crate::payload::{cart_data, decimal, truncate, Answer, EventBody, UserBody};
 use cartback_core::{Consent, DeliveryError, OutboundMessage, Purpose, Receipt, Sink, SinkContext};
-use cartback_kit::http::{permanent, status_error, transport_error};
+use cartback_kit::http::{permanent, post_json, status_error};
 use cartback_kit::plugin::BuildError;
 use chrono::{DateTime, Utc};
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -166,25 +166,13 @@ impl WebEngageSink {
         body: &impl Serialize,
         what: &str,
     ) -> Result<(), DeliveryError> {
-        let body = serde_json::to_vec(body)
-            .map_err(|e| permanent(format!("cannot encode {what}: {e}")))?;
-        let response = self
+        let request = self
             .client
             .post(url)
-            .header(AUTHORIZATION, self.auth.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| transport_error(&e))?;
-        let status = response.status().as_u16();
-        if response.status().is_success() {
-            return Ok(());
-        }
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        Err(refused(status, &headers, &text, what, Utc::now()))
+            .header(AUTHORIZATION, self.auth.clone());
+        post_json(request, body, what)
+            .await?
+            .map_err(|r| refused(r.status, &r.headers, &r.body, what, Utc::now()))
     }
 }
 

@@ -84,6 +84,46 @@ pub fn transport_error(err: &reqwest::Error) -> DeliveryError {
     }
 }
 
+/// A provider's answer that was not 2xx, read whole: what a connector's own classification of
+/// the platform's error body needs.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+/// Sends `request` with `body` as its JSON (`Content-Type` and `Accept: application/json`):
+/// `Ok(Ok(()))` on a 2xx, `Ok(Err(refusal))` on any other answer, `Err` when the request failed
+/// in transport (classified by [`transport_error`]) or the body could not be encoded (permanent,
+/// naming `what`).
+pub async fn post_json(
+    request: reqwest::RequestBuilder,
+    body: &impl serde::Serialize,
+    what: &str,
+) -> Result<Result<(), Refusal>, DeliveryError> {
+    let body =
+        serde_json::to_vec(body).map_err(|e| permanent(format!("cannot encode {what}: {e}")))?;
+    let response = request
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(reqwest::header::ACCEPT, "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| transport_error(&e))?;
+    let status = response.status().as_u16();
+    if response.status().is_success() {
+        return Ok(Ok(()));
+    }
+    let headers = response.headers().clone();
+    let body = response.text().await.unwrap_or_default();
+    Ok(Err(Refusal {
+        status,
+        headers,
+        body,
+    }))
+}
+
 /// A message that can never be sent as it is (no address, no body, a header that cannot be
 /// sent): [`DeliveryError::Permanent`] with `reason`. For every sink, HTTP or not.
 pub fn permanent(reason: impl Into<String>) -> DeliveryError {
