@@ -31,6 +31,7 @@ type = "console"
 trigger = "cart_abandoned"
 abandon_after = "1s"
   [[flow.recover.step]]
+  name = "first nudge"
   send = { channel = "email", template = "t" }
   [[flow.recover.step]]
   wait = "1d"
@@ -83,6 +84,12 @@ async fn a_webhook_becomes_a_sent_reminder_and_a_purchase_stops_the_flow() {
     let sent = &messages(&hub, "?status=sent").await[0];
     assert_eq!(sent["subject"], "Your Blue Mug is waiting");
     assert_eq!(sent["test"], false);
+    // The messages API numbers the step as the runs API, the report and check-config do.
+    assert_eq!(
+        (sent["step"].as_u64(), sent["step_name"].as_str()),
+        (Some(1), Some("first nudge"))
+    );
+    assert_eq!(sent["closing"], false);
     let carts: Value = hub
         .admin_get("/api/v1/carts?email=flow@example.com")
         .await
@@ -103,10 +110,18 @@ async fn a_webhook_becomes_a_sent_reminder_and_a_purchase_stops_the_flow() {
         .await
         .unwrap();
     assert_eq!(runs["runs"][0]["status"], "running");
-    assert_eq!(runs["runs"][0]["step"], 1);
+    // Steps count from 1 and are named: the first ran, the second is next, due a day later.
+    let run = &runs["runs"][0];
+    assert_eq!(run["last_step"]["step"], 1);
+    assert_eq!(run["last_step"]["name"], "first nudge");
+    assert_eq!(run["last_step"]["outcome"], "queued");
+    assert_eq!(run["next_step"]["step"], 2);
+    assert!(run["next_step"]["due"].is_string(), "{run}");
+    assert_eq!(run["next_step"]["name"], "t via email");
+    assert_eq!(run["step_count"], 2);
     // Its step log says what the first step came to.
-    assert_eq!(runs["runs"][0]["steps"][0]["step"], 0);
-    assert_eq!(runs["runs"][0]["steps"][0]["outcome"], "queued");
+    assert_eq!(run["steps"][0]["step"], 1);
+    assert_eq!(run["steps"][0]["outcome"], "queued");
     // The shopper buys: the cart converts; the next step (a day away) will exit.
     let order = serde_json::to_vec(&shopify_order(1, "flowtok", "flow@example.com")).unwrap();
     shopify_request(
@@ -163,6 +178,18 @@ async fn test_mode_sends_every_step_at_once() {
     let report: Value = resp.json().await.unwrap();
     assert_eq!(report["messages"].as_array().unwrap().len(), 2, "{report}");
     assert_eq!(report["messages"][0]["subject"], "Your Mug is waiting");
+    let numbered: Vec<(u64, &str)> = report["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["step"].as_u64().unwrap(),
+                m["step_name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(numbered, [(1, "first nudge"), (2, "t via email")]);
     until("both test messages to be sent", || async {
         let sent = messages(&hub, "?status=sent").await;
         sent.len() == 2 && sent.iter().all(|m| m["test"] == true)
@@ -251,7 +278,7 @@ async fn a_skipped_step_records_its_reason() {
         "[channel.email]\ntype = \"console\"\n\n[channel.sms]\ntype = \"console\"\naddress = \"sms\"",
     )
     .replace(
-        "  [[flow.recover.step]]\n  send = { channel = \"email\", template = \"t\" }\n  [[flow.recover.step]]\n  wait = \"1d\"",
+        "  [[flow.recover.step]]\n  name = \"first nudge\"\n  send = { channel = \"email\", template = \"t\" }\n  [[flow.recover.step]]\n  wait = \"1d\"",
         "  [[flow.recover.step]]\n  send = { channel = \"sms\", template = \"t\" }\n  [[flow.recover.step]]\n  wait = \"1d\"",
     );
     assert!(

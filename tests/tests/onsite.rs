@@ -298,6 +298,8 @@ async fn the_popup_shows_the_last_two_products_and_respects_the_rules() {
         .await
         .unwrap();
     assert_eq!(bad_sig.status(), 401);
+    // A signed request, not a bearer-token one: no challenge to answer with a token.
+    assert!(bad_sig.headers().get("www-authenticate").is_none());
     let widget = hub
         .client
         .get(hub.url("/onsite/widget.js"))

@@ -94,6 +94,11 @@ async fn last_click_beats_a_later_delivery() {
     );
     assert_eq!(s1.stats.revenue["USD"], "25.00");
     assert_eq!(s1.stats.click_rate, Some(1.0));
+    // Numbered from 1 and named by what they do, as in the runs API and check-config.
+    assert_eq!(
+        (s1.name.as_str(), s2.name.as_str()),
+        ("cart_email via email", "cart_sms via email")
+    );
 }
 
 #[tokio::test]

@@ -158,8 +158,54 @@ pub fn load_str(text: &str, base_dir: &Path, env: &Env) -> Result<HubConfig, Con
     if problems.is_empty() {
         Ok(cfg)
     } else {
+        for p in &mut problems {
+            p.path = count_from_one(&p.path);
+        }
         Err(ConfigError { problems })
     }
+}
+
+/// Key paths count list entries from 1, as a shop counts the `[[flow.x.step]]` blocks in its file
+/// and as every other surface numbers steps: `flow.x.step[1]` is the first step, the report's
+/// "step 1". (Paths are built from 0 while checking; this is the one place they are shown.)
+fn count_from_one(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 2);
+    let mut rest = path;
+    let mut quoted = false;
+    while let Some(c) = rest.chars().next() {
+        rest = &rest[c.len_utf8()..];
+        match c {
+            '\\' if quoted => {
+                out.push(c);
+                if let Some(next) = rest.chars().next() {
+                    out.push(next);
+                    rest = &rest[next.len_utf8()..];
+                }
+            }
+            '"' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '[' if !quoted => {
+                let digits = rest
+                    .find(|d: char| !d.is_ascii_digit())
+                    .unwrap_or(rest.len());
+                match (
+                    rest[..digits].parse::<u64>(),
+                    rest[digits..].starts_with(']'),
+                ) {
+                    (Ok(n), true) => {
+                        out.push('[');
+                        out.push_str(&(n + 1).to_string());
+                        rest = &rest[digits..];
+                    }
+                    _ => out.push(c),
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// The `${VAR}` an interpolation problem is about (its message names `VAR`).
@@ -674,5 +720,26 @@ mod tests {
         );
         assert!(expand("${A", &e).is_err());
         assert!(expand("${1A}", &e).is_err());
+    }
+
+    #[test]
+    fn key_paths_count_list_entries_from_one() {
+        assert_eq!(
+            count_from_one("flow.recover.step[0].send.channel"),
+            "flow.recover.step[1].send.channel"
+        );
+        assert_eq!(
+            count_from_one("flow.recover.variants[1].steps[9].unless[0]"),
+            "flow.recover.variants[2].steps[10].unless[1]"
+        );
+        // Inside a quoted key, brackets are the key's own.
+        assert_eq!(
+            count_from_one("channel.\"a[0]\\\"b[1]\".rate"),
+            "channel.\"a[0]\\\"b[1]\".rate"
+        );
+        assert_eq!(
+            count_from_one("server.link_hosts[x]"),
+            "server.link_hosts[x]"
+        );
     }
 }

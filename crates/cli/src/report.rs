@@ -131,6 +131,22 @@ pub fn table(r: &FlowReport) -> String {
         stats_line(&mut out, &format!("all {}", c.channel), &c.stats);
     }
     stats_line(&mut out, "total", &r.totals);
+    // Step numbers count from 1, as in check-config, the APIs and the dashboard; their names.
+    let mut named: Vec<(u32, &str)> = r
+        .steps
+        .iter()
+        .map(|s| (s.step, s.name.as_str()))
+        .chain(r.outcomes.iter().map(|o| (o.step, o.name.as_str())))
+        .filter(|(_, name)| !name.is_empty())
+        .collect();
+    named.sort();
+    named.dedup();
+    if !named.is_empty() {
+        let _ = writeln!(out);
+        for (step, name) in named {
+            let _ = writeln!(out, "step {step}: {name}");
+        }
+    }
     if !r.variants.is_empty() {
         let _ = writeln!(out);
         let _ = writeln!(

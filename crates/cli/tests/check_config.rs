@@ -93,11 +93,11 @@ fn an_email_or_sms_step_needs_a_template() {
     ));
     assert_eq!(p.len(), 2, "{p:#?}");
     assert!(
-        p[0].starts_with("flow.f.step[0].send.template: channel \"email\" (sendgrid) sends email: this step needs a template"),
+        p[0].starts_with("flow.f.step[1].send.template: channel \"email\" (sendgrid) sends email: this step needs a template"),
         "{p:#?}"
     );
     assert!(
-        p[1].starts_with("flow.f.step[1].send.template: channel \"sms\" (twilio) sends SMS: this step needs a template"),
+        p[1].starts_with("flow.f.step[2].send.template: channel \"sms\" (twilio) sends SMS: this step needs a template"),
         "{p:#?}"
     );
     // The same in a variant.
@@ -110,7 +110,7 @@ fn an_email_or_sms_step_needs_a_template() {
     ));
     assert_eq!(p.len(), 1, "{p:#?}");
     assert!(
-        p[0].starts_with("flow.f.variants[0].steps[0].send.template: channel \"sms\""),
+        p[0].starts_with("flow.f.variants[1].steps[1].send.template: channel \"sms\""),
         "{p:#?}"
     );
 }
@@ -129,7 +129,7 @@ fn an_sms_template_needs_text() {
     ));
     assert_eq!(
         p,
-        ["flow.f.step[0].send.template: template \"html_only\" has no `text` or `text_file`, and channel \"sms\" sends SMS, which are text only"],
+        ["flow.f.step[1].send.template: template \"html_only\" has no `text` or `text_file`, and channel \"sms\" sends SMS, which are text only"],
     );
 }
 
@@ -148,7 +148,7 @@ fn a_discount_printed_on_a_step_without_one_is_refused() {
     ));
     assert_eq!(p.len(), 1, "{p:#?}");
     let want =
-        "flow.f.step[0].send.template: template.coupon.text: line 2: prints `discount.code` \
+        "flow.f.step[1].send.template: template.coupon.text: line 2: prints `discount.code` \
                 in `use {{ discount.code }} at checkout.`, but the step has no discount";
     assert!(p[0].starts_with(want), "{p:#?}");
     assert!(p[0].contains("{% if discount %}"), "{p:#?}");
@@ -220,7 +220,7 @@ fn a_channel_typo_lists_the_configured_channels() {
     ));
     assert_eq!(
         p,
-        ["flow.f.step[0].send.channel: no channel \"smss\" is configured (configured: email, sms, zapier)"],
+        ["flow.f.step[1].send.channel: no channel \"smss\" is configured (configured: email, sms, zapier)"],
     );
     let p = problems(&with_steps(
         r#"
@@ -230,7 +230,7 @@ fn a_channel_typo_lists_the_configured_channels() {
     ));
     assert_eq!(p.len(), 1, "{p:#?}");
     assert!(
-        p[0].starts_with("flow.f.step[0].send.template: no template \"sms_txt\" is configured (configured: coupon, guarded, html_only, mail, sms_text)"),
+        p[0].starts_with("flow.f.step[1].send.template: no template \"sms_txt\" is configured (configured: coupon, guarded, html_only, mail, sms_text)"),
         "{p:#?}"
     );
 }
@@ -265,7 +265,7 @@ secret = ["${NEW_SECRET}", "old-secret"]
     let p = problems_in(toml, Path::new("."), &Env::new());
     assert_eq!(
         p,
-        ["source.shop.secret[0]: environment variable NEW_SECRET is not set"]
+        ["source.shop.secret[1]: environment variable NEW_SECRET is not set"]
     );
     // `${VAR:-default}` takes the default for an empty variable, as the shell does.
     let toml = r#"

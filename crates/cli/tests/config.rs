@@ -161,9 +161,9 @@ x = 1
         "flow.f.abandon_after:",
         "flow.g.holdout_percent: must be between 0 and 100",
         "flow.g.quiet_hours.from:",
-        "flow.g.step[0].unless[0]: unknown condition",
-        "flow.g.step[0].send.channel: no channel \"email\"",
-        "flow.g.step[0].send.template: no template \"missing\"",
+        "flow.g.step[1].unless[1]: unknown condition",
+        "flow.g.step[1].send.channel: no channel \"email\"",
+        "flow.g.step[1].send.template: no template \"missing\"",
         "limits.sms:",
         "mystery: unknown section",
     ] {

@@ -68,11 +68,22 @@ impl Engine {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Option<crate::report::FlowReport>> {
-        if !self.flows.contains_key(flow_id) {
+        let Some(flow) = self.flows.get(flow_id) else {
             return Ok(None);
-        }
+        };
         let data = self.store.report_data(flow_id, from, to).await?;
-        Ok(Some(crate::report::build(flow_id, from, to, &data)))
+        let mut report = crate::report::build(flow_id, from, to, &data);
+        let name = |number: u32| {
+            flow.step_name_any(number.saturating_sub(1))
+                .unwrap_or_default()
+        };
+        for s in &mut report.steps {
+            s.name = name(s.step);
+        }
+        for o in &mut report.outcomes {
+            o.name = name(o.step);
+        }
+        Ok(Some(report))
     }
 
     pub fn flow_ids(&self) -> impl Iterator<Item = &str> {

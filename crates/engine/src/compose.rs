@@ -117,7 +117,11 @@ impl Engine {
         let mut metadata = BTreeMap::new();
         metadata.insert("flow_id".to_string(), flow.id.clone());
         metadata.insert("run_id".to_string(), run.id.clone());
-        metadata.insert("step".to_string(), run.step.to_string());
+        // Numbered as people count steps (from 1), as everywhere the hub shows a step.
+        metadata.insert(
+            "step".to_string(),
+            crate::flows::step_number(run.step).to_string(),
+        );
         metadata.insert("cart_id".to_string(), cart.id.clone());
         metadata.insert("contact_id".to_string(), contact.id.clone());
         if let Some(v) = &run.variant {
@@ -195,6 +199,6 @@ pub fn context(
             "unsubscribe": Value::Null},
         "discount": discount,
         "shop": { "id": cart.source_id, "hub_url": public_url },
-        "flow": { "id": flow_id, "step": step + 1, "variant": run.variant },
+        "flow": { "id": flow_id, "step": crate::flows::step_number(u32::try_from(step).unwrap_or(u32::MAX)), "variant": run.variant },
         "message": { "id": message_id }})
 }

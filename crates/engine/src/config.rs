@@ -58,6 +58,11 @@ pub struct DiscountSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepSettings {
+    /// What the shop calls this step ("first reminder"): shown with its number in the runs and
+    /// messages APIs, the report and the dashboard. Without it the step is described by what it
+    /// does ("cart_email via sendgrid").
+    #[serde(default)]
+    pub name: Option<String>,
     #[serde(default)]
     pub wait: Option<HumanDuration>,
     /// Skip the send when any of these holds.
@@ -348,8 +353,22 @@ impl FlowSettings {
             p("variants".into(), "weights sum to zero".into());
         }
         for (prefix, steps) in self.step_lists() {
+            let mut step_names = std::collections::BTreeSet::new();
             for (i, s) in steps.iter().enumerate() {
                 let at = format!("{prefix}[{i}]");
+                if let Some(name) = &s.name {
+                    if name.trim().is_empty() || name.chars().count() > 80 {
+                        p(
+                            format!("{at}.name"),
+                            "a step's name is 1 to 80 characters".into(),
+                        );
+                    } else if !step_names.insert(name.trim().to_string()) {
+                        p(
+                            format!("{at}.name"),
+                            format!("another step of this list is already called {name:?}"),
+                        );
+                    }
+                }
                 for (key, list) in [("unless", &s.unless), ("if", &s.if_all)] {
                     for (j, c) in list.iter().enumerate() {
                         if let Err(e) = parse_condition(c) {

@@ -159,7 +159,9 @@ pub struct TestReport {
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TestMessage {
+    /// Counted from 1, as everywhere.
     pub step: u32,
+    pub step_name: String,
     pub channel: String,
     pub message_id: String,
     pub to: Recipient,

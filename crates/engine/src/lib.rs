@@ -21,6 +21,8 @@
 //!   index; URLs off the shop's `link_hosts` are removed.
 //! - [`poll`]: the worker that reads polled sources (platform APIs) and hands their events and
 //!   cursor to [`Engine::accept_polled`].
+//! - [`progress`]: how a run stands for the runs API: steps taken, the last and the next, each
+//!   numbered from 1 and named (`flows::StepRef`, the one place indexes become numbers).
 //! - [`report`]: flow reports: funnel per step, channel and variant; treated vs holdout with a z-test.
 //! - [`config`]: the `[flow.*]`, `[template.*]` and `[limits]` tables and their pure validation,
 //!   so `cartback check-config` can report every problem before anything starts.
@@ -38,6 +40,7 @@ pub mod flows;
 pub mod front;
 pub mod links;
 pub mod poll;
+pub mod progress;
 pub mod quiet;
 pub mod report;
 pub mod rules;

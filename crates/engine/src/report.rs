@@ -50,6 +50,8 @@ pub struct MessageStats {
 pub struct StepStats {
     /// 1-based, as shops count steps.
     pub step: u32,
+    /// The step's name (`Flow::step_name_any`); empty for a step the flow no longer has.
+    pub name: String,
     pub channel: String,
     #[serde(flatten)]
     pub stats: MessageStats,
@@ -97,6 +99,7 @@ pub struct FlowReport {
 pub struct StepOutcome {
     /// 1-based, as shops count steps.
     pub step: u32,
+    pub name: String,
     pub outcome: String,
     pub runs: u64,
 }
@@ -291,7 +294,8 @@ pub fn build(
         .outcomes
         .iter()
         .map(|o| StepOutcome {
-            step: o.step + 1,
+            step: crate::flows::step_number(o.step),
+            name: String::new(),
             outcome: o.outcome.clone(),
             runs: o.runs,
         })
@@ -311,7 +315,8 @@ pub fn build(
         steps: steps
             .into_iter()
             .map(|((step, channel), acc)| StepStats {
-                step: step + 1,
+                step: crate::flows::step_number(step),
+                name: String::new(),
                 channel,
                 stats: acc.finish(),
             })

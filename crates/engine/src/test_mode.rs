@@ -46,15 +46,17 @@ impl Engine {
         };
         for (i, step) in steps.iter().enumerate() {
             let Some(send) = &step.send else { continue };
+            // Numbered from 1 and named, as every other surface shows a step.
+            let n = crate::flows::step_number(i as u32);
             let Some(channel) = self.channels.get(&send.channel) else {
                 report
                     .skipped
-                    .push(format!("step {i}: channel {} not configured", send.channel));
+                    .push(format!("step {n}: channel {} not configured", send.channel));
                 continue;
             };
             if !reachable(channel.address, &contact, false) {
                 report.skipped.push(format!(
-                    "step {i}: contact not reachable on {} (address or opt-out)",
+                    "step {n}: contact not reachable on {} (address or opt-out)",
                     channel.id
                 ));
                 continue;
@@ -69,7 +71,8 @@ impl Engine {
             {
                 Ok((message, links)) => {
                     report.messages.push(TestMessage {
-                        step: i as u32,
+                        step: n,
+                        step_name: step.name.clone(),
                         channel: channel.id.clone(),
                         message_id: message.id.clone(),
                         to: message.to.clone(),
@@ -87,7 +90,7 @@ impl Engine {
                         message,
                     });
                 }
-                Err(e) => report.skipped.push(format!("step {i}: {e}")),
+                Err(e) => report.skipped.push(format!("step {n}: {e}")),
             }
         }
         commit.enrol.push(NewRun {

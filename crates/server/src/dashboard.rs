@@ -21,6 +21,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
+use cartback_engine::flows::StepRef;
 use cartback_engine::report::{FlowReport, GroupStats, MessageStats};
 use cartback_store::{MessageFilter, OutboxRow};
 use minijinja::{context, AutoEscape, Environment, UndefinedBehavior, Value};
@@ -251,6 +252,7 @@ struct StatsCells<'a> {
 #[derive(Serialize)]
 struct StepRow<'a> {
     step: u32,
+    name: &'a str,
     channel: &'a str,
     stats: StatsCells<'a>,
 }
@@ -265,7 +267,7 @@ struct ChannelRow<'a> {
 struct MessageRow<'a> {
     when: String,
     channel: &'a str,
-    step: u32,
+    step: StepRef,
     subject: &'a str,
     test: bool,
     status: &'static str,
@@ -343,11 +345,28 @@ fn uplift(r: &FlowReport) -> Option<Uplift> {
     })
 }
 
+/// A message's step, numbered and named as the engine counts steps (a closing message is named
+/// after the step it closes).
+fn step_of(state: &AppState, m: &OutboxRow) -> StepRef {
+    let meta = |k: &str| m.message.metadata.get(k).map(String::as_str);
+    state
+        .engine
+        .step_ref(meta("flow_id").unwrap_or(""), meta("variant"), m.step)
+}
+
+fn unnamed() -> StepRef {
+    StepRef {
+        number: 0,
+        name: String::new(),
+    }
+}
+
 /// The dashboard page: the flow tabs, and `current`'s report with the messages of that flow
 /// (`None`: no flow is configured). Every text from the store is escaped by the template engine.
 fn dashboard_page(
     flows: &[String],
     current: Option<(&FlowReport, &[OutboxRow])>,
+    step_of: &dyn Fn(&OutboxRow) -> StepRef,
 ) -> Result<String, minijinja::Error> {
     let nav: Vec<NavLink<'_>> = flows
         .iter()
@@ -375,7 +394,7 @@ fn dashboard_page(
         .map(|m| MessageRow {
             when: m.created_at.format("%Y-%m-%d %H:%M").to_string(),
             channel: &m.channel_id,
-            step: m.step + 1,
+            step: step_of(m),
             subject: m.message.subject.as_deref().unwrap_or(""),
             test: m.test,
             status: m.status.as_str(),
@@ -396,6 +415,7 @@ fn dashboard_page(
             revenue => revenue(&r.treated.revenue),
             steps => r.steps.iter().map(|s| StepRow {
                 step: s.step,
+                name: &s.name,
                 channel: &s.channel,
                 stats: stats_cells(&s.stats),
             }).collect::<Vec<_>>(),
@@ -428,7 +448,7 @@ pub async fn dashboard(
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let flows: Vec<String> = state.engine.flow_ids().map(str::to_string).collect();
     let Some(flow) = q.flow.clone().or_else(|| flows.first().cloned()) else {
-        return Ok(respond(dashboard_page(&flows, None)));
+        return Ok(respond(dashboard_page(&flows, None, &|_| unnamed())));
     };
     let (from, to) =
         crate::flows_api::window(q.from.as_deref(), q.to.as_deref(), state.clock.now())
@@ -445,7 +465,11 @@ pub async fn dashboard(
             ..Default::default()
         })
         .await?;
-    Ok(respond(dashboard_page(&flows, Some((&r, &messages)))))
+    Ok(respond(dashboard_page(
+        &flows,
+        Some((&r, &messages)),
+        &|m| step_of(&state, m),
+    )))
 }
 
 #[cfg(test)]
@@ -455,6 +479,13 @@ mod tests {
     use cartback_engine::report::{ChannelStats, Comparison, StepStats, VariantStats};
     use cartback_store::OutboxStatus;
     use chrono::{TimeZone as _, Utc};
+
+    fn numbered(index: u32) -> StepRef {
+        StepRef {
+            number: index + 1,
+            name: format!("step named {EVIL}"),
+        }
+    }
 
     const EVIL: &str = "<script>alert(1)</script>";
     const ESCAPED: &str = "&lt;script&gt;alert(1)&lt;&#x2f;script&gt;";
@@ -495,11 +526,13 @@ mod tests {
             totals: stats.clone(),
             steps: vec![StepStats {
                 step: 1,
+                name: EVIL.into(),
                 channel: EVIL.into(),
                 stats: stats.clone(),
             }],
             outcomes: vec![cartback_engine::report::StepOutcome {
                 step: 1,
+                name: EVIL.into(),
                 outcome: EVIL.into(),
                 runs: 2,
             }],
@@ -560,7 +593,7 @@ mod tests {
         let flows = [EVIL.to_string(), "other".to_string()];
         let r = report(EVIL);
         let messages = [message(EVIL)];
-        let html = dashboard_page(&flows, Some((&r, &messages))).unwrap();
+        let html = dashboard_page(&flows, Some((&r, &messages)), &|m| numbered(m.step)).unwrap();
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("alert(1)</"), "{html}");
         // The flow id (tab, heading, title), the channel, the variant and the subject.
@@ -584,7 +617,10 @@ mod tests {
         assert_eq!(html.matches("<rect ").count(), 5);
         assert!(html.contains("<a href=\"/dashboard?flow=other\">other</a>"));
         // Another flow's messages are not listed; "no messages" is only for an empty outbox.
-        let html = dashboard_page(&flows, Some((&report("other"), &messages))).unwrap();
+        let html = dashboard_page(&flows, Some((&report("other"), &messages)), &|m| {
+            numbered(m.step)
+        })
+        .unwrap();
         assert!(!html.contains("class=\"status-failed\""), "{html}");
         assert!(!html.contains("No messages yet."));
     }
@@ -601,11 +637,12 @@ mod tests {
 
     #[test]
     fn every_page_has_the_hashed_stylesheet_and_an_inline_icon() {
-        let empty = dashboard_page(&[], None).unwrap();
+        let empty = dashboard_page(&[], None, &|m| numbered(m.step)).unwrap();
         assert!(empty.contains("No flows are configured yet. Add a <code>[flow.&lt;id&gt;]</code>"));
         assert!(empty.contains("<title>Dashboard · cartback</title>"));
         let r = report("recover");
-        let full = dashboard_page(&["recover".into()], Some((&r, &[]))).unwrap();
+        let full =
+            dashboard_page(&["recover".into()], Some((&r, &[])), &|m| numbered(m.step)).unwrap();
         assert!(full.contains("No messages yet."));
         let login = render("login.html", context! { error => None::<&str> }).unwrap();
         for html in [empty, full, login] {

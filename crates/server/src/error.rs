@@ -11,8 +11,9 @@ pub enum ApiError {
     /// The admin API's 401: answered with `WWW-Authenticate: Bearer` (it takes a bearer token).
     #[error("{0}")]
     Unauthorized(String),
-    /// A webhook whose signature check failed: 401 with the reason and the scheme the source
-    /// expects, and no `WWW-Authenticate` (platforms sign bodies; no HTTP challenge applies).
+    /// A signed request whose signature check failed (a webhook, the pop-up's identify, a
+    /// visitor token): 401 with the reason (for a webhook, the scheme the source expects), and no
+    /// `WWW-Authenticate` (these are signed, not bearer-token requests: no HTTP challenge applies).
     #[error("{0}")]
     BadSignature(String),
     #[error("{0}")]

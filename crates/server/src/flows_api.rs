@@ -227,15 +227,9 @@ pub async fn cart_runs(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let runs = state.store.runs_for_cart(&id).await?;
-    // Each run with its step log: what each step came to, and why a skipped one was skipped.
-    let mut out = Vec::with_capacity(runs.len());
-    for run in runs {
-        let steps = state.store.run_steps(&run.id).await?;
-        let mut value = serde_json::to_value(&run).unwrap_or_default();
-        value["steps"] = json!(steps);
-        out.push(value);
-    }
+    // Each run with its step log (what each step came to, why a skipped one was skipped), the
+    // step it took last and the one it takes next, numbered from 1 and named.
+    let out = state.engine.cart_runs(&id).await?;
     Ok(Json(json!({ "runs": out })))
 }
 
@@ -277,8 +271,12 @@ pub async fn messages(
     let list: Vec<Value> = rows
         .iter()
         .map(|r| {
+            let flow = r.message.metadata.get("flow_id").map_or("", String::as_str);
+            let variant = r.message.metadata.get("variant").map(String::as_str);
+            let at = state.engine.step_ref(flow, variant, r.step);
             json!({
-                "id": r.id, "run_id": r.run_id, "step": r.step, "channel": r.channel_id, "status": r.status,
+                "id": r.id, "run_id": r.run_id, "step": at.number, "step_name": at.name,
+                "closing": r.step >= cartback_store::CLOSING_STEP, "channel": r.channel_id, "status": r.status,
                 "attempts": r.attempts, "last_error": r.last_error, "provider_message_id": r.provider_message_id,
                 "test": r.test, "created_at": r.created_at, "sent_at": r.sent_at,
                 "subject": r.message.subject, "cart_id": r.cart_id, "contact_id": r.contact_id,

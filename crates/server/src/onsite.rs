@@ -285,8 +285,8 @@ pub async fn identify(
     let site = site(&state, &q.site)?;
     let origin = cors(site, &headers)?;
     let Some(secret) = &site.settings.site_secret else {
-        return Err(ApiError::Unauthorized(
-            "identify is not enabled for this site".into(),
+        return Err(ApiError::Forbidden(
+            "identify is not enabled for this site (set site_secret)".into(),
         ));
     };
     let email = cartback_core::normalize_email(&q.email);
@@ -298,7 +298,8 @@ pub async fn identify(
         expected.as_bytes(),
         q.signature.trim().to_ascii_lowercase().as_bytes(),
     ) {
-        return Err(ApiError::Unauthorized("signature does not match".into()));
+        // A signed request, not a bearer-token one: 401 without a challenge.
+        return Err(ApiError::BadSignature("signature does not match".into()));
     }
     let carts = state
         .store
@@ -342,7 +343,7 @@ pub async fn event(
         .visitor
         .as_deref()
         .and_then(|v| visitor(&state, v))
-        .ok_or_else(|| ApiError::Unauthorized("unknown or expired visitor".into()))?;
+        .ok_or_else(|| ApiError::BadSignature("unknown or expired visitor".into()))?;
     let message_id = e
         .message
         .ok_or_else(|| ApiError::BadRequest("message is required".into()))?;

@@ -98,6 +98,10 @@ pub trait Timers: Send + Sync {
     ) -> StoreResult<()>;
 
     async fn pending_timers(&self) -> StoreResult<u64>;
+
+    /// When the timer of this kind and subject is due, if there is one (a run's next step).
+    async fn timer_due(&self, kind: TimerKind, subject: &str)
+        -> StoreResult<Option<DateTime<Utc>>>;
 }
 
 /// A flow's runs and what their steps write besides messages (discount codes, tags).

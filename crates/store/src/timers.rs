@@ -447,4 +447,23 @@ impl Timers for SqlStore {
     async fn pending_timers(&self) -> StoreResult<u64> {
         self.count("SELECT COUNT(*) FROM timers").await
     }
+
+    async fn timer_due(
+        &self,
+        kind: TimerKind,
+        subject: &str,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let subject = subject.to_string();
+        self.read(move |x| {
+            Box::pin(async move {
+                query_scalar::<i64>("SELECT due_at FROM timers WHERE kind = $1 AND subject = $2")
+                    .bind(kind.as_str())
+                    .bind(subject)
+                    .fetch_optional(x)
+                    .await
+                    .map(|due| due.map(crate::time::from_ms))
+            })
+        })
+        .await
+    }
 }
