@@ -46,6 +46,16 @@ text = "Still thinking? {{ cart.recovery_url }}"
 "#;
 
 pub async fn rig_in(dir: tempfile::TempDir, flows: &str, clock: ManualClock) -> Rig {
+    rig_with(dir, flows, clock, RecordingSink::new()).await
+}
+
+/// A rig whose `email` channel is the given sink (a batching one, say).
+pub async fn rig_with(
+    dir: tempfile::TempDir,
+    flows: &str,
+    clock: ManualClock,
+    email: RecordingSink,
+) -> Rig {
     let toml = format!("{CHANNELS}\n{flows}");
     let cfg = cartback_cli::config::load_str(&toml, dir.path(), &Default::default())
         .unwrap_or_else(|e| panic!("{e}"));
@@ -53,7 +63,6 @@ pub async fn rig_in(dir: tempfile::TempDir, flows: &str, clock: ManualClock) -> 
     let flows = cartback_engine::flows::compile(&cfg.flows).unwrap();
     let rules = Arc::new(cartback_engine::rules::Rules::new(&flows));
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).await.unwrap().with_rules(rules));
-    let email = RecordingSink::new();
     let sms = RecordingSink::new();
     let mut channels = BTreeMap::new();
     channels.insert(

@@ -96,6 +96,17 @@ pub struct HubSpotChannelSettings {
     /// The contact properties the cart is written to.
     #[serde(default)]
     pub properties: ContactProperties,
+    /// How many contacts one upsert request carries when several hand-offs are due at once
+    /// (1 to 100, HubSpot's batch limit): fewer requests against the account's rate limit.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: u32,
+}
+
+/// HubSpot's batch upsert takes at most 100 inputs.
+pub const MAX_BATCH: u32 = 100;
+
+fn default_batch_size() -> u32 {
+    MAX_BATCH
 }
 
 /// The internal names of the contact properties the hand-off writes. Each must exist in
@@ -188,6 +199,7 @@ impl HubSpotChannelSettings {
             event_name: None,
             converted_event_name: None,
             properties: ContactProperties::default(),
+            batch_size: default_batch_size(),
         }
     }
 
@@ -217,6 +229,15 @@ impl HubSpotChannelSettings {
                     ));
                 }
             }
+        }
+        if !(1..=MAX_BATCH).contains(&self.batch_size) {
+            out.push(Problem::new(
+                "batch_size",
+                format!(
+                    "{} is out of range: HubSpot upserts 1 to {MAX_BATCH} contacts per request",
+                    self.batch_size
+                ),
+            ));
         }
         let mut seen: Vec<&str> = Vec::new();
         for (key, name) in self.properties.entries() {

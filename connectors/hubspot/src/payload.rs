@@ -94,6 +94,21 @@ pub struct UpsertedContact {
     /// Whether the upsert created it.
     #[serde(default)]
     pub new: Option<bool>,
+    /// The contact's properties as written (`email` among them): how a batch's answers are
+    /// matched to its inputs, which HubSpot does not promise to keep in order.
+    #[serde(default)]
+    pub properties: BTreeMap<String, Option<String>>,
+}
+
+impl UpsertedContact {
+    /// The contact's email address, lower-cased, when the answer carries it.
+    pub fn email(&self) -> Option<String> {
+        self.properties
+            .get("email")
+            .and_then(|e| e.as_deref())
+            .map(|e| e.trim().to_ascii_lowercase())
+            .filter(|e| !e.is_empty())
+    }
 }
 
 /// `POST /events/<version>/send`: one custom event occurrence.

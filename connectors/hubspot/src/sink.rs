@@ -1,7 +1,9 @@
 //! [`HubSpotSink`]: the hand-off of an abandoned cart to HubSpot.
 //!
-//! Each message is one contact upsert by email (`POST .../contacts/batch/upsert`, one input,
-//! `idProperty = "email"`: idempotent, so a retry rewrites the same values) with the cart in the
+//! Each message is one contact upsert by email (`POST .../contacts/batch/upsert`,
+//! `idProperty = "email"`: idempotent, so a retry rewrites the same values; when several
+//! hand-offs are due at once they share one request of up to `batch_size` inputs,
+//! [`Sink::deliver_many`]) with the cart in the
 //! contact properties of [`ContactProperties`](crate::config::ContactProperties), then, when the
 //! settings name a custom event, one event occurrence (`POST /events/<version>/send`) whose
 //! `uuid` is the hub's message id. A reminder writes the cart and `status = "abandoned"`; a
@@ -290,33 +292,34 @@ fn interval(headers: &HeaderMap) -> Option<Duration> {
     Some(Duration::from_millis(ms).min(Duration::from_secs(86_400)))
 }
 
-#[async_trait::async_trait]
-impl Sink for HubSpotSink {
-    fn kind(&self) -> &'static str {
-        "hubspot"
+impl HubSpotSink {
+    /// Reads the upsert's answer: the first refusal as a permanent error, else the contacts.
+    fn upserted(text: &str) -> Result<BatchResult, DeliveryError> {
+        let result: BatchResult = serde_json::from_str(text).unwrap_or_default();
+        match result.errors.first() {
+            Some(e) => {
+                let field = e
+                    .field()
+                    .map(|f| format!("property {f:?}: "))
+                    .unwrap_or_default();
+                let text = e.text().unwrap_or_else(|| "no message".into());
+                Err(permanent(format!(
+                    "HubSpot refused the contact upsert: {field}{text}"
+                )))
+            }
+            None => Ok(result),
+        }
     }
 
-    async fn deliver(&self, message: &OutboundMessage) -> Result<Receipt, DeliveryError> {
-        let at = Utc::now();
-        let upsert = self.contact_upsert(message, at)?;
-        let event = self.event(message, at)?;
-        let text = self
-            .post(&self.upsert_url, &upsert, "contact upsert")
-            .await?;
-        let result: BatchResult = serde_json::from_str(&text).unwrap_or_default();
-        if let Some(e) = result.errors.first() {
-            let field = e
-                .field()
-                .map(|f| format!("property {f:?}: "))
-                .unwrap_or_default();
-            let text = e.text().unwrap_or_else(|| "no message".into());
-            tracing::warn!(message_id = %message.id, "HubSpot refused the contact.");
-            return Err(permanent(format!(
-                "HubSpot refused the contact upsert: {field}{text}"
-            )));
-        }
-        let contact = result.results.first().map(|r| r.id.0.clone());
-        if let Some(event) = event {
+    /// What follows a contact's upsert: its event (when the settings name one), then the receipt
+    /// naming HubSpot's contact.
+    async fn after_upsert(
+        &self,
+        message: &OutboundMessage,
+        at: DateTime<Utc>,
+        contact: Option<String>,
+    ) -> Result<Receipt, DeliveryError> {
+        if let Some(event) = self.event(message, at)? {
             self.post(&self.event_url, &event, "event").await?;
         }
         tracing::debug!(
@@ -327,6 +330,118 @@ impl Sink for HubSpotSink {
         Ok(Receipt {
             provider_message_id: contact,
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for HubSpotSink {
+    fn kind(&self) -> &'static str {
+        "hubspot"
+    }
+
+    fn batch_limit(&self) -> usize {
+        self.settings.batch_size.clamp(1, crate::config::MAX_BATCH) as usize
+    }
+
+    async fn deliver(&self, message: &OutboundMessage) -> Result<Receipt, DeliveryError> {
+        let at = Utc::now();
+        let upsert = self.contact_upsert(message, at)?;
+        // Built before any request: an event that can never go fails the message up front.
+        self.event(message, at)?;
+        let text = self
+            .post(&self.upsert_url, &upsert, "contact upsert")
+            .await?;
+        let result = Self::upserted(&text).inspect_err(|_| {
+            tracing::warn!(message_id = %message.id, "HubSpot refused the contact.");
+        })?;
+        let contact = result.results.first().map(|r| r.id.0.clone());
+        self.after_upsert(message, at, contact).await
+    }
+
+    /// Several hand-offs due at once: their contacts in one batch upsert (up to `batch_size`),
+    /// then each one's event. HubSpot's answer is matched to the messages by email. A message
+    /// whose upsert cannot be built answers at once; a second message for an address already in
+    /// the request, or one whose answer a partly refused batch does not name, goes on its own
+    /// (the upsert is idempotent: writing a contact twice writes the same values). A failure of
+    /// the whole request is every message's answer.
+    async fn deliver_many(
+        &self,
+        messages: &[OutboundMessage],
+    ) -> Vec<Result<Receipt, DeliveryError>> {
+        let at = Utc::now();
+        let mut answers: Vec<Option<Result<Receipt, DeliveryError>>> =
+            messages.iter().map(|_| None).collect();
+        let mut inputs = Vec::new();
+        let mut batched: Vec<(usize, String)> = Vec::new();
+        let mut alone = Vec::new();
+        for (i, message) in messages.iter().enumerate() {
+            let built = self
+                .contact_upsert(message, at)
+                .and_then(|u| self.event(message, at).map(|_| u));
+            match built {
+                Err(e) => answers[i] = Some(Err(e)),
+                Ok(upsert) => {
+                    for input in upsert.inputs {
+                        let email = input.id.to_ascii_lowercase();
+                        if batched.iter().any(|(_, e)| *e == email) {
+                            alone.push(i);
+                        } else {
+                            batched.push((i, email));
+                            inputs.push(input);
+                        }
+                    }
+                }
+            }
+        }
+        if !inputs.is_empty() {
+            match self
+                .post(&self.upsert_url, &BatchUpsert { inputs }, "contact upsert")
+                .await
+            {
+                Err(e) => {
+                    for (i, _) in &batched {
+                        answers[*i] = Some(Err(e.clone()));
+                    }
+                }
+                Ok(text) => {
+                    let result: BatchResult = serde_json::from_str(&text).unwrap_or_default();
+                    let refused = !result.errors.is_empty();
+                    for (i, email) in &batched {
+                        let found = result
+                            .results
+                            .iter()
+                            .find(|r| r.email().as_ref() == Some(email));
+                        match (found, refused) {
+                            (Some(c), _) => {
+                                let id = Some(c.id.0.clone());
+                                answers[*i] = Some(self.after_upsert(&messages[*i], at, id).await);
+                            }
+                            // All taken, but the answer does not say which contact is whose.
+                            (None, false) => {
+                                answers[*i] =
+                                    Some(self.after_upsert(&messages[*i], at, None).await);
+                            }
+                            // Partly refused without naming this one: it goes alone, for its own answer.
+                            (None, true) => alone.push(*i),
+                        }
+                    }
+                    if refused {
+                        tracing::warn!(
+                            refused = result.errors.len(),
+                            of = batched.len(),
+                            "HubSpot refused part of a contact batch; those go one by one."
+                        );
+                    }
+                }
+            }
+        }
+        for i in alone {
+            answers[i] = Some(self.deliver(&messages[i]).await);
+        }
+        answers
+            .into_iter()
+            .map(|a| a.unwrap_or_else(|| Err(permanent("no answer was recorded for the message"))))
+            .collect()
     }
 }
 

@@ -145,4 +145,26 @@ pub trait Sink: Send + Sync + std::fmt::Debug {
     fn kind(&self) -> &'static str;
 
     async fn deliver(&self, message: &OutboundMessage) -> Result<Receipt, DeliveryError>;
+
+    /// How many due messages one [`Sink::deliver_many`] call takes: 1 (the default) for a sink
+    /// that sends one request per message; more for a platform with a batch endpoint (HubSpot's
+    /// contact upsert takes 100). The outbox then hands it that many at once and counts one
+    /// request against the channel's `rate` per call.
+    fn batch_limit(&self) -> usize {
+        1
+    }
+
+    /// Delivers several messages at once (at most [`Sink::batch_limit`]): one answer per
+    /// message, in the order given. The default sends each through [`Sink::deliver`]. A failure of
+    /// the whole request is every message's answer.
+    async fn deliver_many(
+        &self,
+        messages: &[OutboundMessage],
+    ) -> Vec<Result<Receipt, DeliveryError>> {
+        let mut out = Vec::with_capacity(messages.len());
+        for m in messages {
+            out.push(self.deliver(m).await);
+        }
+        out
+    }
 }

@@ -29,6 +29,11 @@ impl Engine {
             )
             .await?;
         let n = rows.len();
+        let per_request = channel.sink.batch_limit().max(1);
+        if per_request > 1 {
+            let pause = self.deliver_in_batches(channel, rows, per_request).await?;
+            return Ok((n, pause));
+        }
         let throttled: std::sync::Mutex<Option<Duration>> = std::sync::Mutex::new(None);
         let results = futures::stream::iter(rows)
             .map(|row| {
@@ -37,7 +42,7 @@ impl Engine {
                     let pause = *throttled.lock().unwrap_or_else(|p| p.into_inner());
                     let outcome = match pause {
                         // The provider asked us to slow down: the rest of the batch waits, unsent.
-                        Some(d) => DeliveryOutcome::Retry { at: self.clock.now() + chrono_dur(d), error: "channel throttled".into() },
+                        Some(d) => throttled_retry(self.clock.now(), d),
                         None => {
                             if let Some(l) = &channel.limiter {
                                 l.until_ready().await;
@@ -50,17 +55,7 @@ impl Engine {
                             outcome
                         }
                     };
-                    channel.note(&outcome);
-                    if let DeliveryOutcome::Failed { error } = &outcome {
-                        // Failed for good: it waits for a redrive; say so where operators look.
-                        tracing::warn!(channel = %channel.id, message_id = %row.id, %error, "Delivery failed for good; the message waits for a redrive.");
-                    }
-                    let label = outcome_label(&outcome);
-                    metrics::counter!("cartback_sends_total", "channel" => channel.id.clone(), "outcome" => label).increment(1);
-                    if !self.store.finish_outbox(&row, outcome, self.clock.now()).await? {
-                        tracing::warn!(message_id = %row.id, "Outbox lease lost before the outcome was recorded.");
-                    }
-                    Ok::<(), cartback_store::StoreError>(())
+                    self.record(channel, &row, outcome).await
                 }
             })
             .buffer_unordered(channel.concurrency)
@@ -71,6 +66,92 @@ impl Engine {
         }
         let pause = *throttled.lock().unwrap_or_else(|p| p.into_inner());
         Ok((n, pause))
+    }
+
+    /// A round for a sink that takes several messages per request ([`Sink::batch_limit`]): the
+    /// last-moment checks per message, then the ready ones in requests of up to `per_request`
+    /// (one token of the channel's `rate` each), one answer per message. A throttled request
+    /// makes the rest of the round wait, unsent.
+    ///
+    /// [`Sink::batch_limit`]: cartback_core::Sink::batch_limit
+    async fn deliver_in_batches(
+        &self,
+        channel: &Channel,
+        rows: Vec<OutboxRow>,
+        per_request: usize,
+    ) -> StoreResult<Option<Duration>> {
+        let mut ready = Vec::with_capacity(rows.len());
+        for row in rows {
+            match self.before_sending(channel, &row).await? {
+                Some(cancelled) => self.record(channel, &row, cancelled).await?,
+                None => ready.push(row),
+            }
+        }
+        let mut pause: Option<Duration> = None;
+        for chunk in ready.chunks(per_request) {
+            if let Some(d) = pause {
+                for row in chunk {
+                    self.record(channel, row, throttled_retry(self.clock.now(), d))
+                        .await?;
+                }
+                continue;
+            }
+            if let Some(l) = &channel.limiter {
+                l.until_ready().await;
+            }
+            let messages: Vec<_> = chunk.iter().map(|r| r.message.clone()).collect();
+            let started = std::time::Instant::now();
+            let answers =
+                tokio::time::timeout(channel.send_timeout, channel.sink.deliver_many(&messages))
+                    .await;
+            metrics::histogram!("cartback_provider_latency_seconds", "channel" => channel.id.clone())
+                .record(started.elapsed().as_secs_f64());
+            let now = self.clock.now();
+            let mut answers = match answers {
+                Ok(list) => list.into_iter().map(Some).collect(),
+                Err(_) => Vec::new(),
+            }
+            .into_iter();
+            for row in chunk {
+                // No answer for a message (a timeout, a sink that answered short): it may have
+                // gone, so it is unknown, as a single send's timeout is.
+                let answer = answers
+                    .next()
+                    .flatten()
+                    .ok_or_else(|| format!("no answer within {:?}", channel.send_timeout));
+                let (outcome, throttle) = classify(channel, row, now, answer);
+                if let Some(d) = throttle {
+                    pause = Some(pause.map_or(d, |p| p.max(d)));
+                }
+                self.record(channel, row, outcome).await?;
+            }
+        }
+        Ok(pause)
+    }
+
+    /// What every attempt's outcome goes through: the channel's health, a warning for a message
+    /// failed for good, the send counter, and the outbox row (guarded by its lease).
+    async fn record(
+        &self,
+        channel: &Channel,
+        row: &OutboxRow,
+        outcome: DeliveryOutcome,
+    ) -> StoreResult<()> {
+        channel.note(&outcome);
+        if let DeliveryOutcome::Failed { error } = &outcome {
+            // Failed for good: it waits for a redrive; say so where operators look.
+            tracing::warn!(channel = %channel.id, message_id = %row.id, %error, "Delivery failed for good; the message waits for a redrive.");
+        }
+        let label = outcome_label(&outcome);
+        metrics::counter!("cartback_sends_total", "channel" => channel.id.clone(), "outcome" => label).increment(1);
+        if !self
+            .store
+            .finish_outbox(row, outcome, self.clock.now())
+            .await?
+        {
+            tracing::warn!(message_id = %row.id, "Outbox lease lost before the outcome was recorded.");
+        }
+        Ok(())
     }
 
     /// Delivers one batch of a channel's due messages; returns how many were attempted.
@@ -93,40 +174,43 @@ impl Engine {
         }
     }
 
+    /// The last-moment checks before a message goes: consent (an opt-out may have arrived since
+    /// queuing), the contact still there, and the lease (marked sending). `Some` is the outcome of
+    /// a message that must not go.
+    async fn before_sending(
+        &self,
+        channel: &Channel,
+        row: &OutboxRow,
+    ) -> StoreResult<Option<DeliveryOutcome>> {
+        let cancelled = |reason: &str| {
+            Ok(Some(DeliveryOutcome::Cancelled {
+                reason: reason.into(),
+            }))
+        };
+        if let Some(contact_id) = &row.contact_id {
+            if let Some(c) = self.store.contact(contact_id).await? {
+                let closing = row.message.purpose != cartback_core::Purpose::Reminder;
+                if !closing && opted_out(channel.address, &c.info) {
+                    return cancelled("opted out before sending");
+                }
+            } else if !row.test {
+                return cancelled("contact erased");
+            }
+        }
+        if !self.store.mark_sending(row).await? {
+            // The lease ran out before we started: another worker owns it now.
+            return cancelled("lease lost before sending");
+        }
+        Ok(None)
+    }
+
     pub(crate) async fn deliver_one(
         &self,
         channel: &Channel,
         row: &OutboxRow,
     ) -> StoreResult<(DeliveryOutcome, Option<Duration>)> {
-        // Consent is checked again at the last moment: an opt-out may have arrived since queuing.
-        if let Some(contact_id) = &row.contact_id {
-            if let Some(c) = self.store.contact(contact_id).await? {
-                let closing = row.message.purpose != cartback_core::Purpose::Reminder;
-                if !closing && opted_out(channel.address, &c.info) {
-                    return Ok((
-                        DeliveryOutcome::Cancelled {
-                            reason: "opted out before sending".into(),
-                        },
-                        None,
-                    ));
-                }
-            } else if !row.test {
-                return Ok((
-                    DeliveryOutcome::Cancelled {
-                        reason: "contact erased".into(),
-                    },
-                    None,
-                ));
-            }
-        }
-        if !self.store.mark_sending(row).await? {
-            // The lease ran out before we started: another worker owns it now.
-            return Ok((
-                DeliveryOutcome::Cancelled {
-                    reason: "lease lost before sending".into(),
-                },
-                None,
-            ));
+        if let Some(cancelled) = self.before_sending(channel, row).await? {
+            return Ok((cancelled, None));
         }
         let started = std::time::Instant::now();
         let result =
@@ -136,6 +220,14 @@ impl Engine {
         let now = self.clock.now();
         let answer = result.map_err(|_| format!("no answer within {:?}", channel.send_timeout));
         Ok(classify(channel, row, now, answer))
+    }
+}
+
+/// A message held back because the provider throttled the channel: tried again after the pause.
+fn throttled_retry(now: DateTime<Utc>, pause: Duration) -> DeliveryOutcome {
+    DeliveryOutcome::Retry {
+        at: now + chrono_dur(pause),
+        error: "channel throttled".into(),
     }
 }
 

@@ -123,8 +123,11 @@ impl Channel {
     }
 
     /// Messages claimed per round.
+    /// How many due messages one round claims: four per concurrent send, and at least two of
+    /// the sink's batches for a sink that takes several messages per request.
     pub(crate) fn batch(&self) -> u32 {
-        u32::try_from(self.concurrency * 4)
+        let per_request = self.sink.batch_limit().max(1);
+        u32::try_from((self.concurrency * 4).max(per_request.saturating_mul(2)))
             .unwrap_or(64)
             .clamp(4, 256)
     }

@@ -211,6 +211,10 @@ macro_rules! sink_conformance {
             fn credentials_stay_out_of_debug_and_logs() {
                 block_on(rules::credentials_stay_out_of_debug_and_logs(&$case))
             }
+            #[test]
+            fn many_messages_get_one_answer_each() {
+                block_on(rules::many_messages_get_one_answer_each(&$case))
+            }
         }
     };
 }

@@ -291,3 +291,38 @@ pub async fn credentials_stay_out_of_debug_and_logs<C: SinkCase>(case: &C) {
         .unwrap_or_else(|e| panic!("not sent: {e}"));
     refused_with(case, 401, None).await;
 }
+
+/// Several messages at once (`Sink::deliver_many`, which the outbox uses when a sink takes more
+/// than one per request): one answer per message, in order; accepted, every one is sent; a
+/// request the provider refuses (503) is every message's answer, retryable.
+pub async fn many_messages_get_one_answer_each<C: SinkCase>(case: &C) {
+    let mut second = case.message();
+    second.id = format!("{}-2", second.id);
+    let messages = [case.message(), second];
+    let answers = [
+        (Answer::Accept(case.accepted()), "accepted"),
+        (
+            Answer::Status {
+                status: 503,
+                retry_after_secs: None,
+            },
+            "503",
+        ),
+    ];
+    for (answer, what) in answers {
+        let provider = C::Provider::start(answer).await;
+        let sink = case.sink(provider.addr(), ctx(SEND_TIMEOUT));
+        let got = sink.deliver_many(&messages).await;
+        assert_eq!(got.len(), messages.len(), "{what}: one answer per message");
+        for a in &got {
+            match (what, a) {
+                ("accepted", Ok(_)) | ("503", Err(DeliveryError::Retryable { .. })) => {}
+                _ => panic!("{what}: {a:?}"),
+            }
+        }
+        assert!(
+            provider.received().await >= 1,
+            "{what}: nothing reached the provider"
+        );
+    }
+}
