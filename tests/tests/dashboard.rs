@@ -70,6 +70,7 @@ async fn the_dashboard_shows_the_flow_numbers() {
             },
             reenter: None,
             first_step_at: None,
+            trigger: None,
         });
     }
     for i in (0..6).chain(20..22) {

@@ -267,6 +267,11 @@ async fn every_connector_example_runs_as_written() {
     let hub = spawn_hub(CONFIG, &hub_env).await.unwrap();
     env.push(("HUB".into(), hub.url.clone()));
     env.push(("CARTBACK_ADMIN_TOKEN".into(), hub.admin_token.clone()));
+    // The WooCommerce order's last change, kept for its redelivery below (as the docs say).
+    env.push((
+        "MODIFIED".into(),
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
+    ));
 
     // Shopify: a checkout with an SMS opt-in.
     let out = run("shopify", script("shopify"), work.path(), &env);

@@ -232,6 +232,7 @@ async fn a_seeded_store_reports_known_answers() {
             run: run(i, i >= 500),
             reenter: None,
             first_step_at: None,
+            trigger: None,
         });
     }
     for i in 0..500 {

@@ -3,9 +3,9 @@
 //!
 //! What becomes what (the fixtures README has the full rules):
 //! - `Cart Viewed` (`Viewed Cart`) → `CartUpdated`, built from `products[]` (the whole cart).
-//! - `Product Added` / `Product Removed` (`Added Product` / `Removed Product`) → `CartUpdated`
-//!   only when the message also carries the whole cart in `properties.products`; a single
-//!   product is a delta, and a snapshot of it would replace the cart, so it is skipped.
+//! - `Product Added` / `Product Removed` (`Added Product` / `Removed Product`) → `CartChanged`
+//!   for the one product they name (`shopping.rs`), or `CartUpdated` when they carry the whole
+//!   cart in `properties.products`.
 //! - `Checkout Started` (`Started Checkout`) → `CheckoutStarted`.
 //! - `Order Completed` (`Completed Order`) → `OrderPlaced`.
 //! - `identify` with an email, phone or name → `ContactUpdated` (twice when it carries both an
@@ -13,16 +13,19 @@
 //! - A message the hub sent itself (`context.library.name = "cartback"`, the Segment hand-off
 //!   channel's mark) is skipped: it comes back when a Webhooks destination on the same Segment
 //!   source points at the hub, and read as a cart it would be handed off again, without end.
+//! - Any other `track` → `Tracked` (for `event:<name>` flows).
 //! - Every other message is skipped; a request where all are skipped is answered as ignored.
 
 use crate::config::SegmentSettings;
 use crate::payload::{Amount, Message, Product, Properties, Traits};
 use crate::verify::{Credential, Mode};
+
+mod shopping;
 use cartback_core::contact::clean_email;
 use cartback_core::{
     normalize_phone, CartSnapshot, ContactInfo, Currency, Event, EventKind, InboundRequest,
-    LineItem, Money, MoneyError, Order, Source, TranslateError, Translation, Trust, Verified,
-    VerifyError,
+    LineItem, LineOp, Money, MoneyError, Order, Source, TranslateError, Translation, Trust,
+    Verified, VerifyError,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
@@ -45,7 +48,8 @@ impl SegmentSource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Track {
     CartViewed,
-    ProductAddedOrRemoved,
+    ProductAdded,
+    ProductRemoved,
     CheckoutStarted,
     OrderCompleted,
 }
@@ -55,9 +59,8 @@ impl Track {
     fn route(event: &str) -> Option<Track> {
         Some(match event.trim().to_ascii_lowercase().as_str() {
             "cart viewed" | "viewed cart" => Track::CartViewed,
-            "product added" | "added product" | "product removed" | "removed product" => {
-                Track::ProductAddedOrRemoved
-            }
+            "product added" | "added product" => Track::ProductAdded,
+            "product removed" | "removed product" => Track::ProductRemoved,
             "checkout started" | "started checkout" => Track::CheckoutStarted,
             "order completed" | "completed order" => Track::OrderCompleted,
             _ => return None,
@@ -153,12 +156,15 @@ impl Source for SegmentSource {
             if !item.is_object() {
                 return Err(schema("batch", format!("{at} is not an object")));
             }
+            // The properties as sent: a tracked event's, for templates and conditions.
+            let raw = item.get("properties").cloned().unwrap_or(Value::Null);
             let msg: Message =
                 serde_json::from_value(item).map_err(|e| schema("batch", format!("{at}: {e}")))?;
             let ctx = Ctx {
                 source: self,
                 req,
                 msg: &msg,
+                raw: &raw,
                 at: &at,
                 envelope_sent_at: envelope_sent_at.as_deref(),
             };
@@ -186,7 +192,7 @@ impl Source for SegmentSource {
         if events.is_empty() {
             return Ok(Translation::ignored(
                 topic,
-                "no cart, checkout, order or identify message the hub uses",
+                "no cart, product, checkout, order, identify or track message the hub uses",
             ));
         }
         Ok(Translation {
@@ -257,6 +263,8 @@ struct Ctx<'a> {
     source: &'a SegmentSource,
     req: &'a InboundRequest,
     msg: &'a Message,
+    /// The message's `properties` as sent (`Null` when absent).
+    raw: &'a Value,
     /// `batch[3]` or `message`, for error reasons.
     at: &'a str,
     envelope_sent_at: Option<&'a str>,
@@ -387,14 +395,27 @@ impl Ctx<'_> {
             return Ok(Vec::new());
         };
         let Some(route) = Track::route(name) else {
-            return Ok(Vec::new());
+            // Any other named event: for `event:<name>` flows (the engine keeps only those).
+            return Ok(vec![self.event(
+                self.message_id(name)?,
+                name,
+                EventKind::Tracked(self.tracked(name)),
+            )]);
         };
         let empty = Properties::default();
         let props = self.msg.properties.as_ref().unwrap_or(&empty);
         let kind = match route {
-            Track::CartViewed | Track::ProductAddedOrRemoved => {
+            // One product added or removed: a change to the cart (`shopping.rs`).
+            Track::ProductAdded | Track::ProductRemoved if props.products.is_none() => {
+                let op = if route == Track::ProductAdded {
+                    LineOp::Add
+                } else {
+                    LineOp::Remove
+                };
+                EventKind::CartChanged(self.change(name, props, op)?)
+            }
+            Track::CartViewed | Track::ProductAdded | Track::ProductRemoved => {
                 if props.products.is_none() {
-                    // A single product is a delta, not the cart: skipped (see the README).
                     return Ok(Vec::new());
                 }
                 EventKind::CartUpdated(self.snapshot(name, props, false)?)
@@ -430,46 +451,62 @@ impl Ctx<'_> {
     ) -> Result<Vec<LineItem>, TranslateError> {
         let mut items = Vec::new();
         for (i, raw) in props.products.iter().flatten().enumerate() {
-            let field = |f: &str| format!("properties.products[{i}].{f}");
+            let at = format!("properties.products[{i}]");
             let p: Product = match raw {
                 Value::Object(_) => serde_json::from_value(raw.clone())
-                    .map_err(|e| self.schema(topic, format!("{}: {e}", field("")))),
-                _ => Err(self.schema(topic, format!("properties.products[{i}] is not an object"))),
+                    .map_err(|e| self.schema(topic, format!("{at}.: {e}"))),
+                _ => Err(self.schema(topic, format!("{at} is not an object"))),
             }?;
-            let quantity = match &p.quantity {
-                None => 1,
-                Some(q) => quantity(q).ok_or_else(|| {
-                    self.schema(topic, format!("{} is not a count", field("quantity")))
-                })?,
-            };
-            if quantity == 0 {
-                continue;
+            if let Some(line) = self.line(topic, &at, &p, currency, 1)? {
+                items.push(line);
             }
-            let unit = match &p.price {
-                Some(a) => self.amount(topic, &field("price"), a, currency)?,
-                None => Money::zero(currency),
-            };
-            let line = unit
-                .checked_mul(i64::from(quantity))
-                .ok_or_else(|| self.schema(topic, format!("{} is out of range", field("price"))))?;
-            let title = non_empty(p.name.as_deref())
-                .or(non_empty(p.sku.as_deref()))
-                .or(non_empty(p.product_id.as_deref()))
-                .unwrap_or("Product");
-            items.push(LineItem {
-                product_id: p.product_id.clone(),
-                variant_id: None,
-                sku: p.sku.clone(),
-                title: title.to_string(),
-                variant_title: p.variant.clone(),
-                quantity,
-                unit_price: unit,
-                line_price: line,
-                url: p.url.clone(),
-                image_url: p.image_url.clone(),
-            });
         }
         Ok(items)
+    }
+
+    /// One product as a cart line (`at`: its path, for reasons); `None` for a quantity of 0.
+    /// Without a quantity, `default_quantity`.
+    fn line(
+        &self,
+        topic: &str,
+        at: &str,
+        p: &Product,
+        currency: Currency,
+        default_quantity: u32,
+    ) -> Result<Option<LineItem>, TranslateError> {
+        let field = |f: &str| format!("{at}.{f}");
+        let quantity = match &p.quantity {
+            None => default_quantity,
+            Some(q) => quantity(q).ok_or_else(|| {
+                self.schema(topic, format!("{} is not a count", field("quantity")))
+            })?,
+        };
+        if quantity == 0 && default_quantity > 0 {
+            return Ok(None);
+        }
+        let unit = match &p.price {
+            Some(a) => self.amount(topic, &field("price"), a, currency)?,
+            None => Money::zero(currency),
+        };
+        let line = unit
+            .checked_mul(i64::from(quantity))
+            .ok_or_else(|| self.schema(topic, format!("{} is out of range", field("price"))))?;
+        let title = non_empty(p.name.as_deref())
+            .or(non_empty(p.sku.as_deref()))
+            .or(non_empty(p.product_id.as_deref()))
+            .unwrap_or("Product");
+        Ok(Some(LineItem {
+            product_id: p.product_id.clone(),
+            variant_id: None,
+            sku: p.sku.clone(),
+            title: title.to_string(),
+            variant_title: p.variant.clone(),
+            quantity,
+            unit_price: unit,
+            line_price: line,
+            url: p.url.clone(),
+            image_url: p.image_url.clone(),
+        }))
     }
 
     fn sum(
@@ -504,6 +541,14 @@ impl Ctx<'_> {
         Ok(None)
     }
 
+    /// A cart's key: `cart_id`, else `anon:<anonymousId>`, else `user:<userId>`.
+    fn cart_key(&self, props: &Properties) -> Option<String> {
+        non_empty(props.cart_id.as_deref())
+            .map(str::to_string)
+            .or_else(|| self.anon_id())
+            .or_else(|| non_empty(self.msg.user_id.as_deref()).map(|u| format!("user:{u}")))
+    }
+
     /// A cart from `products[]`. Key: `cart_id`, else `anon:<anonymousId>`, else
     /// `user:<userId>`, else (checkouts) `order_id` / `checkout_id`.
     fn snapshot(
@@ -523,10 +568,8 @@ impl Ctx<'_> {
         } else {
             None
         };
-        let key = cart_id
-            .clone()
-            .or_else(|| self.anon_id())
-            .or_else(|| non_empty(self.msg.user_id.as_deref()).map(|u| format!("user:{u}")))
+        let key = self
+            .cart_key(props)
             .or_else(|| checkout_token.clone())
             .ok_or_else(|| {
                 self.schema(
@@ -534,6 +577,12 @@ impl Ctx<'_> {
                     "no cart_id, anonymousId, userId or order_id to key the cart",
                 )
             })?;
+        // A Checkout Started without a checkout or order id still marks the cart as one that
+        // reached checkout (`checkout_abandoned` flows).
+        let checkout_token = match checkout_token {
+            None if checkout => Some(key.clone()),
+            other => other,
+        };
         let (subtotal, total) = if checkout {
             let subtotal = self
                 .first_amount(topic, &[("subtotal", props.subtotal.as_ref())], currency)?

@@ -138,10 +138,37 @@ fn unknown_events_are_ignored() {
 }
 
 #[test]
-fn product_added_needs_the_whole_cart() {
-    let one = br#"{"type":"track","event":"Product Added","messageId":"m1","anonymousId":"a1",
-        "properties":{"cart_id":"c1","product_id":"p1","name":"Mug","price":5,"quantity":1}}"#;
-    assert!(translate_at("/v1/track", one).unwrap().ignored.is_some());
+fn single_products_change_the_cart_and_other_events_are_tracked() {
+    let t = golden("product_events");
+    let kinds: Vec<&str> = t.events.iter().map(|e| e.kind.name()).collect();
+    assert_eq!(kinds, ["cart_changed", "cart_changed", "tracked"]);
+    let EventKind::CartChanged(add) = &t.events[0].kind else {
+        panic!("{t:?}")
+    };
+    // Keyed like the cart's snapshots; ordered by the event's own time.
+    assert_eq!(add.key, "cart_8f14e45f");
+    assert_eq!(add.op, cartback_core::LineOp::Add);
+    assert_eq!((add.line.quantity, add.line.line_price.minor), (2, 5000));
+    assert_eq!(add.at.to_rfc3339(), "2026-11-20T15:01:05.300+00:00");
+    let EventKind::CartChanged(remove) = &t.events[1].kind else {
+        panic!("{t:?}")
+    };
+    assert_eq!(remove.key, "anon:0e3ad4c3-6c1a-4d8b-9a6e-2f1b7c9d0e11");
+    assert_eq!(remove.op, cartback_core::LineOp::Remove);
+    let EventKind::Tracked(wish) = &t.events[2].kind else {
+        panic!("{t:?}")
+    };
+    assert_eq!(wish.name, "Wishlist Product Added");
+    assert_eq!(wish.properties["wishlist_id"], "w-1");
+    // A product event that names no product is refused with the reason.
+    let nameless = br#"{"type":"track","event":"Product Added","messageId":"m1","anonymousId":"a1",
+        "properties":{"cart_id":"c1","price":5}}"#;
+    let err = translate_at("/v1/track", nameless).unwrap_err().to_string();
+    assert!(err.contains("product_id, sku or name"), "{err}");
+}
+
+#[test]
+fn product_added_with_the_whole_cart_replaces_it() {
     let whole = br#"{"event":"Added Product","messageId":"m2","anonymousId":"a1",
         "properties":{"cart_id":"c1","product_id":"p1","products":[
             {"product_id":"p1","name":"Mug","price":5,"quantity":1},

@@ -255,7 +255,11 @@ fn the_readme_webhook_prints_a_reminder_on_the_default_config() {
         .find_map(|l| l.strip_prefix("BODY='"))
         .unwrap()
         .trim_end_matches('\'')
-        .to_string();
+        // The shell's `$(date ...)`: the cart is dated now, as a real one is.
+        .replace(
+            "'\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"'",
+            &chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        );
     let sig = cartback_kit::Encoding::Base64.encode(&cartback_kit::hmac_sha256(
         b"dev-shopify-secret",
         &[body.as_bytes()],

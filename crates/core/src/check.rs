@@ -32,6 +32,21 @@ pub fn check_events(events: &mut [Event]) -> Result<(), String> {
                 }
                 order.items.iter_mut().for_each(clean_item);
             }
+            EventKind::CartChanged(change) => {
+                let l = &mut change.line;
+                if l.unit_price.minor < 0 || l.line_price.minor < 0 {
+                    return Err(at("the product has a negative price".into()));
+                }
+                clean_item(l);
+                if let Some(c) = change.contact.as_mut() {
+                    check_contact(c).map_err(at)?;
+                }
+            }
+            EventKind::Tracked(t) => {
+                if let Some(c) = t.contact.as_mut() {
+                    check_contact(c).map_err(at)?;
+                }
+            }
             EventKind::ContactUpdated(c) => check_contact(c).map_err(at)?,
             EventKind::OptOut(o) if o.address.len() > MAX_EMAIL_LEN => {
                 return Err(at(format!(

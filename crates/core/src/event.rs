@@ -1,6 +1,7 @@
 //! Normalized events: what every source translates its platform's payloads into.
 
 use crate::cart::CartSnapshot;
+use crate::change::CartChange;
 use crate::contact::ContactInfo;
 use crate::order::Order;
 use chrono::{DateTime, Utc};
@@ -26,6 +27,10 @@ pub enum EventKind {
     CartUpdated(CartSnapshot),
     /// A checkout was started or updated: a cart with contact details.
     CheckoutStarted(CartSnapshot),
+    /// One product added to or removed from a cart (a platform that reports clicks, not carts).
+    CartChanged(CartChange),
+    /// Any other named shopping event (`event:<name>` flows start on it).
+    Tracked(Tracked),
     /// A purchase: converts the matching cart.
     OrderPlaced(Order),
     /// Identity, consent or time zone changed.
@@ -43,6 +48,8 @@ impl EventKind {
         match self {
             EventKind::CartUpdated(_) => "cart_updated",
             EventKind::CheckoutStarted(_) => "checkout_started",
+            EventKind::CartChanged(_) => "cart_changed",
+            EventKind::Tracked(_) => "tracked",
             EventKind::OrderPlaced(_) => "order_placed",
             EventKind::ContactUpdated(_) => "contact_updated",
             EventKind::MessageStatus(_) => "message_status",
@@ -50,6 +57,22 @@ impl EventKind {
             EventKind::Erasure(_) => "erasure",
         }
     }
+}
+
+/// A named event (Segment's `track`), for flows triggered by `event:<name>`: who did it, the cart
+/// it concerns if it says, and its properties (for templates and conditions).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tracked {
+    /// The event's name as sent (`Wishlist Product Added`); flows match it case-insensitively.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<ContactInfo>,
+    /// The cart's key within the source, when the event names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cart_key: Option<String>,
+    /// The event's properties (an object; at most a few KB are kept).
+    #[serde(default)]
+    pub properties: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,6 +7,8 @@
 //! - [`money`]: [`Money`] in integer minor units with its ISO 4217 [`Currency`]; exact decimal parsing.
 //! - [`contact`]: [`ContactInfo`], per-channel [`Consent`], email and E.164 phone normalization.
 //! - [`cart`]: [`CartSnapshot`] as a source reports it, [`Cart`] as the hub keeps it, [`LineItem`].
+//! - [`change`]: [`CartChange`], one product added or removed (carts built from shopping events),
+//!   and [`change::fold`], the lines a cart's history comes to in the order of its events' times.
 //! - [`order`]: [`Order`], the purchase that converts a cart.
 //! - [`event`]: [`Event`] and [`EventKind`], the normalized events sources emit.
 //! - [`source`]: the [`Source`] trait (webhooks) and the [`Poller`] trait (platform APIs read on a schedule), [`InboundRequest`], the [`Verified`] wrapper that makes
@@ -18,6 +20,7 @@
 //! - [`duration`]: human durations (`"30m"`, `"6h"`, `"7d"`) for configuration.
 
 pub mod cart;
+pub mod change;
 pub mod check;
 pub mod clock;
 pub mod contact;
@@ -31,11 +34,12 @@ pub mod sink;
 pub mod source;
 
 pub use cart::{Cart, CartSnapshot, CartStatus, LineItem};
+pub use change::{CartChange, CartStep, LineOp};
 pub use check::check_events;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use contact::{normalize_email, normalize_phone, Consent, ContactInfo, PhoneError};
 pub use event::{
-    Erasure, Event, EventKind, MessageStatus, MessageStatusUpdate, OptOut, OptOutChannel,
+    Erasure, Event, EventKind, MessageStatus, MessageStatusUpdate, OptOut, OptOutChannel, Tracked,
 };
 pub use links::LinkPolicy;
 pub use money::{Currency, Money, MoneyError};

@@ -153,6 +153,17 @@ impl LinkPolicy {
                         dropped += self.scrub_item(item);
                     }
                 }
+                EventKind::CartChanged(change) => {
+                    dropped += self.scrub_item(&mut change.line);
+                    if change
+                        .recovery_url
+                        .as_deref()
+                        .is_some_and(|u| !self.allows(u))
+                    {
+                        change.recovery_url = None;
+                        dropped += 1;
+                    }
+                }
                 _ => {}
             }
         }

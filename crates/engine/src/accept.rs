@@ -8,7 +8,7 @@
 //! opened): the debounce of the abandonment check and which cart an order converts.
 
 use crate::front::Engine;
-use cartback_core::{Event, Trust};
+use cartback_core::{Event, EventKind, Trust};
 use cartback_store::{Ingest, StoreError};
 use chrono::{DateTime, Utc};
 
@@ -32,7 +32,8 @@ pub struct Accepted {
     pub outcome: IngestOutcome,
     /// Links dropped because their host is not the shop's.
     pub links_dropped: usize,
-    /// Events left out because they failed the checks (a poll's; a webhook's are refused whole).
+    /// Events left out: a poll's that failed the checks (a webhook's are refused whole), and
+    /// named events no `event:<name>` flow starts on.
     pub events_dropped: usize,
 }
 
@@ -50,13 +51,42 @@ impl Engine {
     /// event fails the checks; committed once durable.
     pub async fn accept(&self, mut arrival: Arrival<'_>) -> Result<Accepted, AcceptError> {
         cartback_core::check_events(&mut arrival.events).map_err(AcceptError::Invalid)?;
+        let unused = self.drop_unused_tracked(&mut arrival.events);
+        if arrival.events.is_empty() && unused > 0 {
+            // Only named events no flow starts on: nothing to keep.
+            return Ok(Accepted {
+                outcome: IngestOutcome::Accepted {
+                    effects: Vec::new(),
+                },
+                links_dropped: 0,
+                events_dropped: unused,
+            });
+        }
         let links_dropped = self.link_policy.scrub_events(&mut arrival.events);
         let outcome = self.store.ingest(ingest(&arrival)).await?;
         Ok(Accepted {
             outcome,
             links_dropped,
-            events_dropped: 0,
+            events_dropped: unused,
         })
+    }
+
+    /// Leaves out the tracked events no `event:<name>` flow starts on (the log keeps only what a
+    /// flow can use); returns how many.
+    fn drop_unused_tracked(&self, events: &mut Vec<Event>) -> usize {
+        if !events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Tracked(_)))
+        {
+            return 0;
+        }
+        let wanted = crate::rules::trigger_events(&self.flows);
+        let before = events.len();
+        events.retain(|e| match &e.kind {
+            EventKind::Tracked(t) => wanted.contains(&t.name.trim().to_lowercase()),
+            _ => true,
+        });
+        before - events.len()
     }
 
     /// Takes one poll's events and the cursor the next poll starts from, committed together. An
@@ -78,7 +108,8 @@ impl Engine {
                 }
             },
         );
-        let events_dropped = before - arrival.events.len();
+        let events_dropped =
+            before - arrival.events.len() + self.drop_unused_tracked(&mut arrival.events);
         let links_dropped = self.link_policy.scrub_events(&mut arrival.events);
         let outcome = self.store.ingest_polled(ingest(&arrival), cursor).await?;
         Ok(Accepted {

@@ -77,6 +77,7 @@ impl Engine {
             &self.public_url,
         );
         ctx["links"]["unsubscribe"] = json!(unsubscribe);
+        ctx["event"] = self.trigger_event(flow, run).await?;
         let rendered = match step.send.as_ref().and_then(|s| s.template.as_deref()) {
             Some(t) => match self.templates.render(t, &ctx) {
                 Ok(r) => r,
@@ -150,6 +151,31 @@ impl Engine {
             },
             links,
         )))
+    }
+}
+
+impl Engine {
+    /// The event that started an `event:` flow's run, as templates and conditions read it:
+    /// `{"name", "properties"}`; null for any other run.
+    pub(crate) async fn trigger_event(&self, flow: &Flow, run: &RunRecord) -> StoreResult<Value> {
+        if !matches!(flow.settings.trigger, crate::config::Trigger::Event(_)) {
+            return Ok(Value::Null);
+        }
+        let seq = self
+            .store
+            .run_trigger(&run.id)
+            .await?
+            .and_then(|t| t.strip_prefix("event:").and_then(|s| s.parse::<i64>().ok()));
+        let Some(seq) = seq else {
+            return Ok(Value::Null);
+        };
+        Ok(match self.store.logged_event(seq).await? {
+            Some(cartback_store::LoggedEvent {
+                kind: cartback_core::EventKind::Tracked(t),
+                ..
+            }) => json!({ "name": t.name, "properties": t.properties }),
+            _ => Value::Null,
+        })
     }
 }
 

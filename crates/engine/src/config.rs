@@ -2,15 +2,17 @@
 //! validation. Loading the file is the binary's job; nothing here does I/O.
 
 use cartback_core::duration::HumanDuration;
-use cartback_core::Money;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// What starts a flow.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Trigger {
-    CartAbandoned,
+pub use crate::conditions::{parse_condition, Condition, Trigger};
+
+/// `max_cart_age` when a flow does not say: a cart whose last activity is older is never
+/// reminded (a late or replayed webhook, an import).
+pub const DEFAULT_MAX_CART_AGE: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+
+fn default_max_cart_age() -> HumanDuration {
+    HumanDuration(DEFAULT_MAX_CART_AGE)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -131,8 +133,14 @@ fn default_attribution() -> HumanDuration {
 #[serde(deny_unknown_fields)]
 pub struct FlowSettings {
     pub trigger: Trigger,
-    /// A cart untouched this long (and unbought) is abandoned.
-    pub abandon_after: HumanDuration,
+    /// A cart untouched this long (and unbought) is abandoned. Required for `cart_abandoned` and
+    /// `checkout_abandoned`; a `tag:` or `event:` flow starts when its trigger arrives.
+    #[serde(default)]
+    pub abandon_after: Option<HumanDuration>,
+    /// A cart whose last activity (as the platform dates it) is older than this is stored and
+    /// reported but never enrolled: an import or a replay never reminds about last month's cart.
+    #[serde(default = "default_max_cart_age")]
+    pub max_cart_age: HumanDuration,
     /// A whole number from 0 to 100; `"50%"` and `12.5` are refused with a sentence saying so.
     #[serde(default, deserialize_with = "percent")]
     pub holdout_percent: u8,
@@ -205,54 +213,6 @@ pub fn parse_cap(s: &str) -> Result<Cap, String> {
     Ok(Cap { max, per })
 }
 
-/// A step condition, parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Condition {
-    Purchased,
-    Clicked,
-    Opened,
-    Delivered,
-    HasEmail,
-    HasPhone,
-    Tag(String),
-    /// `cart_value >= 50.00` (compared in the cart's currency's minor units).
-    CartValueAtLeast(String),
-}
-
-pub fn parse_condition(s: &str) -> Result<Condition, String> {
-    let t = s.trim();
-    Ok(match t {
-        "purchased" => Condition::Purchased,
-        "clicked" => Condition::Clicked,
-        "opened" => Condition::Opened,
-        "delivered" => Condition::Delivered,
-        "has_email" => Condition::HasEmail,
-        "has_phone" => Condition::HasPhone,
-        _ => {
-            if let Some(tag) = t.strip_prefix("tag:") {
-                if tag.trim().is_empty() {
-                    return Err(format!("{s:?}: tag name is empty"));
-                }
-                Condition::Tag(tag.trim().to_string())
-            } else if let Some(rest) = t.strip_prefix("cart_value") {
-                let amount = rest
-                    .trim()
-                    .strip_prefix(">=")
-                    .ok_or_else(|| format!("{s:?}: write cart_value >= <amount>"))?
-                    .trim();
-                // Validate the number with a 4-decimal currency so "49.99" and "50" both pass.
-                let probe = cartback_core::Currency::parse("CLF").map_err(|e| e.to_string())?;
-                Money::parse_decimal(amount, probe).map_err(|e| format!("{s:?}: {e}"))?;
-                Condition::CartValueAtLeast(amount.to_string())
-            } else {
-                return Err(format!(
-                    "unknown condition {s:?} (use purchased, clicked, opened, delivered, has_email, has_phone, tag:<name>, cart_value >= <amount>)"
-                ));
-            }
-        }
-    })
-}
-
 fn parse_hhmm(s: &str) -> Option<(u32, u32)> {
     let (h, m) = s.trim().split_once(':')?;
     let (h, m) = (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?);
@@ -293,8 +253,27 @@ impl FlowSettings {
         if self.holdout_percent > 100 {
             p("holdout_percent".into(), "must be between 0 and 100".into());
         }
-        if self.abandon_after.0.is_zero() {
-            p("abandon_after".into(), "must be longer than zero".into());
+        match (&self.abandon_after, self.trigger.on_abandonment()) {
+            (None, true) => p(
+                "abandon_after".into(),
+                "a cart_abandoned or checkout_abandoned flow needs it (\"1h\", say)".into(),
+            ),
+            (Some(a), true) if a.0.is_zero() => {
+                p("abandon_after".into(), "must be longer than zero".into())
+            }
+            (Some(_), false) => p(
+                "abandon_after".into(),
+                "a tag: or event: flow starts when its trigger arrives; delay it with the first step's `wait`".into(),
+            ),
+            _ => {}
+        }
+        if let Some(a) = &self.abandon_after {
+            if self.trigger.on_abandonment() && self.max_cart_age.0 <= a.0 {
+                p(
+                    "max_cart_age".into(),
+                    "must be longer than abandon_after, or no cart would ever be reminded".into(),
+                );
+            }
         }
         if let Some(r) = &self.reenter {
             if r.within.0.is_zero() && r.max > 0 {
@@ -461,16 +440,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn conditions_parse() {
-        assert_eq!(parse_condition("purchased"), Ok(Condition::Purchased));
-        assert_eq!(parse_condition("tag:VIP"), Ok(Condition::Tag("VIP".into())));
+    fn triggers_parse_and_abandon_after_goes_with_abandonment() {
         assert_eq!(
-            parse_condition("cart_value >= 49.99"),
-            Ok(Condition::CartValueAtLeast("49.99".into()))
+            Trigger::parse("checkout_abandoned"),
+            Ok(Trigger::CheckoutAbandoned)
         );
-        assert!(parse_condition("cart_value > 5").is_err());
-        assert!(parse_condition("bought").is_err());
-        assert!(parse_condition("tag:").is_err());
+        assert_eq!(
+            Trigger::parse("tag:AB CART"),
+            Ok(Trigger::Tag("AB CART".into()))
+        );
+        assert_eq!(
+            Trigger::parse("event:Wishlist Product Added"),
+            Ok(Trigger::Event("Wishlist Product Added".into()))
+        );
+        assert!(Trigger::parse("tag: ").unwrap_err().contains("tag name"));
+        assert!(Trigger::parse("cart_viewed")
+            .unwrap_err()
+            .contains("checkout_abandoned"));
+        let flow = |extra: serde_json::Value| -> FlowSettings {
+            let mut v = serde_json::json!({ "step": [{ "wait": "1h" }] });
+            for (k, x) in extra.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            serde_json::from_value(v).unwrap()
+        };
+        let paths = |f: FlowSettings| {
+            f.validate(&[], &[])
+                .into_iter()
+                .map(|p| p.path)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            paths(flow(serde_json::json!({ "trigger": "cart_abandoned" }))),
+            ["abandon_after"]
+        );
+        assert_eq!(
+            paths(flow(
+                serde_json::json!({ "trigger": "tag:VIP", "abandon_after": "1h" })
+            )),
+            ["abandon_after"]
+        );
+        assert!(paths(flow(serde_json::json!({ "trigger": "event:x" }))).is_empty());
+        assert_eq!(
+            paths(flow(
+                serde_json::json!({ "trigger": "cart_abandoned", "abandon_after": "8d" })
+            )),
+            ["max_cart_age"],
+            "the default 7 days is shorter than 8"
+        );
+        let f = flow(serde_json::json!({ "trigger": "cart_abandoned", "abandon_after": "1h" }));
+        assert_eq!(f.max_cart_age.0, DEFAULT_MAX_CART_AGE);
     }
 
     #[test]

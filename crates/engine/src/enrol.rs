@@ -2,6 +2,7 @@
 //! whose `abandon_after` has passed (reachable contact, holdout, variant).
 
 use crate::assign::{in_holdout, pick_variant};
+use crate::config::Trigger;
 use crate::flows::Flow;
 use crate::front::*;
 use crate::step::reachable;
@@ -57,6 +58,7 @@ impl Engine {
             TimerKind::CartCheck => self.cart_check(&timer.subject, now).await?,
             TimerKind::RunStep => self.run_step(&timer.subject, now).await?,
             TimerKind::Attribute => self.attribute(&timer.subject).await?,
+            TimerKind::Trigger => self.triggered(&timer.subject, now).await?,
         };
         let steps: Vec<String> = commit.steps.iter().map(|s| s.outcome.clone()).collect();
         let outcome = self.store.commit_timer(timer, commit, now).await?;
@@ -93,13 +95,22 @@ impl Engine {
         } else {
             Vec::new()
         };
-        Ok(decide_enrolment(
-            &self.flows,
-            &self.channels,
-            &record,
-            &existing,
-            now,
-        ))
+        let commit = decide_enrolment(&self.flows, &self.channels, &record, &existing, now);
+        if commit.abandon_cart.is_some() {
+            let too_old = self
+                .flows
+                .values()
+                .filter(|f| f.enabled() && f.settings.trigger.on_abandonment())
+                .filter(|f| too_old(f, &record.cart, now))
+                .count();
+            if too_old > 0 {
+                // Stored and reported, never reminded: a replay or an import of an old cart.
+                metrics::counter!("cartback_enrolments_skipped_total", "reason" => "too_old")
+                    .increment(too_old as u64);
+                tracing::info!(%cart_id, flows = too_old, "Cart older than max_cart_age; not reminded.");
+            }
+        }
+        Ok(commit)
     }
 }
 
@@ -130,69 +141,99 @@ pub(crate) fn decide_enrolment(
     }
     let cart = &record.cart;
     let mut next_due: Option<DateTime<Utc>> = None;
-    for flow in flows.values().filter(|f| f.enabled()) {
-        let due = cart.updated_at + chrono_dur(flow.settings.abandon_after.0);
+    for flow in flows
+        .values()
+        .filter(|f| f.enabled() && f.settings.trigger.on_abandonment())
+    {
+        let after = flow.settings.abandon_after.map(|a| a.0).unwrap_or_default();
+        let due = cart.updated_at + chrono_dur(after);
         if due > now {
             next_due = Some(next_due.map_or(due, |d| d.min(due)));
             continue;
         }
         commit.abandon_cart = Some(cart.id.clone());
+        // A checkout flow waits for a shopper who reached checkout.
+        if flow.settings.trigger == Trigger::CheckoutAbandoned && cart.checkout_token.is_none() {
+            continue;
+        }
         if existing.iter().any(|r| r.flow_id == flow.id && !r.test) {
             continue;
         }
-        let Some(contact) = &record.contact else {
-            continue;
-        };
-        let reachable = flow.channels().any(|c| {
-            channels
-                .get(c)
-                .is_some_and(|ch| reachable(ch.address, contact, flow.settings.require_consent))
-        });
-        if !reachable {
-            continue;
+        if let Some(run) = new_run(flow, channels, record, now) {
+            commit.enrol.push(run);
         }
-        let holdout = in_holdout(&flow.id, &contact.id, flow.settings.holdout_percent);
-        let variant =
-            if flow.variants.len() > 1 || flow.variants.first().is_some_and(|v| v.name.is_some()) {
-                let weights: Vec<u32> = flow.variants.iter().map(|v| v.weight).collect();
-                pick_variant(&flow.id, &contact.id, &weights)
-                    .and_then(|i| flow.variants[i].name.clone())
-            } else {
-                None
-            };
-        let first_wait = flow
-            .steps(variant.as_deref())
-            .first()
-            .map(|s| s.wait)
-            .unwrap_or_default();
-        commit.enrol.push(NewRun {
-            run: RunRecord {
-                id: new_id(),
-                flow_id: flow.id.clone(),
-                cart_id: cart.id.clone(),
-                contact_id: Some(contact.id.clone()),
-                variant,
-                holdout,
-                status: if holdout {
-                    RunStatus::HeldOut
-                } else {
-                    RunStatus::Running
-                },
-                step: 0,
-                test: false,
-                enrolled_at: now,
-                updated_at: now,
-                exit_reason: None,
-            },
-            reenter: flow.settings.reenter.as_ref().map(|r| CapCheck {
-                max: r.max,
-                since: now - chrono_dur(r.within.0),
-            }),
-            first_step_at: (!holdout).then(|| now + chrono_dur(first_wait)),
-        });
     }
     commit.reschedule = next_due;
     commit
+}
+
+/// Whether the cart's last activity (as the platform dates it) is older than the flow's
+/// `max_cart_age`: such a cart is stored and reported, never reminded.
+pub(crate) fn too_old(flow: &Flow, cart: &cartback_core::Cart, now: DateTime<Utc>) -> bool {
+    now - cart.updated_at > chrono_dur(flow.settings.max_cart_age.0)
+}
+
+/// A run of `flow` for the cart, unless the cart is too old to remind or its contact is
+/// unreachable on every channel of the flow; holdout and variant from stable hashes.
+pub(crate) fn new_run(
+    flow: &Flow,
+    channels: &BTreeMap<String, Channel>,
+    record: &CartRecord,
+    now: DateTime<Utc>,
+) -> Option<NewRun> {
+    let cart = &record.cart;
+    if too_old(flow, cart, now) {
+        return None;
+    }
+    let contact = record.contact.as_ref()?;
+    let reachable = flow.channels().any(|c| {
+        channels
+            .get(c)
+            .is_some_and(|ch| reachable(ch.address, contact, flow.settings.require_consent))
+    });
+    if !reachable {
+        return None;
+    }
+    let holdout = in_holdout(&flow.id, &contact.id, flow.settings.holdout_percent);
+    let variant = if flow.variants.len() > 1
+        || flow.variants.first().is_some_and(|v| v.name.is_some())
+    {
+        let weights: Vec<u32> = flow.variants.iter().map(|v| v.weight).collect();
+        pick_variant(&flow.id, &contact.id, &weights).and_then(|i| flow.variants[i].name.clone())
+    } else {
+        None
+    };
+    let first_wait = flow
+        .steps(variant.as_deref())
+        .first()
+        .map(|s| s.wait)
+        .unwrap_or_default();
+    Some(NewRun {
+        run: RunRecord {
+            id: new_id(),
+            flow_id: flow.id.clone(),
+            cart_id: cart.id.clone(),
+            contact_id: Some(contact.id.clone()),
+            variant,
+            holdout,
+            status: if holdout {
+                RunStatus::HeldOut
+            } else {
+                RunStatus::Running
+            },
+            step: 0,
+            test: false,
+            enrolled_at: now,
+            updated_at: now,
+            exit_reason: None,
+        },
+        reenter: flow.settings.reenter.as_ref().map(|r| CapCheck {
+            max: r.max,
+            since: now - chrono_dur(r.within.0),
+        }),
+        first_step_at: (!holdout).then(|| now + chrono_dur(first_wait)),
+        trigger: None,
+    })
 }
 
 #[cfg(test)]
@@ -271,6 +312,37 @@ mod tests {
         record.cart.items.clear();
         let c = decide_enrolment(&recover(json!({})), &channels(), &record, &[], t(H));
         assert!(c.enrol.is_empty() && c.abandon_cart.is_none());
+    }
+
+    #[test]
+    fn a_checkout_flow_waits_for_a_shopper_who_reached_checkout() {
+        let flows = recover(json!({ "trigger": "checkout_abandoned" }));
+        let c = decide_enrolment(&flows, &channels(), &cart(t(0)), &[], t(H));
+        assert_eq!(c.abandon_cart.as_deref(), Some("cart-1"));
+        assert!(c.enrol.is_empty(), "a cart that never reached checkout");
+        let mut record = cart(t(0));
+        record.cart.checkout_token = Some("chk-1".into());
+        let c = decide_enrolment(&flows, &channels(), &record, &[], t(H));
+        assert_eq!(c.enrol.len(), 1);
+    }
+
+    #[test]
+    fn a_cart_older_than_max_cart_age_is_never_enrolled() {
+        // Last activity eight days ago (a replayed webhook): abandoned, never reminded.
+        let flows = recover(json!({}));
+        let c = decide_enrolment(&flows, &channels(), &cart(t(0)), &[], t(8 * 24 * H));
+        assert_eq!(c.abandon_cart.as_deref(), Some("cart-1"));
+        assert!(c.enrol.is_empty());
+        let flows = recover(json!({ "max_cart_age": "30d" }));
+        let c = decide_enrolment(&flows, &channels(), &cart(t(0)), &[], t(8 * 24 * H));
+        assert_eq!(c.enrol.len(), 1, "a flow may keep older carts");
+    }
+
+    #[test]
+    fn tag_and_event_flows_are_not_started_by_abandonment() {
+        let flows = recover(json!({ "trigger": "tag:AB CART", "abandon_after": null }));
+        let c = decide_enrolment(&flows, &channels(), &cart(t(0)), &[], t(H));
+        assert!(c.enrol.is_empty() && c.abandon_cart.is_none() && c.reschedule.is_none());
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //!   `step` (a run's next step; who is reachable), `compose` (the message), `deliver` (the outbox,
 //!   backoff), `attribute` (orders to runs, reports), `workers`, `test_mode`. `fixtures` (tests
 //!   only): flows, channels, carts for those unit tests.
+//! - `trigger`: flows no cart abandonment starts (`tag:<name>`, `event:<name>`): the `trigger`
+//!   timer enrols the cart the trigger concerns.
 //! - [`flows`]: flows compiled from their tables (steps, variants, quiet hours, caps).
 //! - [`assign`]: holdout and variant assignment (stable hashes of flow and contact).
 //! - [`quiet`]: quiet hours in the shopper's time zone.
@@ -24,6 +26,8 @@
 //! - [`progress`]: how a run stands for the runs API: steps taken, the last and the next, each
 //!   numbered from 1 and named (`flows::StepRef`, the one place indexes become numbers).
 //! - [`report`]: flow reports: funnel per step, channel and variant; treated vs holdout with a z-test.
+//! - [`conditions`]: what starts a flow (`Trigger`) and what a step checks (`Condition`), parsed
+//!   from their text forms.
 //! - [`config`]: the `[flow.*]`, `[template.*]` and `[limits]` tables and their pure validation,
 //!   so `cartback check-config` can report every problem before anything starts.
 
@@ -31,6 +35,7 @@ pub mod accept;
 pub mod assign;
 mod attribute;
 mod compose;
+pub mod conditions;
 pub mod config;
 mod deliver;
 mod enrol;
@@ -47,6 +52,7 @@ pub mod rules;
 mod step;
 pub mod template;
 mod test_mode;
+mod trigger;
 mod workers;
 
 pub use accept::{AcceptError, Accepted, Arrival};

@@ -69,8 +69,8 @@ pub fn order_cart(
 pub fn cart_check_after(flows: &BTreeMap<String, Flow>) -> Option<Duration> {
     flows
         .values()
-        .filter(|f| f.enabled())
-        .map(|f| f.settings.abandon_after.0)
+        .filter(|f| f.enabled() && f.settings.trigger.on_abandonment())
+        .filter_map(|f| f.settings.abandon_after.map(|a| a.0))
         .min()
 }
 
@@ -81,6 +81,23 @@ pub struct Rules {
     pub cart_check_after: Option<Duration>,
     /// See [`order_cart`].
     pub order_match_window: Duration,
+    /// The events `event:<name>` flows start on, lower-cased.
+    pub trigger_events: Vec<String>,
+}
+
+/// The event names enabled `event:<name>` flows start on, lower-cased.
+pub fn trigger_events(flows: &BTreeMap<String, Flow>) -> Vec<String> {
+    let mut names: Vec<String> = flows
+        .values()
+        .filter(|f| f.enabled())
+        .filter_map(|f| match &f.settings.trigger {
+            crate::config::Trigger::Event(name) => Some(name.trim().to_lowercase()),
+            _ => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// How far back an order may match a cart by its contact alone: the longest attribution window.
@@ -98,6 +115,7 @@ impl Rules {
         Rules {
             cart_check_after: cart_check_after(flows),
             order_match_window: order_match_window(flows),
+            trigger_events: trigger_events(flows),
         }
     }
 }
@@ -107,6 +125,7 @@ impl Default for Rules {
         Rules {
             cart_check_after: None,
             order_match_window: DEFAULT_ORDER_MATCH_WINDOW,
+            trigger_events: Vec::new(),
         }
     }
 }
@@ -118,6 +137,11 @@ impl IngestRules for Rules {
 
     fn order_cart(&self, order: &Order, found: &OrderCandidates) -> Option<String> {
         order_cart(order.placed_at, found, self.order_match_window)
+    }
+
+    fn triggers_on(&self, name: &str) -> bool {
+        let name = name.trim().to_lowercase();
+        self.trigger_events.contains(&name)
     }
 }
 

@@ -157,7 +157,7 @@ impl Engine {
             outcome: outcome.to_string(),
             detail,
         };
-        let facts = self.facts(&run, &record.cart, contact, step).await?;
+        let facts = self.facts(flow, &run, &record.cart, contact, step).await?;
         match decide_step(flow, step, contact, &facts, &self.channels, now) {
             StepPlan::Defer(until) => {
                 // Deferred, not dropped: the same step runs when the window ends.
@@ -204,6 +204,7 @@ impl Engine {
 
     pub(crate) async fn facts(
         &self,
+        flow: &Flow,
         run: &RunRecord,
         cart: &Cart,
         contact: &ContactRecord,
@@ -212,12 +213,14 @@ impl Engine {
         let conds = step.unless.iter().chain(step.if_all.iter());
         let mut needs_engagement = false;
         let mut needs_tags = false;
+        let mut needs_event = false;
         for c in conds {
             match c {
                 Condition::Clicked | Condition::Opened | Condition::Delivered => {
                     needs_engagement = true
                 }
                 Condition::Tag(_) => needs_tags = true,
+                Condition::Event { .. } => needs_event = true,
                 _ => {}
             }
         }
@@ -236,6 +239,12 @@ impl Engine {
             has_email: contact.info.email.is_some(),
             has_phone: contact.info.phone.is_some(),
             total: cart.total,
+            item_count: cart.items.iter().map(|i| i.quantity).sum(),
+            event: if needs_event {
+                self.trigger_event(flow, run).await?
+            } else {
+                serde_json::Value::Null
+            },
         })
     }
 }
@@ -247,6 +256,9 @@ pub(crate) struct Facts {
     has_email: bool,
     has_phone: bool,
     total: Money,
+    item_count: u32,
+    /// The triggering event (`{"name", "properties"}`) of an `event:` flow's run.
+    event: serde_json::Value,
 }
 
 impl Facts {
@@ -263,6 +275,22 @@ impl Facts {
                 Money::parse_decimal(amount, self.total.currency)
                     .map(|m| self.total.minor >= m.minor)
                     .unwrap_or(false)
+            }
+            Condition::ItemCountAtLeast(n) => self.item_count >= *n,
+            Condition::Event { path, equals } => {
+                let mut v = &self.event["properties"];
+                for key in path {
+                    v = &v[key.as_str()];
+                }
+                let text = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                match equals {
+                    Some(want) => !v.is_null() && text == *want,
+                    None => !matches!(text.as_str(), "" | "false" | "0"),
+                }
             }
         }
     }
@@ -362,6 +390,8 @@ mod tests {
             has_email: true,
             has_phone: true,
             total: record.cart.total,
+            item_count: 2,
+            event: json!({ "name": "Wishlist", "properties": { "color": "red", "n": 3, "gift": false } }),
         }
     }
 
@@ -412,6 +442,26 @@ mod tests {
         );
         assert!(plan(&flows, 1, &contact(), &facts(false), t(H)).starts_with("skipped: if Tag("));
         assert_eq!(plan(&flows, 2, &contact(), &facts(false), t(H)), "pass");
+    }
+
+    #[test]
+    fn item_count_and_event_properties_are_conditions() {
+        let f = facts(false);
+        let holds = |c: &str| f.holds(&crate::config::parse_condition(c).unwrap());
+        // The fixture's cart has 2 units; its event {"color": "red", "n": 3, "gift": false}.
+        assert!(holds("item_count >= 2"));
+        assert!(!holds("item_count >= 3"));
+        assert!(holds("event.color == red"));
+        assert!(holds("event.color == \"red\""));
+        assert!(!holds("event.color == blue"));
+        assert!(holds("event.n == 3"));
+        assert!(holds("event.color"));
+        assert!(!holds("event.gift"), "false is not set");
+        assert!(!holds("event.missing"));
+        assert!(
+            !holds("event.missing == "),
+            "an absent property equals nothing"
+        );
     }
 
     #[test]

@@ -392,7 +392,10 @@ pub fn sample_context() -> Value {
         "discount": { "code": "SAVE5", "description": "5% off", "expires_at": "2026-11-24 12:00 UTC" },
         "shop": { "id": "shop" },
         "flow": { "id": "f", "step": 1, "variant": "a" },
-        "message": { "id": "m1" }
+        "message": { "id": "m1" },
+        // An `event:` flow's trigger; its properties are the shop's own, unknown here: read one
+        // with `| default(...)` or `is defined`.
+        "event": { "name": "Sample Event", "properties": {} }
     })
 }
 

@@ -97,6 +97,7 @@ impl Engine {
             run,
             reenter: None,
             first_step_at: None,
+            trigger: None,
         });
         self.store.apply(commit, now).await?;
         Ok(report)

@@ -183,7 +183,8 @@ async fn add_tags(
                 "tag {tag:?} must be 1 to 64 characters"
             )));
         }
-        state.store.add_contact_tag(&id, t).await?;
+        // A tag new to the contact starts the `tag:<name>` flows (through the engine).
+        state.engine.tag_contact(&id, t).await?;
     }
     Ok(Json(
         serde_json::json!({ "tags": state.store.contact_tags(&id).await? }),

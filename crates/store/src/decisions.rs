@@ -80,6 +80,9 @@ pub struct NewRun {
     pub reenter: Option<CapCheck>,
     /// When to run step 0 (none for held-out runs).
     pub first_step_at: Option<DateTime<Utc>>,
+    /// What started it, when no cart abandonment did: `event:<log seq>` or `tag:<name>`
+    /// ([`crate::roles::Runs::run_trigger`]).
+    pub trigger: Option<String>,
 }
 
 /// Closing messages (a hand-off platform told that the cart it was handed was bought) are

@@ -55,10 +55,10 @@ use chrono::{DateTime, Utc};
 
 pub use model::{
     CapCheck, CartFilter, CartRecord, CommitOutcome, ContactRecord, ConversionGroup, ConversionRow,
-    DeliveryOutcome, Effect, EffectKind, Engagement, IngestOutcome, MessageGroup, MessageTouch,
-    NewMessage, NewRun, OrderRecord, OutboxRow, OutboxStatus, OutcomeGroup, ReportData, RunGroup,
-    RunRecord, RunStatus, RunUpdate, StepLog, StepRecord, Timer, TimerCommit, TimerKind,
-    CLOSING_STEP,
+    DeliveryOutcome, Effect, EffectKind, Engagement, IngestOutcome, LoggedEvent, MessageGroup,
+    MessageTouch, NewMessage, NewRun, OrderRecord, OutboxRow, OutboxStatus, OutcomeGroup,
+    ReportData, RunGroup, RunRecord, RunStatus, RunUpdate, StepLog, StepRecord, Timer, TimerCommit,
+    TimerKind, CLOSING_STEP,
 };
 pub use roles::{IngestLog, Outbox, ReadModel, Reports, Runs, Store, Timers};
 pub use rules::{CheckPlan, IngestRules, NoRules, OrderCandidates};

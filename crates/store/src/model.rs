@@ -93,6 +93,15 @@ impl EffectKind {
     }
 }
 
+/// One event of the log as it was applied (`ReadModel::logged_event`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedEvent {
+    pub kind: cartback_core::EventKind,
+    pub cart_id: Option<String>,
+    pub contact_id: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+}
+
 // ---- engine records ---------------------------------------------------------------------------
 
 /// What a timer does when it fires.
@@ -105,6 +114,9 @@ pub enum TimerKind {
     RunStep,
     /// Credit a new order to the flow runs (and messages) that won it.
     Attribute,
+    /// Start the flows a tracked event or a contact's new tag triggers (`event:<name>`,
+    /// `tag:<name>`); the subject is the event's log number, or `tag:<contact id>:<tag>`.
+    Trigger,
 }
 
 impl TimerKind {
@@ -113,6 +125,7 @@ impl TimerKind {
             TimerKind::CartCheck => "cart_check",
             TimerKind::RunStep => "run_step",
             TimerKind::Attribute => "attribute",
+            TimerKind::Trigger => "trigger",
         }
     }
 
@@ -121,6 +134,7 @@ impl TimerKind {
             "cart_check" => Some(TimerKind::CartCheck),
             "run_step" => Some(TimerKind::RunStep),
             "attribute" => Some(TimerKind::Attribute),
+            "trigger" => Some(TimerKind::Trigger),
             _ => None,
         }
     }

@@ -169,6 +169,34 @@ impl ReadModel for SqlStore {
         .await
     }
 
+    async fn logged_event(&self, seq: i64) -> StoreResult<Option<crate::model::LoggedEvent>> {
+        self.read(move |x| {
+            Box::pin(async move {
+                let Some(r) = query(
+                    "SELECT payload, cart_id, contact_id, occurred_at FROM events WHERE seq = $1",
+                )
+                .bind(seq)
+                .fetch_optional(x)
+                .await?
+                else {
+                    return Ok(None);
+                };
+                let payload: String = r.try_get("payload")?;
+                // An erased entry keeps no event to read back.
+                let Ok(kind) = serde_json::from_str(&payload) else {
+                    return Ok(None);
+                };
+                Ok(Some(crate::model::LoggedEvent {
+                    kind,
+                    cart_id: r.try_get("cart_id")?,
+                    contact_id: r.try_get("contact_id")?,
+                    occurred_at: crate::time::from_ms(r.try_get("occurred_at")?),
+                }))
+            })
+        })
+        .await
+    }
+
     async fn cart_counts(&self) -> StoreResult<Vec<(String, u64)>> {
         self.read(|x| {
             Box::pin(async move {

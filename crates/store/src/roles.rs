@@ -131,7 +131,11 @@ pub trait Runs: Send + Sync {
         step: u32,
     ) -> StoreResult<Option<String>>;
 
-    async fn add_contact_tag(&self, contact_id: &str, tag: &str) -> StoreResult<()>;
+    /// Tags the contact; `true` when the tag is new to it (a `tag:` flow starts then).
+    async fn add_contact_tag(&self, contact_id: &str, tag: &str) -> StoreResult<bool>;
+
+    /// What started a run, when no cart abandonment did (`event:<log seq>`, `tag:<name>`).
+    async fn run_trigger(&self, run_id: &str) -> StoreResult<Option<String>>;
 }
 
 /// Messages on their way: claimed under a lease, sent, finished, redriven.
@@ -192,6 +196,9 @@ pub trait ReadModel: Send + Sync {
 
     /// Carts per status (`open`, `abandoned`, `converted`).
     async fn cart_counts(&self) -> StoreResult<Vec<(String, u64)>>;
+
+    /// One event of the log by its number, as it was applied.
+    async fn logged_event(&self, seq: i64) -> StoreResult<Option<model::LoggedEvent>>;
 
     async fn order(
         &self,

@@ -42,6 +42,13 @@ pub trait IngestRules: Send + Sync + std::fmt::Debug + 'static {
 
     /// Which of `found` the order converts, if any.
     fn order_cart(&self, order: &Order, found: &OrderCandidates) -> Option<String>;
+
+    /// Whether a flow starts on the tracked event `name` (`event:<name>`): then its ingest
+    /// schedules a `trigger` timer for the engine.
+    fn triggers_on(&self, name: &str) -> bool {
+        let _ = name;
+        false
+    }
 }
 
 /// No rules: no abandonment check is scheduled, and an order converts only the cart it names.

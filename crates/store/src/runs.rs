@@ -211,7 +211,7 @@ impl Runs for SqlStore {
         .await
     }
 
-    async fn add_contact_tag(&self, contact_id: &str, tag: &str) -> StoreResult<()> {
+    async fn add_contact_tag(&self, contact_id: &str, tag: &str) -> StoreResult<bool> {
         let (contact_id, tag) = (contact_id.to_string(), tag.to_string());
         self.write(move |tx| {
             Box::pin(async move {
@@ -222,8 +222,22 @@ impl Runs for SqlStore {
                 .bind(tag)
                 .execute(tx)
                 .await
-                .map(|_| ());
+                .map(|r| r.rows_affected() > 0);
                 (r, true)
+            })
+        })
+        .await
+    }
+
+    async fn run_trigger(&self, run_id: &str) -> StoreResult<Option<String>> {
+        let run_id = run_id.to_string();
+        self.read(move |x| {
+            Box::pin(async move {
+                query_scalar::<Option<String>>("SELECT trigger_ref FROM flow_runs WHERE id = $1")
+                    .bind(run_id)
+                    .fetch_optional(x)
+                    .await
+                    .map(Option::flatten)
             })
         })
         .await

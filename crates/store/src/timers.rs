@@ -185,8 +185,8 @@ pub(crate) async fn commit_timer_in(
         }
         let inserted = query(
             "INSERT INTO flow_runs (id, flow_id, cart_id, contact_id, variant, holdout, status, step, test,
-                enrolled_at, updated_at, exit_reason)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+                enrolled_at, updated_at, exit_reason, trigger_ref)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
         )
         .bind(&r.id)
         .bind(&r.flow_id)
@@ -200,6 +200,7 @@ pub(crate) async fn commit_timer_in(
         .bind(to_ms(r.enrolled_at))
         .bind(now_ms)
         .bind(&reason)
+        .bind(&new.trigger)
         .execute(&mut *tx)
         .await?
         .rows_affected();

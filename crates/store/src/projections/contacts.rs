@@ -8,6 +8,7 @@ use cartback_core::{Consent, ContactInfo, Erasure, OptOut, OptOutChannel, Trust}
 
 use crate::exec::new_id;
 
+#[derive(Clone)]
 pub(crate) struct ExistingContact {
     id: String,
     email_norm: Option<String>,
@@ -72,9 +73,18 @@ pub(crate) async fn upsert_contact(
             });
         }
     }
-    if existing.is_none() && email_norm.is_none() && info.phone.is_none() {
-        if let Some(x) = &info.external_id {
-            existing = find_contact(tx, "external_id", x, source_id).await?;
+    // The platform's id for the visitor (`anon:<id>`, a user id): an anonymous contact the
+    // visitor's clicks made. Found by it, it takes the address it did not have: an identify that
+    // follows the clicks makes their cart the known shopper's.
+    let by_external = match &info.external_id {
+        Some(x) => find_contact(tx, "external_id", x, source_id).await?,
+        None => None,
+    };
+    if existing.is_none() {
+        if let Some(found) = &by_external {
+            if email_norm.is_none() && info.phone.is_none() || found.email_norm.is_none() {
+                existing = by_external.clone();
+            }
         }
     }
     // Never take an email or phone that another contact holds.
@@ -118,9 +128,21 @@ pub(crate) async fn upsert_contact(
         Trust::Verified => (info.email_consent, info.sms_consent),
         Trust::Claimed => (Consent::Unknown, Consent::Unknown),
     };
+    // A known shopper (found by address) who was an anonymous visitor a moment ago: the
+    // visitor's carts become theirs. Only on a verified report: a claim (a public key) must not
+    // be able to hand its carts, and their reminders, to someone else's address.
+    if let (Some(known), Some(anon), Trust::Verified) = (&existing, &by_external, trust) {
+        if known.id != anon.id && anon.email_norm.is_none() {
+            query("UPDATE carts SET contact_id = $1 WHERE contact_id = $2")
+                .bind(&known.id)
+                .bind(&anon.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
     match existing {
         None => {
-            if email_norm.is_none() && phone.is_none() {
+            if email_norm.is_none() && phone.is_none() && info.external_id.is_none() {
                 return Ok(None);
             }
             let id = new_id();

@@ -16,6 +16,7 @@ use cartback_core::{
 
 use crate::exec::{corrupt, new_id};
 
+mod changes;
 mod contacts;
 use contacts::{apply_opt_out, erase, upsert_contact};
 
@@ -147,6 +148,15 @@ pub(crate) async fn apply_event(
                 let status = CartStatus::parse(&status)
                     .ok_or_else(|| corrupt(format!("cart status {status:?}")))?;
                 schedule_cart_check(tx, &cart_id, rules.cart_check(status, snap)).await?;
+            } else if changes::has_changes(tx, &cart_id).await? {
+                // Older than a click already applied: the snapshot takes its place in the
+                // cart's history instead of being dropped.
+                query("UPDATE events SET cart_id = $1 WHERE seq = $2")
+                    .bind(&cart_id)
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await?;
+                changes::refold(tx, &cart_id, false).await?;
             }
             (
                 EffectKind::CartUpserted {
@@ -156,6 +166,50 @@ pub(crate) async fn apply_event(
                 Some(cart_id),
                 contact_id,
             )
+        }
+        EventKind::CartChanged(change) => {
+            let contact_id = match &change.contact {
+                Some(c) => upsert_contact(tx, &event.source_id, c, at, trust).await?,
+                None => None,
+            };
+            let (cart_id, _) = changes::apply_change(
+                tx,
+                &event.source_id,
+                change,
+                seq,
+                contact_id.as_deref(),
+                received,
+                rules,
+            )
+            .await?;
+            (
+                EffectKind::CartUpserted {
+                    cart_id: cart_id.clone(),
+                    stale: false,
+                },
+                Some(cart_id),
+                contact_id,
+            )
+        }
+        EventKind::Tracked(tracked) => {
+            let contact_id = match &tracked.contact {
+                Some(c) => upsert_contact(tx, &event.source_id, c, at, trust).await?,
+                None => None,
+            };
+            let cart_id = match &tracked.cart_key {
+                Some(key) => query("SELECT id FROM carts WHERE source_id = $1 AND cart_key = $2")
+                    .bind(&event.source_id)
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|r| r.get::<String, _>("id"))
+                    .transpose()?,
+                None => None,
+            };
+            if rules.triggers_on(&tracked.name) {
+                E::upsert_timer(tx, TimerKind::Trigger, &seq.to_string(), received).await?;
+            }
+            (EffectKind::Recorded, cart_id, contact_id)
         }
         EventKind::OrderPlaced(order) => {
             let contact_id = match &order.contact {
