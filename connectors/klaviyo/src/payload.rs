@@ -72,6 +72,42 @@ pub struct FlowWebhook {
     /// The shop's own id of the shopper, when the flow has it.
     #[serde(default, deserialize_with = "lenient_text")]
     pub external_id: Option<String>,
+    /// The flow's trigger metric when it concerns the cart: `Added to Cart` (Klaviyo's standard
+    /// metric) or `Removed from Cart`; with the product below, the cart changes.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub metric: Option<String>,
+    /// The product of an `Added to Cart` flow (`{{ event.AddedItemProductID }}`, ...).
+    #[serde(default, flatten)]
+    pub product: CartProduct,
+}
+
+/// The product an `Added to Cart` / `Removed from Cart` flow webhook names.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CartProduct {
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub cart_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub product_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub sku: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub product_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub variant: Option<String>,
+    /// Unit price, decimal text or number.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub price: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub quantity: Option<String>,
+    /// ISO 4217; required with a price.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub currency: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub product_url: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub image_url: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub checkout_url: Option<String>,
 }
 
 fn required_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {

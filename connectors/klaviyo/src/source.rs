@@ -17,6 +17,8 @@
 use crate::config::KlaviyoSettings;
 use crate::payload::{FlowWebhook, ProfileView, SystemEvent, SystemWebhook};
 use crate::verify::{header, parse_timestamp, TIMESTAMP_HEADER, WEBHOOK_ID_HEADER};
+
+mod cart;
 use cartback_core::contact::clean_email;
 use cartback_core::{
     normalize_phone, Consent, ContactInfo, Event, EventKind, InboundRequest, OptOut, OptOutChannel,
@@ -101,7 +103,10 @@ impl Source for KlaviyoSource {
             ("system", self.system(req, hook)?)
         } else if flow {
             let flow: FlowWebhook = serde_json::from_value(body).map_err(|e| schema("flow", e))?;
-            ("flow", flow_events(req, flow))
+            (
+                "flow",
+                flow_events(req, flow).map_err(|e| schema("flow", e))?,
+            )
         } else {
             return Err(schema(
                 "klaviyo",
@@ -238,7 +243,7 @@ impl KlaviyoSource {
     }
 }
 
-fn flow_events(req: &InboundRequest, flow: FlowWebhook) -> Vec<Event> {
+fn flow_events(req: &InboundRequest, flow: FlowWebhook) -> Result<Vec<Event>, String> {
     let occurred_at: DateTime<Utc> = non_empty(flow.occurred_at.as_deref())
         .and_then(parse_timestamp)
         .unwrap_or(req.received_at);
@@ -253,7 +258,7 @@ fn flow_events(req: &InboundRequest, flow: FlowWebhook) -> Vec<Event> {
         ..ContactInfo::default()
     };
     if !info.is_identified() && info.external_id.is_none() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let event = |event_id: String, kind| Event {
         source_id: req.source_id.clone(),
@@ -277,10 +282,21 @@ fn flow_events(req: &InboundRequest, flow: FlowWebhook) -> Vec<Event> {
             "sms_opt_out",
         ),
     ];
+    // An `Added to Cart` flow: the product changes the shopper's cart (`cart.rs`).
+    let change = match cart::op(flow.metric.as_deref()) {
+        Some(op) => Some(cart::change(op, &flow.product, &info, occurred_at)?),
+        None => None,
+    };
     events.push(event(
         flow.event_id.clone(),
         EventKind::ContactUpdated(info),
     ));
+    if let Some(change) = change {
+        events.push(event(
+            format!("{}:cart", flow.event_id),
+            EventKind::CartChanged(change),
+        ));
+    }
     for (channel, state, address, suffix) in opt_outs {
         if let (Consent::Unsubscribed, Some(address)) = (state, address) {
             events.push(event(
@@ -293,5 +309,5 @@ fn flow_events(req: &InboundRequest, flow: FlowWebhook) -> Vec<Event> {
             ));
         }
     }
-    events
+    Ok(events)
 }

@@ -99,6 +99,47 @@ fn flow_webhook() {
 }
 
 #[test]
+fn an_added_to_cart_flow_changes_the_cart() {
+    let t = golden(
+        "flow_added_to_cart",
+        flow(&fixture("flow_added_to_cart.json"), &[]),
+    );
+    assert_eq!(t.events.len(), 2);
+    assert_eq!(t.events[1].event_id, "01JD81ATC-01JDPROFILE:cart");
+    let EventKind::CartChanged(c) = &t.events[1].kind else {
+        panic!("{t:?}")
+    };
+    assert_eq!(c.key, "klaviyo:kim@example.com");
+    assert_eq!(c.op, cartback_core::LineOp::Add);
+    assert_eq!((c.line.quantity, c.line.line_price.minor), (2, 5000));
+    assert_eq!(c.at.to_rfc3339(), "2026-11-20T16:02:11+00:00");
+    // A removal without a quantity removes the line; a product nobody names is refused.
+    let t = run(&flow(
+        br#"{"event_id": "r1", "email": "kim@example.com", "metric": "Removed from Cart", "sku": "MUG-BLUE"}"#,
+        &[],
+    ))
+    .unwrap();
+    let EventKind::CartChanged(c) = &t.events[1].kind else {
+        panic!("{t:?}")
+    };
+    assert_eq!((c.op, c.line.quantity), (cartback_core::LineOp::Remove, 0));
+    let err = run(&flow(
+        br#"{"event_id": "r2", "email": "kim@example.com", "metric": "Added to Cart", "price": "5"}"#,
+        &[],
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("product_id, sku or product_name"), "{err}");
+    // Any other metric is a profile update only.
+    let t = run(&flow(
+        br#"{"event_id": "r3", "email": "kim@example.com", "metric": "Viewed Product", "sku": "X"}"#,
+        &[],
+    ))
+    .unwrap();
+    assert_eq!(t.events.len(), 1);
+}
+
+#[test]
 fn flow_webhook_minimal_and_odd_values() {
     let t = run(&flow(br#"{"event_id": 42, "email": "a@b.io", "sms_consent": "UNSUBSCRIBED", "occurred_at": "1795190000"}"#, &[])).unwrap();
     assert_eq!(t.events.len(), 1, "no phone: no SMS opt-out to record");
