@@ -12,8 +12,20 @@ use std::process::ExitCode;
     about = "Wins back abandoned shopping carts."
 )]
 pub struct Cli {
+    /// How log lines are written: `json` (one object per line, for a log pipeline), `text`, or
+    /// `auto` (JSON when standard output is not a terminal).
+    #[arg(long, global = true, env = "CARTBACK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Text,
 }
 
 #[derive(Debug, Subcommand)]
@@ -192,7 +204,7 @@ pub fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            init_tracing();
+            init_tracing(cli.log_format);
             let rt = match tokio::runtime::Runtime::new() {
                 Ok(rt) => rt,
                 Err(e) => {
@@ -269,13 +281,31 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-fn init_tracing() {
+/// Log lines on standard output, `RUST_LOG` (default `info`) choosing what. Shoppers' email
+/// addresses and phone numbers never appear at info and above (only the `console` channel prints
+/// them, as its output, not as log lines).
+fn init_tracing(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt()
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !std::io::stdout().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = if json {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .flatten_event(true)
+            .try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 async fn serve(cfg: HubConfig, path: PathBuf) -> anyhow::Result<()> {

@@ -142,8 +142,17 @@ fn sigterm_drains_in_flight_requests_then_exits() {
         let line = rx
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .expect("start-up log line");
-        if let Some(rest) = line.split("addr=").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
+        // Text (`addr=...`) or JSON (`"addr":"..."`) log lines.
+        if let Some(rest) = line
+            .split("addr=")
+            .nth(1)
+            .or_else(|| line.split("\"addr\":\"").nth(1))
+        {
+            break rest
+                .split(|c: char| c.is_whitespace() || c == '"')
+                .next()
+                .unwrap()
+                .to_string();
         }
     };
     // Start a request and leave its body half-sent.
@@ -243,8 +252,17 @@ fn the_readme_webhook_prints_a_reminder_on_the_default_config() {
     };
     let addr = loop {
         let line = next(&rx).expect("start-up log line");
-        if let Some(rest) = line.split("addr=").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
+        // Text (`addr=...`) or JSON (`"addr":"..."`) log lines.
+        if let Some(rest) = line
+            .split("addr=")
+            .nth(1)
+            .or_else(|| line.split("\"addr\":\"").nth(1))
+        {
+            break rest
+                .split(|c: char| c.is_whitespace() || c == '"')
+                .next()
+                .unwrap()
+                .to_string();
         }
     };
     // The README's body, signed as the README's openssl line does.
@@ -289,6 +307,36 @@ fn the_readme_webhook_prints_a_reminder_on_the_default_config() {
             Err(_) => break false,
         }
     };
+    // A forged webhook with the caller's request id: answered 401 with the id echoed, and the
+    // warning it logs carries the same id (the request's span).
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "POST /webhooks/shop HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\nx-request-id: readme-req-1\r\nx-shopify-topic: checkouts/create\r\nx-shopify-webhook-id: readme-test-2\r\nx-shopify-hmac-sha256: AAAA\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut forged = String::new();
+    stream.read_to_string(&mut forged).unwrap();
+    assert!(forged.starts_with("HTTP/1.1 401"), "{forged}");
+    assert!(
+        forged
+            .to_ascii_lowercase()
+            .contains("x-request-id: readme-req-1"),
+        "{forged}"
+    );
+    let traced = loop {
+        match next(&rx) {
+            Ok(line) => {
+                let hit = line.contains("readme-req-1") && line.contains("Rejected webhook");
+                printed.push(line);
+                if hit {
+                    break true;
+                }
+            }
+            Err(_) => break false,
+        }
+    };
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -299,6 +347,31 @@ fn the_readme_webhook_prints_a_reminder_on_the_default_config() {
         "{}",
         printed.join("\n")
     );
+    assert!(
+        traced,
+        "no log line with the request id:\n{}",
+        printed.join("\n")
+    );
+    // Standard output is not a terminal: log lines are JSON, and none at info or above names the
+    // shopper (only the console channel's own output does).
+    let logs: Vec<serde_json::Value> = printed
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        !logs.is_empty(),
+        "no JSON log line:\n{}",
+        printed.join("\n")
+    );
+    for log in &logs {
+        let level = log["level"].as_str().unwrap_or("");
+        if matches!(level, "INFO" | "WARN" | "ERROR") {
+            assert!(
+                !log.to_string().contains("ann@example.com"),
+                "an address in a log line: {log}"
+            );
+        }
+    }
 }
 
 #[test]

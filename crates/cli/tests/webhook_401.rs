@@ -78,7 +78,7 @@ fn start(dir: &std::path::Path) -> Running {
     let cfg = dir.join("cartback.toml");
     std::fs::write(&cfg, CONFIG).unwrap();
     let mut child = Command::new(BIN)
-        .args(["serve", "--config"])
+        .args(["--log-format", "text", "serve", "--config"])
         .arg(&cfg)
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
@@ -109,8 +109,17 @@ fn start(dir: &std::path::Path) -> Running {
         let line = lines
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .expect("the start-up log line");
-        if let Some(rest) = line.split("addr=").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
+        // Text (`addr=...`) or JSON (`"addr":"..."`) log lines.
+        if let Some(rest) = line
+            .split("addr=")
+            .nth(1)
+            .or_else(|| line.split("\"addr\":\"").nth(1))
+        {
+            break rest
+                .split(|c: char| c.is_whitespace() || c == '"')
+                .next()
+                .unwrap()
+                .to_string();
         }
     };
     Running {

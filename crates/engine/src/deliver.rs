@@ -7,6 +7,7 @@ use cartback_store::{DeliveryOutcome, OutboxRow, StoreResult};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use std::time::Duration;
+use tracing::Instrument;
 
 impl Engine {
     // ---- outbox ----
@@ -99,10 +100,13 @@ impl Engine {
             if let Some(l) = &channel.limiter {
                 l.until_ready().await;
             }
+            let span =
+                tracing::info_span!("delivery", channel = %channel.id, messages = chunk.len());
             let messages: Vec<_> = chunk.iter().map(|r| r.message.clone()).collect();
             let started = std::time::Instant::now();
             let answers =
                 tokio::time::timeout(channel.send_timeout, channel.sink.deliver_many(&messages))
+                    .instrument(span)
                     .await;
             metrics::histogram!("cartback_provider_latency_seconds", "channel" => channel.id.clone())
                 .record(started.elapsed().as_secs_f64());
@@ -204,6 +208,8 @@ impl Engine {
         Ok(None)
     }
 
+    /// One attempt, in a `delivery` span (channel and message id).
+    #[tracing::instrument(name = "delivery", skip_all, fields(channel = %channel.id, message_id = %row.id))]
     pub(crate) async fn deliver_one(
         &self,
         channel: &Channel,

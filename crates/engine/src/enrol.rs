@@ -50,6 +50,9 @@ impl Engine {
         }
     }
 
+    /// Fires one timer, in a `timer` span (its kind and subject: a cart, run or event id, never an
+    /// address).
+    #[tracing::instrument(name = "timer", skip_all, fields(kind = timer.kind.as_str(), subject = %timer.subject))]
     pub(crate) async fn fire(&self, timer: &Timer) -> StoreResult<()> {
         let now = self.clock.now();
         metrics::histogram!("cartback_timer_lateness_seconds", "kind" => timer.kind.as_str())

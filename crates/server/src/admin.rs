@@ -33,6 +33,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
             axum::routing::post(crate::flows_api::redrive),
         )
         .route_layer(axum::middleware::from_fn_with_state(state, require_admin))
+        .layer(crate::observe::admin_timeout())
 }
 
 /// Constant-time bearer check. No token configured: the admin API is closed. Wrong tokens are

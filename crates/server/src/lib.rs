@@ -16,6 +16,8 @@
 //! - [`health`]: `/healthz` (process up) and `/readyz` (store reachable).
 //! - [`metrics`]: the Prometheus recorder, `/metrics`, and the request-latency layer.
 //! - [`error`]: [`ApiError`], the one place where errors become HTTP statuses.
+//! - [`observe`]: a `request` span per request with its id (echoed in `x-request-id`); the 408
+//!   timeout of admin and dashboard requests.
 //!
 //! [`router`] builds the app without a socket (tests call it with `oneshot`); [`serve`] runs it on a
 //! listener the caller bound (tests bind port 0) until the shutdown future resolves.
@@ -29,6 +31,7 @@ pub mod flows_api;
 pub mod headers;
 pub mod health;
 pub mod metrics;
+pub mod observe;
 pub mod onsite;
 pub mod session;
 pub mod settings;
@@ -106,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .nest("/api/v1", admin::routes(state.clone()))
         .route_layer(axum::middleware::from_fn(metrics::track_latency))
+        .route_layer(axum::middleware::from_fn(observe::request_span))
         .fallback(error::not_found)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             max_body.saturating_add(1024),
@@ -130,6 +134,7 @@ fn dashboard_routes(state: AppState) -> Router<AppState> {
             state,
             session::same_origin_only,
         ))
+        .layer(observe::admin_timeout())
         .layer(axum::middleware::map_response(headers::dashboard))
 }
 

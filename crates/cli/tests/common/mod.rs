@@ -16,7 +16,7 @@ pub struct Hub {
 
 pub fn spawn(cfg: &std::path::Path) -> Hub {
     let mut child = Command::new(BIN)
-        .args(["serve", "--config"])
+        .args(["--log-format", "text", "serve", "--config"])
         .arg(cfg)
         .env("RUST_LOG", "warn,cartback_cli=info")
         .env("NO_COLOR", "1")
