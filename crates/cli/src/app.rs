@@ -145,6 +145,12 @@ pub async fn start(
     let drain = cfg.server.shutdown_grace.0;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut workers = state.engine.spawn(stop_rx.clone());
+    workers.extend(cartback_engine::retention::spawn(
+        state.store.clone(),
+        state.clock.clone(),
+        cfg.retention.clone(),
+        stop_rx.clone(),
+    ));
     for (id, entry) in &cfg.sources {
         let poller = entry
             .settings

@@ -68,6 +68,8 @@ pub struct HubConfig {
     pub flows: BTreeMap<String, FlowSettings>,
     pub templates: BTreeMap<String, TemplateSettings>,
     pub limits: LimitsSettings,
+    /// `[retention]`: how long raw events, message bodies and delivery ids are kept.
+    pub retention: cartback_store::RetentionSettings,
     pub engine: cartback_engine::config::EngineSettings,
     /// The config file's folder: relative paths are relative to it.
     pub base_dir: PathBuf,
@@ -343,7 +345,15 @@ fn valid_id(id: &str) -> bool {
 }
 
 const SECTIONS: &[&str] = &[
-    "server", "store", "engine", "source", "channel", "flow", "template", "limits",
+    "server",
+    "store",
+    "engine",
+    "source",
+    "channel",
+    "flow",
+    "template",
+    "limits",
+    "retention",
 ];
 
 fn take_table(
@@ -538,6 +548,16 @@ fn build(
             message: p.message,
         });
     }
+    let retention: cartback_store::RetentionSettings = match root.remove("retention") {
+        None => Default::default(),
+        Some(v) => typed(v, "retention", problems).unwrap_or_default(),
+    };
+    problems.extend(
+        retention
+            .validate()
+            .into_iter()
+            .map(|p| p.under("retention")),
+    );
     HubConfig {
         engine,
         server,
@@ -547,6 +567,7 @@ fn build(
         flows,
         templates,
         limits,
+        retention,
         base_dir,
     }
 }

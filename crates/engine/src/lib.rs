@@ -25,6 +25,7 @@
 //!   cursor to [`Engine::accept_polled`].
 //! - [`progress`]: how a run stands for the runs API: steps taken, the last and the next, each
 //!   numbered from 1 and named (`flows::StepRef`, the one place indexes become numbers).
+//! - [`retention`]: the worker that ages out what `[retention]` says not to keep, in small batches.
 //! - [`report`]: flow reports: funnel per step, channel and variant; treated vs holdout with a z-test.
 //! - [`conditions`]: what starts a flow (`Trigger`) and what a step checks (`Condition`), parsed
 //!   from their text forms.
@@ -48,6 +49,7 @@ pub mod poll;
 pub mod progress;
 pub mod quiet;
 pub mod report;
+pub mod retention;
 pub mod rules;
 mod step;
 pub mod template;

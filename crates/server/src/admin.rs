@@ -16,6 +16,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/carts", get(list_carts))
         .route("/carts/{id}", get(get_cart))
         .route("/carts/{id}/runs", get(crate::flows_api::cart_runs))
+        .route("/contacts", axum::routing::delete(crate::privacy::erase))
+        .route("/contacts/export", get(crate::privacy::export))
         .route("/contacts/{id}", get(get_contact))
         .route("/contacts/{id}/tags", get(get_tags).post(add_tags))
         .route(

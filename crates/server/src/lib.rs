@@ -13,6 +13,8 @@
 //! - [`auth`]: how strong the admin token must be; wrong tokens rate-limited per client.
 //! - [`conn`]: the accept loop: header and idle timeouts, the connection cap, the fd limit.
 //! - [`onsite`]: the return-visit pop-up: `widget.js`, the shopper's cart, identify, events; the `web` channel.
+//! - [`privacy`]: a shopper erased (`DELETE /api/v1/contacts`) or exported
+//!   (`GET /api/v1/contacts/export`) on the admin's request.
 //! - [`health`]: `/healthz` (process up) and `/readyz` (store reachable).
 //! - [`metrics`]: the Prometheus recorder, `/metrics`, and the request-latency layer.
 //! - [`error`]: [`ApiError`], the one place where errors become HTTP statuses.
@@ -33,6 +35,7 @@ pub mod health;
 pub mod metrics;
 pub mod observe;
 pub mod onsite;
+pub mod privacy;
 pub mod session;
 pub mod settings;
 pub mod state;

@@ -36,6 +36,7 @@ pub mod journal;
 mod migrations;
 pub mod model;
 mod outbox;
+pub mod privacy;
 mod projections;
 mod read_model;
 mod reports;
@@ -60,6 +61,7 @@ pub use model::{
     ReportData, RunGroup, RunRecord, RunStatus, RunUpdate, StepLog, StepRecord, Timer, TimerCommit,
     TimerKind, CLOSING_STEP,
 };
+pub use privacy::{Privacy, Retained, RetentionSettings};
 pub use roles::{IngestLog, Outbox, ReadModel, Reports, Runs, Store, Timers};
 pub use rules::{CheckPlan, IngestRules, NoRules, OrderCandidates};
 pub use sql::{Backend, SqlStore, SqlValue, SqliteStore};
@@ -84,6 +86,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Every role trait, for callers of an `Arc<dyn Store>`: `use cartback_store::prelude::*;`.
 pub mod prelude {
+    pub use crate::privacy::Privacy;
     pub use crate::roles::{IngestLog, Outbox, ReadModel, Reports, Runs, Store, Timers};
 }
 

@@ -24,7 +24,15 @@ use std::time::Duration;
 /// The whole store: every role, and what belongs to none (health, shutdown, the hub's keys).
 #[async_trait]
 pub trait Store:
-    IngestLog + Timers + Runs + Outbox + ReadModel + Reports + std::fmt::Debug + 'static
+    IngestLog
+    + Timers
+    + Runs
+    + Outbox
+    + ReadModel
+    + Reports
+    + crate::privacy::Privacy
+    + std::fmt::Debug
+    + 'static
 {
     /// Is the database reachable? (`/readyz`)
     async fn ping(&self) -> StoreResult<()>;

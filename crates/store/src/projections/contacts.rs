@@ -363,6 +363,33 @@ pub(crate) async fn erase(
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        // What the hub sent them: nothing more goes, and what went keeps no trace of them
+        // (the rows stay, so reports keep their counts).
+        query(
+            "UPDATE outbox SET status = 'cancelled', last_error = 'contact erased'
+             WHERE contact_id = $1 AND status IN ('queued', 'claimed')",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        crate::privacy::scrub_messages(
+            &mut *tx,
+            "SELECT id, message FROM outbox WHERE contact_id = $1",
+            &[crate::exec::Val::Text(id.clone())],
+        )
+        .await?;
+        query("UPDATE outbox SET contact_id = NULL WHERE contact_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        query("UPDATE flow_runs SET contact_id = NULL WHERE contact_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        query("DELETE FROM contact_tags WHERE contact_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         query("DELETE FROM contacts WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
