@@ -26,6 +26,16 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/flows/{id}/report", get(crate::flows_api::report))
         .route("/messages", get(crate::flows_api::messages))
+        .route("/messages/{id}", get(crate::dead_letters::message))
+        .route("/dead-letters", get(crate::dead_letters::list))
+        .route(
+            "/dead-letters/journal/{seq}",
+            get(crate::dead_letters::journal_record),
+        )
+        .route(
+            "/dead-letters/journal/redrive",
+            axum::routing::post(crate::dead_letters::journal_redrive),
+        )
         .route(
             "/onsite/preview",
             axum::routing::post(crate::onsite::preview),

@@ -33,7 +33,7 @@ const COOKIE: &str = "cartback_session";
 
 /// Signed in: a live session cookie, or the admin token as a bearer (a wrong one counts
 /// against the client's attempts).
-fn logged_in(
+pub(crate) fn logged_in(
     state: &AppState,
     guards: &Guards,
     client: Client,
@@ -61,13 +61,17 @@ pub(crate) use crate::headers::STYLE;
 
 /// The page templates, embedded in the binary: every value they print is HTML-escaped by
 /// minijinja (auto-escaping on for every template), never by hand.
-const TEMPLATES: [(&str, &str); 4] = [
+const TEMPLATES: [(&str, &str); 5] = [
     ("base.html", include_str!("../templates/base.html")),
     ("macros.html", include_str!("../templates/macros.html")),
     ("login.html", include_str!("../templates/login.html")),
     (
         "dashboard.html",
         include_str!("../templates/dashboard.html"),
+    ),
+    (
+        "dead_letters.html",
+        include_str!("../templates/dead_letters.html"),
     ),
 ];
 
@@ -93,12 +97,12 @@ fn templates() -> &'static Environment<'static> {
 }
 
 /// Renders `name` with `ctx`.
-fn render(name: &str, ctx: impl Serialize) -> Result<String, minijinja::Error> {
+pub(crate) fn render(name: &str, ctx: impl Serialize) -> Result<String, minijinja::Error> {
     templates().get_template(name)?.render(ctx)
 }
 
 /// The page, or a 500 without details for a template error (a bug, logged).
-fn respond(page: Result<String, minijinja::Error>) -> Response {
+pub(crate) fn respond(page: Result<String, minijinja::Error>) -> Response {
     match page {
         Ok(html) => Html(html).into_response(),
         Err(e) => {

@@ -13,6 +13,8 @@
 //! - [`auth`]: how strong the admin token must be; wrong tokens rate-limited per client.
 //! - [`conn`]: the accept loop: header and idle timeouts, the connection cap, the fd limit.
 //! - [`onsite`]: the return-visit pop-up: `widget.js`, the shopper's cart, identify, events; the `web` channel.
+//! - [`dead_letters`]: failed and unknown messages and journal records set aside: listed,
+//!   inspected, redriven (admin API and `/dashboard/dead-letters`).
 //! - [`privacy`]: a shopper erased (`DELETE /api/v1/contacts`) or exported
 //!   (`GET /api/v1/contacts/export`) on the admin's request.
 //! - [`health`]: `/healthz` (process up) and `/readyz` (store reachable).
@@ -28,6 +30,7 @@ pub mod admin;
 pub mod auth;
 pub mod conn;
 pub mod dashboard;
+pub mod dead_letters;
 pub mod error;
 pub mod flows_api;
 pub mod headers;
@@ -133,6 +136,11 @@ fn dashboard_routes(state: AppState) -> Router<AppState> {
             get(dashboard::login_form).post(dashboard::login),
         )
         .route("/dashboard/logout", post(dashboard::logout))
+        .route("/dashboard/dead-letters", get(dead_letters::page))
+        .route(
+            "/dashboard/dead-letters/redrive",
+            post(dead_letters::page_redrive),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state,
             session::same_origin_only,

@@ -29,6 +29,7 @@
 //! of it is durable, and a redelivery changes nothing. SQLite and PostgreSQL pass the same shared
 //! test suite (`tests/suite.rs`).
 
+pub mod dead_letters;
 pub mod decisions;
 mod exec;
 mod ingest;
@@ -54,6 +55,7 @@ mod timers;
 use cartback_core::{Event, Trust};
 use chrono::{DateTime, Utc};
 
+pub use dead_letters::{DeadLetters, Redriven, SetAside};
 pub use model::{
     CapCheck, CartFilter, CartRecord, CommitOutcome, ContactRecord, ConversionGroup, ConversionRow,
     DeliveryOutcome, Effect, EffectKind, Engagement, IngestOutcome, LoggedEvent, MessageGroup,
@@ -86,6 +88,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Every role trait, for callers of an `Arc<dyn Store>`: `use cartback_store::prelude::*;`.
 pub mod prelude {
+    pub use crate::dead_letters::DeadLetters;
     pub use crate::privacy::Privacy;
     pub use crate::roles::{IngestLog, Outbox, ReadModel, Reports, Runs, Store, Timers};
 }

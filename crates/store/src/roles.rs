@@ -31,6 +31,7 @@ pub trait Store:
     + ReadModel
     + Reports
     + crate::privacy::Privacy
+    + crate::dead_letters::DeadLetters
     + std::fmt::Debug
     + 'static
 {

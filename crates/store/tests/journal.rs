@@ -407,3 +407,52 @@ async fn past_max_pending_callers_wait_for_their_projection() {
     drained(&store).await;
     assert_eq!(store.carts(&all()).await.unwrap().len(), 200);
 }
+
+#[tokio::test]
+async fn a_record_set_aside_is_listed_inspected_and_redriven_once() {
+    use cartback_store::{DeadLetters, Redriven};
+    let db = sqlite(settings(32)).await;
+    db.open().await.unwrap().close().await;
+    // Two records set aside (as the journal does after five failures): one that applies now
+    // (what failed was passing), one that never can.
+    let good = serde_json::json!({
+        "source_id": "shop", "delivery_ids": ["d-dead"], "events": [checkout("e-dead", "k-dead", 2)],
+        "received_at": t(0),
+    });
+    let conn = rusqlite::Connection::open(db_file(&db)).unwrap();
+    for (seq, record) in [
+        (7, good.to_string()),
+        (8, r#"{"not":"a record"}"#.to_string()),
+    ] {
+        conn.execute(
+            "INSERT INTO journal_failed (seq, record, error, failed_at) VALUES (?1, ?2, 'database is locked', 0)",
+            rusqlite::params![seq, record],
+        )
+        .unwrap();
+    }
+    drop(conn);
+    let store = db.open().await.unwrap();
+    let listed = store.set_aside(10).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|s| (s.seq, s.events)).collect::<Vec<_>>(),
+        [(7, 1), (8, 0)]
+    );
+    assert!(listed[0].record.is_none(), "listed without bodies");
+    let one = store.set_aside_one(7).await.unwrap().unwrap();
+    assert_eq!(one.record.unwrap()["delivery_ids"][0], "d-dead");
+    assert_eq!(
+        store.redrive_set_aside(7).await.unwrap(),
+        Redriven::Applied { duplicate: false }
+    );
+    assert_eq!(store.carts(&all()).await.unwrap().len(), 1);
+    assert_eq!(store.redrive_set_aside(7).await.unwrap(), Redriven::Missing);
+    assert!(matches!(
+        store.redrive_set_aside(8).await.unwrap(),
+        Redriven::Failed { .. }
+    ));
+    assert_eq!(
+        store.ingest_set_aside().await.unwrap(),
+        1,
+        "the bad one stays"
+    );
+}
