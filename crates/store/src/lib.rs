@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - [`roles`]: the contract: [`Store`] is [`IngestLog`] + [`Timers`] + [`Runs`] + [`Outbox`] +
-//!   [`ReadModel`] + [`Reports`]; `use cartback_store::prelude::*` to call them.
+//!   [`ReadModel`] + [`Reports`] + [`Surveys`]; `use cartback_store::prelude::*` to call them.
 //! - [`rules`]: the seam through which the engine's ingest rules (the debounce, which cart an
 //!   order converts) reach ingest: told once, when the store opens.
 //! - [`decisions`]: what the engine decides and the store writes ([`TimerCommit`], [`NewRun`],
@@ -45,6 +45,7 @@ mod runs;
 pub mod sql;
 mod sqlite;
 mod sqlite_journal;
+mod surveys;
 #[cfg(feature = "testdb")]
 pub mod testdb;
 pub mod time;
@@ -60,9 +61,10 @@ pub use model::{
     RunRecord, RunStatus, RunUpdate, StepLog, StepRecord, Timer, TimerCommit, TimerKind,
     CLOSING_STEP,
 };
-pub use roles::{IngestLog, Outbox, ReadModel, Reports, Runs, Store, Timers};
+pub use roles::{IngestLog, Outbox, ReadModel, Reports, Runs, Store, Surveys, Timers};
 pub use rules::{CheckPlan, IngestRules, NoRules, OrderCandidates};
 pub use sql::{Backend, SqlStore, SqlValue, SqliteStore};
+pub use surveys::{SurveyAnswer, SurveyCount, SurveyData, SurveyText};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -84,7 +86,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Every role trait, for callers of an `Arc<dyn Store>`: `use cartback_store::prelude::*;`.
 pub mod prelude {
-    pub use crate::roles::{IngestLog, Outbox, ReadModel, Reports, Runs, Store, Timers};
+    pub use crate::roles::{IngestLog, Outbox, ReadModel, Reports, Runs, Store, Surveys, Timers};
 }
 
 /// Which queued messages to list.

@@ -48,6 +48,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "trust",
         include_str!("../migrations/sqlite/0007_trust.sql"),
     ),
+    (
+        8,
+        "survey",
+        include_str!("../migrations/sqlite/0008_survey.sql"),
+    ),
 ];
 
 /// The same for `migrations/postgres/`.
@@ -81,6 +86,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         6,
         "trust",
         include_str!("../migrations/postgres/0006_trust.sql"),
+    ),
+    (
+        7,
+        "survey",
+        include_str!("../migrations/postgres/0007_survey.sql"),
     ),
 ];
 

@@ -341,6 +341,7 @@ pub(crate) async fn erase(
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        crate::surveys::erase_contact(&mut *tx, id).await?;
         query("DELETE FROM contacts WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
