@@ -77,6 +77,10 @@ impl Engine {
             &self.public_url,
         );
         ctx["links"]["unsubscribe"] = json!(unsubscribe);
+        // `{{ links.survey }}`: only for a step that asks one (check-config refuses it elsewhere).
+        if self.survey_of_step(step, &channel.id).is_some() {
+            ctx["links"]["survey"] = json!(tracker.url(LinkKind::Survey, 0));
+        }
         let rendered = match step.send.as_ref().and_then(|s| s.template.as_deref()) {
             Some(t) => match self.templates.render(t, &ctx) {
                 Ok(r) => r,

@@ -24,6 +24,8 @@
 //! - [`progress`]: how a run stands for the runs API: steps taken, the last and the next, each
 //!   numbered from 1 and named (`flows::StepRef`, the one place indexes become numbers).
 //! - [`report`]: flow reports: funnel per step, channel and variant; treated vs holdout with a z-test.
+//! - [`survey`]: "why they left": the `[survey.*]` tables, the survey a message asks, recording an
+//!   answer (once per cart, its value band), masking; [`survey_report`]: reasons in the report.
 //! - [`config`]: the `[flow.*]`, `[template.*]` and `[limits]` tables and their pure validation,
 //!   so `cartback check-config` can report every problem before anything starts.
 
@@ -45,6 +47,8 @@ pub mod quiet;
 pub mod report;
 pub mod rules;
 mod step;
+pub mod survey;
+pub mod survey_report;
 pub mod template;
 mod test_mode;
 mod workers;
