@@ -26,11 +26,13 @@
     if (!document.referrer) return true;
     try { return new URL(document.referrer).host !== location.host; } catch (e) { return true; }
   }
-  function send(kind, message) {
-    var body = JSON.stringify({ site: site, visitor: store.get("localStorage", KEY), message: message, kind: kind });
-    if (navigator.sendBeacon) navigator.sendBeacon(hub + "/onsite/event", body);
-    else fetch(hub + "/onsite/event", { method: "POST", body: body, keepalive: true, mode: "cors" });
+  function beacon(path, o) {
+    o.site = site; o.visitor = store.get("localStorage", KEY);
+    var body = JSON.stringify(o);
+    if (navigator.sendBeacon) navigator.sendBeacon(hub + path, body);
+    else fetch(hub + path, { method: "POST", body: body, keepalive: true, mode: "cors" });
   }
+  function send(kind, message) { beacon("/onsite/event", { message: message, kind: kind }); }
   function el(tag, attrs, text) {
     var e = document.createElement(tag);
     for (var k in attrs) {
@@ -51,6 +53,8 @@
     ".item img{width:56px;height:56px;object-fit:cover;border-radius:8px;background:#f1f3f6;flex:none}" +
     ".item span{display:block}.item .p{color:#5b6475;font-size:14px}" +
     ".go{display:block;text-align:center;background:#111;color:#fff;text-decoration:none;padding:10px 14px;border-radius:8px;margin-top:6px}" +
+    ".why{margin:12px 0 0;padding:0;border:0}.why legend{font-size:14px;margin-bottom:6px}.why button{font:inherit;font-size:13px;margin:0 6px 6px 0;padding:5px 10px;border:1px solid #c9ced8;border-radius:14px;background:#fff;color:inherit;cursor:pointer}" +
+    ".why button:focus-visible{outline:2px solid #2f6fde;outline-offset:2px}" +
     "@media (max-width:480px){.cb{right:8px;left:8px;bottom:8px;width:auto}}";
   function show(data, force) {
     var mid = data.message_id || "preview";
@@ -76,6 +80,20 @@
       box.appendChild(a);
     });
     if (data.recovery_url) box.appendChild(el("a", { "class": "go", href: data.recovery_url, "data-kind": "cart" }, data.button || "View your cart"));
+    if (data.survey && data.message_id && !force) {
+      /* "Why they left": one row of reasons; a click records it (once per cart) and hides the row. */
+      var why = el("fieldset", { "class": "why" });
+      why.appendChild(el("legend", {}, data.survey.question));
+      (data.survey.reasons || []).forEach(function (r) {
+        var b = el("button", { type: "button", "data-reason": r.id }, r.label);
+        b.addEventListener("click", function () {
+          beacon("/onsite/survey", { message: data.message_id, reason: r.id });
+          why.replaceWith(el("p", { "class": "why", role: "status" }, "Thank you!"));
+        });
+        why.appendChild(b);
+      });
+      box.appendChild(why);
+    }
     root.appendChild(box);
     var before = document.activeElement;
     function dismiss() {
