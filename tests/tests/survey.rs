@@ -20,6 +20,16 @@ const SITE_SECRET: &str = "survey-site-secret";
 const SHOP: &str = "https://shop.example";
 
 fn config() -> String {
+    config_with_origin(SHOP)
+}
+
+/// The configuration, the web channel also allowing `origin` (a sample shop the test serves).
+fn config_with_origin(origin: &str) -> String {
+    let origins = if origin == SHOP {
+        format!("[\"{SHOP}\"]")
+    } else {
+        format!("[\"{SHOP}\", \"{origin}\"]")
+    };
     format!(
         r#"
 [server]
@@ -41,7 +51,7 @@ type = "console"
 type = "web"
 site_key = "pk_test_shop"
 site_secret = "{SITE_SECRET}"
-origins = ["{SHOP}"]
+origins = {origins}
 survey = "why"
 
 [survey.why]
@@ -154,7 +164,27 @@ async fn a_shopper_answers_the_survey_in_a_browser() {
     let Some(b) = launch(1280, 900).await else {
         return;
     };
-    let hub = spawn_hub(&config(), &[]).await.unwrap();
+    // A sample shop page with the widget tag, on an origin of its own.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shop_origin = format!("http://{}", listener.local_addr().unwrap());
+    let hub = spawn_hub(&config_with_origin(&shop_origin), &[])
+        .await
+        .unwrap();
+    let page = format!(
+        "<!doctype html><html><head><meta charset=utf-8><title>Shop</title></head><body><h1>Shop</h1>\
+         <script src=\"{}\" data-site=\"pk_test_shop\" async></script></body></html>",
+        hub.url("/onsite/widget.js")
+    );
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let page = page.clone();
+            async move { axum::response::Html(page) }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
     let store = store_of(&hub).await;
     abandon(&hub, "b1", "ann@example.com", 1).await;
     let m = sent(&hub, &store, "ann@example.com", "email").await;
@@ -220,6 +250,37 @@ async fn a_shopper_answers_the_survey_in_a_browser() {
     // Opened again: asked once per cart, only the thanks.
     b.goto(&link).await;
     assert_eq!(b.text("h1").await, "Thank you");
+
+    // The pop-up on the shop's page asks Dee (the web channel names the survey): one row of
+    // reasons; a click records the answer and the row gives way to a thank-you.
+    abandon(&hub, "b2", "dee@example.com", 1).await;
+    sent(&hub, &store, "dee@example.com", "web").await;
+    let dee = visitor(&hub, "dee@example.com").await;
+    b.resize(1280, 900).await;
+    b.goto(&format!("{shop_origin}/?cb_v={dee}")).await;
+    const ROW: &str = "var h=document.getElementById('cartback-reminder');\
+        return h?Array.prototype.map.call(h.shadowRoot.querySelectorAll('.why button'),function(b){return b.textContent}):null";
+    until_within(10, "the pop-up's reason row", || async {
+        b.eval(ROW).await.as_array().is_some_and(|a| a.len() == 3)
+    })
+    .await;
+    assert_eq!(
+        b.eval(ROW).await,
+        json!([
+            "Shipping was too expensive",
+            "I had to create an account",
+            "Other"
+        ])
+    );
+    b.screenshot(&artifact("survey-popup.png")).await;
+    b.eval("document.getElementById('cartback-reminder').shadowRoot.querySelectorAll('.why button')[1].click();return 1")
+        .await;
+    assert_eq!(b.eval(ROW).await, json!([]), "the row is hidden");
+    until_within(10, "the pop-up's answer in the report", || async {
+        reasons(&hub, "popup").await["answers"] == 1
+    })
+    .await;
+    assert_eq!(share(&reasons(&hub, "popup").await, "account"), (1, 1.0));
     b.close().await;
 }
 
