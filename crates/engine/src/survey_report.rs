@@ -104,7 +104,7 @@ fn shares(offered: &[(String, String)], counts: &[(String, u64)]) -> Vec<ReasonS
         })
         .collect();
     // Stable: equal counts keep the survey's order.
-    out.sort_by(|a, b| b.answers.cmp(&a.answers));
+    out.sort_by_key(|s| std::cmp::Reverse(s.answers));
     out
 }
 

@@ -13,7 +13,7 @@
 //!   and PostgreSQL (several instances on one database: `FOR UPDATE SKIP LOCKED` claims) through
 //!   one code path: opening, the write and read plumbing, and the [`Store`] impl. Each role's impl
 //!   sits with the SQL it runs: `ingest` ([`IngestLog`]), `timers`, `runs`, `outbox`, `read_model`
-//!   (contact and cart rows read back), `reports`. Beside them: `sqlite` (the writer, syncer and
+//!   (contact and cart rows read back), `reports`, `surveys` ([`Surveys`]). Beside them: `sqlite` (the writer, syncer and
 //!   checkpointer threads), `projections` (one ingest: contacts apart; carts, orders, opt-outs,
 //!   erasure), `sqlite_journal` (the store's side of the journal), `exec` (one query API over sqlx
 //!   for PostgreSQL or a thread's own rusqlite connection for SQLite) and `migrations` (the schema
