@@ -13,11 +13,11 @@
 //!   and PostgreSQL (several instances on one database: `FOR UPDATE SKIP LOCKED` claims) through
 //!   one code path: opening, the write and read plumbing, and the [`Store`] impl. Each role's impl
 //!   sits with the SQL it runs: `ingest` ([`IngestLog`]), `timers`, `runs`, `outbox`, `read_model`
-//!   (contact and cart rows read back), `reports`, `surveys` ([`Surveys`]). Beside them: `sqlite` (the writer, syncer and
-//!   checkpointer threads), `projections` (one ingest: contacts apart; carts, orders, opt-outs,
-//!   erasure), `sqlite_journal` (the store's side of the journal), `exec` (one query API over sqlx
-//!   for PostgreSQL or a thread's own rusqlite connection for SQLite) and `migrations` (the schema
-//!   migrations per backend, `migrations/`).
+//!   (contact and cart rows read back), `reports`, `surveys` ([`Surveys`]: "why they left").
+//!   Beside them: `sqlite` (the writer, syncer and checkpointer threads), `projections` (one
+//!   ingest: contacts apart; carts, orders, opt-outs, erasure), `sqlite_journal` (the store's side
+//!   of the journal), `exec` (one query API over sqlx for PostgreSQL or a thread's own rusqlite
+//!   connection for SQLite) and `migrations` (the schema migrations per backend, `migrations/`).
 //! - [`journal`]: SQLite's ingest journal: a webhook is answered once its translated events are
 //!   flushed to an append-only file; a projector applies them in order, exactly once, moments later.
 //! - `testdb` (cargo feature `testdb`, for dev-dependencies): throw-away SQLite files and

@@ -2,9 +2,13 @@
 //! flow's report, free text newest first; on SQLite, SQLite with the journal, and PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
+use cartback_core::{ContactInfo, Erasure, Event, EventKind, Trust};
 use cartback_store::prelude::*;
 use cartback_store::testdb::TestDb;
-use cartback_store::{NewRun, RunRecord, RunStatus, SurveyAnswer, TimerCommit};
+use cartback_store::{
+    EffectKind, Ingest, IngestOutcome, NewRun, RunRecord, RunStatus, Store, SurveyAnswer,
+    TimerCommit,
+};
 use chrono::{DateTime, TimeZone, Utc};
 
 fn t(secs: i64) -> DateTime<Utc> {
