@@ -58,7 +58,77 @@ fn answer(i: usize, reason: &str, band: &str, text: Option<&str>, at: i64) -> Su
     }
 }
 
-cartback_store::on_every_backend!(one_answer_per_cart_counted_per_reason_and_band,);
+cartback_store::on_every_backend!(
+    one_answer_per_cart_counted_per_reason_and_band,
+    erasure_keeps_the_reason_and_drops_who_and_their_words,
+);
+
+/// Ingests one verified event; returns the contact it touched, if any.
+async fn ingest(store: &dyn Store, id: &str, kind: EventKind) -> Option<String> {
+    let events = [Event {
+        source_id: "shop".into(),
+        event_id: id.into(),
+        topic: "test".into(),
+        occurred_at: t(1),
+        kind,
+    }];
+    let outcome = store
+        .ingest(Ingest {
+            source_id: "shop",
+            delivery_ids: &[],
+            events: &events,
+            received_at: t(1),
+            trust: Trust::Verified,
+        })
+        .await
+        .unwrap();
+    match outcome {
+        IngestOutcome::Accepted { effects } => match &effects[0].kind {
+            EffectKind::ContactUpserted { contact_id } => contact_id.clone(),
+            _ => None,
+        },
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn erasure_keeps_the_reason_and_drops_who_and_their_words(db: &TestDb) {
+    let store = db.open().await.unwrap();
+    let ann = ContactInfo {
+        email: Some("ann@example.com".into()),
+        ..Default::default()
+    };
+    let contact = ingest(&store, "e1", EventKind::ContactUpdated(ann))
+        .await
+        .unwrap();
+    let mut commit = TimerCommit::default();
+    commit.enrol.push(run(0, false));
+    store.apply(commit, t(0)).await.unwrap();
+    let mut a = answer(0, "other", "under_50", Some("too dear"), 10);
+    a.contact_id = Some(contact.clone());
+    assert!(store.record_survey_answer(&a).await.unwrap());
+    let data = store
+        .survey_report("recover", t(-10), t(10), 5)
+        .await
+        .unwrap();
+    assert_eq!(data.texts[0].email.as_deref(), Some("ann@example.com"));
+
+    let erase = Erasure::Contact {
+        email: Some("ann@example.com".into()),
+        phone: None,
+        external_id: None,
+        order_ids: vec![],
+    };
+    ingest(&store, "e2", EventKind::Erasure(erase)).await;
+    let kept = store.survey_answer("cart-0").await.unwrap().unwrap();
+    assert_eq!((kept.contact_id, kept.text), (None, None));
+    let data = store
+        .survey_report("recover", t(-10), t(10), 5)
+        .await
+        .unwrap();
+    assert_eq!(data.counts.len(), 1, "the reason still counts");
+    assert_eq!(data.counts[0].answers, 1);
+    assert!(data.texts.is_empty(), "their words are gone");
+}
 
 async fn one_answer_per_cart_counted_per_reason_and_band(db: &TestDb) {
     let store = db.open().await.unwrap();
