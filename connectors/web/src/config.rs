@@ -42,6 +42,10 @@ pub struct WebSettings {
     pub title: Option<String>,
     #[serde(default)]
     pub button: Option<String>,
+    /// A `[survey.<id>]` the pop-up asks ("why they left": one row of reason buttons); a step's
+    /// own `survey` comes first. Checked against the configured surveys by `check-config`.
+    #[serde(default)]
+    pub survey: Option<String>,
 }
 
 impl WebSettings {

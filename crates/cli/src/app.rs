@@ -54,11 +54,13 @@ pub fn build_engine(
         channels,
         cfg.server.public_base(),
     );
-    let mut engine = engine.with_link_policy(
-        cfg.server
-            .link_policy()
-            .map_err(|e| anyhow::anyhow!("server.{e}"))?,
-    );
+    let mut engine = engine
+        .with_link_policy(
+            cfg.server
+                .link_policy()
+                .map_err(|e| anyhow::anyhow!("server.{e}"))?,
+        )
+        .with_surveys(&cfg.surveys, cfg.channel_surveys.clone());
     engine.timer_lease = cfg.engine.timer_lease.0;
     engine.idle_poll = cfg.engine.poll_interval.0;
     engine.timer_batch = cfg.engine.timer_batch;

@@ -71,6 +71,9 @@ pub struct HubConfig {
     /// `[retention]`: how long raw events, message bodies and delivery ids are kept.
     pub retention: cartback_store::RetentionSettings,
     pub engine: cartback_engine::config::EngineSettings,
+    /// The `[survey.<id>]` tables, and the survey each web channel names (`crate::surveys`).
+    pub surveys: BTreeMap<String, cartback_engine::config::SurveySettings>,
+    pub channel_surveys: BTreeMap<String, String>,
     /// The config file's folder: relative paths are relative to it.
     pub base_dir: PathBuf,
 }
@@ -336,7 +339,7 @@ pub fn typed<T: DeserializeOwned>(
     }
 }
 
-fn valid_id(id: &str) -> bool {
+pub(crate) fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
         && id
@@ -354,6 +357,7 @@ const SECTIONS: &[&str] = &[
     "template",
     "limits",
     "retention",
+    "survey",
 ];
 
 fn take_table(
@@ -421,6 +425,7 @@ fn build(
         }
     }
     let mut channels = BTreeMap::new();
+    let mut channel_surveys = BTreeMap::new();
     let channel_table = take_table(root, "channel", problems);
     // Every declared channel, also one whose table has a problem (reported once, at its table).
     let channel_declared: Vec<String> = channel_table.keys().cloned().collect();
@@ -442,6 +447,9 @@ fn build(
             continue;
         };
         let common = channel_common(&mut rest, &at, problems);
+        if let Some(survey) = crate::surveys::channel_survey(&rest) {
+            channel_surveys.insert(id.clone(), survey);
+        }
         match plugin.configure(rest, &at) {
             Ok(settings) => {
                 let kind = plugin.kind();
@@ -511,6 +519,12 @@ fn build(
             flows.insert(id, f);
         }
     }
+    let surveys = crate::surveys::load(take_table(root, "survey", problems), problems);
+    problems.extend(crate::surveys::check_ids(
+        &flows,
+        &channel_surveys,
+        &surveys,
+    ));
     if problems.iter().all(|p| !p.path.starts_with("template.")) {
         match cartback_engine::template::Templates::load(&templates, &base_dir) {
             Err(errors) => {
@@ -524,6 +538,12 @@ fn build(
             Ok(loaded) => {
                 for (id, f) in &flows {
                     problems.extend(step_templates(&format!("flow.{id}"), f, &channels, &loaded));
+                    problems.extend(crate::surveys::step_templates(
+                        &format!("flow.{id}"),
+                        f,
+                        &channel_surveys,
+                        &loaded,
+                    ));
                 }
             }
         }
@@ -559,6 +579,8 @@ fn build(
             .map(|p| p.under("retention")),
     );
     HubConfig {
+        surveys,
+        channel_surveys,
         engine,
         server,
         store,

@@ -8,6 +8,7 @@
 //!   that names every connector.
 //! - [`app`]: builds the shared state from a validated config and runs the server.
 //! - [`report`]: `cartback report --flow ID`: a flow's report as a terminal table.
+//! - [`surveys`]: the `[survey.<id>]` tables and the checks of every `survey` that names one.
 //! - [`commands`]: the commands (`serve`, `check-config`, `report`).
 
 pub mod app;
@@ -15,3 +16,4 @@ pub mod commands;
 pub mod config;
 pub mod registry;
 pub mod report;
+pub mod surveys;

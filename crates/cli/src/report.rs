@@ -158,5 +158,41 @@ pub fn table(r: &FlowReport) -> String {
             group_line(&mut out, &v.variant, &v.group);
         }
     }
+    if let Some(reasons) = &r.reasons {
+        reasons_table(&mut out, reasons);
+    }
     out
+}
+
+/// "Why they left": each reason's share, overall and per cart-value band; the newest free text.
+fn reasons_table(out: &mut String, r: &cartback_engine::survey_report::ReasonsReport) {
+    let _ = writeln!(out);
+    let _ = writeln!(out, "why they left: {} answers", r.answers);
+    let mut head = format!("{:<36} {:>8} {:>7}", "reason", "answers", "share");
+    for b in &r.bands {
+        let _ = write!(head, " {:>16}", b.label);
+    }
+    let _ = writeln!(out, "{head}");
+    for reason in &r.reasons {
+        let label: String = reason.label.chars().take(36).collect();
+        let mut line = format!("{label:<36} {:>8} {:>7}", reason.answers, pct(reason.share));
+        for b in &r.bands {
+            let share = b
+                .reasons
+                .iter()
+                .find(|x| x.id == reason.id)
+                .map_or(0.0, |x| x.share);
+            let _ = write!(line, " {:>16}", pct(share));
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    for t in &r.other_texts {
+        let _ = writeln!(
+            out,
+            "  {} {}: {}",
+            t.answered_at.format("%Y-%m-%d"),
+            t.shopper.as_deref().unwrap_or("(erased)"),
+            t.text.replace(['\n', '\r'], " ")
+        );
+    }
 }

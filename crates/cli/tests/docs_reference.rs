@@ -140,7 +140,7 @@ fn every_connector_key_is_in_the_reference() {
 fn every_key_of_the_hubs_own_tables_is_in_the_reference() {
     let config = doc("CONFIG.md");
     let mut problems = Vec::new();
-    let tables: [(&str, BTreeSet<String>); 6] = [
+    let tables: [(&str, BTreeSet<String>); 7] = [
         (
             "## `[server]`",
             struct_keys::<cartback_server::ServerSettings>("[server]"),
@@ -164,6 +164,10 @@ fn every_key_of_the_hubs_own_tables_is_in_the_reference() {
         (
             "## `[flow.<id>]`",
             struct_keys::<cartback_engine::config::FlowSettings>("[flow.<id>]"),
+        ),
+        (
+            "## `[survey.<id>]`",
+            struct_keys::<cartback_engine::config::SurveySettings>("[survey.<id>]"),
         ),
     ];
     for (heading, keys) in tables {
@@ -197,7 +201,13 @@ fn every_key_of_the_hubs_own_tables_is_in_the_reference() {
     // Steps, variants and templates are described in sentences: each key is named there.
     let flow = section(&config, "## `[flow.<id>]`").unwrap();
     let template = section(&config, "## `[template.<id>]`").unwrap();
+    let survey = section(&config, "## `[survey.<id>]`").unwrap();
     for (what, keys, text) in [
+        (
+            "[[survey.<id>.reason]]",
+            struct_keys::<cartback_engine::config::ReasonSettings>("reason"),
+            survey,
+        ),
         (
             "[[flow.<id>.step]]",
             struct_keys::<cartback_engine::config::StepSettings>("step"),

@@ -83,6 +83,7 @@ impl Engine {
         for o in &mut report.outcomes {
             o.name = name(o.step);
         }
+        report.reasons = self.reasons_report(flow, from, to).await?;
         Ok(Some(report))
     }
 

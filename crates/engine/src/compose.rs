@@ -78,6 +78,10 @@ impl Engine {
         );
         ctx["links"]["unsubscribe"] = json!(unsubscribe);
         ctx["event"] = self.trigger_event(flow, run).await?;
+        // `{{ links.survey }}`: only for a step that asks one (check-config refuses it elsewhere).
+        if self.survey_of_step(step, &channel.id).is_some() {
+            ctx["links"]["survey"] = json!(tracker.url(LinkKind::Survey, 0));
+        }
         let rendered = match step.send.as_ref().and_then(|s| s.template.as_deref()) {
             Some(t) => match self.templates.render(t, &ctx) {
                 Ok(r) => r,

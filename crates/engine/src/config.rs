@@ -77,6 +77,9 @@ pub struct StepSettings {
     pub send: Option<SendSettings>,
     #[serde(default)]
     pub discount: Option<DiscountSettings>,
+    /// A `[survey.<id>]` this step's message asks ("why they left"): `{{ links.survey }}`.
+    #[serde(default)]
+    pub survey: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -218,6 +221,8 @@ fn parse_hhmm(s: &str) -> Option<(u32, u32)> {
     let (h, m) = (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?);
     (h < 24 && m < 60 && s.trim().len() == 5).then_some((h, m))
 }
+
+pub use crate::survey::{ReasonSettings, SurveySettings};
 
 /// A problem found while validating, with the key path below the table (`step[1].send.channel`):
 /// the one problem type of the whole configuration.

@@ -19,6 +19,8 @@ pub struct Step {
     pub if_all: Vec<Condition>,
     pub send: Option<SendSettings>,
     pub discount: Option<DiscountSettings>,
+    /// The `[survey.<id>]` the step's message asks, if any.
+    pub survey: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +146,7 @@ fn compile_steps(steps: &[StepSettings]) -> Result<Vec<Step>, String> {
                 if_all: parse(&s.if_all)?,
                 send: s.send.clone(),
                 discount: s.discount.clone(),
+                survey: s.survey.clone(),
             })
         })
         .collect()

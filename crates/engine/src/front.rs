@@ -145,6 +145,8 @@ pub struct Engine {
     pub(crate) links: LinkSigner,
     /// Where links may point (`[server] link_hosts`), and the shop's recovery page.
     pub(crate) link_policy: LinkPolicy,
+    /// The `[survey.*]` tables, and the survey of each channel that names one (`survey.rs`).
+    pub(crate) surveys: crate::survey::Surveys,
     /// Timers claimed per round, and their lease.
     pub timer_batch: u32,
     pub timer_lease: Duration,
@@ -205,6 +207,7 @@ impl Engine {
             public_url: public_url.into(),
             links: LinkSigner::new(uuid::Uuid::new_v4().as_bytes().to_vec()),
             link_policy: LinkPolicy::default(),
+            surveys: Default::default(),
             timer_batch: 512,
             timer_lease: Duration::from_secs(60),
             idle_poll: Duration::from_millis(200),

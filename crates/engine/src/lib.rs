@@ -29,6 +29,8 @@
 //! - [`report`]: flow reports: funnel per step, channel and variant; treated vs holdout with a z-test.
 //! - [`conditions`]: what starts a flow (`Trigger`) and what a step checks (`Condition`), parsed
 //!   from their text forms.
+//! - [`survey`]: "why they left": the `[survey.*]` tables, the survey a message asks, recording an
+//!   answer (once per cart, its value band), masking; [`survey_report`]: reasons in the report.
 //! - [`config`]: the `[flow.*]`, `[template.*]` and `[limits]` tables and their pure validation,
 //!   so `cartback check-config` can report every problem before anything starts.
 
@@ -52,6 +54,8 @@ pub mod report;
 pub mod retention;
 pub mod rules;
 mod step;
+pub mod survey;
+pub mod survey_report;
 pub mod template;
 mod test_mode;
 mod trigger;

@@ -92,6 +92,10 @@ pub struct FlowReport {
     /// `waited`, `deferred`, `skipped`, `no_consent`, `unverified_address`, `template_error`.
     #[serde(default)]
     pub outcomes: Vec<StepOutcome>,
+    /// "Why they left": shares per reason, per cart-value band, the newest free text; `null`
+    /// for a flow that asks no survey (`survey_report.rs`).
+    #[serde(default)]
+    pub reasons: Option<crate::survey_report::ReasonsReport>,
 }
 
 /// Runs whose step ended one way.
@@ -303,6 +307,7 @@ pub fn build(
     outcomes.sort_by(|a, b| (a.step, &a.outcome).cmp(&(b.step, &b.outcome)));
     FlowReport {
         outcomes,
+        reasons: None,
         flow_id: flow_id.to_string(),
         from,
         to,

@@ -187,6 +187,16 @@ impl Templates {
         self.render_with(&self.checker, id, &ctx).map(|_| ())
     }
 
+    /// Renders template `id` as a step without a survey would (no `links.survey`): a part that
+    /// prints `links.survey` outside `{% if links.survey %}` fails.
+    pub fn check_without_survey(&self, id: &str) -> Result<(), TemplateError> {
+        let mut ctx = sample_context();
+        if let Some(links) = ctx["links"].as_object_mut() {
+            links.remove("survey");
+        }
+        self.render_with(&self.checker, id, &ctx).map(|_| ())
+    }
+
     fn render_with(
         &self,
         env: &Environment<'static>,
@@ -388,7 +398,7 @@ pub fn sample_context() -> Value {
         "cart": { "id": "c1", "items": [item], "item_count": 2, "total": "$50.00", "subtotal": "$50.00",
                   "currency": "USD", "recovery_url": "https://shop.example/recover" },
         "links": { "recovery": "https://shop.example/recover", "items": ["https://shop.example/products/mug"],
-                   "unsubscribe": "https://hub.example/u/x" },
+                   "unsubscribe": "https://hub.example/u/x", "survey": "https://hub.example/s/x" },
         "discount": { "code": "SAVE5", "description": "5% off", "expires_at": "2026-11-24 12:00 UTC" },
         "shop": { "id": "shop" },
         "flow": { "id": "f", "step": 1, "variant": "a" },

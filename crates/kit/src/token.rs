@@ -23,6 +23,8 @@ pub enum LinkKind {
     Visitor,
     /// An admin-issued on-site preview: `message_id` holds the cart id.
     Preview,
+    /// `/s/`: the message's one-question survey ("why they left").
+    Survey,
 }
 
 impl LinkKind {
@@ -34,6 +36,7 @@ impl LinkKind {
             LinkKind::Unsubscribe => 'u',
             LinkKind::Visitor => 'v',
             LinkKind::Preview => 'p',
+            LinkKind::Survey => 's',
         }
     }
 
@@ -45,6 +48,7 @@ impl LinkKind {
             'u' => LinkKind::Unsubscribe,
             'v' => LinkKind::Visitor,
             'p' => LinkKind::Preview,
+            's' => LinkKind::Survey,
             _ => return None,
         })
     }
@@ -58,6 +62,7 @@ impl LinkKind {
             LinkKind::Unsubscribe => "u",
             LinkKind::Visitor => "v",
             LinkKind::Preview => "p",
+            LinkKind::Survey => "s",
         }
     }
 }

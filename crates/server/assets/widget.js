@@ -26,11 +26,13 @@
     if (!document.referrer) return true;
     try { return new URL(document.referrer).host !== location.host; } catch (e) { return true; }
   }
-  function send(kind, message) {
-    var body = JSON.stringify({ site: site, visitor: store.get("localStorage", KEY), message: message, kind: kind });
-    if (navigator.sendBeacon) navigator.sendBeacon(hub + "/onsite/event", body);
-    else fetch(hub + "/onsite/event", { method: "POST", body: body, keepalive: true, mode: "cors" });
+  function beacon(path, o) {
+    o.site = site; o.visitor = store.get("localStorage", KEY);
+    o = JSON.stringify(o);
+    if (navigator.sendBeacon) navigator.sendBeacon(hub + path, o);
+    else fetch(hub + path, { method: "POST", body: o, keepalive: true });
   }
+  function send(kind, message) { beacon("/onsite/event", { message: message, kind: kind }); }
   function el(tag, attrs, text) {
     var e = document.createElement(tag);
     for (var k in attrs) {
@@ -46,11 +48,12 @@
     ".cb{position:fixed;z-index:2147483647;right:16px;bottom:16px;width:min(360px,calc(100vw - 32px));box-sizing:border-box;" +
     "background:#fff;color:#1d2433;border-radius:12px;box-shadow:0 10px 40px rgba(0,0,0,.25);padding:16px;font:15px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif}" +
     ".cb h2{font-size:16px;margin:0 32px 12px 0}.x{position:absolute;top:8px;right:8px;width:32px;height:32px;border:0;background:none;font-size:22px;line-height:1;cursor:pointer;color:#5b6475;border-radius:6px}" +
-    ".x:focus-visible,a:focus-visible{outline:2px solid #2f6fde;outline-offset:2px}" +
+    "button:focus-visible,a:focus-visible{outline:2px solid #2f6fde;outline-offset:2px}" +
     ".item{display:flex;gap:12px;align-items:center;margin:0 0 10px;color:inherit;text-decoration:none}" +
     ".item img{width:56px;height:56px;object-fit:cover;border-radius:8px;background:#f1f3f6;flex:none}" +
     ".item span{display:block}.item .p{color:#5b6475;font-size:14px}" +
     ".go{display:block;text-align:center;background:#111;color:#fff;text-decoration:none;padding:10px 14px;border-radius:8px;margin-top:6px}" +
+    ".why{margin:12px 0 0;padding:0;border:0}.why button{margin:0 6px 6px 0;padding:6px 10px}" +
     "@media (max-width:480px){.cb{right:8px;left:8px;bottom:8px;width:auto}}";
   function show(data, force) {
     var mid = data.message_id || "preview";
@@ -76,6 +79,20 @@
       box.appendChild(a);
     });
     if (data.recovery_url) box.appendChild(el("a", { "class": "go", href: data.recovery_url, "data-kind": "cart" }, data.button || "View your cart"));
+    var sv = data.survey;
+    if (sv && !force) {
+      var why = el("fieldset", { "class": "why" });
+      why.appendChild(el("legend", {}, sv.question));
+      sv.reasons.forEach(function (r) {
+        var b = el("button", { type: "button" }, r.label);
+        b.onclick = function () {
+          beacon("/onsite/survey", { message: data.message_id, reason: r.id });
+          why.replaceWith(el("p", { role: "status" }, "Thanks!"));
+        };
+        why.appendChild(b);
+      });
+      box.appendChild(why);
+    }
     root.appendChild(box);
     var before = document.activeElement;
     function dismiss() {

@@ -308,6 +308,70 @@ fn funnel(r: &FlowReport) -> Vec<FunnelBar> {
         .collect()
 }
 
+/// "Why they left" as horizontal bars (share per reason), a table per cart-value band, and the
+/// newest free text (already masked by the engine). Every text is escaped by the template.
+fn reasons_chart(r: &FlowReport) -> Option<Value> {
+    let rr = r.reasons.as_ref()?;
+    let max = rr.reasons.iter().map(|x| x.share).fold(0.0, f64::max);
+    let bars: Vec<Value> = rr
+        .reasons
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let y = 22 + i * 44;
+            let w = if max > 0.0 {
+                300.0 * x.share / max
+            } else {
+                0.0
+            }
+            .max(2.0);
+            let label: String = x.label.chars().take(60).collect();
+            Value::from_serialize(serde_json::json!({
+                "id": x.id, "label": label, "share": pct(x.share), "y": y, "label_y": y - 6,
+                "width": format!("{w:.1}"), "text_x": format!("{:.1}", w + 6.0), "text_y": y + 13,
+            }))
+        })
+        .collect();
+    let rows: Vec<Value> = rr
+        .reasons
+        .iter()
+        .map(|x| {
+            let cells: Vec<String> = rr
+                .bands
+                .iter()
+                .map(|b| {
+                    let share = b
+                        .reasons
+                        .iter()
+                        .find(|y| y.id == x.id)
+                        .map_or(0.0, |y| y.share);
+                    pct(share)
+                })
+                .collect();
+            Value::from_serialize(serde_json::json!({ "label": x.label, "cells": cells }))
+        })
+        .collect();
+    let texts: Vec<Value> = rr
+        .other_texts
+        .iter()
+        .map(|t| {
+            Value::from_serialize(serde_json::json!({
+                "when": t.answered_at.format("%Y-%m-%d").to_string(),
+                "shopper": t.shopper.as_deref().unwrap_or("erased"), "text": t.text,
+            }))
+        })
+        .collect();
+    let bands: Vec<String> = rr
+        .bands
+        .iter()
+        .map(|b| format!("{} ({})", b.label, b.answers))
+        .collect();
+    Some(Value::from_serialize(serde_json::json!({
+        "answers": rr.answers, "height": 12 + rr.reasons.len() * 44, "bars": bars, "rows": rows,
+        "texts": texts, "bands": bands,
+    })))
+}
+
 fn group_row<'a>(name: &'a str, key: String, g: &'a GroupStats) -> GroupRow<'a> {
     GroupRow {
         name,
@@ -413,6 +477,7 @@ fn dashboard_page(
             from => r.from.format("%Y-%m-%d %H:%M").to_string(),
             to => r.to.format("%Y-%m-%d %H:%M").to_string(),
             funnel => funnel(r),
+            reasons => reasons_chart(r),
             uplift => uplift(r),
             treated => group_row("Treated", "treated".into(), &r.treated),
             holdout => group_row("Holdout", "holdout".into(), &r.holdout),
@@ -549,6 +614,7 @@ mod tests {
                 group: group(10, 3),
                 messages: stats,
             }],
+            reasons: None,
         }
     }
 
@@ -627,6 +693,45 @@ mod tests {
         .unwrap();
         assert!(!html.contains("class=\"status-failed\""), "{html}");
         assert!(!html.contains("No messages yet."));
+    }
+
+    #[test]
+    fn reasons_are_charted_and_escaped() {
+        use cartback_engine::survey::{Reason, Survey};
+        let survey = Survey {
+            id: "why".into(),
+            question: "Why?".into(),
+            reasons: vec![Reason {
+                id: "evil".into(),
+                label: EVIL.into(),
+            }],
+            other: true,
+        };
+        let count = |reason: &str, answers| cartback_store::SurveyCount {
+            survey_id: "why".into(),
+            reason: reason.into(),
+            value_band: "under_50".into(),
+            answers,
+        };
+        let data = cartback_store::SurveyData {
+            counts: vec![count("evil", 3), count("other", 1)],
+            texts: vec![cartback_store::SurveyText {
+                text: EVIL.into(),
+                email: Some("ann@example.com".into()),
+                answered_at: Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap(),
+            }],
+        };
+        let mut r = report("f");
+        r.reasons = Some(cartback_engine::survey_report::build(&[&survey], &data));
+        let html = dashboard_page(&["f".to_string()], Some((&r, &[])), &|_| unnamed()).unwrap();
+        assert!(!html.contains("<script"), "{html}");
+        assert!(html.contains("data-reason=\"evil\">75.0%</text>"), "{html}");
+        assert!(
+            html.contains("data-reason=\"other\">25.0%</text>"),
+            "{html}"
+        );
+        assert!(html.contains("a***@example.com"), "{html}");
+        assert_eq!(html.matches("<rect ").count(), 5 + 2);
     }
 
     #[test]

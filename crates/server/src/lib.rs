@@ -12,6 +12,8 @@
 //!   Content-Security-Policy and friends on the dashboard and `/u/` pages.
 //! - [`auth`]: how strong the admin token must be; wrong tokens rate-limited per client.
 //! - [`conn`]: the accept loop: header and idle timeouts, the connection cap, the fd limit.
+//! - [`survey`]: "why they left": `/s/` (the survey page a message links to, its one-click
+//!   answer) and the pop-up's answer (`/onsite/survey`).
 //! - [`onsite`]: the return-visit pop-up: `widget.js`, the shopper's cart, identify, events; the `web` channel.
 //! - [`dead_letters`]: failed and unknown messages and journal records set aside: listed,
 //!   inspected, redriven (admin API and `/dashboard/dead-letters`).
@@ -42,6 +44,7 @@ pub mod privacy;
 pub mod session;
 pub mod settings;
 pub mod state;
+pub mod survey;
 pub mod tracking;
 pub mod webhooks;
 
@@ -101,6 +104,21 @@ pub fn router(state: AppState) -> Router {
             get(tracking::unsubscribe_page)
                 .post(tracking::unsubscribe)
                 .layer(axum::middleware::map_response(headers::unsubscribe_page)),
+        )
+        .route(
+            "/s/{token}",
+            get(survey::survey_page)
+                .post(survey::survey_answer)
+                .layer(DefaultBodyLimit::max(survey::MAX_BODY))
+                .layer(axum::middleware::map_response(headers::unsubscribe_page))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    session::same_origin_only,
+                )),
+        )
+        .route(
+            "/onsite/survey",
+            post(survey::onsite_answer).layer(DefaultBodyLimit::max(4096)),
         )
         .route("/onsite/widget.js", get(onsite::widget))
         .route("/onsite/cart", get(onsite::cart))

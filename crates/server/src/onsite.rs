@@ -31,7 +31,7 @@ pub use cartback_web::{WebSettings, WebSink};
 
 pub use crate::state::Site;
 
-fn site<'a>(state: &'a AppState, key: &str) -> Result<&'a Site, ApiError> {
+pub(crate) fn site<'a>(state: &'a AppState, key: &str) -> Result<&'a Site, ApiError> {
     state
         .sites
         .get(key)
@@ -51,7 +51,7 @@ fn cors_required(site: &Site, headers: &HeaderMap) -> Result<HeaderValue, ApiErr
 }
 
 /// CORS: only the site's own origins; requests without an Origin (curl, servers) pass.
-fn cors(site: &Site, headers: &HeaderMap) -> Result<Option<HeaderValue>, ApiError> {
+pub(crate) fn cors(site: &Site, headers: &HeaderMap) -> Result<Option<HeaderValue>, ApiError> {
     match headers.get(header::ORIGIN) {
         None => Ok(None),
         Some(origin) => {
@@ -112,7 +112,7 @@ pub fn visitor_token(state: &AppState, contact_id: &str, lifetime: &HumanDuratio
 }
 
 /// The contact a visitor token names, if it is one of ours and has not expired.
-fn visitor(state: &AppState, token: &str) -> Option<String> {
+pub(crate) fn visitor(state: &AppState, token: &str) -> Option<String> {
     let t = state
         .engine
         .link_signer()
@@ -227,7 +227,12 @@ async fn active(
         {
             // The message's own cart carries its tracked links.
             let cart = m.message.cart.clone().unwrap_or_else(|| rec.cart.clone());
-            return Ok(Some(content(state, site, Some(&m.id), &cart)));
+            let mut body = content(state, site, Some(&m.id), &cart);
+            // "Why they left": one row of reasons, until the cart has an answer (survey.rs).
+            if let Some(survey) = crate::survey::onsite_survey(state, &m.id).await? {
+                body["survey"] = survey;
+            }
+            return Ok(Some(body));
         }
     }
     Ok(None)

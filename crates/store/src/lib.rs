@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - [`roles`]: the contract: [`Store`] is [`IngestLog`] + [`Timers`] + [`Runs`] + [`Outbox`] +
-//!   [`ReadModel`] + [`Reports`]; `use cartback_store::prelude::*` to call them.
+//!   [`ReadModel`] + [`Reports`] + [`Surveys`]; `use cartback_store::prelude::*` to call them.
 //! - [`rules`]: the seam through which the engine's ingest rules (the debounce, which cart an
 //!   order converts) reach ingest: told once, when the store opens.
 //! - [`decisions`]: what the engine decides and the store writes ([`TimerCommit`], [`NewRun`],
@@ -13,11 +13,11 @@
 //!   and PostgreSQL (several instances on one database: `FOR UPDATE SKIP LOCKED` claims) through
 //!   one code path: opening, the write and read plumbing, and the [`Store`] impl. Each role's impl
 //!   sits with the SQL it runs: `ingest` ([`IngestLog`]), `timers`, `runs`, `outbox`, `read_model`
-//!   (contact and cart rows read back), `reports`. Beside them: `sqlite` (the writer, syncer and
-//!   checkpointer threads), `projections` (one ingest: contacts apart; carts, orders, opt-outs,
-//!   erasure), `sqlite_journal` (the store's side of the journal), `exec` (one query API over sqlx
-//!   for PostgreSQL or a thread's own rusqlite connection for SQLite) and `migrations` (the schema
-//!   migrations per backend, `migrations/`).
+//!   (contact and cart rows read back), `reports`, `surveys` ([`Surveys`]: "why they left").
+//!   Beside them: `sqlite` (the writer, syncer and checkpointer threads), `projections` (one
+//!   ingest: contacts apart; carts, orders, opt-outs, erasure), `sqlite_journal` (the store's side
+//!   of the journal), `exec` (one query API over sqlx for PostgreSQL or a thread's own rusqlite
+//!   connection for SQLite) and `migrations` (the schema migrations per backend, `migrations/`).
 //! - [`journal`]: SQLite's ingest journal: a webhook is answered once its translated events are
 //!   flushed to an append-only file; a projector applies them in order, exactly once, moments later.
 //! - `testdb` (cargo feature `testdb`, for dev-dependencies): throw-away SQLite files and
@@ -47,6 +47,7 @@ mod runs;
 pub mod sql;
 mod sqlite;
 mod sqlite_journal;
+mod surveys;
 #[cfg(feature = "testdb")]
 pub mod testdb;
 pub mod time;
@@ -64,9 +65,10 @@ pub use model::{
     TimerKind, CLOSING_STEP,
 };
 pub use privacy::{Privacy, Retained, RetentionSettings};
-pub use roles::{IngestLog, Outbox, ReadModel, Reports, Runs, Store, Timers};
+pub use roles::{IngestLog, Outbox, ReadModel, Reports, Runs, Store, Surveys, Timers};
 pub use rules::{CheckPlan, IngestRules, NoRules, OrderCandidates};
 pub use sql::{Backend, SqlStore, SqlValue, SqliteStore};
+pub use surveys::{SurveyAnswer, SurveyCount, SurveyData, SurveyText};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -90,7 +92,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub mod prelude {
     pub use crate::dead_letters::DeadLetters;
     pub use crate::privacy::Privacy;
-    pub use crate::roles::{IngestLog, Outbox, ReadModel, Reports, Runs, Store, Timers};
+    pub use crate::roles::{IngestLog, Outbox, ReadModel, Reports, Runs, Store, Surveys, Timers};
 }
 
 /// Which queued messages to list.

@@ -49,6 +49,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_trust.sql"),
     ),
     (
+        8,
+        "survey",
+        include_str!("../migrations/sqlite/0008_survey.sql"),
+    ),
+    (
         9,
         "triggers",
         include_str!("../migrations/sqlite/0009_triggers.sql"),
@@ -86,6 +91,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         6,
         "trust",
         include_str!("../migrations/postgres/0006_trust.sql"),
+    ),
+    (
+        7,
+        "survey",
+        include_str!("../migrations/postgres/0007_survey.sql"),
     ),
     (
         8,

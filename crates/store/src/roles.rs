@@ -10,6 +10,9 @@
 //! | [`Outbox`]    | messages on their way                                  | `outbox.rs`         |
 //! | [`ReadModel`] | carts, contacts, orders as the projections keep them   | `read_model.rs`     |
 //! | [`Reports`]   | what a flow's report counts                            | `reports.rs`        |
+//! | [`Surveys`]   | "why they left": survey answers, one per cart           | `surveys.rs`        |
+//! | [`Privacy`](crate::Privacy) | a shopper's export, wiping what was sent, `[retention]` | `privacy.rs` |
+//! | [`DeadLetters`](crate::DeadLetters) | journal records set aside: listed, redriven | `dead_letters.rs` |
 //! | [`Store`]     | all of them, plus health, shutdown and the hub's keys  | `sql.rs`            |
 //!
 //! Calling a role's method on an `Arc<dyn Store>` needs the role in scope:
@@ -30,6 +33,7 @@ pub trait Store:
     + Outbox
     + ReadModel
     + Reports
+    + Surveys
     + crate::privacy::Privacy
     + crate::dead_letters::DeadLetters
     + std::fmt::Debug
@@ -226,4 +230,25 @@ pub trait Reports: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<model::ReportData>;
+}
+
+/// "Why they left": survey answers, one per cart, and what the flow report counts of them.
+#[async_trait]
+pub trait Surveys: Send + Sync {
+    /// Keeps an answer unless its cart has one already: `true` when this one was kept. A second
+    /// answer for the same cart (another message, a double submit) changes nothing.
+    async fn record_survey_answer(&self, answer: &crate::SurveyAnswer) -> StoreResult<bool>;
+
+    /// The answer given for a cart, if any.
+    async fn survey_answer(&self, cart_id: &str) -> StoreResult<Option<crate::SurveyAnswer>>;
+
+    /// Answers per reason and value band of a flow's runs enrolled in `[from, to)`, and its
+    /// newest free-text answers (at most `texts`); test runs left out.
+    async fn survey_report(
+        &self,
+        flow_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        texts: u32,
+    ) -> StoreResult<crate::SurveyData>;
 }

@@ -363,6 +363,7 @@ pub(crate) async fn erase(
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        crate::surveys::erase_contact(&mut *tx, id).await?;
         // What the hub sent them: nothing more goes, and what went keeps no trace of them
         // (the rows stay, so reports keep their counts).
         query(
