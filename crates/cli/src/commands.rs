@@ -61,6 +61,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Render and send every step of a flow now to one address, marked test (real sends: the
+    /// providers deliver them). Asks the running hub; prints each message's outcome.
+    SendTest {
+        /// The configuration file (for the hub's address and admin token) [default: the first
+        /// found, as for `serve`].
+        #[arg(long, short, env = "CARTBACK_CONFIG", long_help = CONFIG_HELP)]
+        config: Option<PathBuf>,
+        /// The flow id.
+        #[arg(long)]
+        flow: String,
+        /// Where to send: an email address, or a phone number as +<country><number>.
+        #[arg(long)]
+        to: String,
+        /// The running hub [default: http://<server.listen> on this machine].
+        #[arg(long)]
+        hub: Option<String>,
+        /// The sample cart's currency.
+        #[arg(long, default_value = "USD")]
+        currency: String,
+    },
 }
 
 const CONFIG_HELP: &str = "The configuration file. Without this option (or CARTBACK_CONFIG), the \
@@ -184,6 +204,45 @@ pub fn main() -> ExitCode {
                 from.as_deref(),
                 to.as_deref(),
                 json,
+            )) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::SendTest {
+            config,
+            flow,
+            to,
+            hub,
+            currency,
+        } => {
+            let config = match resolve_config(config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let cfg = match load_or_report(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let rt = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(crate::send_test::run(
+                &cfg,
+                &flow,
+                &to,
+                hub.as_deref(),
+                &currency,
             )) {
                 Ok(text) => {
                     print!("{text}");

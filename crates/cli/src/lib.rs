@@ -9,11 +9,14 @@
 //! - [`app`]: builds the shared state from a validated config and runs the server.
 //! - [`report`]: `cartback report --flow ID`: a flow's report as a terminal table.
 //! - [`surveys`]: the `[survey.<id>]` tables and the checks of every `survey` that names one.
-//! - [`commands`]: the commands (`serve`, `check-config`, `report`).
+//! - [`send_test`]: `cartback send-test --flow ID --to ADDRESS`: every step sent now through the
+//!   running hub's test mode, each outcome printed.
+//! - [`commands`]: the commands (`serve`, `check-config`, `report`, `send-test`).
 
 pub mod app;
 pub mod commands;
 pub mod config;
 pub mod registry;
 pub mod report;
+pub mod send_test;
 pub mod surveys;
