@@ -9,7 +9,8 @@ use std::process::ExitCode;
 #[command(
     name = "cartback",
     version,
-    about = "Wins back abandoned shopping carts."
+    about = "Wins back abandoned shopping carts.",
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     /// How log lines are written: `json` (one object per line, for a log pipeline), `text`, or
@@ -82,6 +83,16 @@ pub enum Command {
         currency: String,
     },
 }
+
+const AFTER_HELP: &str = "Examples:
+  cartback serve                                   run the hub on config/cartback.toml
+  cartback check-config --config prod.toml         every problem with its key path, nothing started
+  cartback report --flow cart_recovery --from 2026-11-01
+  cartback send-test --flow cart_recovery --to qa@your-shop.example
+
+Secrets come from the environment (CARTBACK_ADMIN_TOKEN, the ${VAR}s of the file); RUST_LOG picks
+what is logged. README.md starts you in five minutes; docs/CONFIG.md has every key, docs/API.md
+every route.";
 
 const CONFIG_HELP: &str = "The configuration file. Without this option (or CARTBACK_CONFIG), the \
 first that exists of: config/cartback.toml and cartback.toml in the current folder, \
