@@ -72,8 +72,8 @@ pub async fn build_state(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Resu
     let url = cfg.store_url();
     // The engine's ingest rules (debounce, order matching) for these flows, told to the store once.
     let flows = cartback_engine::flows::compile(&cfg.flows).map_err(|e| anyhow::anyhow!(e))?;
-    let rules = Arc::new(cartback_engine::rules::Rules::new(&flows));
-    let store: Arc<dyn Store> = cartback_store::open_settings(&url, &cfg.store, rules)
+    let rules = Arc::new(cartback_engine::rules::LiveRules::new(&flows));
+    let store: Arc<dyn Store> = cartback_store::open_settings(&url, &cfg.store, rules.clone())
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the store at {url}: {e}"))?;
     let mut sources: HashMap<String, Arc<dyn Source>> = cfg
@@ -96,8 +96,11 @@ pub async fn build_state(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Resu
             .map_err(|e| anyhow::anyhow!("cannot read the link signing key: {e}"))?,
     };
     let signer = cartback_kit::token::LinkSigner::new(key);
-    let engine =
-        Arc::new(build_engine(cfg, store.clone(), clock.clone())?.with_link_signer(signer));
+    let engine = Arc::new(
+        build_engine(cfg, store.clone(), clock.clone())?
+            .with_link_signer(signer)
+            .with_rules(rules),
+    );
     let sites: HashMap<String, cartback_server::onsite::Site> = cfg
         .channels
         .iter()
@@ -115,7 +118,14 @@ pub async fn build_state(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Resu
             ))
         })
         .collect();
+    let reload = cfg.file.clone().map(|file| {
+        Arc::new(FileReload {
+            file,
+            engine: engine.clone(),
+        }) as Arc<dyn cartback_server::state::Reload>
+    });
     Ok(AppState {
+        reload,
         sites: Arc::new(sites),
         store,
         sources: Arc::new(sources),
@@ -123,6 +133,33 @@ pub async fn build_state(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Resu
         clock,
         engine,
     })
+}
+
+/// Reloads the configuration file the hub started from: every problem first (nothing changes
+/// when there is one), then its flows, templates and caps in force. Sources, channels, the store
+/// and `[server]` take effect at the next start.
+#[derive(Debug)]
+pub struct FileReload {
+    file: std::path::PathBuf,
+    engine: Arc<Engine>,
+}
+
+impl cartback_server::state::Reload for FileReload {
+    fn reload(&self) -> Result<cartback_engine::live::ReloadReport, String> {
+        let cfg = crate::config::load(&self.file, &crate::config::process_env())
+            .map_err(|e| e.to_string().trim_end().to_string())?;
+        let templates = cartback_engine::template::Templates::load(&cfg.templates, &cfg.base_dir)
+            .map_err(|errors| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })?;
+        let flows = cartback_engine::flows::compile(&cfg.flows)?;
+        let limits = cartback_engine::flows::compile_limits(&cfg.limits)?;
+        Ok(self.engine.reload(flows, templates, limits))
+    }
 }
 
 /// A running hub: its address and the handle that stops it.

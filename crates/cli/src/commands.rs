@@ -397,6 +397,28 @@ async fn serve(cfg: HubConfig, path: PathBuf) -> anyhow::Result<()> {
     for w in warnings(&cfg) {
         tracing::warn!("{w}");
     }
+    // SIGHUP: read the file again; a bad one changes nothing and says why.
+    if let Some(reload) = running.state.reload.clone() {
+        if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        {
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    let reload = reload.clone();
+                    match tokio::task::spawn_blocking(move || reload.reload()).await {
+                        Ok(Ok(r)) => tracing::info!(
+                            added = ?r.added, changed = ?r.changed, retired = ?r.retired,
+                            "SIGHUP: configuration reloaded."
+                        ),
+                        Ok(Err(problems)) => tracing::warn!(
+                            %problems,
+                            "SIGHUP: the configuration has problems; nothing changed."
+                        ),
+                        Err(e) => tracing::warn!(error = %e, "SIGHUP: reload did not finish."),
+                    }
+                }
+            });
+        }
+    }
     running.task.await??;
     tracing::info!("cartback stopped.");
     Ok(())

@@ -76,6 +76,8 @@ pub struct HubConfig {
     pub channel_surveys: BTreeMap<String, String>,
     /// The config file's folder: relative paths are relative to it.
     pub base_dir: PathBuf,
+    /// The file it was read from (`None` for text): what a reload reads again.
+    pub file: Option<PathBuf>,
 }
 
 impl HubConfig {
@@ -111,7 +113,9 @@ pub fn load(path: &Path, env: &Env) -> Result<HubConfig, ConfigError> {
         })
         .unwrap_or(Path::new("."))
         .to_path_buf();
-    load_str(&text, &base, env)
+    let mut cfg = load_str(&text, &base, env)?;
+    cfg.file = Some(path.to_path_buf());
+    Ok(cfg)
 }
 
 /// Loads and validates TOML text; `base_dir` anchors relative paths.
@@ -591,6 +595,7 @@ fn build(
         limits,
         retention,
         base_dir,
+        file: None,
     }
 }
 

@@ -24,7 +24,7 @@ pub async fn run(
     let report = engine.report(flow, from, to).await?.ok_or_else(|| {
         anyhow::anyhow!(
             "no flow {flow:?} (configured: {})",
-            engine.flow_ids().collect::<Vec<_>>().join(", ")
+            engine.flow_ids().join(", ")
         )
     })?;
     store.close().await;

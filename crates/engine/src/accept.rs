@@ -80,7 +80,7 @@ impl Engine {
         {
             return 0;
         }
-        let wanted = crate::rules::trigger_events(&self.flows);
+        let wanted = crate::rules::trigger_events(&self.live().flows);
         let before = events.len();
         events.retain(|e| match &e.kind {
             EventKind::Tracked(t) => wanted.contains(&t.name.trim().to_lowercase()),

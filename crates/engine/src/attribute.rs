@@ -31,13 +31,14 @@ impl Engine {
             (None, Some(contact)) => self.store.runs_for_contact(contact).await?,
             (None, None) => Vec::new(),
         };
+        let live = self.live();
         let mut touches = HashMap::new();
         for run in &runs {
-            if !run.holdout && counts(&order, run, window(&self.flows, &run.flow_id)) {
+            if !run.holdout && counts(&order, run, window(&live.flows, &run.flow_id)) {
                 touches.insert(run.id.clone(), self.store.message_touches(&run.id).await?);
             }
         }
-        commit.conversions = credit(&self.flows, &order, &runs, &touches);
+        commit.conversions = credit(&live.flows, &order, &runs, &touches);
         if order.cart_id.is_some() {
             let mut handed = Vec::new();
             for run in runs.iter().filter(|r| !r.test && !r.holdout) {
@@ -68,7 +69,8 @@ impl Engine {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Option<crate::report::FlowReport>> {
-        let Some(flow) = self.flows.get(flow_id) else {
+        let live = self.live();
+        let Some(flow) = live.flows.get(flow_id) else {
             return Ok(None);
         };
         let data = self.store.report_data(flow_id, from, to).await?;
@@ -87,8 +89,14 @@ impl Engine {
         Ok(Some(report))
     }
 
-    pub fn flow_ids(&self) -> impl Iterator<Item = &str> {
-        self.flows.keys().map(String::as_str)
+    /// The flows in force (not those a reload retired).
+    pub fn flow_ids(&self) -> Vec<String> {
+        self.live()
+            .flows
+            .values()
+            .filter(|f| !f.retired)
+            .map(|f| f.id.clone())
+            .collect()
     }
 }
 

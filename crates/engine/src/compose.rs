@@ -83,7 +83,7 @@ impl Engine {
             ctx["links"]["survey"] = json!(tracker.url(LinkKind::Survey, 0));
         }
         let rendered = match step.send.as_ref().and_then(|s| s.template.as_deref()) {
-            Some(t) => match self.templates.render(t, &ctx) {
+            Some(t) => match self.live().templates.render(t, &ctx) {
                 Ok(r) => r,
                 Err(e) => return Ok(Err(e.to_string())),
             },

@@ -98,10 +98,17 @@ impl Engine {
         } else {
             Vec::new()
         };
-        let commit = decide_enrolment(&self.flows, &self.channels, &record, &existing, now);
+        let live = self.live();
+        let flows = &live.flows;
+        let mut commit = decide_enrolment(flows, &self.channels, &record, &existing, now);
+        // A paused flow enrols nothing: a cart that comes due while it is paused is abandoned
+        // (and reported) but not enrolled in it.
+        if !commit.enrol.is_empty() {
+            let paused = self.paused_flows().await?;
+            commit.enrol.retain(|r| !paused.contains(&r.run.flow_id));
+        }
         if commit.abandon_cart.is_some() {
-            let too_old = self
-                .flows
+            let too_old = flows
                 .values()
                 .filter(|f| f.enabled() && f.settings.trigger.on_abandonment())
                 .filter(|f| too_old(f, &record.cart, now))

@@ -34,6 +34,8 @@ pub struct Variant {
 #[derive(Debug, Clone)]
 pub struct Flow {
     pub id: String,
+    /// Removed from the configuration by a reload: enrols nothing, its running runs finish.
+    pub retired: bool,
     pub settings: FlowSettings,
     pub variants: Vec<Variant>,
     pub quiet: Option<QuietWindow>,
@@ -42,7 +44,7 @@ pub struct Flow {
 
 impl Flow {
     pub fn enabled(&self) -> bool {
-        self.settings.enabled.unwrap_or(true)
+        !self.retired && self.settings.enabled.unwrap_or(true)
     }
 
     pub fn steps(&self, variant: Option<&str>) -> &[Step] {
@@ -191,6 +193,7 @@ pub fn compile(flows: &BTreeMap<String, FlowSettings>) -> Result<BTreeMap<String
             id.clone(),
             Flow {
                 id: id.clone(),
+                retired: false,
                 settings: f.clone(),
                 variants,
                 quiet,

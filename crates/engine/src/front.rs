@@ -137,9 +137,12 @@ impl Channel {
 pub struct Engine {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) flows: BTreeMap<String, Flow>,
-    pub(crate) templates: Templates,
-    pub(crate) limits: BTreeMap<String, Cap>,
+    /// The flows, templates and caps in force (`live.rs`: a reload swaps them).
+    pub(crate) live: std::sync::RwLock<Arc<crate::live::Live>>,
+    /// The paused flows, as last read from the store (`live.rs`).
+    pub(crate) paused: std::sync::RwLock<crate::live::Paused>,
+    /// The ingest rules the store was opened with, updated by a reload.
+    pub(crate) rules_handle: Option<Arc<crate::rules::LiveRules>>,
     pub(crate) channels: BTreeMap<String, Channel>,
     pub(crate) public_url: String,
     pub(crate) links: LinkSigner,
@@ -200,9 +203,9 @@ impl Engine {
         Engine {
             store,
             clock,
-            flows,
-            templates,
-            limits,
+            live: crate::live::new_live(flows, templates, limits),
+            paused: Default::default(),
+            rules_handle: None,
             channels,
             public_url: public_url.into(),
             links: LinkSigner::new(uuid::Uuid::new_v4().as_bytes().to_vec()),
@@ -244,12 +247,18 @@ impl Engine {
 
     /// The shortest `abandon_after` of the enabled cart flows: when a cart's check is first due.
     pub fn cart_check_after(&self) -> Option<Duration> {
-        crate::rules::cart_check_after(&self.flows)
+        crate::rules::cart_check_after(&self.live().flows)
     }
 
     /// The rules ingest applies for this engine's flows (the store is opened with them).
     pub fn rules(&self) -> crate::rules::Rules {
-        crate::rules::Rules::new(&self.flows)
+        crate::rules::Rules::new(&self.live().flows)
+    }
+
+    /// The rules the store was opened with, kept in step with a reload.
+    pub fn with_rules(mut self, rules: Arc<crate::rules::LiveRules>) -> Self {
+        self.rules_handle = Some(rules);
+        self
     }
 
     pub fn channel_ids(&self) -> impl Iterator<Item = &str> {

@@ -15,6 +15,8 @@
 //!   only): flows, channels, carts for those unit tests.
 //! - `trigger`: flows no cart abandonment starts (`tag:<name>`, `event:<name>`): the `trigger`
 //!   timer enrols the cart the trigger concerns.
+//! - [`live`]: what changes while the hub runs: flows, templates and caps swapped by a reload
+//!   (a removed flow retired, its runs finishing), and paused flows (kept in the store).
 //! - [`flows`]: flows compiled from their tables (steps, variants, quiet hours, caps).
 //! - [`assign`]: holdout and variant assignment (stable hashes of flow and contact).
 //! - [`quiet`]: quiet hours in the shopper's time zone.
@@ -47,6 +49,7 @@ mod fixtures;
 pub mod flows;
 pub mod front;
 pub mod links;
+pub mod live;
 pub mod poll;
 pub mod progress;
 pub mod quiet;

@@ -112,12 +112,13 @@ impl Engine {
     /// Step `index` (as stored) of a run of `flow_id` in `variant`, numbered and named as people
     /// count steps.
     pub fn step_ref(&self, flow_id: &str, variant: Option<&str>, index: u32) -> StepRef {
-        step_ref(self.flows.get(flow_id), variant, index)
+        step_ref(self.live().flows.get(flow_id), variant, index)
     }
 
     /// The runs of a cart, each with its steps taken, the last and the next.
     pub async fn cart_runs(&self, cart_id: &str) -> StoreResult<Vec<RunProgress>> {
         let runs = self.store.runs_for_cart(cart_id).await?;
+        let live = self.live();
         let mut out = Vec::with_capacity(runs.len());
         for run in runs {
             let log = self.store.run_steps(&run.id).await?;
@@ -126,7 +127,7 @@ impl Engine {
             } else {
                 None
             };
-            out.push(progress(self.flows.get(&run.flow_id), run, log, due));
+            out.push(progress(live.flows.get(&run.flow_id), run, log, due));
         }
         Ok(out)
     }

@@ -145,6 +145,40 @@ impl IngestRules for Rules {
     }
 }
 
+/// [`Rules`] that a configuration reload can change: what the store is opened with when the
+/// engine may reload (the engine keeps the same handle, `Engine::with_rules`).
+#[derive(Debug)]
+pub struct LiveRules(std::sync::RwLock<Rules>);
+
+impl LiveRules {
+    pub fn new(flows: &BTreeMap<String, Flow>) -> LiveRules {
+        LiveRules(std::sync::RwLock::new(Rules::new(flows)))
+    }
+
+    /// The rules for these flows from now on.
+    pub fn update(&self, flows: &BTreeMap<String, Flow>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Rules::new(flows);
+    }
+
+    fn now(&self) -> Rules {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl IngestRules for LiveRules {
+    fn cart_check(&self, status: CartStatus, snapshot: &CartSnapshot) -> CheckPlan {
+        self.now().cart_check(status, snapshot)
+    }
+
+    fn order_cart(&self, order: &Order, found: &OrderCandidates) -> Option<String> {
+        self.now().order_cart(order, found)
+    }
+
+    fn triggers_on(&self, name: &str) -> bool {
+        self.now().triggers_on(name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -128,7 +128,13 @@ impl Engine {
         if run.status != RunStatus::Running {
             return Ok(commit);
         }
-        let flow = self.flows.get(&run.flow_id);
+        let live = self.live();
+        let flow = live.flows.get(&run.flow_id);
+        // A paused flow's run waits, step by step, until the flow is resumed.
+        if flow.is_some() && self.is_paused(&run.flow_id).await? {
+            commit.reschedule = Some(now + chrono_dur(crate::live::PAUSED_WAIT));
+            return Ok(commit);
+        }
         let steps = flow.map(|f| f.steps(run.variant.as_deref())).unwrap_or(&[]);
         let idx = run.step as usize;
         let record = match (flow, steps.get(idx)) {
@@ -182,7 +188,7 @@ impl Engine {
                         step: run.step,
                         contact_id: Some(contact.id.clone()),
                         cart_id: Some(record.cart.id.clone()),
-                        cap: self.limits.get(&channel.id).map(|c| CapCheck {
+                        cap: live.limits.get(&channel.id).map(|c| CapCheck {
                             max: c.max,
                             since: now - chrono_dur(c.per),
                         }),

@@ -400,7 +400,8 @@ impl Engine {
         let Some(run) = self.store.run(&message.run_id).await? else {
             return Ok(None);
         };
-        let survey = self.flows.get(&run.flow_id).and_then(|f| {
+        let live = self.live();
+        let survey = live.flows.get(&run.flow_id).and_then(|f| {
             let step = f.steps(run.variant.as_deref()).get(message.step as usize)?;
             self.survey_of_step(step, &message.channel_id)
         });

@@ -17,7 +17,8 @@ impl Engine {
         cart: Cart,
         contact: ContactRecord,
     ) -> Result<TestReport, TestError> {
-        let flow = self
+        let live = self.live();
+        let flow = live
             .flows
             .get(flow_id)
             .ok_or_else(|| TestError::UnknownFlow(flow_id.to_string()))?;

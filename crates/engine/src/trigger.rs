@@ -47,7 +47,7 @@ impl Engine {
     /// Returns whether the tag was new.
     pub async fn tag_contact(&self, contact_id: &str, tag: &str) -> StoreResult<bool> {
         let new = self.store.add_contact_tag(contact_id, tag).await?;
-        if new && !flows_for(self.flows.values(), Some(tag), None).is_empty() {
+        if new && !flows_for(self.live().flows.values(), Some(tag), None).is_empty() {
             self.store
                 .schedule_timer(
                     TimerKind::Trigger,
@@ -65,11 +65,13 @@ impl Engine {
         subject: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<TimerCommit> {
+        let live = self.live();
+        let paused = self.paused_flows().await?;
         let (flows, contact_id, cart_id, trigger) = if let Some((contact, tag)) =
             subject.strip_prefix("tag:").and_then(|s| s.split_once(SEP))
         {
             (
-                flows_for(self.flows.values(), Some(tag), None),
+                flows_for(live.flows.values(), Some(tag), None),
                 Some(contact.to_string()),
                 None,
                 format!("tag:{tag}"),
@@ -85,7 +87,7 @@ impl Engine {
                 return Ok(TimerCommit::default());
             };
             (
-                flows_for(self.flows.values(), None, Some(&tracked.name)),
+                flows_for(live.flows.values(), None, Some(&tracked.name)),
                 logged.contact_id.clone(),
                 logged.cart_id.clone(),
                 format!("event:{seq}"),
@@ -116,7 +118,7 @@ impl Engine {
         }
         let existing = self.store.runs_for_cart(&record.cart.id).await?;
         let mut commit = TimerCommit::default();
-        for flow in flows {
+        for flow in flows.into_iter().filter(|f| !paused.contains(&f.id)) {
             if existing.iter().any(|r| r.flow_id == flow.id && !r.test) {
                 continue;
             }

@@ -25,6 +25,19 @@ pub fn routes(state: AppState) -> Router<AppState> {
             axum::routing::post(crate::flows_api::test_flow),
         )
         .route("/flows/{id}/report", get(crate::flows_api::report))
+        .route("/flows", get(crate::operate::list))
+        .route(
+            "/flows/{id}/pause",
+            axum::routing::post(crate::operate::pause),
+        )
+        .route(
+            "/flows/{id}/resume",
+            axum::routing::post(crate::operate::resume),
+        )
+        .route(
+            "/config/reload",
+            axum::routing::post(crate::operate::reload),
+        )
         .route("/messages", get(crate::flows_api::messages))
         .route("/messages/{id}", get(crate::dead_letters::message))
         .route("/dead-letters", get(crate::dead_letters::list))

@@ -515,7 +515,7 @@ pub async fn dashboard(
         Err(wait) => return Ok(wait.into_response()),
     }
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let flows: Vec<String> = state.engine.flow_ids().map(str::to_string).collect();
+    let flows: Vec<String> = state.engine.flow_ids();
     let Some(flow) = q.flow.clone().or_else(|| flows.first().cloned()) else {
         return Ok(respond(dashboard_page(&flows, None, &|_| unnamed())));
     };

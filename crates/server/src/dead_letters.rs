@@ -177,6 +177,7 @@ pub async fn page(
     let flows: Vec<_> = state
         .engine
         .flow_ids()
+        .into_iter()
         .map(|f| {
             let query: String = url::form_urlencoded::byte_serialize(f.as_bytes()).collect();
             minijinja::context! { id => f, query => query }

@@ -17,6 +17,7 @@
 //! - [`onsite`]: the return-visit pop-up: `widget.js`, the shopper's cart, identify, events; the `web` channel.
 //! - [`dead_letters`]: failed and unknown messages and journal records set aside: listed,
 //!   inspected, redriven (admin API and `/dashboard/dead-letters`).
+//! - [`operate`]: flows listed, paused and resumed; the configuration reloaded.
 //! - [`privacy`]: a shopper erased (`DELETE /api/v1/contacts`) or exported
 //!   (`GET /api/v1/contacts/export`) on the admin's request.
 //! - [`health`]: `/healthz` (process up) and `/readyz` (store reachable).
@@ -40,6 +41,7 @@ pub mod health;
 pub mod metrics;
 pub mod observe;
 pub mod onsite;
+pub mod operate;
 pub mod privacy;
 pub mod session;
 pub mod settings;

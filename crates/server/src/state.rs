@@ -17,6 +17,15 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// Web channels by site key (the on-site pop-up).
     pub sites: Arc<HashMap<String, Site>>,
+    /// Reads the configuration again and puts its flows, templates and caps in force
+    /// (`POST /api/v1/config/reload`, `SIGHUP`); none when the hub was not started from a file.
+    pub reload: Option<Arc<dyn Reload>>,
+}
+
+/// A configuration reload: validated first; a bad file changes nothing and says why.
+pub trait Reload: Send + Sync + std::fmt::Debug {
+    /// What changed, or every problem (one per line) when the file is not valid.
+    fn reload(&self) -> Result<cartback_engine::live::ReloadReport, String>;
 }
 
 /// A configured web channel (the on-site pop-up), by site key.

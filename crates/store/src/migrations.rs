@@ -58,6 +58,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "triggers",
         include_str!("../migrations/sqlite/0009_triggers.sql"),
     ),
+    (
+        10,
+        "flow_state",
+        include_str!("../migrations/sqlite/0010_flow_state.sql"),
+    ),
 ];
 
 /// The same for `migrations/postgres/`.
@@ -101,6 +106,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         8,
         "triggers",
         include_str!("../migrations/postgres/0008_triggers.sql"),
+    ),
+    (
+        9,
+        "flow_state",
+        include_str!("../migrations/postgres/0009_flow_state.sql"),
     ),
 ];
 

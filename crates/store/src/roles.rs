@@ -149,6 +149,17 @@ pub trait Runs: Send + Sync {
 
     /// What started a run, when no cart abandonment did (`event:<log seq>`, `tag:<name>`).
     async fn run_trigger(&self, run_id: &str) -> StoreResult<Option<String>>;
+
+    /// Pauses or resumes a flow (for every instance).
+    async fn set_flow_paused(
+        &self,
+        flow_id: &str,
+        paused: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// The flows paused now.
+    async fn paused_flows(&self) -> StoreResult<Vec<String>>;
 }
 
 /// Messages on their way: claimed under a lease, sent, finished, redriven.

@@ -229,6 +229,43 @@ impl Runs for SqlStore {
         .await
     }
 
+    async fn set_flow_paused(
+        &self,
+        flow_id: &str,
+        paused: bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()> {
+        let flow_id = flow_id.to_string();
+        let now = crate::time::to_ms(now);
+        self.write(move |tx| {
+            Box::pin(async move {
+                let r = query(
+                    "INSERT INTO flow_state (flow_id, paused, updated_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (flow_id) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at",
+                )
+                .bind(flow_id)
+                .bind(i64::from(paused))
+                .bind(now)
+                .execute(tx)
+                .await
+                .map(|_| ());
+                (r, true)
+            })
+        })
+        .await
+    }
+
+    async fn paused_flows(&self) -> StoreResult<Vec<String>> {
+        self.read(|x| {
+            Box::pin(async move {
+                query_scalar("SELECT flow_id FROM flow_state WHERE paused = 1 ORDER BY flow_id")
+                    .fetch_all(x)
+                    .await
+            })
+        })
+        .await
+    }
+
     async fn run_trigger(&self, run_id: &str) -> StoreResult<Option<String>> {
         let run_id = run_id.to_string();
         self.read(move |x| {

@@ -14,6 +14,16 @@ pub struct Hub {
     pub addr: String,
 }
 
+/// A test that fails still stops its hub: an orphan would hold the test run's output open.
+impl Drop for Hub {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 pub fn spawn(cfg: &std::path::Path) -> Hub {
     let mut child = Command::new(BIN)
         .args(["--log-format", "text", "serve", "--config"])

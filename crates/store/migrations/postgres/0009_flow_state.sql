@@ -1,0 +1,7 @@
+-- Flows paused through the admin API: every instance reads them (a paused flow enrols nothing
+-- and its runs wait until it is resumed).
+CREATE TABLE flow_state (
+    flow_id     TEXT    PRIMARY KEY,
+    paused      BIGINT  NOT NULL,
+    updated_at  BIGINT  NOT NULL
+);
