@@ -159,4 +159,18 @@ async fn a_refused_hand_off_is_found_inspected_and_redriven_once() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
+    // The admin API describes itself, every route above among them (no token needed to read it).
+    let doc: Value = hub
+        .client
+        .get(hub.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{doc}");
+    for path in ["/api/v1/dead-letters", "/api/v1/messages/{id}", "/api/v1/messages/redrive"] {
+        assert!(doc["paths"][path].is_object(), "{path} undescribed");
+    }
 }

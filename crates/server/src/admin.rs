@@ -5,58 +5,27 @@ use crate::state::AppState;
 use axum::extract::{Path, Query, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::get;
 use axum::{Json, Router};
 use cartback_core::CartStatus;
 use cartback_store::{CartFilter, CartRecord, ContactRecord};
 use serde::Deserialize;
 
+/// The admin routes: [`crate::openapi::ADMIN`], the table the OpenAPI document is built from
+/// (methods of one path merged), behind the admin token.
 pub fn routes(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/carts", get(list_carts))
-        .route("/carts/{id}", get(get_cart))
-        .route("/carts/{id}/runs", get(crate::flows_api::cart_runs))
-        .route("/contacts", axum::routing::delete(crate::privacy::erase))
-        .route("/contacts/export", get(crate::privacy::export))
-        .route("/contacts/{id}", get(get_contact))
-        .route("/contacts/{id}/tags", get(get_tags).post(add_tags))
-        .route(
-            "/flows/{id}/test",
-            axum::routing::post(crate::flows_api::test_flow),
-        )
-        .route("/flows/{id}/report", get(crate::flows_api::report))
-        .route("/flows", get(crate::operate::list))
-        .route(
-            "/flows/{id}/pause",
-            axum::routing::post(crate::operate::pause),
-        )
-        .route(
-            "/flows/{id}/resume",
-            axum::routing::post(crate::operate::resume),
-        )
-        .route(
-            "/config/reload",
-            axum::routing::post(crate::operate::reload),
-        )
-        .route("/messages", get(crate::flows_api::messages))
-        .route("/messages/{id}", get(crate::dead_letters::message))
-        .route("/dead-letters", get(crate::dead_letters::list))
-        .route(
-            "/dead-letters/journal/{seq}",
-            get(crate::dead_letters::journal_record),
-        )
-        .route(
-            "/dead-letters/journal/redrive",
-            axum::routing::post(crate::dead_letters::journal_redrive),
-        )
-        .route(
-            "/onsite/preview",
-            axum::routing::post(crate::onsite::preview),
-        )
-        .route(
-            "/messages/redrive",
-            axum::routing::post(crate::flows_api::redrive),
-        )
+    let mut by_path: std::collections::BTreeMap<&str, axum::routing::MethodRouter<AppState>> =
+        Default::default();
+    for r in crate::openapi::ADMIN {
+        let mounted = (r.handler)();
+        let merged = match by_path.remove(r.path) {
+            Some(m) => m.merge(mounted),
+            None => mounted,
+        };
+        by_path.insert(r.path, merged);
+    }
+    by_path
+        .into_iter()
+        .fold(Router::new(), |router, (path, m)| router.route(path, m))
         .route_layer(axum::middleware::from_fn_with_state(state, require_admin))
         .layer(crate::observe::admin_timeout())
 }
@@ -113,7 +82,7 @@ pub struct CartQuery {
     limit: Option<u32>,
 }
 
-async fn list_carts(
+pub(crate) async fn list_carts(
     State(state): State<AppState>,
     query: Result<Query<CartQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -144,7 +113,7 @@ async fn list_carts(
     ))
 }
 
-async fn get_cart(
+pub(crate) async fn get_cart(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<CartRecord>, ApiError> {
@@ -156,7 +125,7 @@ async fn get_cart(
         .ok_or_else(|| ApiError::NotFound(format!("no cart {id:?}")))
 }
 
-async fn get_contact(
+pub(crate) async fn get_contact(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<ContactRecord>, ApiError> {
@@ -175,7 +144,7 @@ struct TagsRequest {
 }
 
 /// `GET /api/v1/contacts/{id}/tags`
-async fn get_tags(
+pub(crate) async fn get_tags(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -190,7 +159,7 @@ async fn get_tags(
 }
 
 /// `POST /api/v1/contacts/{id}/tags {"tags": ["VIP"]}`: tags that `tag:<name>` conditions read.
-async fn add_tags(
+pub(crate) async fn add_tags(
     State(state): State<AppState>,
     Path(id): Path<String>,
     body: axum::body::Bytes,

@@ -17,6 +17,8 @@
 //! - [`onsite`]: the return-visit pop-up: `widget.js`, the shopper's cart, identify, events; the `web` channel.
 //! - [`dead_letters`]: failed and unknown messages and journal records set aside: listed,
 //!   inspected, redriven (admin API and `/dashboard/dead-letters`).
+//! - [`openapi`]: the admin routes' table, mounted by `admin` and described as OpenAPI 3.1 at
+//!   `/api/v1/openapi.json`.
 //! - [`operate`]: flows listed, paused and resumed; the configuration reloaded.
 //! - [`privacy`]: a shopper erased (`DELETE /api/v1/contacts`) or exported
 //!   (`GET /api/v1/contacts/export`) on the admin's request.
@@ -41,6 +43,7 @@ pub mod health;
 pub mod metrics;
 pub mod observe;
 pub mod onsite;
+pub mod openapi;
 pub mod operate;
 pub mod privacy;
 pub mod session;
@@ -133,6 +136,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
+        .route("/api/v1/openapi.json", get(openapi::serve))
         .nest("/api/v1", admin::routes(state.clone()))
         .route_layer(axum::middleware::from_fn(metrics::track_latency))
         .route_layer(axum::middleware::from_fn(observe::request_span))
