@@ -170,7 +170,11 @@ async fn a_refused_hand_off_is_found_inspected_and_redriven_once() {
         .await
         .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{doc}");
-    for path in ["/api/v1/dead-letters", "/api/v1/messages/{id}", "/api/v1/messages/redrive"] {
+    for path in [
+        "/api/v1/dead-letters",
+        "/api/v1/messages/{id}",
+        "/api/v1/messages/redrive",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} undescribed");
     }
 }

@@ -193,78 +193,18 @@ pub fn main() -> ExitCode {
             from,
             to,
             json,
-        } => {
-            let config = match resolve_config(config) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            let cfg = match load_or_report(&config) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            let rt = match tokio::runtime::Runtime::new() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match rt.block_on(crate::report::run(
-                &cfg,
-                &flow,
-                from.as_deref(),
-                to.as_deref(),
-                json,
-            )) {
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        } => printing(config, async move |cfg| {
+            crate::report::run(&cfg, &flow, from.as_deref(), to.as_deref(), json).await
+        }),
         Command::SendTest {
             config,
             flow,
             to,
             hub,
             currency,
-        } => {
-            let config = match resolve_config(config) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            let cfg = match load_or_report(&config) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            let rt = match tokio::runtime::Runtime::new() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match rt.block_on(crate::send_test::run(
-                &cfg,
-                &flow,
-                &to,
-                hub.as_deref(),
-                &currency,
-            )) {
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        } => printing(config, async move |cfg| {
+            crate::send_test::run(&cfg, &flow, &to, hub.as_deref(), &currency).await
+        }),
         Command::Serve { config } => {
             let config = match resolve_config(config) {
                 Ok(c) => c,
@@ -341,6 +281,39 @@ pub fn warnings(cfg: &HubConfig) -> Vec<String> {
         }
     }
     out
+}
+
+/// A command that reads the configuration and prints text: `run` on a runtime, its text on
+/// standard output, or its error as one line on standard error.
+fn printing(
+    config: Option<PathBuf>,
+    run: impl AsyncFnOnce(HubConfig) -> anyhow::Result<String>,
+) -> ExitCode {
+    let config = match resolve_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let cfg = match load_or_report(&config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cfg)) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn plural(n: usize) -> &'static str {

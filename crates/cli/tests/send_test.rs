@@ -3,11 +3,11 @@
 //! says what to do.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_cartback");
+use common::BIN;
+use std::process::Command;
+use std::time::Duration;
 const TOKEN: &str = "send-test-admin-token-0123456789";
 
 const CONFIG: &str = r#"
@@ -42,31 +42,8 @@ fn send_test_sends_every_step_now_through_the_running_hub() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("cartback.toml");
     std::fs::write(&cfg, CONFIG).unwrap();
-    let mut hub = Command::new(BIN)
-        .args(["--log-format", "text", "serve", "--config"])
-        .arg(&cfg)
-        .env("CARTBACK_ADMIN_TOKEN", TOKEN)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = hub.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let addr = loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("start-up line");
-        if let Some(rest) = line.split("addr=").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
+    let hub = common::spawn_with(&cfg, &[("CARTBACK_ADMIN_TOKEN", TOKEN)]);
+    let addr = hub.addr.clone();
     let run = |hub_url: &str| {
         Command::new(BIN)
             .args(["send-test", "--config"])
@@ -95,7 +72,7 @@ fn send_test_sends_every_step_now_through_the_running_hub() {
     // The console channel printed the test message to the address given.
     let mut seen = Vec::new();
     let printed_to = loop {
-        match rx.recv_timeout(Duration::from_secs(5)) {
+        match hub.lines.recv_timeout(Duration::from_secs(5)) {
             Ok(line) => {
                 let hit = line.contains("qa@shop.example");
                 seen.push(line);
@@ -106,10 +83,7 @@ fn send_test_sends_every_step_now_through_the_running_hub() {
             Err(_) => break false,
         }
     };
-    let _ = Command::new("kill")
-        .args(["-TERM", &hub.id().to_string()])
-        .status();
-    let _ = hub.wait();
+    drop(hub);
     assert!(printed_to, "{}", seen.join("\n"));
     // No hub at that address: one line that says what to do.
     let out = run(&format!("http://{addr}"));

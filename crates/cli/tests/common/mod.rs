@@ -12,6 +12,8 @@ pub const SECRET: &str = "scale-secret";
 pub struct Hub {
     pub child: Child,
     pub addr: String,
+    /// The hub's standard output after its start-up line (log lines, the console channel).
+    pub lines: std::sync::mpsc::Receiver<String>,
 }
 
 /// A test that fails still stops its hub: an orphan would hold the test run's output open.
@@ -25,11 +27,17 @@ impl Drop for Hub {
 }
 
 pub fn spawn(cfg: &std::path::Path) -> Hub {
+    spawn_with(cfg, &[])
+}
+
+/// Starts `cartback serve` on `cfg` with these environment variables, and waits for its address.
+pub fn spawn_with(cfg: &std::path::Path, env: &[(&str, &str)]) -> Hub {
     let mut child = Command::new(BIN)
         .args(["--log-format", "text", "serve", "--config"])
         .arg(cfg)
         .env("RUST_LOG", "warn,cartback_cli=info")
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -50,9 +58,11 @@ pub fn spawn(cfg: &std::path::Path) -> Hub {
             break rest.split_whitespace().next().unwrap().to_string();
         }
     };
-    // Keep draining stdout so the process never blocks on a full pipe.
-    std::thread::spawn(move || while rx.recv().is_ok() {});
-    Hub { child, addr }
+    Hub {
+        child,
+        addr,
+        lines: rx,
+    }
 }
 
 pub fn checkout(i: usize) -> Vec<u8> {
