@@ -101,7 +101,13 @@ async fn shop(
         .route("/products/mug", axum::routing::get(page("Blue Mug")))
         .route("/products/tea", axum::routing::get(page("Earl Grey")))
         .route("/products/spoon", axum::routing::get(page("Spoon")))
-        .route("/cart", axum::routing::get(page("Your cart")));
+        .route("/cart", axum::routing::get(page("Your cart")))
+        // Same origin, no widget: where the test clears the browser's storage with nothing in
+        // flight that could write to it again.
+        .route(
+            "/blank",
+            axum::routing::get(|| async { Html("<!doctype html><title>blank</title>") }),
+        );
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     })
@@ -170,8 +176,11 @@ async fn popup_items(b: &Browser, wait: Duration) -> Vec<String> {
     }
 }
 
+/// Clears the shop origin's storage (`url` is the shop's root), on a page without the widget: a
+/// widget still fetching on the page would write its "shown" mark back after the clear.
 async fn reset(b: &Browser, url: &str) {
-    b.goto(url).await;
+    b.goto(&format!("{}/blank", url.trim_end_matches('/')))
+        .await;
     b.eval("localStorage.clear();sessionStorage.clear();return 1")
         .await;
 }
