@@ -113,6 +113,12 @@ impl Engine {
 
     /// Whether a flow is paused, as the store said at most [`PAUSED_REFRESH`] ago.
     pub(crate) async fn is_paused(&self, flow_id: &str) -> StoreResult<bool> {
+        {
+            let p = self.paused.read().unwrap_or_else(|p| p.into_inner());
+            if p.read_at.is_some_and(|t| t.elapsed() < PAUSED_REFRESH) {
+                return Ok(p.flows.contains(flow_id));
+            }
+        }
         Ok(self.paused_flows().await?.contains(flow_id))
     }
 

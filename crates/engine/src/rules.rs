@@ -160,8 +160,9 @@ impl LiveRules {
         *self.0.write().unwrap_or_else(|p| p.into_inner()) = Rules::new(flows);
     }
 
-    fn now(&self) -> Rules {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    /// The rules in force, read under the lock (no copy on the ingest path).
+    fn now(&self) -> std::sync::RwLockReadGuard<'_, Rules> {
+        self.0.read().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -33,7 +33,7 @@ const COOKIE: &str = "cartback_session";
 
 /// Signed in: a live session cookie, or the admin token as a bearer (a wrong one counts
 /// against the client's attempts).
-pub(crate) fn logged_in(
+fn logged_in(
     state: &AppState,
     guards: &Guards,
     client: Client,
@@ -54,6 +54,21 @@ pub(crate) fn logged_in(
     }
     guards.limiter.fail(client);
     Ok(false)
+}
+
+/// `None` when signed in; else where the page answers instead: the sign-in form, or the wait
+/// a client with too many wrong tokens is told.
+pub(crate) fn unless_signed_in(
+    state: &AppState,
+    guards: &Guards,
+    client: Client,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    match logged_in(state, guards, client, headers) {
+        Ok(true) => None,
+        Ok(false) => Some(Redirect::to("/dashboard/login").into_response()),
+        Err(wait) => Some(wait.into_response()),
+    }
 }
 
 /// The one stylesheet; `crate::headers` allows it by its hash (computed from this text at start).
@@ -509,10 +524,8 @@ pub async fn dashboard(
     headers: HeaderMap,
     query: Result<Query<DashboardQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    match logged_in(&state, &guards, client, &headers) {
-        Ok(true) => {}
-        Ok(false) => return Ok(Redirect::to("/dashboard/login").into_response()),
-        Err(wait) => return Ok(wait.into_response()),
+    if let Some(elsewhere) = unless_signed_in(&state, &guards, client, &headers) {
+        return Ok(elsewhere);
     }
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let flows: Vec<String> = state.engine.flow_ids();

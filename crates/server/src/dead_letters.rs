@@ -149,10 +149,8 @@ pub async fn page(
     client: crate::auth::Client,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    match crate::dashboard::logged_in(&state, &guards, client, &headers) {
-        Ok(true) => {}
-        Ok(false) => return Ok(Redirect::to("/dashboard/login").into_response()),
-        Err(wait) => return Ok(wait.into_response()),
+    if let Some(elsewhere) = crate::dashboard::unless_signed_in(&state, &guards, client, &headers) {
+        return Ok(elsewhere);
     }
     let row = |m: &OutboxRow| {
         minijinja::context! {
@@ -200,10 +198,8 @@ pub async fn page_redrive(
     client: crate::auth::Client,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    match crate::dashboard::logged_in(&state, &guards, client, &headers) {
-        Ok(true) => {}
-        Ok(false) => return Ok(Redirect::to("/dashboard/login").into_response()),
-        Err(wait) => return Ok(wait.into_response()),
+    if let Some(elsewhere) = crate::dashboard::unless_signed_in(&state, &guards, client, &headers) {
+        return Ok(elsewhere);
     }
     let now = state.clock.now();
     let mut n = 0;
