@@ -62,6 +62,28 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Replay the events of a period through another configuration's flows on a virtual clock,
+    /// sending nothing: what it would have sent (per step and channel, to how many, when) beside
+    /// what the running configuration sent, and the conversions to expect.
+    #[command(after_help = SIMULATE_HELP)]
+    Simulate {
+        /// The configuration to try (its flows, templates, channels and limits).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The running configuration: where the recorded events are, and what was really sent
+        /// [default: the first found, as for `serve`].
+        #[arg(long, env = "CARTBACK_CONFIG")]
+        running: Option<PathBuf>,
+        /// Start of the window (2026-11-01 or RFC 3339); default 30 days before `to`.
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the window; default now.
+        #[arg(long)]
+        to: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Render and send every step of a flow now to one address, marked test (real sends: the
     /// providers deliver them). Asks the running hub; prints each message's outcome.
     SendTest {
@@ -89,10 +111,20 @@ const AFTER_HELP: &str = "Examples:
   cartback check-config --config prod.toml         every problem with its key path, nothing started
   cartback report --flow cart_recovery --from 2026-11-01
   cartback send-test --flow cart_recovery --to qa@your-shop.example
+  cartback simulate --config new.toml              last 30 days through new flows, nothing sent
 
 Secrets come from the environment (CARTBACK_ADMIN_TOKEN, the ${VAR}s of the file); RUST_LOG picks
 what is logged. README.md starts you in five minutes; docs/CONFIG.md has every key, docs/API.md
 every route.";
+
+const SIMULATE_HELP: &str = "Examples:
+  cartback simulate --config new.toml                       the last 30 days through new.toml's flows
+  cartback simulate --config new.toml --from 2026-11-01 --to 2026-11-15 --json
+
+The recorded events are read from the running configuration's store (--running, else the
+configuration `serve` would use); the running hub can keep running. Nothing is sent: every channel
+of new.toml is replaced by one that only counts. Expected conversions use the conversion rates the
+running flows measured, treated and held out, in the same window.";
 
 const CONFIG_HELP: &str = "The configuration file. Without this option (or CARTBACK_CONFIG), the \
 first that exists of: config/cartback.toml and cartback.toml in the current folder, \
@@ -196,6 +228,27 @@ pub fn main() -> ExitCode {
         } => printing(config, async move |cfg| {
             crate::report::run(&cfg, &flow, from.as_deref(), to.as_deref(), json).await
         }),
+        Command::Simulate {
+            config,
+            running,
+            from,
+            to,
+            json,
+        } => {
+            let new = match load_or_report(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            printing(running, async move |running| {
+                let req = crate::simulate::Request {
+                    new: &new,
+                    running: &running,
+                    from: from.as_deref(),
+                    to: to.as_deref(),
+                };
+                crate::simulate::run(req, json).await
+            })
+        }
         Command::SendTest {
             config,
             flow,

@@ -11,7 +11,9 @@
 //! - [`surveys`]: the `[survey.<id>]` tables and the checks of every `survey` that names one.
 //! - [`send_test`]: `cartback send-test --flow ID --to ADDRESS`: every step sent now through the
 //!   running hub's test mode, each outcome printed.
-//! - [`commands`]: the commands (`serve`, `check-config`, `report`, `send-test`).
+//! - [`simulate`]: `cartback simulate --config NEW.toml`: the recorded events of a window through
+//!   the new flows on a virtual clock, nothing sent, beside what was sent.
+//! - [`commands`]: the commands (`serve`, `check-config`, `report`, `send-test`, `simulate`).
 
 pub mod app;
 pub mod commands;
@@ -19,4 +21,5 @@ pub mod config;
 pub mod registry;
 pub mod report;
 pub mod send_test;
+pub mod simulate;
 pub mod surveys;

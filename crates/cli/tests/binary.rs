@@ -412,3 +412,44 @@ fn report_prints_a_flow_table() {
     let bad = run(&["--flow", "cart_recovery", "--from", "yesterday"]);
     assert!(!bad.status.success());
 }
+
+#[test]
+fn simulate_prints_each_flow_beside_what_was_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let default = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/cartback.toml");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(["simulate", "--config", default, "--running", default])
+            .args(args)
+            .env("CARTBACK_ADMIN_TOKEN", "dev-admin-token-local")
+            .env("SHOPIFY_WEBHOOK_SECRET", "dev")
+            .env(
+                "CARTBACK__STORE__URL",
+                format!("sqlite://{}", dir.path().join("simulate.db").display()),
+            )
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("Simulated "), "{text}");
+    for needle in [
+        "0 events applied again",
+        "nothing was sent",
+        "flow cart_recovery",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+    let json = run(&["--json", "--from", "2026-01-01", "--to", "2026-02-01"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["replayed"]["events"], 0);
+    assert_eq!(v["flows"][0]["flow_id"], "cart_recovery");
+    let bad = run(&["--from", "yesterday"]);
+    assert!(!bad.status.success());
+    assert_eq!(String::from_utf8_lossy(&bad.stderr).lines().count(), 1);
+}

@@ -28,6 +28,9 @@
 //! - [`progress`]: how a run stands for the runs API: steps taken, the last and the next, each
 //!   numbered from 1 and named (`flows::StepRef`, the one place indexes become numbers).
 //! - [`retention`]: the worker that ages out what `[retention]` says not to keep, in small batches.
+//! - [`simulate`]: `cartback simulate`: the log of a period applied again through other flows on
+//!   a virtual clock, every sink a `DrySink` that sends nothing; [`forecast`]: what it would have
+//!   sent beside what was sent, and the conversions to expect at the measured rates.
 //! - [`report`]: flow reports: funnel per step, channel and variant; treated vs holdout with a z-test.
 //! - [`conditions`]: what starts a flow (`Trigger`) and what a step checks (`Condition`), parsed
 //!   from their text forms.
@@ -47,6 +50,7 @@ mod enrol;
 #[cfg(test)]
 mod fixtures;
 pub mod flows;
+pub mod forecast;
 pub mod front;
 pub mod links;
 pub mod live;
@@ -56,6 +60,7 @@ pub mod quiet;
 pub mod report;
 pub mod retention;
 pub mod rules;
+pub mod simulate;
 mod step;
 pub mod survey;
 pub mod survey_report;

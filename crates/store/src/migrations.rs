@@ -63,6 +63,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "flow_state",
         include_str!("../migrations/sqlite/0010_flow_state.sql"),
     ),
+    (
+        11,
+        "event_trust",
+        include_str!("../migrations/sqlite/0011_event_trust.sql"),
+    ),
 ];
 
 /// The same for `migrations/postgres/`.
@@ -111,6 +116,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         9,
         "flow_state",
         include_str!("../migrations/postgres/0009_flow_state.sql"),
+    ),
+    (
+        10,
+        "event_trust",
+        include_str!("../migrations/postgres/0010_event_trust.sql"),
     ),
 ];
 

@@ -93,6 +93,16 @@ impl EffectKind {
     }
 }
 
+/// One event of the log as it arrived (`ReadModel::replay_events`): enough to apply it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayEvent {
+    /// Its number in the log.
+    pub seq: i64,
+    pub event: cartback_core::Event,
+    pub received_at: DateTime<Utc>,
+    pub trust: cartback_core::Trust,
+}
+
 /// One event of the log as it was applied (`ReadModel::logged_event`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoggedEvent {

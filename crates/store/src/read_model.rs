@@ -5,11 +5,12 @@ use crate::model::{CartRecord, ContactRecord};
 use crate::roles::ReadModel;
 use crate::sql::count;
 use crate::sql::SqlStore;
-use crate::time::from_ms;
+use crate::time::{from_ms, to_ms};
 use crate::CartFilter;
 use crate::StoreResult;
 use async_trait::async_trait;
 use cartback_core::{Cart, CartStatus, Consent, ContactInfo, Currency, LineItem, Money};
+use chrono::{DateTime, Utc};
 
 use crate::exec::corrupt;
 
@@ -192,6 +193,59 @@ impl ReadModel for SqlStore {
                     contact_id: r.try_get("contact_id")?,
                     occurred_at: crate::time::from_ms(r.try_get("occurred_at")?),
                 }))
+            })
+        })
+        .await
+    }
+
+    async fn replay_events(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::model::ReplayEvent>> {
+        self.read(move |x| {
+            Box::pin(async move {
+                let rows = query(
+                    "SELECT seq, source_id, event_id, topic, occurred_at, received_at, trust, payload
+                     FROM events
+                     WHERE seq > $1 AND received_at >= $2 AND received_at <= $3
+                       AND kind <> 'message_status'
+                     ORDER BY seq LIMIT $4",
+                )
+                .bind(after_seq)
+                .bind(to_ms(from))
+                .bind(to_ms(to))
+                .bind(i64::from(limit.max(1)))
+                .fetch_all(x)
+                .await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let payload: String = r.try_get("payload")?;
+                    // An erased entry keeps no event to apply again.
+                    let Ok(kind) = serde_json::from_str(&payload) else {
+                        continue;
+                    };
+                    let trust: String = r.try_get("trust")?;
+                    out.push(crate::model::ReplayEvent {
+                        seq: r.try_get("seq")?,
+                        event: cartback_core::Event {
+                            source_id: r.try_get("source_id")?,
+                            event_id: r.try_get("event_id")?,
+                            topic: r.try_get("topic")?,
+                            occurred_at: from_ms(r.try_get("occurred_at")?),
+                            kind,
+                        },
+                        received_at: from_ms(r.try_get("received_at")?),
+                        trust: if trust == "claimed" {
+                            cartback_core::Trust::Claimed
+                        } else {
+                            cartback_core::Trust::Verified
+                        },
+                    });
+                }
+                Ok(out)
             })
         })
         .await

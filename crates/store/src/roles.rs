@@ -115,6 +115,10 @@ pub trait Timers: Send + Sync {
     /// When the timer of this kind and subject is due, if there is one (a run's next step).
     async fn timer_due(&self, kind: TimerKind, subject: &str)
         -> StoreResult<Option<DateTime<Utc>>>;
+
+    /// The earliest moment any timer can next be claimed (its due time, or the end of the lease
+    /// that holds it); `None` with no timer. A virtual clock (`cartback simulate`) jumps there.
+    async fn next_timer_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
 }
 
 /// A flow's runs and what their steps write besides messages (discount codes, tags).
@@ -223,6 +227,17 @@ pub trait ReadModel: Send + Sync {
 
     /// One event of the log by its number, as it was applied.
     async fn logged_event(&self, seq: i64) -> StoreResult<Option<model::LoggedEvent>>;
+
+    /// The log as it arrived, for `cartback simulate`: up to `limit` events received in
+    /// `[from, to]` after number `after_seq`, in the order they were logged. Erased entries and
+    /// the hub's own reports on the messages it sent (`message_status`) are left out.
+    async fn replay_events(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<model::ReplayEvent>>;
 
     async fn order(
         &self,

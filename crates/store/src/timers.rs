@@ -449,6 +449,21 @@ impl Timers for SqlStore {
         self.count("SELECT COUNT(*) FROM timers").await
     }
 
+    async fn next_timer_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        self.read(move |x| {
+            Box::pin(async move {
+                query_scalar::<Option<i64>>(
+                    "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > due_at
+                                     THEN lease_until ELSE due_at END) FROM timers",
+                )
+                .fetch_one(x)
+                .await
+                .map(|due| due.map(crate::time::from_ms))
+            })
+        })
+        .await
+    }
+
     async fn timer_due(
         &self,
         kind: TimerKind,

@@ -109,8 +109,8 @@ pub(crate) async fn apply_event(
 ) -> StoreResult<EffectKind> {
     let payload = prep.payload.as_str();
     let seq: Option<i64> = query_scalar(
-        "INSERT INTO events (source_id, event_id, topic, kind, occurred_at, received_at, outcome, payload)
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)
+        "INSERT INTO events (source_id, event_id, topic, kind, occurred_at, received_at, outcome, payload, trust)
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)
          ON CONFLICT (source_id, event_id) DO NOTHING RETURNING seq",
     )
     .bind(&event.source_id)
@@ -120,6 +120,7 @@ pub(crate) async fn apply_event(
     .bind(to_ms(event.occurred_at))
     .bind(received)
     .bind(payload)
+    .bind(trust.as_str())
     .fetch_optional(&mut *tx)
     .await?;
     let Some(seq) = seq else {
