@@ -12,6 +12,11 @@ pub fn arg(args: &[String], name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The text after `name`, if given.
+pub fn text_arg(args: &[String], name: &str) -> Option<String> {
+    args.windows(2).find(|w| w[0] == name).map(|w| w[1].clone())
+}
+
 pub fn rss_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -68,7 +73,6 @@ where
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
-
 
 pub const HUB_CONFIG: &str = r#"
 [server]

@@ -31,33 +31,134 @@ pub fn checkout_body(i: usize) -> Vec<u8> {
     .expect("json")
 }
 
+/// What `ingest` runs against.
+#[derive(Debug, Clone)]
+pub struct Opts {
+    pub n: usize,
+    pub conns: usize,
+    /// SQLite's ingest journal (`--no-journal` turns it off).
+    pub journal: bool,
+    /// `--store postgres://…`: PostgreSQL (a schema of its own) instead of a new SQLite file.
+    pub store: Option<String>,
+    /// `--duration S`: sustained load for S seconds instead of a burst of `n`.
+    pub duration: Option<u64>,
+    /// `--pool N`: PostgreSQL connections (`[store] pool_size`).
+    pub pool: usize,
+}
 
+impl Opts {
+    pub fn is_postgres(&self) -> bool {
+        self.store
+            .as_deref()
+            .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+    }
 
-pub async fn ingest(n: usize, conns: usize, journal: bool) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    // `--no-journal`: every webhook waits for its whole commit, as before the ingest journal.
-    let config = if journal {
-        HUB_CONFIG.to_string()
-    } else {
-        format!(
-            "{HUB_CONFIG}
-[store.journal]
-enabled = false
-"
-        )
+    /// How the store is described in the output.
+    pub fn store_label(&self) -> &'static str {
+        if self.is_postgres() {
+            "PostgreSQL (one instance, group commit)"
+        } else if self.journal {
+            "SQLite, ingest journal"
+        } else {
+            "SQLite, no journal"
+        }
+    }
+}
+
+/// A hub started in this process on the store `opts` names.
+pub struct Hub {
+    pub running: cartback_cli::app::Running,
+    pub addr: std::net::SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+    stop: tokio::sync::oneshot::Sender<()>,
+    /// Kept to the end: dropping it drops the PostgreSQL schema.
+    pub schema: Option<crate::pg::Schema>,
+}
+
+impl Hub {
+    pub async fn start(opts: &Opts) -> anyhow::Result<Hub> {
+        let dir = tempfile::tempdir()?;
+        // `--no-journal`: every webhook waits for its whole commit, as before the ingest journal.
+        let mut config = HUB_CONFIG.to_string();
+        if !opts.journal {
+            config.push_str("\n[store.journal]\nenabled = false\n");
+        }
+        let schema = match &opts.store {
+            Some(url) if opts.is_postgres() => Some(crate::pg::Schema::create(url)?),
+            Some(url) => {
+                anyhow::bail!("--store takes a postgres:// URL (SQLite is the default), not {url}")
+            }
+            None => None,
+        };
+        if let Some(s) = &schema {
+            config = config.replace(
+                "url = \"sqlite://bench.db\"",
+                &format!("url = \"{}\"\npool_size = {}", s.url(), opts.pool),
+            );
+        }
+        let cfg = cartback_cli::config::load_str(&config, dir.path(), &Default::default())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = cartback_cli::app::start_default(&cfg, listener, async move {
+            let _ = stopped.await;
+        })
+        .await?;
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(opts.conns)
+            .build()?;
+        Ok(Hub {
+            running,
+            addr,
+            dir,
+            client,
+            stop,
+            schema,
+        })
+    }
+
+    /// `/healthz` answered `n` times from `conns` connections: requests per second.
+    pub async fn health(&self, n: usize, conns: usize) -> anyhow::Result<f64> {
+        let (c, url) = (self.client.clone(), format!("http://{}/healthz", self.addr));
+        let (rps, _) = load(n, conns, move |_| {
+            let (c, url) = (c.clone(), url.clone());
+            async move {
+                c.get(&url).send().await?.error_for_status()?;
+                Ok(())
+            }
+        })
+        .await?;
+        Ok(rps)
+    }
+
+    /// Waits until everything answered is applied (SQLite's journal drained).
+    pub async fn applied(&self) {
+        while self.running.state.store.ingest_backlog() > 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.running.task.await;
+        drop(self.schema);
+    }
+}
+
+pub async fn ingest(opts: &Opts) -> anyhow::Result<()> {
+    if opts.duration.is_some() {
+        return crate::sustained::sustained(opts).await;
+    }
+    let (n, conns) = (opts.n, opts.conns);
+    let hub = Hub::start(opts).await?;
+    let addr = hub.addr;
+    // The database's own pace, before the hub loads it.
+    let pgbench = match &hub.schema {
+        Some(s) => Some(s.pgbench(32, 10)?),
+        None => None,
     };
-    let cfg = cartback_cli::config::load_str(&config, dir.path(), &Default::default())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = cartback_cli::app::start_default(&cfg, listener, async move {
-        let _ = stopped.await;
-    })
-    .await?;
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(conns)
-        .build()?;
     let bodies: Arc<Vec<(Vec<u8>, String)>> = Arc::new(
         (0..n)
             .map(|i| {
@@ -71,17 +172,8 @@ enabled = false
     let avg = bodies.iter().map(|b| b.0.len()).sum::<usize>() / n.max(1);
     // Baseline: the same server's /healthz, same client, same concurrency.
     // Measured before and after the webhooks, and averaged: this machine's speed drifts.
-    let health = || {
-        let (c, url) = (client.clone(), format!("http://{addr}/healthz"));
-        load(n, conns, move |_| {
-            let (c, url) = (c.clone(), url.clone());
-            async move {
-                c.get(&url).send().await?.error_for_status()?;
-                Ok(())
-            }
-        })
-    };
-    let (health_before, _) = health().await?;
+    let client = hub.client.clone();
+    let health_before = hub.health(n, conns).await?;
     // A second baseline: the same signed bodies under a topic the hub does not use. The request
     // is read, verified and answered, nothing parsed or stored: HTTP plus the signature check.
     let url = format!("http://{addr}/webhooks/shop");
@@ -91,17 +183,16 @@ enabled = false
     let (rps, lat, queued) =
         post_webhooks(&client, &url, &bodies, conns, "checkouts/create").await?;
     let answered = started.elapsed();
-    let backlog = running.state.store.ingest_backlog();
-    // Answered means durable (the journal or the WAL flushed); applied means the carts, contacts
-    // and timers are written too.
-    while running.state.store.ingest_backlog() > 0 {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    let backlog = hub.running.state.store.ingest_backlog();
+    // Answered means durable (the journal or the WAL flushed; PostgreSQL's commit); applied means
+    // the carts, contacts and timers are written too.
+    hub.applied().await;
     let applied = started.elapsed();
     let rss_peak = rss_kb("VmHWM:");
-    let (health_after, _) = health().await?;
+    let health_after = hub.health(n, conns).await?;
     let health_rps = (health_before + health_after) / 2.0;
-    let stored = running
+    let stored = hub
+        .running
         .state
         .store
         .carts(&cartback_store::CartFilter {
@@ -111,7 +202,10 @@ enabled = false
         .await?
         .len();
     anyhow::ensure!(stored == 1, "nothing stored");
-    println!("ingest: {n} signed Shopify checkout webhooks (avg {avg} B), {conns} connections, SQLite, durable (journal or WAL flushed) before each answer");
+    println!(
+        "ingest (burst): {n} signed Shopify checkout webhooks (avg {avg} B), {conns} connections, {}, durable before each answer",
+        opts.store_label()
+    );
     println!(
         "  webhooks/s          {rps:>10.0}   p50 {:>7.2} ms   p99 {:>7.2} ms   ({queued} answered 202 from the journal, {} 200 after applying)",
         ms(pct(&lat, 0.5)),
@@ -134,12 +228,22 @@ enabled = false
         "  ratio               {:>10.3}   (target >= 0.333; target 20,000 webhooks/s)",
         rps / health_rps
     );
+    if let Some(tps) = pgbench {
+        println!("  pgbench txn/s       {tps:>10.0}   (baseline: the same database, 32 clients, a three-insert transaction; 10 s before the webhooks)");
+        println!(
+            "  webhooks / pgbench  {:>10.2}   (target >= 2.5; p99 target < 50 ms)",
+            rps / tps
+        );
+        hub.stop().await;
+        return Ok(());
+    }
     // Where the time goes: the same work without HTTP, in two halves.
     let (verify_us, decode_us, store_rps) =
-        ingest_parts(&running.state, dir.path(), n, conns).await?;
+        ingest_parts(&hub.running.state, hub.dir.path(), n, conns).await?;
     println!("  without HTTP: verify + translate {decode_us:>6.1} µs per webhook (verify alone {verify_us:.1} µs; one task); store alone (inline commit, no journal) {store_rps:>8.0} ingests/s ({conns} tasks)");
     // The checkpointer keeps the WAL from growing while the writer runs flat out.
-    let size = |name: &str| std::fs::metadata(dir.path().join(name)).map(|m| m.len() / 1_048_576);
+    let size =
+        |name: &str| std::fs::metadata(hub.dir.path().join(name)).map(|m| m.len() / 1_048_576);
     tokio::time::sleep(Duration::from_millis(500)).await;
     println!(
         "  files after {} webhooks: database {} MB, WAL {} MB",
@@ -147,14 +251,13 @@ enabled = false
         size("bench.db").unwrap_or(0),
         size("bench.db-wal").unwrap_or(0)
     );
-    let _ = stop.send(());
-    let _ = running.task.await;
+    hub.stop().await;
     Ok(())
 }
 
 /// POSTs every body once, signed, under `topic`, from `conns` connections: (requests/s,
 /// latencies, how many were answered 202).
-async fn post_webhooks(
+pub async fn post_webhooks(
     client: &reqwest::Client,
     url: &str,
     bodies: &Arc<Vec<(Vec<u8>, String)>>,
@@ -272,4 +375,3 @@ async fn ingest_parts(
     .await?;
     Ok((verify_us, decode_us, rps))
 }
-

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p cartback-bench -- ingest  [--n 20000] [--conns 64] [--no-journal]
+//!                                                  [--duration 20] [--store postgres://…]
 //! cargo run --release -p cartback-bench -- timers  [--n 1000000]
 //! cargo run --release -p cartback-bench -- send    [--n 5000] [--rate 100]
 //! cargo run --release -p cartback-bench -- startup
@@ -16,11 +17,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod common;
 mod ingest;
+mod pg;
 mod send;
 mod startup;
+mod sustained;
 mod timers;
 
-use common::arg;
+use common::{arg, text_arg};
 use ingest::ingest;
 use send::send;
 use startup::startup;
@@ -33,23 +36,34 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let journal = !args.iter().any(|a| a == "--no-journal");
-        let run_ingest = || {
-            ingest(
-                arg(&args, "--n", 20_000),
-                arg(&args, "--conns", 64),
-                journal,
-            )
+        let opts = ingest::Opts {
+            n: arg(&args, "--n", 20_000),
+            conns: arg(&args, "--conns", 64),
+            journal: !args.iter().any(|a| a == "--no-journal"),
+            store: text_arg(&args, "--store"),
+            pool: arg(&args, "--pool", 16),
+            duration: args
+                .iter()
+                .any(|a| a == "--duration")
+                .then(|| arg(&args, "--duration", 20) as u64),
         };
+        let run_ingest = || ingest(&opts);
         match what {
             "ingest" => run_ingest().await,
-            "timers" => timers(arg(&args, "--n", 1_000_000)).await,
+            "timers" => {
+                timers(
+                    arg(&args, "--n", 1_000_000),
+                    opts.store.as_deref(),
+                    arg(&args, "--instances", 1),
+                )
+                .await
+            }
             "send" => send(arg(&args, "--n", 5_000), arg(&args, "--rate", 100)).await,
             "startup" => startup().await,
             "all" => {
                 startup().await?;
                 run_ingest().await?;
-                timers(arg(&args, "--n", 1_000_000)).await?;
+                timers(arg(&args, "--n", 1_000_000), None, 1).await?;
                 send(arg(&args, "--n", 5_000), arg(&args, "--rate", 100)).await
             }
             other => anyhow::bail!(

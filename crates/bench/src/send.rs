@@ -163,4 +163,3 @@ pub async fn send(n: usize, rate: usize) -> anyhow::Result<()> {
     );
     Ok(())
 }
-

@@ -7,14 +7,25 @@ use cartback_store::SqlValue;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub async fn timers(n: usize) -> anyhow::Result<()> {
+/// `instances` engines, each on its own connection pool (as separate processes would be), fire the
+/// same timers side by side; the unique keys and the claims' leases keep each fired once.
+pub async fn timers(n: usize, pg: Option<&str>, instances: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let url = format!("sqlite://{}", dir.path().join("timers.db").display());
+    let schema = pg.map(crate::pg::Schema::create).transpose()?;
+    let url = match &schema {
+        Some(s) => s.url(),
+        None => format!("sqlite://{}", dir.path().join("timers.db").display()),
+    };
     let store = cartback_store::SqlStore::open(&url).await?;
+    let label = if schema.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     // Baseline: the smallest durable unit of work, one tiny transaction per row.
     store
         .execute_all(vec![(
-            "CREATE TABLE baseline (id INTEGER PRIMARY KEY, v INTEGER)".into(),
+            "CREATE TABLE baseline (id BIGINT PRIMARY KEY, v BIGINT)".into(),
             vec![],
         )])
         .await?;
@@ -54,11 +65,30 @@ pub async fn timers(n: usize) -> anyhow::Result<()> {
     let cfg = cartback_cli::config::load_str(HUB_CONFIG, &dir2, &Default::default())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let clock = ManualClock::new(t0);
-    let store_dyn: Arc<dyn cartback_store::Store> = Arc::new(store.clone());
-    let engine = cartback_cli::app::build_engine(&cfg, store_dyn.clone(), Arc::new(clock.clone()))?;
+    let mut engines = Vec::new();
+    for _ in 0..instances.max(1) {
+        let own: Arc<dyn cartback_store::Store> = if instances > 1 {
+            Arc::new(cartback_store::SqlStore::open(&url).await?)
+        } else {
+            Arc::new(store.clone())
+        };
+        engines.push(Arc::new(cartback_cli::app::build_engine(
+            &cfg,
+            own,
+            Arc::new(clock.clone()),
+        )?));
+    }
     clock.advance(Duration::from_secs(7200));
     let t = Instant::now();
-    let fired = engine.run_due().await?;
+    let mut runs = Vec::new();
+    for e in &engines {
+        let e = e.clone();
+        runs.push(tokio::spawn(async move { e.run_due().await }));
+    }
+    let mut fired = 0;
+    for r in runs {
+        fired += r.await??;
+    }
     let fire = t.elapsed();
     let queued = store
         .query_i64("SELECT COUNT(*) FROM outbox", vec![])
@@ -69,13 +99,13 @@ pub async fn timers(n: usize) -> anyhow::Result<()> {
         "expected {n} outbox rows, found {queued}"
     );
     let rate = fired as f64 / fire.as_secs_f64();
-    println!("timers: {n} carts with pending abandonment timers (SQLite)");
+    println!("timers: {n} carts with pending abandonment timers ({label})");
     println!(
         "  insert              {:>10.2} s    ({:.0} carts/s in one transaction)",
         insert.as_secs_f64(),
         n as f64 / insert.as_secs_f64()
     );
-    println!("  fired/s             {rate:>10.0}   ({fired} timers: {n} abandonment checks with enrolment + {n} steps with the outbox row; {:.1} s)", fire.as_secs_f64());
+    println!("  fired/s             {rate:>10.0}   ({fired} timers: {n} abandonment checks with enrolment + {n} steps with the outbox row; {:.1} s; {} engine{} side by side)", fire.as_secs_f64(), engines.len(), if engines.len() == 1 { "" } else { "s" });
     println!(
         "  1-row txn/s         {base_rate:>10.0}   (baseline: one durable one-row transaction)"
     );
@@ -83,13 +113,20 @@ pub async fn timers(n: usize) -> anyhow::Result<()> {
         "  ratio               {:>10.3}   (target >= 10,000 fired/s)",
         rate / base_rate
     );
+    if let Some(s) = &schema {
+        let tps = s.pgbench(32, 10)?;
+        println!("  pgbench txn/s       {tps:>10.0}   (baseline: the same database, 32 clients, a three-insert transaction)");
+        println!("  fired / pgbench     {:>10.2}", rate / tps);
+    }
     println!("  RSS with pending    {:>10} MB", rss_pending / 1024);
     println!(
         "  peak RSS            {:>10} MB   (target <= 200 MB)",
         rss_kb("VmHWM:") / 1024
     );
     let _ = clock.now();
+    for e in engines {
+        e.store().close().await;
+    }
     store.close().await;
     Ok(())
 }
-
