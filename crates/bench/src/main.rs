@@ -7,6 +7,7 @@
 //! cargo run --release -p cartback-bench -- timers  [--n 1000000]
 //! cargo run --release -p cartback-bench -- send    [--n 5000] [--rate 100]
 //! cargo run --release -p cartback-bench -- startup
+//! cargo run --release -p cartback-bench -- simulate [--n 20000]
 //! cargo run --release -p cartback-bench -- all
 //! ```
 //! Everything targets 127.0.0.1 and stops by itself.
@@ -19,6 +20,7 @@ mod common;
 mod ingest;
 mod pg;
 mod send;
+mod simulate;
 mod startup;
 mod sustained;
 mod timers;
@@ -60,6 +62,7 @@ fn main() -> anyhow::Result<()> {
             }
             "send" => send(arg(&args, "--n", 5_000), arg(&args, "--rate", 100)).await,
             "startup" => startup().await,
+            "simulate" => simulate::simulate(arg(&args, "--n", 20_000)).await,
             "all" => {
                 startup().await?;
                 run_ingest().await?;
@@ -67,7 +70,7 @@ fn main() -> anyhow::Result<()> {
                 send(arg(&args, "--n", 5_000), arg(&args, "--rate", 100)).await
             }
             other => anyhow::bail!(
-                "unknown benchmark {other:?}: use ingest, timers, send, startup or all"
+                "unknown benchmark {other:?}: use ingest, timers, send, startup, simulate or all"
             ),
         }
     })

@@ -35,14 +35,10 @@ pub async fn simulate(req: Request<'_>) -> anyhow::Result<Simulation> {
     let actual = reports(&actual_engine, from, to).await?;
 
     let scratch_dir = tempfile::tempdir()?;
-    let scratch_url = format!(
-        "sqlite://{}",
-        scratch_dir.path().join("simulation.db").display()
-    );
     let flows = cartback_engine::flows::compile(&req.new.flows).map_err(anyhow::Error::msg)?;
     let rules = Arc::new(cartback_engine::rules::LiveRules::new(&flows));
     let scratch: Arc<dyn cartback_store::Store> = Arc::new(
-        cartback_store::SqlStore::open_with(&scratch_url, 2)
+        cartback_store::SqlStore::open_scratch(&scratch_dir.path().join("simulation.db"))
             .await
             .map_err(|e| anyhow::anyhow!("cannot open a scratch database: {e}"))?
             .with_rules(rules.clone()),

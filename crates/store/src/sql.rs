@@ -84,11 +84,22 @@ impl SqlStore {
         else {
             return Err(StoreError::Url(url.to_string()));
         };
-        let path = rest.split('?').next().unwrap_or(rest);
+        Self::open_sqlite(rest.split('?').next().unwrap_or(rest), true)
+    }
+
+    /// A SQLite database whose commits are never flushed to disk: for work thrown away at the end
+    /// (`cartback simulate`'s scratch database), never for the shop's data. A crash may lose any
+    /// of it.
+    pub async fn open_scratch(path: &std::path::Path) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        Self::open_sqlite(&path.to_string_lossy(), false)
+    }
+
+    fn open_sqlite(path: &str, durable: bool) -> StoreResult<Self> {
         if let Some(parent) = std::path::Path::new(path).parent() {
             if !parent.as_os_str().is_empty() && !parent.exists() {
                 std::fs::create_dir_all(parent).map_err(|e| {
-                    StoreError::Url(format!("{url}: cannot create {}: {e}", parent.display()))
+                    StoreError::Url(format!("{path}: cannot create {}: {e}", parent.display()))
                 })?;
             }
         }
@@ -110,7 +121,7 @@ impl SqlStore {
             .and_then(|_| {
                 std::thread::Builder::new()
                     .name("cartback-sqlite-sync".into())
-                    .spawn(move || wal_syncer(wal, to_sync, wrote))
+                    .spawn(move || wal_syncer(wal, to_sync, wrote, durable))
             })
             .and_then(|_| {
                 std::thread::Builder::new()
