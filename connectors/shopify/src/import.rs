@@ -235,28 +235,24 @@ impl ShopifyImporter {
             self.remember(cost);
             if answer.errors.iter().any(|e| e.code() == Some("THROTTLED")) {
                 throttled += 1;
-                let wait = cost
-                    .and_then(|c| {
-                        let s = c.throttle_status?;
-                        Some(wait_for(
-                            c.requested_query_cost.unwrap_or(s.maximum_available)
-                                - s.currently_available,
-                            s.restore_rate,
-                        ))
-                    })
-                    .unwrap_or(Duration::from_secs(1))
-                    .max(Duration::from_millis(1));
+                // The bucket the answer reports is remembered: the wait before the next try is
+                // (requested cost − currently available) / restore rate. Without one, a second.
+                let known = cost.and_then(|c| c.throttle_status).is_some();
                 if throttled > THROTTLE_TRIES {
+                    let wait = self
+                        .bucket
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .map(|b| b.wait(Instant::now()));
                     return Err(PollError::Retryable {
                         reason: "Shopify throttled the import (THROTTLED)".into(),
-                        retry_after: Some(wait),
+                        retry_after: wait.or(Some(Duration::from_secs(1))),
                     });
                 }
-                tracing::info!(
-                    wait_ms = wait.as_millis() as u64,
-                    "Shopify throttled the import; waiting."
-                );
-                (self.sleeper)(wait).await;
+                tracing::info!(tries = throttled, "Shopify throttled the import; waiting for the bucket.");
+                if !known {
+                    (self.sleeper)(Duration::from_secs(1)).await;
+                }
                 continue;
             }
             if let Some(e) = answer.errors.first() {
