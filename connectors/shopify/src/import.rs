@@ -249,7 +249,10 @@ impl ShopifyImporter {
                         retry_after: wait.or(Some(Duration::from_secs(1))),
                     });
                 }
-                tracing::info!(tries = throttled, "Shopify throttled the import; waiting for the bucket.");
+                tracing::info!(
+                    tries = throttled,
+                    "Shopify throttled the import; waiting for the bucket."
+                );
                 if !known {
                     (self.sleeper)(Duration::from_secs(1)).await;
                 }

@@ -273,7 +273,9 @@ async fn a_refused_token_is_permanent_and_a_server_error_retryable() {
         .await;
     let (imp, _) = importer(&denied.uri());
     match imp.page("shop", None, since(), Utc::now()).await {
-        Err(PollError::Permanent { reason }) => assert!(reason.contains("ACCESS_DENIED"), "{reason}"),
+        Err(PollError::Permanent { reason }) => {
+            assert!(reason.contains("ACCESS_DENIED"), "{reason}")
+        }
         other => panic!("{other:?}"),
     }
 }
