@@ -91,7 +91,7 @@ impl Progress {
             bar.set_message(message);
             return;
         }
-        let due = self.last_line.map_or(true, |t| t.elapsed() >= LINE_EVERY);
+        let due = !matches!(self.last_line, Some(t) if t.elapsed() < LINE_EVERY);
         if due && n("pages") != self.last_pages {
             let of = s["total"]
                 .as_u64()
