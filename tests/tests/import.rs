@@ -369,3 +369,46 @@ async fn woocommerce_imports_through_its_poller() {
         asked.iter().map(|r| r.url.to_string()).collect::<Vec<_>>()
     );
 }
+
+#[tokio::test]
+async fn a_checkout_delivered_by_webhook_before_the_import_stays_one_cart() {
+    let shop = shopify(Duration::ZERO).await;
+    let woo = MockServer::start().await;
+    let hub = spawn_hub(&config(&shop.uri(), &woo.uri()), &[])
+        .await
+        .unwrap();
+    // The webhook keys the checkout by its cart token; the import (no cart token in GraphQL) by
+    // its checkout token: the import finds the cart by the checkout token.
+    let body = serde_json::to_vec(&json!({
+        "id": 1, "token": "tok1", "cart_token": "cart-xyz", "email": "fresh@shop.example",
+        "currency": "USD", "total_price": "20.00", "updated_at": ago(Days::hours(2)),
+        "line_items": [ { "title": "Teapot", "quantity": 1, "price": "20.00" } ]
+    }))
+    .unwrap();
+    let r = shopify_request(
+        &hub.client,
+        &hub.url("/webhooks/shop"),
+        "whsec",
+        "checkouts/create",
+        "w-before-import",
+        &body,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let (code, _) = start(&hub, "shop", json!({ "since": "30d" })).await;
+    assert_eq!(code, 202);
+    assert_eq!(finished(&hub, "shop").await["state"], "done");
+    assert_eq!(
+        carts(&hub, "shop").await.len(),
+        3,
+        "no second cart for tok1"
+    );
+    let fresh = cart_of(&hub, "fresh@shop.example").await.unwrap();
+    assert_eq!(fresh["key"], "cart-xyz", "{fresh}");
+    assert_eq!(
+        fresh["total"]["minor_units"], 3000,
+        "the newer import updated it: {fresh}"
+    );
+}

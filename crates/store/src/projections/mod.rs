@@ -293,13 +293,14 @@ pub(crate) async fn upsert_cart(
             .bind(&snap.key)
             .fetch_optional(&mut *tx)
             .await?;
-    // The same checkout under another key: a platform that does not always say the cart token
-    // (Shopify's Admin GraphQL, read by an import, keys a checkout by its own token while its
-    // webhooks key it by the cart token when there is one). A cart keyed by its checkout token
-    // takes the better key the first time one names it, so the cart's own events find it too.
+    // The same checkout under another key, when one side knew no cart token: a cart keyed by its
+    // checkout token (Shopify's Admin GraphQL, read by an import, gives no cart token) and a
+    // webhook's snapshot keyed by the cart token are one cart, whichever came first. A stored cart
+    // keyed by its checkout token takes the better key, so the cart's own events find it too.
+    // Sources that key carts otherwise (`order:<id>`) never meet this.
     if existing.is_none() {
-        if let Some(token) = snap.checkout_token.as_deref().filter(|t| *t != snap.key) {
-            existing = query(
+        if let Some(token) = snap.checkout_token.as_deref() {
+            let other = query(
                 "SELECT id, updated_at, status, cart_key FROM carts
                  WHERE source_id = $1 AND checkout_token = $2 ORDER BY created_at LIMIT 1",
             )
@@ -307,7 +308,7 @@ pub(crate) async fn upsert_cart(
             .bind(token)
             .fetch_optional(&mut *tx)
             .await?;
-            if let Some(row) = &existing {
+            if let Some(row) = other {
                 let key: String = row.get("cart_key")?;
                 if key == token {
                     let id: String = row.get("id")?;
@@ -316,6 +317,9 @@ pub(crate) async fn upsert_cart(
                         .bind(&id)
                         .execute(&mut *tx)
                         .await?;
+                    existing = Some(row);
+                } else if snap.key == token {
+                    existing = Some(row);
                 }
             }
         }
