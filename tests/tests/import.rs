@@ -412,3 +412,52 @@ async fn a_checkout_delivered_by_webhook_before_the_import_stays_one_cart() {
         "the newer import updated it: {fresh}"
     );
 }
+
+#[tokio::test]
+async fn a_busy_shop_is_retried_and_a_refused_token_fails_the_job_with_the_reason() {
+    let shop = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(GRAPHQL))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "0"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&shop)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(GRAPHQL))
+        .and(body_string_contains("query Checkouts"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": {
+            "abandonedCheckouts": { "pageInfo": { "hasNextPage": false, "endCursor": null },
+                "nodes": [] } } })))
+        .mount(&shop)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(GRAPHQL))
+        .and(body_string_contains("query Orders"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": {
+            "orders": { "pageInfo": { "hasNextPage": false, "endCursor": null }, "nodes": [] } } })))
+        .mount(&shop)
+        .await;
+    let woo = MockServer::start().await;
+    let hub = spawn_hub(&config(&shop.uri(), &woo.uri()), &[]).await.unwrap();
+    start(&hub, "shop", json!({ "since": "30d" })).await;
+    let done = finished(&hub, "shop").await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(done["retries"], 1, "{done}");
+    assert_eq!(done["pages"], 2, "{done}");
+
+    let refused = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(GRAPHQL))
+        .respond_with(ResponseTemplate::new(401).set_body_string("[API] Invalid API key"))
+        .mount(&refused)
+        .await;
+    let hub = spawn_hub(&config(&refused.uri(), &woo.uri()), &[]).await.unwrap();
+    start(&hub, "shop", json!({ "since": "30d" })).await;
+    let failed = finished(&hub, "shop").await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert!(
+        failed["error"].as_str().unwrap().contains("admin_access_token"),
+        "{failed}"
+    );
+}
