@@ -439,7 +439,9 @@ async fn a_busy_shop_is_retried_and_a_refused_token_fails_the_job_with_the_reaso
         .mount(&shop)
         .await;
     let woo = MockServer::start().await;
-    let hub = spawn_hub(&config(&shop.uri(), &woo.uri()), &[]).await.unwrap();
+    let hub = spawn_hub(&config(&shop.uri(), &woo.uri()), &[])
+        .await
+        .unwrap();
     start(&hub, "shop", json!({ "since": "30d" })).await;
     let done = finished(&hub, "shop").await;
     assert_eq!(done["state"], "done", "{done}");
@@ -452,12 +454,17 @@ async fn a_busy_shop_is_retried_and_a_refused_token_fails_the_job_with_the_reaso
         .respond_with(ResponseTemplate::new(401).set_body_string("[API] Invalid API key"))
         .mount(&refused)
         .await;
-    let hub = spawn_hub(&config(&refused.uri(), &woo.uri()), &[]).await.unwrap();
+    let hub = spawn_hub(&config(&refused.uri(), &woo.uri()), &[])
+        .await
+        .unwrap();
     start(&hub, "shop", json!({ "since": "30d" })).await;
     let failed = finished(&hub, "shop").await;
     assert_eq!(failed["state"], "failed", "{failed}");
     assert!(
-        failed["error"].as_str().unwrap().contains("admin_access_token"),
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("admin_access_token"),
         "{failed}"
     );
 }

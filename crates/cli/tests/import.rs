@@ -162,3 +162,104 @@ fn import_refused_by_the_hub_exits_1_with_the_reason_and_help_has_an_example() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_stops_after_the_page_exits_130_and_the_same_command_resumes() {
+    let shop = MockServer::start().await;
+    let page = |next: Option<&str>| {
+        json!({ "data": {
+            "abandonedCheckoutsCount": { "count": 0 }, "ordersCount": { "count": 0 },
+            "abandonedCheckouts": { "pageInfo": { "hasNextPage": next.is_some(), "endCursor": next },
+                "nodes": [] } } })
+    };
+    // The first page is slow, so the interrupt lands while it is read.
+    Mock::given(method("POST"))
+        .and(path("/admin/api/2026-10/graphql.json"))
+        .and(body_string_contains("\"counts\":true"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(page(Some("c1")))
+                .set_delay(std::time::Duration::from_millis(1500)),
+        )
+        .mount(&shop)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/admin/api/2026-10/graphql.json"))
+        .and(body_string_contains("\"counts\":false"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(None)))
+        .mount(&shop)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/admin/api/2026-10/graphql.json"))
+        .and(body_string_contains("query Orders"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": {
+            "orders": { "pageInfo": { "hasNextPage": false, "endCursor": null }, "nodes": [] } } })))
+        .mount(&shop)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("cartback.toml");
+    std::fs::write(&cfg, config(&shop.uri())).unwrap();
+    let env = [
+        ("CARTBACK_ADMIN_TOKEN", TOKEN),
+        ("SHOPIFY_ADMIN_TOKEN", "shpat_cli"),
+    ];
+    let hub = common::spawn_with(&cfg, &env);
+    let hub_url = format!("http://{}", hub.addr);
+    let import = |cfg: std::path::PathBuf, hub_url: String| {
+        Command::new(BIN)
+            .args(["import", "--config"])
+            .arg(cfg)
+            .args(["--source", "shop", "--since", "30d", "--hub", &hub_url])
+            .envs(env)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let child = import(cfg.clone(), hub_url.clone());
+    // Once the hub reads the first page, the command is following it: interrupt it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while shop.received_requests().await.unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the import never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let pid = child.id().to_string();
+    let killed = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(killed.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let shown = format!(
+        "{stdout}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(130), "{shown}");
+    assert!(
+        stdout.contains("stopped at page 1; run the same command again to resume"),
+        "{shown}"
+    );
+    let again = import(cfg, hub_url);
+    let out = tokio::task::spawn_blocking(move || again.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let shown = format!(
+        "{stdout}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(
+        stdout.contains("pages      3"),
+        "resumed at page 2: {shown}"
+    );
+    assert!(
+        shown.contains("resuming the import stopped at page 1"),
+        "{shown}"
+    );
+    drop(hub);
+}
