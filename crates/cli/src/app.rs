@@ -228,8 +228,17 @@ pub async fn start(
         let store = serve_state.store.clone();
         let imports = serve_state.imports.clone();
         let result = cartback_server::serve(listener, serve_state, shutdown, drain).await;
-        // Running imports stop after their current page (resumable), before the store closes.
-        imports.stop_all().await;
+        // Running imports stop after their current page (resumable), before the store closes;
+        // a page still being read after the grace is left to fail (the import resumes before it).
+        if tokio::time::timeout(
+            drain.max(std::time::Duration::from_secs(5)),
+            imports.stop_all(),
+        )
+        .await
+        .is_err()
+        {
+            tracing::warn!("An import was still reading a page; it resumes from the page before.");
+        }
         let _ = stop_tx.send(true);
         for w in workers {
             let _ = w.await;
