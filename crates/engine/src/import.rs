@@ -594,15 +594,6 @@ impl Imports {
             .and_then(|d| chrono::Duration::from_std(d).ok())
             .and_then(|d| now.checked_sub_signed(d))
     }
-
-    /// The source ids that can import.
-    pub fn importable(&self) -> Vec<&str> {
-        self.sources
-            .iter()
-            .filter(|(_, i)| matches!(i, Importable::Yes(_)))
-            .map(|(k, _)| k.as_str())
-            .collect()
-    }
 }
 
 fn accepted_len(outcome: &IngestOutcome) -> u64 {
