@@ -16,20 +16,28 @@
 //! - [`source`]: [`ShopifySource`], the `Source` implementation: topic routing, delivery ids, and
 //!   translation of the wire types into `cartback_core` events; privacy bodies must name the
 //!   configured shop, and `shop/redact` is refused unless `shop_domain` is configured.
+//! - [`graphql`]: the import's wire types (Admin GraphQL `abandonedCheckouts`, `orders`, counts,
+//!   `extensions.cost`), its queries, and GraphQL records turned into the REST shapes above so
+//!   one translation serves webhooks and imports.
+//! - [`import`]: [`ShopifyImporter`], `cartback import` for Shopify: cursor pagination, the
+//!   cost-based rate limit (waits from `throttleStatus`, `THROTTLED` retried), errors.
 //!
 //! Tests live in `tests/` (signature vectors, golden translations of `tests/fixtures/`).
 
 pub mod config;
+pub mod graphql;
+pub mod import;
 pub mod payload;
 pub mod source;
 pub mod verify;
 
 pub use config::ShopifySettings;
+pub use import::ShopifyImporter;
 pub use source::ShopifySource;
 
 use cartback_core::Problem;
-use cartback_core::Source;
-use cartback_kit::plugin::{Connector, Role};
+use cartback_core::{Importer, Source};
+use cartback_kit::plugin::{BuildError, Connector, Role};
 use std::sync::Arc;
 
 /// The `shopify` connector, as the registry lists it.
@@ -39,6 +47,7 @@ impl Connector for Shopify {
     type Settings = ShopifySettings;
     const TYPE: &'static str = "shopify";
     const ROLE: Role = Role::Source;
+    const IMPORTS: bool = true;
 
     fn validate(settings: &ShopifySettings) -> Vec<Problem> {
         settings.problems()
@@ -50,5 +59,11 @@ impl Connector for Shopify {
 
     fn source(settings: &ShopifySettings) -> Option<Arc<dyn Source>> {
         Some(Arc::new(ShopifySource::new(settings.clone())))
+    }
+
+    /// The Admin GraphQL reader; needs `admin_access_token` and `shop_domain`.
+    fn importer(settings: &ShopifySettings) -> Result<Option<Arc<dyn Importer>>, BuildError> {
+        let importer = ShopifyImporter::new(settings.clone()).map_err(BuildError::Settings)?;
+        Ok(Some(Arc::new(importer)))
     }
 }

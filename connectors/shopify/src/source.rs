@@ -232,9 +232,11 @@ struct Pricing {
     plain: bool,
 }
 
-struct Ctx<'a> {
-    settings: &'a ShopifySettings,
-    topic: &'a str,
+/// Translation of the wire types (webhook bodies, and the import's GraphQL records turned into
+/// them), with the source's settings and the topic for error messages.
+pub(crate) struct Ctx<'a> {
+    pub(crate) settings: &'a ShopifySettings,
+    pub(crate) topic: &'a str,
 }
 
 impl Ctx<'_> {
@@ -411,7 +413,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn checkout(&self, c: &Checkout) -> Result<CartSnapshot, TranslateError> {
+    pub(crate) fn checkout(&self, c: &Checkout) -> Result<CartSnapshot, TranslateError> {
         let token = c.token.trim();
         if token.is_empty() {
             return Err(self.schema("token is empty"));
@@ -572,7 +574,7 @@ impl Ctx<'_> {
         Ok((pricing, total))
     }
 
-    fn order(&self, o: &ShopifyOrder) -> Result<Order, TranslateError> {
+    pub(crate) fn order(&self, o: &ShopifyOrder) -> Result<Order, TranslateError> {
         let placed = non_empty(o.processed_at.as_deref())
             .map(|t| self.time("processed_at", t))
             .or_else(|| non_empty(o.created_at.as_deref()).map(|t| self.time("created_at", t)))

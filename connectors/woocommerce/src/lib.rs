@@ -16,7 +16,8 @@
 //!   `order:<id>:<date_modified_gmt>`, shared with the poller so webhook and polling never
 //!   double-apply.
 //! - [`poll`]: [`WooPoller`], the `Poller` reading `GET /wp-json/wc/v3/orders` by modification
-//!   time with HTTP basic auth (WooCommerce does not retry failed webhook deliveries).
+//!   time with HTTP basic auth (WooCommerce does not retry failed webhook deliveries); the import
+//!   (`cartback import`) is the same poller started at `--since` and run until caught up.
 //!
 //! Tests live in `tests/` (signature vectors, golden translations of `tests/fixtures/`, the
 //! poller against wiremock).
@@ -32,7 +33,7 @@ pub use poll::WooPoller;
 pub use source::WooSource;
 
 use cartback_core::Problem;
-use cartback_core::{Poller, Source};
+use cartback_core::{Importer, Poller, Source};
 use cartback_kit::plugin::BuildError;
 use cartback_kit::plugin::{Connector, Role};
 use std::sync::Arc;
@@ -44,6 +45,7 @@ impl Connector for WooCommerce {
     type Settings = WooSettings;
     const TYPE: &'static str = "woocommerce";
     const ROLE: Role = Role::Source;
+    const IMPORTS: bool = true;
 
     fn validate(settings: &WooSettings) -> Vec<Problem> {
         settings.problems()
@@ -57,5 +59,31 @@ impl Connector for WooCommerce {
     fn poller(settings: &WooSettings) -> Result<Option<Arc<dyn Poller>>, BuildError> {
         let polled = settings.store_url.is_some() && settings.consumer_key.is_some();
         Ok(polled.then(|| Arc::new(WooPoller::new(settings.clone())) as Arc<dyn Poller>))
+    }
+
+    /// The REST orders API read from `since` until caught up (the poller's requests and ids).
+    fn importer(settings: &WooSettings) -> Result<Option<Arc<dyn Importer>>, BuildError> {
+        if !settings.polls() {
+            return Err(BuildError::Settings(
+                "an import reads the REST API: set store_url, consumer_key and consumer_secret"
+                    .into(),
+            ));
+        }
+        let poller: Arc<dyn Poller> = Arc::new(WooPoller::new(settings.clone()));
+        Ok(Some(Arc::new(cartback_kit::import::ThroughPoller::new(
+            poller,
+            WooCommerce::start_cursor,
+        ))))
+    }
+}
+
+impl WooCommerce {
+    /// The poller's cursor for "orders modified at or after `since`".
+    fn start_cursor(since: chrono::DateTime<chrono::Utc>) -> String {
+        poll::Cursor {
+            modified: since,
+            page: 1,
+        }
+        .render()
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::config::HubConfig;
 use cartback_core::{Clock, Source, SystemClock};
+use cartback_engine::import::{Importable, Imports};
 use cartback_engine::Engine;
 use cartback_server::AppState;
 use cartback_store::Store;
@@ -124,7 +125,25 @@ pub async fn build_state(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Resu
             engine: engine.clone(),
         }) as Arc<dyn cartback_server::state::Reload>
     });
+    let importers = cfg
+        .sources
+        .iter()
+        .map(|(id, entry)| {
+            let importable = match entry.settings.importer() {
+                Ok(Some(i)) => Importable::Yes(i),
+                Ok(None) => Importable::No(format!("its type {} cannot import", entry.kind)),
+                Err(e) => Importable::No(e.to_string()),
+            };
+            (id.clone(), importable)
+        })
+        .collect();
+    let imports = Arc::new(Imports::new(
+        engine.clone(),
+        importers,
+        crate::registry::importing_types(),
+    ));
     Ok(AppState {
+        imports,
         reload,
         sites: Arc::new(sites),
         store,
@@ -207,7 +226,19 @@ pub async fn start(
     let serve_state = state.clone();
     let task = tokio::spawn(async move {
         let store = serve_state.store.clone();
+        let imports = serve_state.imports.clone();
         let result = cartback_server::serve(listener, serve_state, shutdown, drain).await;
+        // Running imports stop after their current page (resumable), before the store closes;
+        // a page still being read after the grace is left to fail (the import resumes before it).
+        if tokio::time::timeout(
+            drain.max(std::time::Duration::from_secs(5)),
+            imports.stop_all(),
+        )
+        .await
+        .is_err()
+        {
+            tracing::warn!("An import was still reading a page; it resumes from the page before.");
+        }
         let _ = stop_tx.send(true);
         for w in workers {
             let _ = w.await;

@@ -9,6 +9,8 @@
 //! - [`app`]: builds the shared state from a validated config and runs the server.
 //! - [`report`]: `cartback report --flow ID`: a flow's report as a terminal table.
 //! - [`surveys`]: the `[survey.<id>]` tables and the checks of every `survey` that names one.
+//! - [`import`]: `cartback import --source ID --since 30d`: the hub's import started (or resumed),
+//!   followed with a progress bar, stopped on Ctrl-C, summed up.
 //! - [`send_test`]: `cartback send-test --flow ID --to ADDRESS`: every step sent now through the
 //!   running hub's test mode, each outcome printed.
 //! - [`simulate`]: `cartback simulate --config NEW.toml`: the recorded events of a window through
@@ -18,6 +20,7 @@
 pub mod app;
 pub mod commands;
 pub mod config;
+pub mod import;
 pub mod registry;
 pub mod report;
 pub mod send_test;

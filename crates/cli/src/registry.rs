@@ -65,6 +65,17 @@ pub fn types(role: Role) -> Vec<&'static str> {
         .collect()
 }
 
+/// The source types that can import (`cartback import`).
+pub fn importing_types() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = CONNECTORS
+        .iter()
+        .filter(|c| c.role() == Role::Source && c.imports())
+        .map(|c| c.kind())
+        .collect();
+    out.sort_unstable();
+    out
+}
+
 /// The connector of one role with this config `type`.
 pub fn find(role: Role, kind: &str) -> Option<&'static dyn Plugin> {
     CONNECTORS

@@ -13,6 +13,8 @@
 //! - [`event`]: [`Event`] and [`EventKind`], the normalized events sources emit.
 //! - [`source`]: the [`Source`] trait (webhooks) and the [`Poller`] trait (platform APIs read on a schedule), [`InboundRequest`], the [`Verified`] wrapper that makes
 //!   "translate before verify" impossible, and the verify/translate errors.
+//! - [`import`]: the [`Importer`] trait (a platform's history read once, page by page: the
+//!   backfill) and its [`ImportPage`].
 //! - [`links`]: [`LinkPolicy`], the hosts a link the hub redirects to or renders may point to.
 //! - [`problem`]: [`Problem`], one configuration problem at its key path (one type for every part).
 //! - [`sink`]: the [`Sink`] trait, [`OutboundMessage`] and [`DeliveryError`] (retryable, permanent, unknown).
@@ -26,6 +28,7 @@ pub mod clock;
 pub mod contact;
 pub mod duration;
 pub mod event;
+pub mod import;
 pub mod links;
 pub mod money;
 pub mod order;
@@ -41,6 +44,7 @@ pub use contact::{normalize_email, normalize_phone, Consent, ContactInfo, PhoneE
 pub use event::{
     Erasure, Event, EventKind, MessageStatus, MessageStatusUpdate, OptOut, OptOutChannel, Tracked,
 };
+pub use import::{ImportPage, Importer};
 pub use links::LinkPolicy;
 pub use money::{Currency, Money, MoneyError};
 pub use order::Order;

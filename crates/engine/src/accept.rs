@@ -1,5 +1,5 @@
 //! The one way in: every front door hands the engine translated events here: the webhook handler,
-//! the hub's own tracking and on-site events, pollers (and later, imports).
+//! the hub's own tracking and on-site events, pollers and imports.
 //!
 //! What every arrival passes, whichever door it came through: the events' checks
 //! (`cartback_core::check_events`: no negative price, no over-long address, no control
@@ -94,7 +94,19 @@ impl Engine {
     /// fail again).
     pub async fn accept_polled(
         &self,
+        arrival: Arrival<'_>,
+        cursor: Option<&str>,
+    ) -> Result<Accepted, StoreError> {
+        let key = arrival.source_id;
+        self.accept_with_cursor(arrival, key, cursor).await
+    }
+
+    /// [`Engine::accept_polled`] with the cursor kept under `cursor_key` (an import's
+    /// `import:<source id>`, apart from the source's live poller).
+    pub async fn accept_with_cursor(
+        &self,
         mut arrival: Arrival<'_>,
+        cursor_key: &str,
         cursor: Option<&str>,
     ) -> Result<Accepted, StoreError> {
         let before = arrival.events.len();
@@ -111,7 +123,10 @@ impl Engine {
         let events_dropped =
             before - arrival.events.len() + self.drop_unused_tracked(&mut arrival.events);
         let links_dropped = self.link_policy.scrub_events(&mut arrival.events);
-        let outcome = self.store.ingest_polled(ingest(&arrival), cursor).await?;
+        let outcome = self
+            .store
+            .ingest_with_cursor(ingest(&arrival), cursor_key, cursor)
+            .await?;
         Ok(Accepted {
             outcome,
             links_dropped,

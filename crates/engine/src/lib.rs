@@ -23,6 +23,9 @@
 //! - [`template`]: minijinja templates, their start-up checks, money formatting.
 //! - [`links`]: tracked links: every URL of a message becomes a signed hub link; targets stored by
 //!   index; URLs off the shop's `link_hosts` are removed.
+//! - [`import`]: import jobs (`cartback import`, the backfill): a source's history read page by
+//!   page through its `Importer`, each page committed with its resume cursor (`import:<id>`);
+//!   stop, resume, counts, one job per source.
 //! - [`poll`]: the worker that reads polled sources (platform APIs) and hands their events and
 //!   cursor to [`Engine::accept_polled`].
 //! - [`progress`]: how a run stands for the runs API: steps taken, the last and the next, each
@@ -52,6 +55,7 @@ mod fixtures;
 pub mod flows;
 pub mod forecast;
 pub mod front;
+pub mod import;
 pub mod links;
 pub mod live;
 pub mod poll;

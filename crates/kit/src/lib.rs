@@ -9,6 +9,8 @@
 //!   permanent classification, `Retry-After` parsing, reqwest errors → [`cartback_core::DeliveryError`]
 //!   ([`http::permanent`] for a message that can never be sent), and the same answers as a
 //!   poller's [`cartback_core::PollError`] ([`http::poll_status_error`], [`http::poll_transport_error`]).
+//! - [`import`]: [`import::ThroughPoller`], an importer made of a poller started at the import's
+//!   `since` (WooCommerce, Magento).
 //! - [`plugin`]: the plugin seam: [`plugin::Connector`] (a connector describes itself), the
 //!   registry's [`plugin::Entry`], and what it builds.
 //! - [`settings`]: checks settings tables share (blank secrets, zero durations, phone regions,
@@ -19,6 +21,7 @@
 //! - [`token`]: signed link tokens for tracked links (click, recover, open, unsubscribe).
 
 pub mod http;
+pub mod import;
 pub mod plugin;
 pub mod secret;
 pub mod settings;

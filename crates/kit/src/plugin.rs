@@ -2,12 +2,13 @@
 //!
 //! A connector crate exports one type implementing [`Connector`]: its config `type`, its settings
 //! (serde, unknown keys refused), `validate` (every problem with its key path), and what it builds:
-//! a source (webhooks), a poller (a platform read through its API), a sink (a channel) with the
+//! a source (webhooks), a poller (a platform read through its API), an importer (its history read
+//! once: `cartback import`), a sink (a channel) with the
 //! address it sends to, a receiver for the provider's callbacks. The binary's registry lists
 //! `&Entry::<TheConnector>::NEW`, one line each; everything else (check-config, serve, the docs'
 //! type list) reads that list through the object-safe [`Plugin`] and [`Configured`].
 
-use cartback_core::{AddressKind, Poller, Problem, Sink, SinkContext, Source};
+use cartback_core::{AddressKind, Importer, Poller, Problem, Sink, SinkContext, Source};
 use serde::de::DeserializeOwned;
 use std::any::Any;
 use std::fmt::Debug;
@@ -49,6 +50,9 @@ pub trait Connector: Send + Sync + 'static {
     /// The config `type` (`"shopify"`).
     const TYPE: &'static str;
     const ROLE: Role;
+    /// Whether [`Connector::importer`] can build an importer (with the right settings): the
+    /// types listed when an import is asked of a source that cannot import.
+    const IMPORTS: bool = false;
 
     /// Every problem with the settings, key paths relative to the table (`"secret"`).
     fn validate(_settings: &Self::Settings) -> Vec<Problem> {
@@ -67,6 +71,12 @@ pub trait Connector: Send + Sync + 'static {
 
     /// The API reader (polled sources).
     fn poller(_settings: &Self::Settings) -> Result<Option<Arc<dyn Poller>>, BuildError> {
+        Ok(None)
+    }
+
+    /// The history reader (`cartback import`). `Ok(None)`: this type cannot import; an error says
+    /// which settings an import needs.
+    fn importer(_settings: &Self::Settings) -> Result<Option<Arc<dyn Importer>>, BuildError> {
         Ok(None)
     }
 
@@ -94,6 +104,8 @@ pub trait Connector: Send + Sync + 'static {
 pub trait Plugin: Send + Sync {
     fn kind(&self) -> &'static str;
     fn role(&self) -> Role;
+    /// Whether this type can import (`Connector::IMPORTS`).
+    fn imports(&self) -> bool;
     /// Reads and validates a table; `at` is its key path (`source.shop`), for the problems.
     fn configure(
         &self,
@@ -109,6 +121,7 @@ pub trait Configured: Send + Sync + Debug {
     fn warnings(&self) -> Vec<String>;
     fn source(&self) -> Option<Arc<dyn Source>>;
     fn poller(&self) -> Result<Option<Arc<dyn Poller>>, BuildError>;
+    fn importer(&self) -> Result<Option<Arc<dyn Importer>>, BuildError>;
     fn address(&self) -> Option<AddressKind>;
     fn sink(&self, ctx: SinkContext) -> Result<Option<Arc<dyn Sink>>, BuildError>;
     fn receiver(&self) -> Option<Arc<dyn Source>>;
@@ -131,6 +144,10 @@ impl<C: Connector> Plugin for Entry<C> {
 
     fn role(&self) -> Role {
         C::ROLE
+    }
+
+    fn imports(&self) -> bool {
+        C::IMPORTS
     }
 
     fn configure(
@@ -187,6 +204,9 @@ impl<C: Connector> Configured for Settled<C> {
     }
     fn poller(&self) -> Result<Option<Arc<dyn Poller>>, BuildError> {
         C::poller(&self.settings)
+    }
+    fn importer(&self) -> Result<Option<Arc<dyn Importer>>, BuildError> {
+        C::importer(&self.settings)
     }
     fn address(&self) -> Option<AddressKind> {
         C::address(&self.settings)

@@ -19,6 +19,8 @@
 //!   inspected, redriven (admin API and `/dashboard/dead-letters`).
 //! - [`openapi`]: the admin routes' table, mounted by `admin` and described as OpenAPI 3.1 at
 //!   `/api/v1/openapi.json`.
+//! - [`imports`]: imports (`cartback import`) started, watched and stopped through the admin API
+//!   (`/api/v1/sources/{id}/import`); the jobs are the engine's.
 //! - [`operate`]: flows listed, paused and resumed; the configuration reloaded.
 //! - [`privacy`]: a shopper erased (`DELETE /api/v1/contacts`) or exported
 //!   (`GET /api/v1/contacts/export`) on the admin's request.
@@ -40,6 +42,7 @@ pub mod error;
 pub mod flows_api;
 pub mod headers;
 pub mod health;
+pub mod imports;
 pub mod metrics;
 pub mod observe;
 pub mod onsite;

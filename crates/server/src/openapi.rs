@@ -186,6 +186,27 @@ pub const ADMIN: &[Route] = &[
     ),
     route!(
         Post,
+        "/sources/{id}/import",
+        "Start (or resume) importing a source's history: {\"since\": \"30d\"}",
+        [],
+        post(crate::imports::start)
+    ),
+    route!(
+        Get,
+        "/sources/{id}/import",
+        "An import's status: state, pages, events, carts, orders",
+        [],
+        get(crate::imports::status)
+    ),
+    route!(
+        Delete,
+        "/sources/{id}/import",
+        "Stop an import after its current page (resumable)",
+        [],
+        delete(crate::imports::stop)
+    ),
+    route!(
+        Post,
         "/onsite/preview",
         "A signed preview link of the pop-up for a cart",
         [],

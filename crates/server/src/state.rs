@@ -20,6 +20,8 @@ pub struct AppState {
     /// Reads the configuration again and puts its flows, templates and caps in force
     /// (`POST /api/v1/config/reload`, `SIGHUP`); none when the hub was not started from a file.
     pub reload: Option<Arc<dyn Reload>>,
+    /// Import jobs (`/api/v1/sources/{id}/import`): the sources' importers and the running jobs.
+    pub imports: Arc<cartback_engine::import::Imports>,
 }
 
 /// A configuration reload: validated first; a bad file changes nothing and says why.

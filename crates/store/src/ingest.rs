@@ -2,7 +2,7 @@
 //! one transaction (PostgreSQL), one savepoint of SQLite's group commit, or SQLite's ingest journal
 //! when it is on; the projections it applies are in `projections/`.
 
-use crate::exec::{query_scalar, Backend};
+use crate::exec::{query, query_scalar, Backend};
 use crate::model::IngestOutcome;
 use crate::projections::*;
 use crate::roles::IngestLog;
@@ -14,7 +14,7 @@ impl SqlStore {
     async fn ingest_once(
         &self,
         ingest: Ingest<'_>,
-        cursor: Option<&str>,
+        cursor: Option<(&str, &str)>,
     ) -> StoreResult<IngestOutcome> {
         let source_id = ingest.source_id.to_string();
         let delivery_ids = ingest.delivery_ids.to_vec();
@@ -26,7 +26,7 @@ impl SqlStore {
             .collect::<StoreResult<Vec<_>>>()?;
         let received_at = ingest.received_at;
         let trust = ingest.trust;
-        let cursor = cursor.map(str::to_string);
+        let cursor = cursor.map(|(k, v)| (k.to_string(), v.to_string()));
         let rules = self.rules();
         self.write(move |tx| {
             Box::pin(async move {
@@ -37,7 +37,14 @@ impl SqlStore {
                     received_at,
                     trust,
                 };
-                let r = ingest_in(tx, ingest, &prepared, cursor.as_deref(), &*rules).await;
+                let r = ingest_in(
+                    tx,
+                    ingest,
+                    &prepared,
+                    cursor.as_ref().map(|(k, v)| (k.as_str(), v.as_str())),
+                    &*rules,
+                )
+                .await;
                 // A duplicate is answered, and changes nothing.
                 let keep = matches!(r, Ok(IngestOutcome::Accepted { .. }));
                 (r, keep)
@@ -81,6 +88,17 @@ impl IngestLog for SqlStore {
         ingest: Ingest<'_>,
         cursor: Option<&str>,
     ) -> StoreResult<IngestOutcome> {
+        self.ingest_with_cursor(ingest, ingest.source_id, cursor)
+            .await
+    }
+
+    async fn ingest_with_cursor(
+        &self,
+        ingest: Ingest<'_>,
+        cursor_key: &str,
+        cursor: Option<&str>,
+    ) -> StoreResult<IngestOutcome> {
+        let cursor = cursor.map(|c| (cursor_key, c));
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -110,6 +128,22 @@ impl IngestLog for SqlStore {
                     .bind(source_id)
                     .fetch_optional(x)
                     .await
+            })
+        })
+        .await
+    }
+
+    async fn clear_poll_cursor(&self, key: &str) -> StoreResult<bool> {
+        let key = key.to_string();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let r = query("DELETE FROM poll_cursors WHERE source_id = $1")
+                    .bind(key)
+                    .execute(tx)
+                    .await
+                    .map(|done| done.rows_affected() > 0);
+                let keep = r.is_ok();
+                (r, keep)
             })
         })
         .await

@@ -77,6 +77,18 @@ pub trait IngestLog: Send + Sync {
 
     /// Where a polled source resumes.
     async fn poll_cursor(&self, source_id: &str) -> StoreResult<Option<String>>;
+
+    /// [`IngestLog::ingest_polled`] with the cursor kept under `cursor_key` rather than the
+    /// source's id: an import (`import:<source id>`) resumes apart from the source's live poller.
+    async fn ingest_with_cursor(
+        &self,
+        ingest: Ingest<'_>,
+        cursor_key: &str,
+        cursor: Option<&str>,
+    ) -> StoreResult<IngestOutcome>;
+
+    /// Forgets the cursor kept under `key` (a finished import); true when there was one.
+    async fn clear_poll_cursor(&self, key: &str) -> StoreResult<bool>;
 }
 
 /// Durable timers: claimed under a lease, committed with what their firing decided.

@@ -26,7 +26,7 @@ pub(crate) async fn ingest_in(
     tx: &mut dyn Exec,
     ingest: Ingest<'_>,
     prepared: &[Prepared],
-    cursor: Option<&str>,
+    cursor: Option<(&str, &str)>,
     rules: &dyn IngestRules,
 ) -> StoreResult<IngestOutcome> {
     let received = to_ms(ingest.received_at);
@@ -56,12 +56,13 @@ pub(crate) async fn ingest_in(
             kind,
         });
     }
-    if let Some(c) = cursor {
+    // The cursor's key is the source's id (its poller) or an import's `import:<source id>`.
+    if let Some((key, c)) = cursor {
         query(
             "INSERT INTO poll_cursors (source_id, cursor, updated_at) VALUES ($1, $2, $3)
              ON CONFLICT (source_id) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
         )
-        .bind(ingest.source_id)
+        .bind(key)
         .bind(c)
         .bind(received)
         .execute(&mut *tx)
@@ -287,12 +288,43 @@ pub(crate) async fn upsert_cart(
     let item_count: i64 = snap.items.iter().map(|i| i64::from(i.quantity)).sum();
     let updated = to_ms(snap.updated_at);
     let completed = snap.completed_at.map(to_ms);
-    let existing =
+    let mut existing =
         query("SELECT id, updated_at, status FROM carts WHERE source_id = $1 AND cart_key = $2")
             .bind(source_id)
             .bind(&snap.key)
             .fetch_optional(&mut *tx)
             .await?;
+    // The same checkout under another key, when one side knew no cart token: a cart keyed by its
+    // checkout token (Shopify's Admin GraphQL, read by an import, gives no cart token) and a
+    // webhook's snapshot keyed by the cart token are one cart, whichever came first. A stored cart
+    // keyed by its checkout token takes the better key, so the cart's own events find it too.
+    // Sources that key carts otherwise (`order:<id>`) never meet this.
+    if existing.is_none() {
+        if let Some(token) = snap.checkout_token.as_deref() {
+            let other = query(
+                "SELECT id, updated_at, status, cart_key FROM carts
+                 WHERE source_id = $1 AND checkout_token = $2 ORDER BY created_at LIMIT 1",
+            )
+            .bind(source_id)
+            .bind(token)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = other {
+                let key: String = row.get("cart_key")?;
+                if key == token {
+                    let id: String = row.get("id")?;
+                    query("UPDATE carts SET cart_key = $1 WHERE id = $2")
+                        .bind(&snap.key)
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await?;
+                    existing = Some(row);
+                } else if snap.key == token {
+                    existing = Some(row);
+                }
+            }
+        }
+    }
     let (cart_id, mut status) = match existing {
         None => {
             let id = new_id();
