@@ -122,6 +122,27 @@ async fn queue(store: &cartback_store::SqlStore, n: usize) {
     store.apply(commit, chrono::Utc::now()).await.unwrap();
 }
 
+/// Blocks of tokens the instances asked the database for so far (their `/metrics`).
+async fn blocks_asked(client: &reqwest::Client, hubs: &[common::Hub]) -> usize {
+    let mut n = 0.0;
+    for hub in hubs {
+        let text = client
+            .get(format!("http://{}/metrics", hub.addr))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        n += text
+            .lines()
+            .filter(|l| l.starts_with("cartback_rate_blocks_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>();
+    }
+    n as usize
+}
+
 async fn count(store: &cartback_store::SqlStore, sql: &str) -> usize {
     store.query_i64(sql, vec![]).await.unwrap().unwrap() as usize
 }
@@ -165,9 +186,12 @@ async fn two_instances_hold_one_rate_between_them() {
     };
     tokio::time::sleep_until((first + Duration::from_millis(1500)).into()).await;
     let window = Duration::from_secs(5);
+    let client = reqwest::Client::new();
+    let asked_before = blocks_asked(&client, &hubs).await;
     let start = Instant::now();
     tokio::time::sleep(window).await;
     let end = Instant::now();
+    let asked = blocks_asked(&client, &hubs).await - asked_before;
     let queued = count(
         &store,
         "SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'claimed')",
@@ -191,7 +215,14 @@ async fn two_instances_hold_one_rate_between_them() {
             n[0] + n[1]
         })
         .collect();
-    eprintln!("  per second: {seconds:?}");
+    eprintln!("  per second: {seconds:?}; {asked} blocks asked of the database");
+    // Never a round trip per message: a grant per block of 5 (20 a second) and at most one empty
+    // answer per block per instance.
+    assert!(
+        asked <= (per[0] + per[1]) / 5 * 3 + 10,
+        "{asked} asks for {} sends",
+        per[0] + per[1]
+    );
     assert!(
         queued > 0,
         "the instances ran out of messages: not a steady window"

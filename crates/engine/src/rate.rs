@@ -92,10 +92,13 @@ impl SharedLimiter {
             }
             // Not before the bucket can hold a block again, as far as this process knows (others
             // only take from it: it can hold no more than that).
-            if let Some(at) = held.next_ask {
+            if let Some(at) = held.next_ask.filter(|at| *at > Instant::now()) {
                 tokio::time::sleep_until(at).await;
             }
             let got = store.take(&self.channel_id, self.block, self.rate).await?;
+            let outcome = if got.granted > 0 { "granted" } else { "empty" };
+            metrics::counter!("cartback_rate_blocks_total", "channel" => self.channel_id.clone(), "outcome" => outcome)
+                .increment(1);
             let refill = refill_wait(self.block, got.left, self.rate.per_second);
             if got.granted > 0 {
                 held.tokens = got.granted - 1;
@@ -137,9 +140,13 @@ pub fn block_size(rate: SendRate) -> u32 {
 pub const GRANT_SLACK: f64 = 1e-6;
 
 /// How long until a bucket holding `left` tokens holds `want`, at `per_second`: the wait before
-/// asking again (at least a millisecond; another instance may take them first, then it asks again).
+/// asking again (none when they are there; else at least a millisecond and at most an hour).
+/// Another instance may take them first: then it asks again.
 pub fn refill_wait(want: u32, left: f64, per_second: f64) -> Duration {
-    let missing = (f64::from(want) - left).max(0.0);
+    let missing = f64::from(want) - left;
+    if missing <= GRANT_SLACK {
+        return Duration::ZERO;
+    }
     let secs = if per_second > 0.0 {
         missing / per_second
     } else {
@@ -241,7 +248,13 @@ mod tests {
     fn the_wait_is_the_refill_of_what_is_missing() {
         assert_eq!(refill_wait(5, 0.0, 100.0), Duration::from_millis(50));
         assert_eq!(refill_wait(5, 4.0, 100.0), Duration::from_millis(10));
-        assert_eq!(refill_wait(5, 5.0, 100.0), Duration::from_millis(1));
+        assert_eq!(refill_wait(5, 7.5, 100.0), Duration::ZERO);
+        assert_eq!(
+            refill_wait(5, 4.9999999, 100.0),
+            Duration::ZERO,
+            "within the slack"
+        );
+        assert_eq!(refill_wait(5, 4.99999, 100.0), Duration::from_millis(1));
         assert_eq!(refill_wait(1, 0.0, 0.0), Duration::from_secs(1));
     }
 
