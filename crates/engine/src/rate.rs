@@ -105,8 +105,9 @@ impl SharedLimiter {
                 held.next_ask = Some(Instant::now() + refill);
                 return Ok(());
             }
-            // Another instance took it first: a block's refill, at least half a block's time (a
-            // later ask loses nothing: the bucket keeps what it refills, up to the burst).
+            // Empty (another instance took it first, or it was drained): ask again once a block
+            // has refilled, and not sooner than half a block's time (asking later loses nothing:
+            // the bucket keeps what it refills, up to the burst).
             let half_block = refill_wait(self.block, 0.0, self.rate.per_second) / 2;
             held.next_ask = Some(Instant::now() + refill.max(half_block));
         }
