@@ -46,7 +46,7 @@ impl Engine {
                         Some(d) => throttled_retry(self.clock.now(), d),
                         None => {
                             if let Some(l) = &channel.limiter {
-                                l.until_ready().await;
+                                l.until_ready(&*self.store).await?;
                             }
                             let (outcome, throttle) = self.deliver_one(channel, &row).await?;
                             if let Some(d) = throttle {
@@ -98,7 +98,7 @@ impl Engine {
                 continue;
             }
             if let Some(l) = &channel.limiter {
-                l.until_ready().await;
+                l.until_ready(&*self.store).await?;
             }
             let span =
                 tracing::info_span!("delivery", channel = %channel.id, messages = chunk.len());

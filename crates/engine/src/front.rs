@@ -22,12 +22,6 @@ use std::time::Duration;
 
 pub use cartback_core::AddressKind;
 
-type Limiter = governor::RateLimiter<
-    governor::state::NotKeyed,
-    governor::state::InMemoryState,
-    governor::clock::DefaultClock,
->;
-
 /// A configured channel, ready to deliver.
 #[derive(Debug, Clone)]
 pub struct Channel {
@@ -47,7 +41,8 @@ pub struct Channel {
     /// The wait before the first retry, doubled per attempt, and its cap.
     pub backoff: Duration,
     pub backoff_max: Duration,
-    pub(crate) limiter: Option<Arc<Limiter>>,
+    /// The channel's `rate`, for the whole deployment (`rate.rs`).
+    pub(crate) limiter: Option<Arc<crate::rate::SharedLimiter>>,
     /// Why the provider last refused this channel's credential, until a send succeeds again.
     pub(crate) refused: Arc<std::sync::Mutex<Option<String>>>,
 }
@@ -68,14 +63,12 @@ impl Channel {
         address: AddressKind,
         common: &ChannelCommon,
     ) -> Self {
-        let limiter = common.cap().and_then(|cap| {
-            let per_send = cap.per.checked_div(cap.max.max(1))?;
-            let burst = std::num::NonZeroU32::new(cap.max.clamp(1, 1000))?;
-            let quota = governor::Quota::with_period(per_send)?.allow_burst(burst);
-            Some(Arc::new(governor::RateLimiter::direct(quota)))
-        });
+        let id = id.into();
+        let limiter = common
+            .cap()
+            .map(|cap| Arc::new(crate::rate::SharedLimiter::new(id.clone(), cap)));
         Channel {
-            id: id.into(),
+            id,
             sink,
             address,
             max_attempts: common.max_attempts,
@@ -313,15 +306,15 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_channel_rate_allows_its_burst_then_holds() {
+    #[tokio::test(start_paused = true)]
+    async fn a_channel_rate_allows_its_burst_then_holds() {
         let common = ChannelCommon {
             rate: Some("10/s".into()),
             ..Default::default()
         };
         let ch = Channel::with_settings("email", Arc::new(Nothing), AddressKind::Email, &common);
         let limiter = ch.limiter.as_ref().expect("a rate makes a limiter");
-        let allowed = (0..50).filter(|_| limiter.check().is_ok()).count();
+        let allowed = (0..50).filter(|_| limiter.pace_now()).count();
         assert_eq!(allowed, 10, "burst of one period's worth, then the rate");
         assert!(Channel::new("x", Arc::new(Nothing), AddressKind::Email)
             .limiter

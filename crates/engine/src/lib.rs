@@ -20,6 +20,8 @@
 //! - [`flows`]: flows compiled from their tables (steps, variants, quiet hours, caps).
 //! - [`assign`]: holdout and variant assignment (stable hashes of flow and contact).
 //! - [`quiet`]: quiet hours in the shopper's time zone.
+//! - [`rate`]: a channel's `rate` for the whole deployment: this process's pacing, then tokens
+//!   taken in blocks from the bucket all instances share in the store.
 //! - [`template`]: minijinja templates, their start-up checks, money formatting.
 //! - [`links`]: tracked links: every URL of a message becomes a signed hub link; targets stored by
 //!   index; URLs off the shop's `link_hosts` are removed.
@@ -61,6 +63,7 @@ pub mod live;
 pub mod poll;
 pub mod progress;
 pub mod quiet;
+pub mod rate;
 pub mod report;
 pub mod retention;
 pub mod rules;

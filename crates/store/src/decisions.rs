@@ -183,3 +183,21 @@ pub struct ConversionRow {
     pub placed_at: DateTime<Utc>,
     pub enrolled_at: DateTime<Utc>,
 }
+
+/// A channel's send rate as the engine read it from `rate = "N/period"`, for
+/// [`Outbox::take_send_tokens`](crate::Outbox::take_send_tokens): the deployment-wide bucket
+/// refills at `per_second` and holds at most `burst` tokens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SendRate {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+/// What [`Outbox::take_send_tokens`](crate::Outbox::take_send_tokens) gave: `granted` is either
+/// every token asked for or none; `left` is what the shared bucket still holds after it (whole
+/// or fractional), from which the engine tells how long to wait before asking again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SendTokens {
+    pub granted: u32,
+    pub left: f64,
+}

@@ -61,8 +61,8 @@ pub use model::{
     CapCheck, CartFilter, CartRecord, CommitOutcome, ContactRecord, ConversionGroup, ConversionRow,
     DeliveryOutcome, Effect, EffectKind, Engagement, IngestOutcome, LoggedEvent, MessageGroup,
     MessageTouch, NewMessage, NewRun, OrderRecord, OutboxRow, OutboxStatus, OutcomeGroup,
-    ReplayEvent, ReportData, RunGroup, RunRecord, RunStatus, RunUpdate, StepLog, StepRecord, Timer,
-    TimerCommit, TimerKind, CLOSING_STEP,
+    ReplayEvent, ReportData, RunGroup, RunRecord, RunStatus, RunUpdate, SendRate, SendTokens,
+    StepLog, StepRecord, Timer, TimerCommit, TimerKind, CLOSING_STEP,
 };
 pub use privacy::{Privacy, Retained, RetentionSettings};
 pub use roles::{IngestLog, Outbox, ReadModel, Reports, Runs, Store, Surveys, Timers};

@@ -122,6 +122,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         "event_trust",
         include_str!("../migrations/postgres/0010_event_trust.sql"),
     ),
+    (
+        11,
+        "rate_buckets",
+        include_str!("../migrations/postgres/0011_rate_buckets.sql"),
+    ),
 ];
 
 fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> Migrator {

@@ -213,8 +213,69 @@ pub(crate) async fn redrive(
     Ok(n)
 }
 
+/// Takes `want` tokens of a channel's shared bucket, or none (PostgreSQL: one statement on the
+/// channel's `rate_buckets` row, which it creates full). The bucket refills by the time elapsed on
+/// the database's clock since it was last refreshed, at `rate.per_second`, up to `rate.burst`;
+/// one clock for every instance, so a fast or slow host cannot mint tokens. A statement that waited
+/// for another's row lock may carry an earlier time than the row's: it refills nothing and leaves
+/// the row's time as it was. `granted` is a column only so that `RETURNING` can say what this
+/// statement gave.
+pub(crate) async fn take_send_tokens(
+    tx: &mut dyn Exec,
+    channel_id: &str,
+    want: u32,
+    rate: SendRate,
+) -> StoreResult<SendTokens> {
+    let avail = "LEAST($3::DOUBLE PRECISION, b.tokens
+        + GREATEST(0, EXCLUDED.refreshed_at - b.refreshed_at) * $4::DOUBLE PRECISION)";
+    // A millionth of a token of slack for the floating-point refill (the engine's GRANT_SLACK).
+    let grant = format!("CASE WHEN {avail} >= $2::BIGINT - 1e-6 THEN $2::BIGINT ELSE 0 END");
+    let row = query(&format!(
+        "INSERT INTO rate_buckets AS b (channel_id, tokens, granted, refreshed_at)
+         VALUES ($1,
+                 $3::DOUBLE PRECISION - CASE WHEN $3::DOUBLE PRECISION >= $2::BIGINT THEN $2::BIGINT ELSE 0 END,
+                 CASE WHEN $3::DOUBLE PRECISION >= $2::BIGINT THEN $2::BIGINT ELSE 0 END,
+                 (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT)
+         ON CONFLICT (channel_id) DO UPDATE SET
+             tokens = {avail} - {grant},
+             granted = {grant},
+             refreshed_at = GREATEST(b.refreshed_at, EXCLUDED.refreshed_at)
+         RETURNING granted, tokens"
+    ))
+    .bind(channel_id)
+    .bind(i64::from(want))
+    .bind(f64::from(rate.burst.max(1)))
+    .bind(rate.per_second.max(0.0) / 1000.0)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(SendTokens {
+        granted: u32::try_from(row.try_get::<i64, _>("granted")?).unwrap_or(0),
+        left: row.try_get("tokens")?,
+    })
+}
+
 #[async_trait]
 impl Outbox for SqlStore {
+    async fn take_send_tokens(
+        &self,
+        channel_id: &str,
+        want: u32,
+        rate: SendRate,
+    ) -> StoreResult<SendTokens> {
+        if self.backend == Backend::Sqlite {
+            // One process owns a SQLite database: its own pacing is the whole deployment's.
+            return Ok(SendTokens {
+                granted: want,
+                left: f64::from(rate.burst),
+            });
+        }
+        let channel_id = channel_id.to_string();
+        self.write(move |tx| {
+            Box::pin(async move { (take_send_tokens(tx, &channel_id, want, rate).await, true) })
+        })
+        .await
+    }
+
     async fn claim_outbox(
         &self,
         channel_id: &str,

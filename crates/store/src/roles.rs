@@ -7,7 +7,7 @@
 //! | [`IngestLog`] | requests committed with their effects, exactly once    | `ingest.rs`         |
 //! | [`Timers`]    | durable timers, leases, commits of what firing decided | `timers.rs`         |
 //! | [`Runs`]      | runs, discount codes, tags                             | `runs.rs`           |
-//! | [`Outbox`]    | messages on their way                                  | `outbox.rs`         |
+//! | [`Outbox`]    | messages on their way; channels' shared send rates     | `outbox.rs`         |
 //! | [`ReadModel`] | carts, contacts, orders as the projections keep them   | `read_model.rs`     |
 //! | [`Reports`]   | what a flow's report counts                            | `reports.rs`        |
 //! | [`Surveys`]   | "why they left": survey answers, one per cart           | `surveys.rs`        |
@@ -221,6 +221,19 @@ pub trait Outbox: Send + Sync {
 
     /// The URL tracked link `index` of a message redirects to.
     async fn message_link(&self, message_id: &str, index: u32) -> StoreResult<Option<String>>;
+
+    /// Takes `want` send tokens of channel `channel_id` from the bucket every instance of the
+    /// deployment shares, refilled at `rate.per_second` by the database's clock and capped at
+    /// `rate.burst`: all of them, or none when fewer are there (then `left` says how many are).
+    /// PostgreSQL keeps the bucket in `rate_buckets`, one row per channel, taken in one statement;
+    /// SQLite grants `want` at once without touching the database: one process owns it, so the
+    /// engine's own pacing is already the whole deployment's.
+    async fn take_send_tokens(
+        &self,
+        channel_id: &str,
+        want: u32,
+        rate: SendRate,
+    ) -> StoreResult<SendTokens>;
 }
 
 /// Carts, contacts and orders as the projections keep them.
