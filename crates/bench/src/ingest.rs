@@ -44,6 +44,8 @@ pub struct Opts {
     pub duration: Option<u64>,
     /// `--pool N`: PostgreSQL connections (`[store] pool_size`).
     pub pool: usize,
+    /// `--instances N` (PostgreSQL, with `--duration`): hubs side by side on one database.
+    pub instances: usize,
 }
 
 impl Opts {
@@ -56,7 +58,7 @@ impl Opts {
     /// How the store is described in the output.
     pub fn store_label(&self) -> &'static str {
         if self.is_postgres() {
-            "PostgreSQL (one instance, group commit)"
+            "PostgreSQL"
         } else if self.journal {
             "SQLite, ingest journal"
         } else {
@@ -78,6 +80,11 @@ pub struct Hub {
 
 impl Hub {
     pub async fn start(opts: &Opts) -> anyhow::Result<Hub> {
+        Self::start_on(opts, None).await
+    }
+
+    /// As [`Hub::start`]; a second instance on `shared`, the first one's PostgreSQL schema URL.
+    pub async fn start_on(opts: &Opts, shared: Option<String>) -> anyhow::Result<Hub> {
         let dir = tempfile::tempdir()?;
         // `--no-journal`: every webhook waits for its whole commit, as before the ingest journal.
         let mut config = HUB_CONFIG.to_string();
@@ -85,16 +92,17 @@ impl Hub {
             config.push_str("\n[store.journal]\nenabled = false\n");
         }
         let schema = match &opts.store {
+            _ if shared.is_some() => None,
             Some(url) if opts.is_postgres() => Some(crate::pg::Schema::create(url)?),
             Some(url) => {
                 anyhow::bail!("--store takes a postgres:// URL (SQLite is the default), not {url}")
             }
             None => None,
         };
-        if let Some(s) = &schema {
+        if let Some(url) = shared.or_else(|| schema.as_ref().map(crate::pg::Schema::url)) {
             config = config.replace(
                 "url = \"sqlite://bench.db\"",
-                &format!("url = \"{}\"\npool_size = {}", s.url(), opts.pool),
+                &format!("url = \"{url}\"\npool_size = {}", opts.pool),
             );
         }
         let cfg = cartback_cli::config::load_str(&config, dir.path(), &Default::default())

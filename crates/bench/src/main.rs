@@ -44,6 +44,7 @@ fn main() -> anyhow::Result<()> {
             journal: !args.iter().any(|a| a == "--no-journal"),
             store: text_arg(&args, "--store"),
             pool: arg(&args, "--pool", 16),
+            instances: arg(&args, "--instances", 1),
             duration: args
                 .iter()
                 .any(|a| a == "--duration")
@@ -60,14 +61,21 @@ fn main() -> anyhow::Result<()> {
                 )
                 .await
             }
-            "send" => send(arg(&args, "--n", 5_000), arg(&args, "--rate", 100)).await,
+            "send" => {
+                send(
+                    arg(&args, "--n", 5_000),
+                    arg(&args, "--rate", 100),
+                    opts.store.as_deref(),
+                )
+                .await
+            }
             "startup" => startup().await,
             "simulate" => simulate::simulate(arg(&args, "--n", 20_000)).await,
             "all" => {
                 startup().await?;
                 run_ingest().await?;
                 timers(arg(&args, "--n", 1_000_000), None, 1).await?;
-                send(arg(&args, "--n", 5_000), arg(&args, "--rate", 100)).await
+                send(arg(&args, "--n", 5_000), arg(&args, "--rate", 100), None).await
             }
             other => anyhow::bail!(
                 "unknown benchmark {other:?}: use ingest, timers, send, startup, simulate or all"

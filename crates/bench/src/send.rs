@@ -75,7 +75,21 @@ async fn queue(store: &cartback_store::SqlStore, n: usize) -> anyhow::Result<()>
     Ok(())
 }
 
-pub async fn send(n: usize, rate: usize) -> anyhow::Result<()> {
+/// A store for one part of the benchmark: a new SQLite file, or a schema of its own on `pg`.
+async fn store_for(
+    pg: Option<&str>,
+    dir: &std::path::Path,
+    name: &str,
+) -> anyhow::Result<(cartback_store::SqlStore, Option<crate::pg::Schema>)> {
+    let schema = pg.map(crate::pg::Schema::create).transpose()?;
+    let url = match &schema {
+        Some(s) => s.url(),
+        None => format!("sqlite://{}", dir.join(name).display()),
+    };
+    Ok((cartback_store::SqlStore::open(&url).await?, schema))
+}
+
+pub async fn send(n: usize, rate: usize, pg: Option<&str>) -> anyhow::Result<()> {
     let (url, count) = provider().await?;
     // Baseline: the same provider, raw reqwest POSTs, same concurrency.
     let client = reqwest::Client::new();
@@ -94,11 +108,7 @@ pub async fn send(n: usize, rate: usize) -> anyhow::Result<()> {
     })
     .await?;
     let dir = tempfile::tempdir()?;
-    let store = cartback_store::SqlStore::open(&format!(
-        "sqlite://{}",
-        dir.path().join("send.db").display()
-    ))
-    .await?;
+    let (store, _schema) = store_for(pg, dir.path(), "send.db").await?;
     let store_dyn: Arc<dyn cartback_store::Store> = Arc::new(store.clone());
     let cfg =
         cartback_cli::config::load_str(&send_config(&url, None), dir.path(), &Default::default())
@@ -120,11 +130,7 @@ pub async fn send(n: usize, rate: usize) -> anyhow::Result<()> {
     );
     // A configured rate, held by the outbox.
     let dir = tempfile::tempdir()?;
-    let store = cartback_store::SqlStore::open(&format!(
-        "sqlite://{}",
-        dir.path().join("rate.db").display()
-    ))
-    .await?;
+    let (store, rate_schema) = store_for(pg, dir.path(), "rate.db").await?;
     let store_dyn: Arc<dyn cartback_store::Store> = Arc::new(store.clone());
     let cfg = cartback_cli::config::load_str(
         &send_config(&url, Some(rate)),
@@ -151,7 +157,8 @@ pub async fn send(n: usize, rate: usize) -> anyhow::Result<()> {
         w.abort();
     }
     let held = (b - a) as f64 / 5.0;
-    println!("send: outbox → loopback provider (Twilio API shape), concurrency 16");
+    let label = if pg.is_some() { "PostgreSQL" } else { "SQLite" };
+    println!("send: outbox → loopback provider (Twilio API shape), concurrency 16, {label}");
     println!("  sends/s             {rps:>10.0}   ({n} messages, unthrottled; target >= 2,000/s)");
     println!(
         "  raw POSTs/s         {base_rps:>10.0}   (baseline: the same provider without the outbox)"
@@ -161,5 +168,10 @@ pub async fn send(n: usize, rate: usize) -> anyhow::Result<()> {
         "  rate {rate}/s held     {held:>10.1}/s  ({:+.1}% off; target within ±5%)",
         (held / rate as f64 - 1.0) * 100.0
     );
+    if let Some(s) = &rate_schema {
+        let tps = s.pgbench(32, 10)?;
+        println!("  pgbench txn/s       {tps:>10.0}   (baseline: the same database, 32 clients, a three-insert transaction)");
+        println!("  sent / pgbench      {:>10.2}", rps / tps);
+    }
     Ok(())
 }

@@ -17,17 +17,29 @@ pub async fn sustained(opts: &Opts) -> anyhow::Result<()> {
         Some(s) => Some(s.pgbench(32, secs.min(10))?),
         None => None,
     };
+    // More instances on the same database (PostgreSQL): the load is spread over them.
+    let mut others = Vec::new();
+    if let Some(s) = &hub.schema {
+        for _ in 1..opts.instances.max(1) {
+            others.push(Hub::start_on(opts, Some(s.url())).await?);
+        }
+    }
     let health_before = hub.health(20_000, conns).await?;
-    let url = format!("http://{}/webhooks/shop", hub.addr);
+    let urls: Arc<Vec<String>> = Arc::new(
+        std::iter::once(&hub)
+            .chain(others.iter())
+            .map(|h| format!("http://{}/webhooks/shop", h.addr))
+            .collect(),
+    );
     let next = Arc::new(AtomicUsize::new(0));
     let queued = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     for _ in 0..conns {
-        let (c, url, next, queued) = (
+        let (c, urls, next, queued) = (
             hub.client.clone(),
-            url.clone(),
+            urls.clone(),
             next.clone(),
             queued.clone(),
         );
@@ -40,7 +52,7 @@ pub async fn sustained(opts: &Opts) -> anyhow::Result<()> {
                     .encode(&cartback_kit::hmac_sha256(b"bench-secret", &[&body]));
                 let t = Instant::now();
                 let r = c
-                    .post(&url)
+                    .post(&urls[i % urls.len()])
                     .header("content-type", "application/json")
                     .header("x-shopify-topic", "checkouts/create")
                     .header("x-shopify-webhook-id", format!("sustained-{i}"))
@@ -66,14 +78,22 @@ pub async fn sustained(opts: &Opts) -> anyhow::Result<()> {
     let sent = lat.len();
     let backlog = hub.running.state.store.ingest_backlog();
     hub.applied().await;
+    for h in &others {
+        h.applied().await;
+    }
     let applied = started.elapsed();
     lat.sort();
     let health_after = hub.health(20_000, conns).await?;
     let health = (health_before + health_after) / 2.0;
     let applied_rps = sent as f64 / applied.as_secs_f64();
     println!(
-        "ingest (sustained {secs} s): signed Shopify checkouts, each new, {conns} connections, {}",
-        opts.store_label()
+        "ingest (sustained {secs} s): signed Shopify checkouts, each new, {conns} connections, {}{}",
+        opts.store_label(),
+        if others.is_empty() {
+            String::new()
+        } else {
+            format!(", {} instances in this process sharing the load", others.len() + 1)
+        }
     );
     println!(
         "  applied/s           {applied_rps:>10.0}   (first request to the last one applied: {sent} webhooks in {:.2} s)",
@@ -99,6 +119,9 @@ pub async fn sustained(opts: &Opts) -> anyhow::Result<()> {
         );
     }
     println!("  peak RSS            {:>10} MB", rss_kb("VmHWM:") / 1024);
+    for h in others {
+        h.stop().await;
+    }
     hub.stop().await;
     Ok(())
 }
