@@ -382,26 +382,27 @@ pub fn warnings(cfg: &HubConfig) -> Vec<String> {
     out
 }
 
+/// The configuration a command reads, loaded (or its problems printed), and a runtime to run the
+/// command on; `Err` is the exit code to return.
+fn configured(config: Option<PathBuf>) -> Result<(HubConfig, tokio::runtime::Runtime), ExitCode> {
+    let config = resolve_config(config)?;
+    let cfg = load_or_report(&config)?;
+    let rt = tokio::runtime::Runtime::new().map_err(|e| {
+        eprintln!("cannot start the runtime: {e}");
+        ExitCode::FAILURE
+    })?;
+    Ok((cfg, rt))
+}
+
 /// A command that reads the configuration and prints text: `run` on a runtime, its text on
 /// standard output, or its error as one line on standard error.
 fn printing(
     config: Option<PathBuf>,
     run: impl AsyncFnOnce(HubConfig) -> anyhow::Result<String>,
 ) -> ExitCode {
-    let config = match resolve_config(config) {
+    let (cfg, rt) = match configured(config) {
         Ok(c) => c,
         Err(code) => return code,
-    };
-    let cfg = match load_or_report(&config) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
     };
     match rt.block_on(run(cfg)) {
         Ok(text) => {
@@ -417,20 +418,9 @@ fn printing(
 
 /// `cartback import`: its own exit codes (0 done, 1 failed, 130 stopped).
 fn importing(config: Option<PathBuf>, args: crate::import::Args) -> ExitCode {
-    let config = match resolve_config(config) {
+    let (cfg, rt) = match configured(config) {
         Ok(c) => c,
         Err(code) => return code,
-    };
-    let cfg = match load_or_report(&config) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
     };
     match rt.block_on(crate::import::run(&cfg, &args)) {
         Ok(outcome) => outcome.code(),
