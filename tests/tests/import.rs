@@ -468,3 +468,76 @@ async fn a_busy_shop_is_retried_and_a_refused_token_fails_the_job_with_the_reaso
         "{failed}"
     );
 }
+
+#[tokio::test]
+async fn magento_imports_through_its_poller_and_reminds_nothing_too_old() {
+    let shop = MockServer::start().await;
+    let woo = MockServer::start().await;
+    let mage = MockServer::start().await;
+    let fixture = |name: &str| -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(format!(
+                "{}/../connectors/magento/tests/fixtures/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap(),
+        )
+        .unwrap()
+    };
+    Mock::given(method("GET"))
+        .and(path("/rest/V1/carts/search"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("carts_search.json")))
+        .mount(&mage)
+        .await;
+    for id in ["1201", "1202"] {
+        Mock::given(method("GET"))
+            .and(path(format!("/rest/V1/carts/{id}/totals")))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(fixture(&format!("totals_{id}.json"))),
+            )
+            .mount(&mage)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/rest/V1/orders"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "items": [], "total_count": 0, "search_criteria": {} })),
+        )
+        .mount(&mage)
+        .await;
+    let toml = format!(
+        "{}\n[source.mage]\ntype = \"magento\"\nbase_url = \"{}\"\naccess_token = \"mage-token\"\npoll_interval = \"1h\"\n",
+        config(&shop.uri(), &woo.uri()),
+        mage.uri()
+    );
+    let hub = spawn_hub(&toml, &[]).await.unwrap();
+    let (code, body) = start(&hub, "mage", json!({ "since": "30d" })).await;
+    assert_eq!(code, 202, "{body}");
+    let done = finished(&hub, "mage").await;
+    assert_eq!(done["state"], "done", "{done}");
+    // Two quotes read; the live poller, which also started with the hub, may have stored them
+    // first: then the import changes nothing (`unchanged`), else it makes the carts.
+    assert_eq!(done["records"], 2, "{done}");
+    assert_eq!(
+        done["carts"].as_u64().unwrap() + done["unchanged"].as_u64().unwrap(),
+        2,
+        "{done}"
+    );
+    // The quotes of 2026-11-20 are stored; the import asked from its since.
+    let cart = cart_of(&hub, "ann.lee@example.com").await.unwrap();
+    assert_eq!(cart["source_id"], "mage", "{cart}");
+    let since = (Utc::now() - Days::days(30)).format("%Y-%m-%d").to_string();
+    let asked = mage.received_requests().await.unwrap();
+    assert!(
+        asked.iter().any(|r| r.url.path() == "/rest/V1/carts/search"
+            && r.url.query().unwrap_or_default().contains(&since)),
+        "{:?}",
+        asked.iter().map(|r| r.url.to_string()).collect::<Vec<_>>()
+    );
+    // Older than max_cart_age (2 days): abandoned and kept, never reminded.
+    let (cart, runs) = until_settled(&hub, "ann.lee@example.com", 10).await;
+    assert_eq!(cart["status"], "abandoned", "{cart}");
+    assert!(runs.is_empty(), "{runs:?}");
+    assert_eq!(sent(&hub).await, 0);
+}
