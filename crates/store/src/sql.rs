@@ -116,7 +116,7 @@ impl SqlStore {
             .name("cartback-sqlite-writer".into())
             .spawn({
                 let wal = wal.clone();
-                move || group_writer(lite, jobs, synced, wal)
+                move || group_writer(lite, jobs, synced, wal, durable)
             })
             .and_then(|_| {
                 std::thread::Builder::new()

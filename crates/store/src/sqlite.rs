@@ -28,11 +28,14 @@ pub(crate) struct Done {
 /// So a caller still hears "done" only once its commit is on disk (a 2xx means durable), and a
 /// group's fsync no longer stalls the next group. Under load N commits share one flush; alone, a
 /// job waits for nobody.
+/// A scratch database (`durable` false) is answered by the writer itself: nothing waits for a
+/// flush that never comes.
 pub(crate) fn group_writer(
     mut lite: Lite,
     mut rx: tokio::sync::mpsc::Receiver<WriteJob>,
     synced: std::sync::mpsc::Sender<Vec<Answer>>,
     wal: std::path::PathBuf,
+    durable: bool,
 ) {
     fn step(lite: &Lite, sql: &str) -> Result<(), String> {
         lite.conn
@@ -91,6 +94,12 @@ pub(crate) fn group_writer(
             // Jobs never reached are dropped: their callers hear "not committed".
             for deliver in answers {
                 deliver(Some(e));
+            }
+            continue;
+        }
+        if !durable {
+            for deliver in answers {
+                deliver(None);
             }
             continue;
         }
