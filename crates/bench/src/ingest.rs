@@ -31,6 +31,55 @@ pub fn checkout_body(i: usize) -> Vec<u8> {
     .expect("json")
 }
 
+/// The bench's webhook signature: base64 HMAC-SHA256 of the body with the source's secret.
+pub fn sign(body: &[u8]) -> String {
+    cartback_kit::Encoding::Base64.encode(&cartback_kit::hmac_sha256(b"bench-secret", &[body]))
+}
+
+/// A signed Shopify webhook POST, as the platform sends it.
+pub fn signed_post(
+    c: &reqwest::Client,
+    url: &str,
+    topic: &str,
+    webhook_id: String,
+    body: Vec<u8>,
+    sig: &str,
+) -> reqwest::RequestBuilder {
+    c.post(url)
+        .header("content-type", "application/json")
+        .header("x-shopify-topic", topic)
+        .header("x-shopify-webhook-id", webhook_id)
+        .header("x-shopify-triggered-at", chrono::Utc::now().to_rfc3339())
+        .header("x-shopify-hmac-sha256", sig)
+        .body(body)
+}
+
+/// The same webhook as the hub's handler sees it (no HTTP), a `checkouts/create` signed now.
+pub fn signed_request(
+    webhook_id: String,
+    body: Vec<u8>,
+    received_at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<cartback_core::InboundRequest> {
+    let mut headers = axum::http::HeaderMap::new();
+    for (k, v) in [
+        ("content-type", "application/json".to_string()),
+        ("x-shopify-topic", "checkouts/create".to_string()),
+        ("x-shopify-webhook-id", webhook_id),
+        ("x-shopify-triggered-at", chrono::Utc::now().to_rfc3339()),
+        ("x-shopify-hmac-sha256", sign(&body)),
+    ] {
+        headers.insert(k, v.parse()?);
+    }
+    Ok(cartback_core::InboundRequest {
+        source_id: "shop".into(),
+        method: axum::http::Method::POST,
+        url: "http://127.0.0.1/webhooks/shop".into(),
+        headers,
+        body: body.into(),
+        received_at,
+    })
+}
+
 /// What `ingest` runs against.
 #[derive(Debug, Clone)]
 pub struct Opts {
@@ -171,8 +220,7 @@ pub async fn ingest(opts: &Opts) -> anyhow::Result<()> {
         (0..n)
             .map(|i| {
                 let b = checkout_body(i);
-                let s = cartback_kit::Encoding::Base64
-                    .encode(&cartback_kit::hmac_sha256(b"bench-secret", &[&b]));
+                let s = sign(&b);
                 (b, s)
             })
             .collect(),
@@ -279,16 +327,16 @@ pub async fn post_webhooks(
         let (c, url, b, q) = (c.clone(), url.clone(), bodies.clone(), q.clone());
         async move {
             let (body, sig) = &b[i];
-            let r = c
-                .post(&url)
-                .header("content-type", "application/json")
-                .header("x-shopify-topic", topic)
-                .header("x-shopify-webhook-id", format!("bench-{topic}-{i}"))
-                .header("x-shopify-triggered-at", chrono::Utc::now().to_rfc3339())
-                .header("x-shopify-hmac-sha256", sig)
-                .body(body.clone())
-                .send()
-                .await?;
+            let r = signed_post(
+                &c,
+                &url,
+                topic,
+                format!("bench-{topic}-{i}"),
+                body.clone(),
+                sig,
+            )
+            .send()
+            .await?;
             anyhow::ensure!(r.status().is_success(), "webhook {i}: {}", r.status());
             if r.status() == reqwest::StatusCode::ACCEPTED {
                 q.fetch_add(1, Ordering::Relaxed);
@@ -311,27 +359,11 @@ async fn ingest_parts(
     let source = state.sources.get("shop").context("source shop")?.clone();
     let requests: Vec<cartback_core::InboundRequest> = (0..n)
         .map(|i| {
-            let body = checkout_body(n + i);
-            let sig = cartback_kit::Encoding::Base64
-                .encode(&cartback_kit::hmac_sha256(b"bench-secret", &[&body]));
-            let mut headers = axum::http::HeaderMap::new();
-            for (k, v) in [
-                ("content-type", "application/json".to_string()),
-                ("x-shopify-topic", "checkouts/create".to_string()),
-                ("x-shopify-webhook-id", format!("parts-{i}")),
-                ("x-shopify-triggered-at", chrono::Utc::now().to_rfc3339()),
-                ("x-shopify-hmac-sha256", sig),
-            ] {
-                headers.insert(k, v.parse()?);
-            }
-            Ok(cartback_core::InboundRequest {
-                source_id: "shop".into(),
-                method: axum::http::Method::POST,
-                url: "http://127.0.0.1/webhooks/shop".into(),
-                headers,
-                body: body.into(),
-                received_at: chrono::Utc::now(),
-            })
+            signed_request(
+                format!("parts-{i}"),
+                checkout_body(n + i),
+                chrono::Utc::now(),
+            )
         })
         .collect::<anyhow::Result<_>>()?;
     let t = Instant::now();

@@ -4,7 +4,7 @@
 //! what the journal absorbs; this one, what holds.
 
 use crate::common::*;
-use crate::ingest::{checkout_body, Hub, Opts};
+use crate::ingest::{checkout_body, sign, signed_post, Hub, Opts};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,19 +48,18 @@ pub async fn sustained(opts: &Opts) -> anyhow::Result<()> {
             while Instant::now() < deadline {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let body = checkout_body(i);
-                let sig = cartback_kit::Encoding::Base64
-                    .encode(&cartback_kit::hmac_sha256(b"bench-secret", &[&body]));
+                let sig = sign(&body);
                 let t = Instant::now();
-                let r = c
-                    .post(&urls[i % urls.len()])
-                    .header("content-type", "application/json")
-                    .header("x-shopify-topic", "checkouts/create")
-                    .header("x-shopify-webhook-id", format!("sustained-{i}"))
-                    .header("x-shopify-triggered-at", chrono::Utc::now().to_rfc3339())
-                    .header("x-shopify-hmac-sha256", sig)
-                    .body(body)
-                    .send()
-                    .await?;
+                let r = signed_post(
+                    &c,
+                    &urls[i % urls.len()],
+                    "checkouts/create",
+                    format!("sustained-{i}"),
+                    body,
+                    &sig,
+                )
+                .send()
+                .await?;
                 anyhow::ensure!(r.status().is_success(), "webhook {i}: {}", r.status());
                 lat.push(t.elapsed());
                 if r.status() == reqwest::StatusCode::ACCEPTED {

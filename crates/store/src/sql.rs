@@ -121,7 +121,7 @@ impl SqlStore {
             .and_then(|_| {
                 std::thread::Builder::new()
                     .name("cartback-sqlite-sync".into())
-                    .spawn(move || wal_syncer(wal, to_sync, wrote, durable))
+                    .spawn(move || wal_syncer(wal, to_sync, wrote))
             })
             .and_then(|_| {
                 std::thread::Builder::new()

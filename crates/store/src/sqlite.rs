@@ -134,26 +134,17 @@ pub(crate) const WAL_SOFT_LIMIT: u64 = 64 * 1024 * 1024;
 pub(crate) type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
 
 /// Flushes SQLite's WAL file to disk, then answers every caller whose commit it covers, and
-/// tells the checkpointer there is something to copy. A scratch database (`durable` false) is
-/// answered without the flush.
+/// tells the checkpointer there is something to copy.
 pub(crate) fn wal_syncer(
     wal: std::path::PathBuf,
     rx: std::sync::mpsc::Receiver<Vec<Answer>>,
     wrote: std::sync::mpsc::Sender<()>,
-    durable: bool,
 ) {
     let mut file: Option<std::fs::File> = None;
     while let Ok(first) = rx.recv() {
         let mut answers = first;
         while let Ok(more) = rx.try_recv() {
             answers.extend(more);
-        }
-        if !durable {
-            for deliver in answers {
-                deliver(None);
-            }
-            let _ = wrote.send(());
-            continue;
         }
         if file.is_none() {
             file = std::fs::OpenOptions::new()
